@@ -1,0 +1,54 @@
+"""The one exception tree for expected errors.
+
+    BotdeskError            an expected problem: printed as one sentence, no traceback
+     ├── ConfigError        config.yml is missing, broken or invalid
+     ├── DataError          training data (intents/*.yml, stories/*.yml, JSONL) is invalid
+     ├── ModelError         no model, or a model trained for another config/version
+     └── NLUError           an NLU backend failed at parse time (e.g. Rasa server down)
+
+Anything else is a bug: the CLI logs it with its traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BotdeskError(Exception):
+    """Root of all expected errors; ``str(err)`` is the message a user reads."""
+
+    exit_code = 2
+
+
+class SourceError(BotdeskError):
+    """An error that points into a file, optionally at a line (1-based)."""
+
+    def __init__(self, message: str, path: Path | str | None = None, line: int | None = None):
+        self.message = message
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        if self.path is None:
+            return self.message
+        where = str(self.path)
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: {self.message}"
+
+
+class ConfigError(SourceError):
+    """config.yml could not be used."""
+
+
+class DataError(SourceError):
+    """Training data could not be used."""
+
+
+class ModelError(BotdeskError):
+    """The trained model is missing or does not fit the project."""
+
+
+class NLUError(BotdeskError):
+    """An NLU backend could not parse a message."""

@@ -1,0 +1,154 @@
+"""Entities without a statistical tagger: regexes, lookup tables, annotated values, synonyms.
+
+RegexEntityExtractor finds ``regex:`` patterns in the raw text and lookup-table or
+annotated values on lemmas (so "в Казани" finds the lookup value "Казань").
+EntitySynonymMapper then maps surface forms to canonical values ("курьером" -> courier).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.nlu.base import Component, ComponentOptions, Entity, Message
+from bot.nlu.data import TrainingData
+from bot.nlu.normalize import russian_lemma, squeeze
+from bot.nlu.persist import read_json, write_json
+from bot.nlu.registry import register_component
+
+MAX_PHRASE_TOKENS = 6
+
+
+class RegexEntityOptions(ComponentOptions):
+    use_regexes: bool = True
+    use_lookup_tables: bool = True
+    use_annotations: bool = True
+
+
+@register_component
+class RegexEntityExtractor(Component):
+    name = "RegexEntityExtractor"
+    Options = RegexEntityOptions
+    options: RegexEntityOptions
+
+    _patterns: list[tuple[str, re.Pattern[str]]]
+    _phrases: dict[tuple[str, ...], str]
+
+    def train(self, messages: list[Message], data: TrainingData) -> None:
+        regexes = data.regexes if self.options.use_regexes else {}
+        self._compile(regexes)
+        phrases: dict[str, list[str]] = {}
+        if self.options.use_lookup_tables:
+            for entity, values in data.lookups.items():
+                phrases.setdefault(entity, []).extend(values)
+        if self.options.use_annotations:
+            for example in data.examples:
+                for a in example.entities:
+                    if a.entity not in regexes:
+                        phrases.setdefault(a.entity, []).append(example.text[a.start : a.end])
+        self._phrases = {}
+        for entity, values in sorted(phrases.items()):
+            for value in values:
+                key = self._key(value)
+                if key:
+                    self._phrases.setdefault(key, entity)
+        self._regexes = regexes
+        self._lookup = phrases
+        self.process_batch(messages)
+
+    def _compile(self, regexes: dict[str, list[str]]) -> None:
+        self._patterns = [
+            (entity, re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE))
+            for entity, patterns in sorted(regexes.items())
+        ]
+
+    def _lemma(self, word: str) -> str:
+        norm = squeeze(word)
+        return russian_lemma(norm) if self.context.language == "ru" else norm
+
+    def _key(self, phrase: str) -> tuple[str, ...]:
+        return tuple(self._lemma(w) for w in re.findall(r"\w+", phrase))
+
+    def process(self, message: Message) -> None:
+        found: list[Entity] = []
+        taken: list[tuple[int, int]] = []
+        for entity, pattern in self._patterns:
+            for match in pattern.finditer(message.text):
+                if match.end() > match.start() and not _overlaps(taken, match.start(), match.end()):
+                    found.append(Entity(entity, match.group(), match.start(), match.end(), self.name, match.group()))
+                    taken.append((match.start(), match.end()))
+        tokens = message.tokens
+        i = 0
+        while i < len(tokens):
+            for size in range(min(MAX_PHRASE_TOKENS, len(tokens) - i), 0, -1):
+                key = tuple(t.lemma for t in tokens[i : i + size])
+                entity_name = self._phrases.get(key)
+                if entity_name is None:
+                    continue
+                start, end = tokens[i].start, tokens[i + size - 1].end
+                if not _overlaps(taken, start, end):
+                    surface = message.text[start:end]
+                    found.append(Entity(entity_name, surface, start, end, self.name, surface))
+                    taken.append((start, end))
+                i += size - 1
+                break
+            i += 1
+        message.entities.extend(sorted(found, key=lambda e: e.start))
+
+    def persist(self, directory: Path) -> None:
+        write_json(directory / "entities.json", {"regexes": self._regexes, "lookup": self._lookup})
+
+    def load(self, directory: Path) -> None:
+        saved = read_json(directory / "entities.json")
+        self._regexes = saved["regexes"]
+        self._lookup = saved["lookup"]
+        self._compile(self._regexes)
+        self._phrases = {}
+        for entity, values in sorted(self._lookup.items()):
+            for value in values:
+                key = self._key(value)
+                if key:
+                    self._phrases.setdefault(key, entity)
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(start < e and s < end for s, e in spans)
+
+
+@register_component
+class EntitySynonymMapper(Component):
+    name = "EntitySynonymMapper"
+
+    _synonyms: dict[str, str]
+
+    def train(self, messages: list[Message], data: TrainingData) -> None:
+        synonyms = dict(data.synonyms)
+        for example in data.examples:
+            for a in example.entities:
+                surface = example.text[a.start : a.end]
+                if a.value != surface:
+                    synonyms[surface.lower()] = a.value
+        self._synonyms = {}
+        for surface, value in synonyms.items():
+            self._synonyms[surface] = value
+            self._synonyms.setdefault(self._lemmas(surface), value)
+        self.process_batch(messages)
+
+    def _lemmas(self, text: str) -> str:
+        words = re.findall(r"\w+", text.lower())
+        if self.context.language == "ru":
+            return " ".join(russian_lemma(squeeze(w)) for w in words)
+        return " ".join(squeeze(w) for w in words)
+
+    def process(self, message: Message) -> None:
+        for entity in message.entities:
+            value = self._synonyms.get(entity.value.lower()) or self._synonyms.get(self._lemmas(entity.value))
+            if value is not None and value != entity.value:
+                entity.value = value
+                entity.processors.append(self.name)
+
+    def persist(self, directory: Path) -> None:
+        write_json(directory / "synonyms.json", self._synonyms)
+
+    def load(self, directory: Path) -> None:
+        self._synonyms = dict(read_json(directory / "synonyms.json"))

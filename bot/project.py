@@ -1,0 +1,57 @@
+"""A botdesk project on disk: config.yml, intents/, stories/, models/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from bot.errors import ConfigError
+from bot.nlu.data import TrainingData, intent_files, load_training_data
+from bot.nlu.model_store import ModelStore
+from bot.nlu.pipeline import Pipeline
+from bot.settings import CONFIG_FILE, BotdeskConfig, load_config
+
+
+@dataclass
+class Project:
+    root: Path
+
+    @classmethod
+    def open(cls, root: Path | str = ".") -> Project:
+        path = Path(root).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(f"project directory {path} does not exist")
+        if not (path / CONFIG_FILE).is_file():
+            raise ConfigError(
+                f"no {CONFIG_FILE} in {path}; create a project with `botdesk init DIR` "
+                "or point to one with --project DIR"
+            )
+        return cls(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def intents_dir(self) -> Path:
+        return self.root / "intents"
+
+    @property
+    def stories_dir(self) -> Path:
+        return self.root / "stories"
+
+    @cached_property
+    def config(self) -> BotdeskConfig:
+        return load_config(self.config_path)
+
+    @cached_property
+    def data(self) -> TrainingData:
+        return load_training_data(intent_files(self.intents_dir))
+
+    @property
+    def models(self) -> ModelStore:
+        return ModelStore(self.root / "models")
+
+    def load_pipeline(self) -> Pipeline:
+        return self.models.load(self.config)

@@ -1,0 +1,190 @@
+"""config.yml: typed, validated at load, errors that name the file and the line.
+
+Each component declares its own options model (see ``bot.nlu.registry``); this module
+owns the top-level sections and turns pydantic's errors into one clear sentence.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.errors import ConfigError
+from bot.yamlio import line_of, load_yaml, to_plain
+
+CONFIG_FILE = "config.yml"
+DATABASE_URL_ENV = "BOTDESK_DATABASE_URL"
+SECRET_KEY_PATTERN = re.compile(r"(token|password|passwd|secret|api_key)$", re.IGNORECASE)
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComponentSpec(BaseModel):
+    """One ``- name: X`` item of ``pipeline``/``policies``; options are checked by its owner."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class BotIdentity(StrictModel):
+    name: str = "Бот-помощник"
+    label: str = Field(default="🤖 Бот", description="Prefix that marks every bot message")
+    introduction: str = (
+        "Здравствуйте! Я бот-помощник магазина, отвечаю круглосуточно. "
+        "Чтобы позвать человека, напишите «оператор»."
+    )
+    fallback: str = (
+        "Извините, я не совсем понял вопрос. Переформулируйте, пожалуйста, "
+        "или напишите «оператор», чтобы позвать человека."
+    )
+
+
+class IntentRoles(StrictModel):
+    """What the dialogue needs to know about intents beyond their examples."""
+
+    human_only: list[str] = Field(
+        default_factory=list, description="Intents only a person can finish: always hand off"
+    )
+    buying_interest: list[str] = Field(
+        default_factory=list, description="Intents after which the bot offers to leave a contact"
+    )
+
+
+class StorageSettings(StrictModel):
+    url: str = "sqlite:///botdesk.db"
+
+    @field_validator("url")
+    @classmethod
+    def _no_password_in_file(cls, value: str) -> str:
+        if re.match(r"^[a-z0-9+]+://[^/@:]*:[^/@]+@", value):
+            raise ValueError(
+                f"a database password does not belong in config.yml; "
+                f"set the whole URL in the {DATABASE_URL_ENV} environment variable"
+            )
+        return value
+
+
+class BotdeskConfig(StrictModel):
+    """The whole of config.yml."""
+
+    version: str | None = Field(default=None, description="Rasa-style format version, optional")
+    assistant_id: str = "botdesk"
+    language: Literal["ru", "en"] = "ru"
+    pipeline: list[ComponentSpec] = Field(min_length=1)
+    policies: list[ComponentSpec] = Field(default_factory=list)
+    bot: BotIdentity = Field(default_factory=BotIdentity)
+    intents: IntentRoles = Field(default_factory=IntentRoles)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    def database_url(self) -> str:
+        return os.environ.get(DATABASE_URL_ENV) or self.storage.url
+
+
+def load_config(path: Path) -> BotdeskConfig:
+    """Load and validate config.yml, pipeline components included."""
+    raw = load_yaml(path, ConfigError)
+    if raw is None:
+        raise ConfigError("the file is empty; expected a mapping with at least 'pipeline'", path)
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"expected a mapping of settings at the top, got {type(raw).__name__}", path, 1
+        )
+    _refuse_inline_secrets(raw, path, ())
+    try:
+        config = BotdeskConfig.model_validate(to_plain(raw))
+    except ValidationError as exc:
+        raise _explain(exc, raw, path) from None
+
+    from bot.nlu.registry import validate_pipeline  # the registry owns component options
+
+    for index, spec in enumerate(config.pipeline):
+        problem = validate_pipeline(spec)
+        if problem is not None:
+            key, message = problem
+            location: list[str | int] = ["pipeline", index]
+            if key is not None:
+                location.append(key)
+            raise ConfigError(message, path, line_of(raw, location))
+    return config
+
+
+def _refuse_inline_secrets(node: Any, path: Path, location: tuple[str | int, ...]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = (*location, key)
+            if isinstance(key, str) and SECRET_KEY_PATTERN.search(key) and isinstance(value, str):
+                raise ConfigError(
+                    f"'{key}' looks like a secret; secrets come only from environment "
+                    f"variables (name the variable with '{key}_env: VARIABLE')",
+                    path,
+                    line_of_node(node, key),
+                )
+            _refuse_inline_secrets(value, path, here)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _refuse_inline_secrets(value, path, (*location, index))
+
+
+def line_of_node(node: Any, key: str) -> int | None:
+    return line_of(node, [key])
+
+
+def _explain(exc: ValidationError, raw: Any, path: Path) -> ConfigError:
+    """Turn the first pydantic error into a sentence a person can act on."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    where = ".".join(str(part) for part in loc) or "(top level)"
+    line = line_of(raw, loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = _field_names_at(BotdeskConfig, loc[:-1])
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        parent = ".".join(str(p) for p in loc[:-1]) or "the top level"
+        message = f"unknown key '{key}' in {parent}"
+        message += f"; did you mean '{hint[0]}'?" if hint else f"; expected one of: {', '.join(allowed)}"
+        return ConfigError(message, path, line)
+    if kind == "missing":
+        return ConfigError(f"'{where}' is required but missing", path, line)
+    got = error.get("input")
+    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    return ConfigError(f"{where}: {error['msg']} (got {shown})", path, line)
+
+
+def _field_names_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = _unwrap(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while get_origin(annotation) is not None:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if not args:
+            return annotation
+        annotation = args[-1]
+    return annotation
