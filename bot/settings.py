@@ -100,9 +100,7 @@ def load_config(path: Path) -> BotdeskConfig:
     if raw is None:
         raise ConfigError("the file is empty; expected a mapping with at least 'pipeline'", path)
     if not isinstance(raw, dict):
-        raise ConfigError(
-            f"expected a mapping of settings at the top, got {type(raw).__name__}", path, 1
-        )
+        raise ConfigError(f"expected a mapping of settings at the top, got {type(raw).__name__}", path, 1)
     _refuse_inline_secrets(raw, path, ())
     try:
         config = BotdeskConfig.model_validate(to_plain(raw))

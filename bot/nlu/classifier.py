@@ -55,10 +55,16 @@ class LinearIntentClassifier(Component):
     def _estimator(self) -> LinearSVC | LogisticRegression:
         o = self.options
         if o.model == "svm":
-            return LinearSVC(C=o.C, class_weight=o.class_weight, max_iter=o.max_iter, random_state=o.random_state)
-        return LogisticRegression(C=o.C, class_weight=o.class_weight, max_iter=o.max_iter, random_state=o.random_state)
+            return LinearSVC(
+                C=o.C, class_weight=o.class_weight, max_iter=o.max_iter, random_state=o.random_state
+            )
+        return LogisticRegression(
+            C=o.C, class_weight=o.class_weight, max_iter=o.max_iter, random_state=o.random_state
+        )
 
-    def _fit(self, features: sp.csr_matrix, labels: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def _fit(
+        self, features: sp.csr_matrix, labels: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Fit and return (coef [K x D], intercept [K]) over *all* classes."""
         estimator = self._estimator()
         with warnings.catch_warnings():
@@ -95,7 +101,9 @@ class LinearIntentClassifier(Component):
         if folds < 2 or len(labels) < 2 * folds:
             return (1.0, 0.0)
         if counts.min() >= folds:
-            splitter: StratifiedKFold | KFold = StratifiedKFold(folds, shuffle=True, random_state=self.options.random_state)
+            splitter: StratifiedKFold | KFold = StratifiedKFold(
+                folds, shuffle=True, random_state=self.options.random_state
+            )
         else:
             splitter = KFold(folds, shuffle=True, random_state=self.options.random_state)
         scores = np.zeros((len(labels), len(self.classes)))

@@ -18,11 +18,9 @@ from typing import Any
 from bot.errors import DataError
 from bot.yamlio import line_of, load_yaml, to_plain
 
-ANNOTATION = re.compile(
-    r"\[(?P<text>[^\]\[]+)\](?:\((?P<entity>[^)(]*)\)|(?P<json>\{[^{}]*\}))"
-)
+ANNOTATION = re.compile(r"\[(?P<text>[^\]\[]+)\](?:\((?P<entity>[^)(]*)\)|(?P<json>\{[^{}]*\}))")
 ENTITY_NAME = re.compile(r"^[\w\-]+$")
-TOP_LEVEL_KEYS = ("version", "nlu", "responses", "entities", "intents")
+TOP_LEVEL_KEYS = ("version", "nlu", "responses", "entities")
 ITEM_KINDS = ("intent", "regex", "lookup", "synonym")
 ITEM_KEYS = {"intent": ("intent", "examples", "metadata")}
 MAX_EXAMPLE_CHARS = 2000
@@ -54,6 +52,7 @@ class TrainingData:
     lookups: dict[str, list[str]] = field(default_factory=dict)
     synonyms: dict[str, str] = field(default_factory=dict)  # lower-cased surface -> value
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    declared_entities: set[str] = field(default_factory=set)
     sources: list[str] = field(default_factory=list)
 
     @property
@@ -79,6 +78,7 @@ class TrainingData:
             lookups=self.lookups,
             synonyms=self.synonyms,
             responses=self.responses,
+            declared_entities=self.declared_entities,
             sources=self.sources,
         )
 
@@ -131,12 +131,20 @@ def _read_file(path: Path, data: TrainingData) -> None:
     data.sources.append(str(path))
     items = raw.get("nlu") or []
     if not isinstance(items, list):
-        raise DataError("'nlu' must be a list of intent/regex/lookup/synonym items", path, line_of(raw, ["nlu"]))
+        raise DataError(
+            "'nlu' must be a list of intent/regex/lookup/synonym items", path, line_of(raw, ["nlu"])
+        )
     for index, item in enumerate(items):
         _read_item(item, path, line_of(raw, ["nlu", index]), data)
+    declared = raw.get("entities") or []
+    if not isinstance(declared, list) or not all(isinstance(e, str) for e in declared):
+        raise DataError("'entities' must be a list of entity names", path, line_of(raw, ["entities"]))
+    data.declared_entities.update(declared)
     responses = raw.get("responses") or {}
     if not isinstance(responses, dict):
-        raise DataError("'responses' must be a mapping of utter_<name> to variants", path, line_of(raw, ["responses"]))
+        raise DataError(
+            "'responses' must be a mapping of utter_<name> to variants", path, line_of(raw, ["responses"])
+        )
     for name, variants in responses.items():
         data.responses[str(name)] = _read_response(str(name), variants, path, line_of(responses, [name]))
 
@@ -163,7 +171,9 @@ def _read_item(item: Any, path: Path, line: int | None, data: TrainingData) -> N
         raise DataError(f"'{kind}' needs a name", path, line)
     examples = item.get("examples")
     if not isinstance(examples, str):
-        raise DataError(f"{kind} '{name}': 'examples' must be a block of '- ' lines (use 'examples: |')", path, line)
+        raise DataError(
+            f"{kind} '{name}': 'examples' must be a block of '- ' lines (use 'examples: |')", path, line
+        )
     block_line = line_of(item, ["examples"])
     lines = _example_lines(examples, path, block_line, f"{kind} '{name}'")
     if kind == "intent":
@@ -175,7 +185,9 @@ def _read_item(item: Any, path: Path, line: int | None, data: TrainingData) -> N
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise DataError(f"regex '{name}': invalid pattern {pattern!r}: {exc}", path, ex_line) from None
+                raise DataError(
+                    f"regex '{name}': invalid pattern {pattern!r}: {exc}", path, ex_line
+                ) from None
             data.regexes.setdefault(name, []).append(pattern)
     elif kind == "lookup":
         data.lookups.setdefault(name, []).extend(text for text, _ in lines)
@@ -201,7 +213,9 @@ def _example_lines(block: str, path: Path, block_line: int | None, what: str) ->
     return result
 
 
-def parse_annotations(text: str, path: Path | None = None, line: int | None = None) -> tuple[str, tuple[EntityAnnotation, ...]]:
+def parse_annotations(
+    text: str, path: Path | None = None, line: int | None = None
+) -> tuple[str, tuple[EntityAnnotation, ...]]:
     """``"в [Казань](city)"`` -> plain text and the entity spans in it."""
     annotations: list[EntityAnnotation] = []
     plain_parts: list[str] = []
@@ -224,19 +238,23 @@ def parse_annotations(text: str, path: Path | None = None, line: int | None = No
     return plain, tuple(annotations)
 
 
-def _annotation_target(match: re.Match[str], surface: str, path: Path | None, line: int | None) -> tuple[str, str]:
+def _annotation_target(
+    match: re.Match[str], surface: str, path: Path | None, line: int | None
+) -> tuple[str, str]:
     if match.group("json") is not None:
         try:
             spec = json.loads(match.group("json"))
         except json.JSONDecodeError:
             raise DataError(f"entity annotation {match.group(0)!r} is not valid JSON", path, line) from None
         if not isinstance(spec, dict) or not isinstance(spec.get("entity"), str):
-            raise DataError(f"entity annotation {match.group(0)!r} needs an \"entity\" name", path, line)
+            raise DataError(f'entity annotation {match.group(0)!r} needs an "entity" name', path, line)
         entity, value = spec["entity"], str(spec.get("value", surface))
     else:
         entity, value = (match.group("entity") or "").strip(), surface
     if not ENTITY_NAME.match(entity):
-        raise DataError(f"entity annotation {match.group(0)!r} has an invalid entity name {entity!r}", path, line)
+        raise DataError(
+            f"entity annotation {match.group(0)!r} has an invalid entity name {entity!r}", path, line
+        )
     return entity, value
 
 
@@ -247,8 +265,14 @@ def _read_response(name: str, variants: Any, path: Path, line: int | None) -> li
         raise DataError(f"response '{name}' must be a list of variants like '- text: ...'", path, line)
     result = []
     for index, variant in enumerate(variants):
-        if not isinstance(variant, dict) or not any(k in variant for k in ("text", "image", "custom", "buttons")):
-            raise DataError(f"response '{name}' variant {index + 1} needs a 'text'", path, line_of(variants, [index]) or line)
+        if not isinstance(variant, dict) or not any(
+            k in variant for k in ("text", "image", "custom", "buttons")
+        ):
+            raise DataError(
+                f"response '{name}' variant {index + 1} needs a 'text'",
+                path,
+                line_of(variants, [index]) or line,
+            )
         result.append(to_plain(variant))
     return result
 
@@ -273,7 +297,11 @@ def load_jsonl(path: Path) -> list[tuple[str, str]]:
                 obj = json.loads(raw_line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"not a JSON object: {exc.msg}", path, number) from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not isinstance(obj.get("intent"), str):
+            if (
+                not isinstance(obj, dict)
+                or not isinstance(obj.get("text"), str)
+                or not isinstance(obj.get("intent"), str)
+            ):
                 raise DataError('expected {"text": "...", "intent": "..."}', path, number)
             pairs.append((obj["text"], obj["intent"]))
     if not pairs:

@@ -32,29 +32,33 @@ class RegexEntityExtractor(Component):
     options: RegexEntityOptions
 
     _patterns: list[tuple[str, re.Pattern[str]]]
-    _phrases: dict[tuple[str, ...], str]
+    _phrases: dict[tuple[str, ...], tuple[str, str | None]]
 
     def train(self, messages: list[Message], data: TrainingData) -> None:
         regexes = data.regexes if self.options.use_regexes else {}
-        self._compile(regexes)
-        phrases: dict[str, list[str]] = {}
-        if self.options.use_lookup_tables:
-            for entity, values in data.lookups.items():
-                phrases.setdefault(entity, []).extend(values)
+        lookups = dict(data.lookups) if self.options.use_lookup_tables else {}
+        annotated: dict[str, list[str]] = {}
         if self.options.use_annotations:
             for example in data.examples:
                 for a in example.entities:
                     if a.entity not in regexes:
-                        phrases.setdefault(a.entity, []).append(example.text[a.start : a.end])
-        self._phrases = {}
-        for entity, values in sorted(phrases.items()):
-            for value in values:
-                key = self._key(value)
-                if key:
-                    self._phrases.setdefault(key, entity)
-        self._regexes = regexes
-        self._lookup = phrases
+                        annotated.setdefault(a.entity, []).append(example.text[a.start : a.end])
+        self._regexes, self._lookups, self._annotated = regexes, lookups, annotated
+        self._build()
         self.process_batch(messages)
+
+    def _build(self) -> None:
+        """Index phrases by their lemma sequence; lookup entries are their own canonical value."""
+        self._compile(self._regexes)
+        self._phrases = {}
+        for entity, values in sorted(self._lookups.items()):
+            for value in values:
+                if key := self._key(value):
+                    self._phrases.setdefault(key, (entity, value))
+        for entity, values in sorted(self._annotated.items()):
+            for value in values:
+                if key := self._key(value):
+                    self._phrases.setdefault(key, (entity, None))
 
     def _compile(self, regexes: dict[str, list[str]]) -> None:
         self._patterns = [
@@ -75,20 +79,22 @@ class RegexEntityExtractor(Component):
         for entity, pattern in self._patterns:
             for match in pattern.finditer(message.text):
                 if match.end() > match.start() and not _overlaps(taken, match.start(), match.end()):
-                    found.append(Entity(entity, match.group(), match.start(), match.end(), self.name, match.group()))
+                    found.append(
+                        Entity(entity, match.group(), match.start(), match.end(), self.name, match.group())
+                    )
                     taken.append((match.start(), match.end()))
         tokens = message.tokens
         i = 0
         while i < len(tokens):
             for size in range(min(MAX_PHRASE_TOKENS, len(tokens) - i), 0, -1):
                 key = tuple(t.lemma for t in tokens[i : i + size])
-                entity_name = self._phrases.get(key)
-                if entity_name is None:
+                hit = self._phrases.get(key)
+                if hit is None:
                     continue
                 start, end = tokens[i].start, tokens[i + size - 1].end
                 if not _overlaps(taken, start, end):
                     surface = message.text[start:end]
-                    found.append(Entity(entity_name, surface, start, end, self.name, surface))
+                    found.append(Entity(hit[0], hit[1] or surface, start, end, self.name, surface))
                     taken.append((start, end))
                 i += size - 1
                 break
@@ -96,19 +102,13 @@ class RegexEntityExtractor(Component):
         message.entities.extend(sorted(found, key=lambda e: e.start))
 
     def persist(self, directory: Path) -> None:
-        write_json(directory / "entities.json", {"regexes": self._regexes, "lookup": self._lookup})
+        saved = {"regexes": self._regexes, "lookups": self._lookups, "annotated": self._annotated}
+        write_json(directory / "entities.json", saved)
 
     def load(self, directory: Path) -> None:
         saved = read_json(directory / "entities.json")
-        self._regexes = saved["regexes"]
-        self._lookup = saved["lookup"]
-        self._compile(self._regexes)
-        self._phrases = {}
-        for entity, values in sorted(self._lookup.items()):
-            for value in values:
-                key = self._key(value)
-                if key:
-                    self._phrases.setdefault(key, entity)
+        self._regexes, self._lookups, self._annotated = saved["regexes"], saved["lookups"], saved["annotated"]
+        self._build()
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:

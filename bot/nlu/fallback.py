@@ -27,7 +27,10 @@ def fallback_reason(message: Message, options: FallbackOptions) -> str | None:
     threshold = options.intent_thresholds.get(top.name, options.threshold)
     if top.confidence < threshold:
         return "low_confidence"
-    if len(message.ranking) > 1 and top.confidence - message.ranking[1].confidence < options.ambiguity_threshold:
+    if (
+        len(message.ranking) > 1
+        and top.confidence - message.ranking[1].confidence < options.ambiguity_threshold
+    ):
         return "ambiguous"
     return None
 

@@ -82,7 +82,9 @@ class CountVectorsFeaturizer(Component):
         counts.sort_indices()
         for row, message in enumerate(messages):
             lo, hi = counts.indptr[row], counts.indptr[row + 1]
-            message.features.append(self._weigh(counts.indices[lo:hi].astype(np.int64), counts.data[lo:hi].copy()))
+            message.features.append(
+                self._weigh(counts.indices[lo:hi].astype(np.int64), counts.data[lo:hi].copy())
+            )
 
     def _weigh(self, indices: NDArray[np.int64], counts: NDArray[np.float64]) -> SparseFeatures:
         values = np.log(counts) + 1.0 if self.options.sublinear_tf else counts
@@ -95,7 +97,9 @@ class CountVectorsFeaturizer(Component):
 
     def process(self, message: Message) -> None:
         vocabulary = self._vocabulary
-        counts = Counter(i for gram in self._analyze(self._document(message)) if (i := vocabulary.get(gram)) is not None)
+        counts = Counter(
+            i for gram in self._analyze(self._document(message)) if (i := vocabulary.get(gram)) is not None
+        )
         indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         message.features.append(self._weigh(indices, values))
@@ -126,7 +130,11 @@ def to_csr(messages: list[Message]) -> sp.csr_matrix:
         lengths.append(length)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     return sp.csr_matrix(
-        (np.concatenate(values) if values else np.zeros(0), np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64), indptr),
+        (
+            np.concatenate(values) if values else np.zeros(0),
+            np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
+            indptr,
+        ),
         shape=(len(messages), int(sum(sizes))),
     )
 

@@ -91,7 +91,9 @@ class ModelStore:
         seconds = pipeline.train(data, progress)
         return self.save(pipeline, config, data, seconds)
 
-    def save(self, pipeline: Pipeline, config: BotdeskConfig, data: TrainingData, seconds: float) -> ModelInfo:
+    def save(
+        self, pipeline: Pipeline, config: BotdeskConfig, data: TrainingData, seconds: float
+    ) -> ModelInfo:
         self.directory.mkdir(parents=True, exist_ok=True)
         data_fp = data.fingerprint()
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -114,7 +116,9 @@ class ModelStore:
         staging = Path(tempfile.mkdtemp(prefix=".training-", dir=self.directory))
         try:
             pipeline.persist(staging / "components")
-            (staging / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
+            (staging / "metadata.json").write_text(
+                json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
             os.replace(staging, self.directory / version)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -150,6 +154,8 @@ class ModelStore:
         try:
             pipeline.load(info.path / "components")
         except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"model {info.version} is damaged or incomplete ({exc}); run `botdesk train --force`") from None
+            raise ModelError(
+                f"model {info.version} is damaged or incomplete ({exc}); run `botdesk train --force`"
+            ) from None
         pipeline.version = info.version
         return pipeline

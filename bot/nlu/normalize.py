@@ -27,13 +27,52 @@ _STRETCH = re.compile(r"(\w)\1{2,}")
 
 # Longest first: multi-letter combinations win over single letters.
 _TRANSLIT = [
-    ("shch", "щ"), ("sch", "щ"), ("yo", "ё"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"),
-    ("ch", "ч"), ("sh", "ш"), ("yu", "ю"), ("ya", "я"), ("ju", "ю"), ("ja", "я"),
-    ("ye", "е"), ("iy", "ий"), ("yi", "ый"), ("ay", "ай"), ("oy", "ой"), ("ey", "ей"),
-    ("uy", "уй"), ("a", "а"), ("b", "б"), ("v", "в"), ("g", "г"), ("d", "д"), ("e", "е"),
-    ("z", "з"), ("i", "и"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"), ("n", "н"),
-    ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"),
-    ("h", "х"), ("c", "ц"), ("w", "в"), ("x", "кс"), ("q", "к"), ("y", "ы"), ("'", "ь"),
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("yo", "ё"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("yu", "ю"),
+    ("ya", "я"),
+    ("ju", "ю"),
+    ("ja", "я"),
+    ("ye", "е"),
+    ("iy", "ий"),
+    ("yi", "ый"),
+    ("ay", "ай"),
+    ("oy", "ой"),
+    ("ey", "ей"),
+    ("uy", "уй"),
+    ("a", "а"),
+    ("b", "б"),
+    ("v", "в"),
+    ("g", "г"),
+    ("d", "д"),
+    ("e", "е"),
+    ("z", "з"),
+    ("i", "и"),
+    ("j", "й"),
+    ("k", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("f", "ф"),
+    ("h", "х"),
+    ("c", "ц"),
+    ("w", "в"),
+    ("x", "кс"),
+    ("q", "к"),
+    ("y", "ы"),
+    ("'", "ь"),
 ]
 _TRANSLIT_RE = re.compile("|".join(re.escape(src) for src, _ in _TRANSLIT))
 _TRANSLIT_MAP = dict(_TRANSLIT)
@@ -96,7 +135,7 @@ def _layout_candidate(chunk: str) -> str | None:
 
 
 def transliterate_to_russian(word: str) -> str:
-    """"dostavka" -> "доставка"; rough on purpose: character n-grams absorb the rest."""
+    """ "dostavka" -> "доставка"; rough on purpose: character n-grams absorb the rest."""
     return _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group()], word.lower())
 
 

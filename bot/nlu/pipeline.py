@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.nlu.base import FALLBACK_INTENT, Component, Message, PipelineContext
+from bot.nlu.base import FALLBACK_INTENT, Component, IntentScore, Message, PipelineContext
 from bot.nlu.data import TrainingData
 from bot.nlu.registry import build_options, component_class
 from bot.settings import ComponentSpec
 
+PAYLOAD = re.compile(r"^/([\w\-]+)$")
 Progress = Callable[[str, int, int], None]
 """Called as progress(component name, step index, number of steps) before each step."""
 
@@ -60,12 +62,23 @@ class Pipeline:
         return time.perf_counter() - started
 
     def parse(self, text: str) -> Message:
+        """Understand one message; ``/intent_name`` (a button payload) skips the NLU."""
+        payload = self.parse_payload(text)
+        if payload is not None:
+            return payload
         message = Message(text=text, model_version=self.version)
         for component in self.components:
             component.process(message)
         if message.intent is None:
             message.fallback_reason = message.fallback_reason or "no_intent"
         return message
+
+    def parse_payload(self, text: str) -> Message | None:
+        match = PAYLOAD.match(text.strip())
+        if match is None or match.group(1) not in self.intents:
+            return None
+        score = IntentScore(match.group(1), 1.0)
+        return Message(text=text, intent=score, ranking=[score], model_version=self.version)
 
     def parse_many(self, texts: Sequence[str], batch_size: int = 512) -> list[Message]:
         """Same results as :meth:`parse`, faster for thousands of texts."""

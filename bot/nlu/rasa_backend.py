@@ -49,7 +49,9 @@ class RasaNLU(Component):
         except httpx.HTTPError as exc:
             raise NLUError(f"Rasa server at {self.options.url} is unreachable: {exc}") from None
         if response.status_code != 200:
-            raise NLUError(f"Rasa server at {self.options.url} answered HTTP {response.status_code} to /model/parse")
+            raise NLUError(
+                f"Rasa server at {self.options.url} answered HTTP {response.status_code} to /model/parse"
+            )
         try:
             answer = response.json()
         except ValueError:
@@ -74,6 +76,12 @@ def apply_rasa_answer(message: Message, answer: Any, extractor: str) -> None:
         if isinstance(item, dict) and "entity" in item:
             start, end = int(item.get("start", 0)), int(item.get("end", 0))
             message.entities.append(
-                Entity(str(item["entity"]), str(item.get("value", "")), start, end,
-                       str(item.get("extractor") or extractor), message.text[start:end])
+                Entity(
+                    str(item["entity"]),
+                    str(item.get("value", "")),
+                    start,
+                    end,
+                    str(item.get("extractor") or extractor),
+                    message.text[start:end],
+                )
             )

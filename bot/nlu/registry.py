@@ -90,7 +90,11 @@ def validate_pipeline(spec: object) -> tuple[str | None, str] | None:
         if error["type"] == "extra_forbidden":
             allowed = list(cls.Options.model_fields)
             close = difflib.get_close_matches(key or "", allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(allowed) or '(no options)'}"
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else f"expected one of: {', '.join(allowed) or '(no options)'}"
+            )
             return key, f"unknown option '{key}' for {spec.name}; {hint}"
         return key, f"{spec.name}.{key}: {error['msg']} (got {error.get('input')!r})"
     return None

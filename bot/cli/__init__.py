@@ -1,0 +1,56 @@
+"""The ``botdesk`` command line. Expected problems print one sentence and exit 2."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from bot.errors import BotdeskError
+
+app = typer.Typer(
+    name="botdesk",
+    help="botdesk: FAQ bot with human handoff. Train, evaluate and chat with your bot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+nlu_app = typer.Typer(help="Parse messages and evaluate the NLU.", no_args_is_help=True)
+data_app = typer.Typer(help="Check the training data.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the project to other tools.", no_args_is_help=True)
+app.add_typer(nlu_app, name="nlu")
+app.add_typer(data_app, name="data")
+app.add_typer(export_app, name="export")
+
+err_console = Console(stderr=True)
+
+# Commands register themselves on the apps above.
+from bot.cli import data_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, train_cmd  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``botdesk`` script; returns the exit code (tests call it too)."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BotdeskError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        logging.getLogger("botdesk").exception("unexpected error, please report it")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

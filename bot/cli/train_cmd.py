@@ -1,0 +1,63 @@
+"""``botdesk train``: train the NLU model, or say it is already up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bot.cli import app
+from bot.cli.options import ProjectOption
+from bot.nlu.model_store import ModelInfo
+from bot.project import Project
+
+console = Console()
+
+
+def train_project(project: Project, force: bool = False, quiet: bool = False) -> tuple[ModelInfo, bool]:
+    """Train unless the current model already fits data and config; returns (model, trained?)."""
+    config, data = project.config, project.data
+    if not force:
+        current = project.models.is_up_to_date(config, data)
+        if current is not None:
+            return current, False
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("training", total=len(config.pipeline))
+
+        def step(name: str, index: int, total: int) -> None:
+            progress.update(task, completed=index, description=f"training: {name}")
+
+        info = project.models.train(config, data, step)
+    return info, True
+
+
+@app.command()
+def train(
+    project_dir: ProjectOption = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Retrain even if nothing changed.")] = False,
+) -> None:
+    """Train the NLU model from intents/*.yml (skipped when nothing changed)."""
+    project = Project.open(project_dir)
+    info, trained = train_project(project, force)
+    meta = info.metadata
+    if not trained:
+        console.print(
+            f"Model {info.version} is up to date (data and config unchanged); use --force to retrain."
+        )
+        return
+    console.print(
+        f"Trained model [bold]{info.version}[/]: {len(meta['intents'])} intents, "
+        f"{meta['examples']} examples, {meta['train_seconds']:.2f} s -> {info.path}",
+        highlight=False,
+    )

@@ -1,0 +1,1 @@
+"""Moving projects between botdesk and other tools (Rasa)."""

@@ -1,0 +1,19 @@
+"""The default NLU pipeline, used when evaluating external data without a project."""
+
+from __future__ import annotations
+
+from bot.settings import ComponentSpec
+
+DEFAULT_PIPELINE: list[dict[str, object]] = [
+    {"name": "SpacyTokenizer"},
+    {"name": "RegexEntityExtractor"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "word", "use_lemma": True, "min_ngram": 1, "max_ngram": 2},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 5},
+    {"name": "LinearIntentClassifier", "model": "svm", "C": 1.0},
+    {"name": "EntitySynonymMapper"},
+    {"name": "FallbackClassifier", "threshold": 0.4, "ambiguity_threshold": 0.05},
+]
+
+
+def default_pipeline() -> list[ComponentSpec]:
+    return [ComponentSpec.model_validate(item) for item in DEFAULT_PIPELINE]
