@@ -25,7 +25,7 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(data_app, name="data")
 app.add_typer(export_app, name="export")
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 # Commands register themselves on the apps above.
 from bot.cli import data_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, train_cmd  # noqa: E402,F401

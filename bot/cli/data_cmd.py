@@ -13,7 +13,7 @@ from bot.cli import data_app
 from bot.nlu.validate import validate_data
 from bot.project import Project
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @data_app.command("validate")
@@ -33,7 +33,8 @@ def validate(
         table.add_column("problem", overflow="fold")
         for problem in sorted(problems, key=lambda p: (p.level != "error", p.where)):
             style = "red" if problem.level == "error" else "yellow"
-            table.add_row(f"[{style}]{problem.level}[/]", problem.where, problem.message)
+            where = problem.where.removeprefix(f"{project.root}/")
+            table.add_row(f"[{style}]{problem.level}[/]", where, problem.message)
         console.print(table)
     console.print(
         f"{len(data.intents)} intents, {len(data.examples)} examples, {len(data.responses)} responses: "

@@ -13,7 +13,7 @@ from bot.cli.options import ProjectOption
 from bot.interop.rasa_export import export_rasa
 from bot.project import Project
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @export_app.command("rasa")

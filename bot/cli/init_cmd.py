@@ -12,7 +12,7 @@ from rich.console import Console
 from bot.cli import app
 from bot.errors import ConfigError
 
-console = Console()
+console = Console(soft_wrap=True)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("config.yml", "intents", "stories")
 

@@ -28,8 +28,8 @@ from bot.nlu.report import write_report
 from bot.project import Project
 from bot.settings import CONFIG_FILE
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @nlu_app.command("parse")

@@ -21,7 +21,7 @@ from bot.nlu.base import Message
 from bot.nlu.pipeline import Pipeline, is_fallback
 from bot.project import Project
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 EXIT_WORDS = {"/exit", "/quit", "/stop"}
 
 

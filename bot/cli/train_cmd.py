@@ -14,7 +14,7 @@ from bot.cli.options import ProjectOption
 from bot.nlu.model_store import ModelInfo
 from bot.project import Project
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def train_project(project: Project, force: bool = False, quiet: bool = False) -> tuple[ModelInfo, bool]:

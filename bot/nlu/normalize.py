@@ -23,6 +23,7 @@ _LATIN = re.compile(r"[A-Za-z]")
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _LAYOUT_CHUNK = re.compile(r"[A-Za-z\[\];',.`{}:\"<>~]+")
 _TRAILING_PUNCT = re.compile(r"[,.:;\"']+$")
+_ONE_LETTER_WORDS = frozenset("вксуаоияВКСУАОИЯ")
 _STRETCH = re.compile(r"(\w)\1{2,}")
 
 # Longest first: multi-letter combinations win over single letters.
@@ -101,20 +102,25 @@ def is_russian_word(word: str) -> bool:
 def fix_keyboard_layout(text: str) -> str:
     """Rewrite Latin chunks typed on a Russian keyboard; keeps every character's offset.
 
-    A chunk is rewritten only if most Latin chunks of the message become known Russian
-    words, so English words in a Russian chat stay as they are.
+    Chunks are rewritten only if most Latin words of the message become known Russian
+    words, so English words in a Russian chat stay as they are. One-letter chunks
+    ("d" = "в") follow the decision of the message.
     """
     if not _LATIN.search(text):
         return text
     chunks = [m for m in _LAYOUT_CHUNK.finditer(text) if _LATIN.search(m.group())]
+    words = [m for m in chunks if len(m.group()) > 1]
     rewrites: list[tuple[int, int, str]] = []
-    for match in chunks:
-        chunk = match.group()
-        candidate = _layout_candidate(chunk)
+    for match in words:
+        candidate = _layout_candidate(match.group())
         if candidate is not None:
             rewrites.append((match.start(), match.end(), candidate))
-    if not rewrites or len(rewrites) * 2 < len(chunks):
+    if not rewrites or len(rewrites) * 2 < len(words):
         return text
+    for match in chunks:
+        mapped = match.group().translate(LAYOUT_EN_TO_RU)
+        if len(match.group()) == 1 and mapped in _ONE_LETTER_WORDS:
+            rewrites.append((match.start(), match.end(), mapped))
     out = list(text)
     for start, end, candidate in rewrites:
         out[start:end] = candidate

@@ -1,0 +1,94 @@
+"""Versioned models: skip when unchanged, refuse foreign models, never unpickle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.errors import ModelError
+from bot.project import Project
+from bot.settings import load_config
+
+
+def test_train_then_skip_then_retrain_on_change(ru_project: Project) -> None:
+    store = ru_project.models
+    assert store.is_up_to_date(ru_project.config, ru_project.data) is None
+    first = store.train(ru_project.config, ru_project.data)
+    assert store.current() is not None and store.current().version == first.version  # type: ignore[union-attr]
+    assert store.is_up_to_date(ru_project.config, ru_project.data) == first
+
+    greet = ru_project.intents_dir / "smalltalk.yml"
+    greet.write_text(
+        greet.read_text(encoding="utf-8").replace(
+            "- intent: greet\n  examples: |\n", "- intent: greet\n  examples: |\n    - хеллоу всем\n", 1
+        ),
+        encoding="utf-8",
+    )
+    changed = Project.open(ru_project.root)
+    assert changed.models.is_up_to_date(changed.config, changed.data) is None
+
+
+def test_metadata_records_what_the_model_is(ru_project: Project) -> None:
+    info = ru_project.models.train(ru_project.config, ru_project.data)
+    meta = json.loads((info.path / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["version"] == info.version
+    assert meta["fingerprint"]["data"] == ru_project.data.fingerprint()
+    assert {"scikit-learn", "numpy", "spacy", "botdesk", "python"} <= set(meta["libraries"])
+    assert len(meta["intents"]) == 22
+    assert [p["name"] for p in meta["pipeline"]] == [s.name for s in ru_project.config.pipeline]
+
+
+def test_model_files_cannot_carry_code(ru_project: Project) -> None:
+    info = ru_project.models.train(ru_project.config, ru_project.data)
+    suffixes = {p.suffix for p in info.path.rglob("*") if p.is_file()}
+    assert suffixes <= {".json", ".npy"}
+    for array in info.path.rglob("*.npy"):
+        np.load(array, allow_pickle=False)  # raises if an object array had sneaked in
+
+
+def test_model_for_another_config_is_refused(ru_project: Project) -> None:
+    ru_project.models.train(ru_project.config, ru_project.data)
+    config_path = ru_project.config_path
+    config_path.write_text(
+        config_path.read_text(encoding="utf-8").replace("max_ngram: 5", "max_ngram: 4"), encoding="utf-8"
+    )
+    with pytest.raises(ModelError, match="another configuration"):
+        ru_project.models.load(load_config(config_path))
+
+
+def test_model_of_another_format_is_refused(ru_project: Project) -> None:
+    info = ru_project.models.train(ru_project.config, ru_project.data)
+    meta_path = info.path / "metadata.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["format"] = 999
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelError, match="format 999"):
+        ru_project.load_pipeline()
+
+
+def test_no_model_yet(ru_project: Project) -> None:
+    with pytest.raises(ModelError, match="botdesk train"):
+        ru_project.load_pipeline()
+
+
+def test_damaged_model_is_a_clear_error(ru_project: Project) -> None:
+    info = ru_project.models.train(ru_project.config, ru_project.data)
+    next(info.path.rglob("coef_t.npy")).write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="damaged"):
+        ru_project.load_pipeline()
+
+
+def test_loaded_model_parses_like_the_trained_one(ru_project: Project, tmp_path: Path) -> None:
+    """The contract of every component: persist -> load -> the same predictions."""
+    from bot.nlu.pipeline import Pipeline
+
+    trained = Pipeline(ru_project.config.language, ru_project.config.pipeline)
+    seconds = trained.train(ru_project.data)
+    info = ru_project.models.save(trained, ru_project.config, ru_project.data, seconds)
+    loaded = ru_project.models.load(ru_project.config, info)
+    texts = ["привет", "сколько стоит доставка в Казань курьером", "мой номер 89123456789", "zzz", "ghbdtn"]
+    for text in texts:
+        assert loaded.parse_dict(text) == trained.parse_dict(text)
