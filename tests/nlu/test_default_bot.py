@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from bot.nlu.base import FALLBACK_INTENT
@@ -63,7 +65,7 @@ def test_answer_shape_is_rasas(ru_pipeline: Pipeline) -> None:
     assert 0.5 < result["intent"]["confidence"] <= 1.0
     ranking = result["intent_ranking"]
     assert ranking[0]["name"] == "delivery_terms" and len(ranking) == 10
-    assert all(a["confidence"] >= b["confidence"] for a, b in zip(ranking, ranking[1:], strict=False))
+    assert all(a["confidence"] >= b["confidence"] for a, b in pairwise(ranking))
     assert result["model_version"] == ru_pipeline.version
 
 

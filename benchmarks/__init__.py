@@ -1,0 +1,1 @@
+"""Benchmark scripts: they print numbers and write them to docs/benchmarks.md."""
