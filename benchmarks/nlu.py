@@ -244,7 +244,8 @@ def markdown(rows: list[Row], pipeline: list[dict[str, Any]]) -> str:
         "## NLU",
         "",
         f"`python benchmarks/nlu.py` (`make bench`) on {platform.machine()}, "
-        f"Python {platform.python_version()}, {multiprocessing.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
+        f"Python {platform.python_version()}, {multiprocessing.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d')}.",
         "CLINC150: trained on in-scope train lines, threshold chosen on valid.jsonl (best accuracy with oos "
         "as a class), reported on test.jsonl; accuracy counts a fallback as wrong. Banking77: top-1 accuracy "
         "on test.jsonl. Latency: one message at a time through the full pipeline, "
