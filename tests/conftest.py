@@ -57,6 +57,11 @@ def trained_en(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return project
 
 
+@pytest.fixture(scope="session")
+def en_pipeline(trained_en: Project) -> Pipeline:
+    return trained_en.load_pipeline()
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
