@@ -1,0 +1,1 @@
+"""The dialogue: rules, stories, forms, escalation rules and working hours."""
