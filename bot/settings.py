@@ -107,17 +107,21 @@ def load_config(path: Path) -> BotdeskConfig:
     except ValidationError as exc:
         raise _explain(exc, raw, path) from None
 
-    from bot.nlu.registry import validate_pipeline  # the registry owns component options
+    from bot.nlu.registry import COMPONENTS  # each registry owns its items' options
 
-    for index, spec in enumerate(config.pipeline):
-        problem = validate_pipeline(spec)
+    _check_items(COMPONENTS, "pipeline", config.pipeline, raw, path)
+    return config
+
+
+def _check_items(registry: Any, section: str, specs: Sequence[ComponentSpec], raw: Any, path: Path) -> None:
+    for index, spec in enumerate(specs):
+        problem = registry.check(spec.name, spec.options())
         if problem is not None:
             key, message = problem
-            location: list[str | int] = ["pipeline", index]
+            location: list[str | int] = [section, index]
             if key is not None:
                 location.append(key)
             raise ConfigError(message, path, line_of(raw, location))
-    return config
 
 
 def _refuse_inline_secrets(node: Any, path: Path, location: tuple[str | int, ...]) -> None:

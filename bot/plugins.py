@@ -1,0 +1,96 @@
+"""Registries of named extension points: NLU components, escalation rules, CRM adapters...
+
+config.yml lists ``- name: X`` items; a registry finds the class for X, checks the
+item's options against the class's pydantic ``Options`` model, and explains a typo.
+A plugin outside botdesk is named by its dotted path (``mypkg.module.ClassName``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterable
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from bot.errors import ConfigError
+
+
+P = TypeVar("P", bound=type[Any])
+
+
+class Registry(Generic[P]):
+    def __init__(self, kind: str, base: type, builtin_modules: Iterable[str], decorator: str) -> None:
+        self.kind = kind
+        self.base = base
+        self.builtin_modules = tuple(builtin_modules)
+        self.decorator = decorator
+        self._items: dict[str, P] = {}
+        self._loaded = False
+
+    def register(self, cls: P) -> P:
+        if not getattr(cls, "name", ""):
+            raise TypeError(f"{cls.__qualname__} needs a 'name' class attribute")
+        self._items[cls.name] = cls
+        return cls
+
+    def _load_builtins(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self.builtin_modules:
+                importlib.import_module(module)
+
+    def names(self) -> list[str]:
+        self._load_builtins()
+        return sorted(self._items)
+
+    def get(self, name: str) -> P:
+        self._load_builtins()
+        if name in self._items:
+            return self._items[name]
+        if "." in name:
+            module_name, _, attr = name.rpartition(".")
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:
+                raise ConfigError(f"{self.kind} '{name}': cannot import {module_name} ({exc})") from None
+            cls = getattr(module, attr, None)
+            if isinstance(cls, type) and issubclass(cls, self.base):
+                return cls  # type: ignore[return-value]
+            raise ConfigError(
+                f"{self.kind} '{name}': {module_name} has no {self.base.__name__} class '{attr}'"
+            )
+        close = difflib.get_close_matches(name, list(self._items), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(
+            f"unknown {self.kind} '{name}'; {hint}known: {', '.join(sorted(self._items))}. "
+            f"A custom one is a {self.base.__name__} subclass decorated with @{self.decorator}, "
+            "or named by its dotted path (mypkg.module.ClassName)"
+        )
+
+    def options(self, name: str, options: dict[str, Any]) -> Any:
+        return self.get(name).Options.model_validate(options)
+
+    def check(self, name: str, options: dict[str, Any]) -> tuple[str | None, str] | None:
+        """Validate one config item; returns (offending key, message) or None when fine."""
+        try:
+            cls = self.get(name)
+        except ConfigError as exc:
+            return "name", str(exc)
+        try:
+            cls.Options.model_validate(options)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = str(error["loc"][0]) if error["loc"] else None
+            if error["type"] == "extra_forbidden":
+                allowed = list(cls.Options.model_fields)
+                close = difflib.get_close_matches(key or "", allowed, n=1)
+                hint = (
+                    f"did you mean '{close[0]}'?"
+                    if close
+                    else f"expected one of: {', '.join(allowed) or '(no options)'}"
+                )
+                return key, f"unknown option '{key}' for {name}; {hint}"
+            return key, f"{name}.{key}: {error['msg']} (got {error.get('input')!r})"
+        return None
