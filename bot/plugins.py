@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from bot.errors import ConfigError
 
-
 P = TypeVar("P", bound=type[Any])
 
 
