@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.dialogue.hours import Department
 from bot.errors import ConfigError
 from bot.yamlio import line_of, load_yaml, to_plain
 
@@ -64,6 +65,30 @@ class IntentRoles(StrictModel):
     )
 
 
+DEFAULT_ESCALATION_RULES = [
+    "complaint",
+    "human_request",
+    "human_only",
+    "did_not_help",
+    "unsure",
+    "misunderstood",
+    "repeated_question",
+]
+
+
+class EscalationSettings(StrictModel):
+    """When a person takes over; rules are checked in this order, the first match wins."""
+
+    rules: list[ComponentSpec] = Field(
+        default_factory=lambda: [ComponentSpec(name=n) for n in DEFAULT_ESCALATION_RULES]
+    )
+    queue_wait_minutes: float = Field(default=10, gt=0, description="Nobody claimed: offer a call-back")
+    answer_timeout_minutes: float = Field(default=5, gt=0, description="Claimed, unanswered: back to queue")
+    ask_feedback: bool = Field(
+        default=True, description="Ask 'did this answer your question?' after FAQ answers"
+    )
+
+
 class StorageSettings(StrictModel):
     url: str = "sqlite:///botdesk.db"
 
@@ -88,6 +113,10 @@ class BotdeskConfig(StrictModel):
     policies: list[ComponentSpec] = Field(default_factory=list)
     bot: BotIdentity = Field(default_factory=BotIdentity)
     intents: IntentRoles = Field(default_factory=IntentRoles)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    departments: list[Department] = Field(
+        default_factory=lambda: [Department(key="support", name="Support")], min_length=1
+    )
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
     def database_url(self) -> str:
@@ -107,18 +136,25 @@ def load_config(path: Path) -> BotdeskConfig:
     except ValidationError as exc:
         raise _explain(exc, raw, path) from None
 
-    from bot.nlu.registry import COMPONENTS  # each registry owns its items' options
+    from bot.dialogue.escalation import RULES  # each registry owns its items' options
+    from bot.nlu.registry import COMPONENTS
 
-    _check_items(COMPONENTS, "pipeline", config.pipeline, raw, path)
+    _check_items(COMPONENTS, ("pipeline",), config.pipeline, raw, path)
+    _check_items(RULES, ("escalation", "rules"), config.escalation.rules, raw, path)
+    keys = [d.key for d in config.departments]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("departments: each key must be unique", path, line_of(raw, ["departments"]))
     return config
 
 
-def _check_items(registry: Any, section: str, specs: Sequence[ComponentSpec], raw: Any, path: Path) -> None:
+def _check_items(
+    registry: Any, section: tuple[str, ...], specs: Sequence[ComponentSpec], raw: Any, path: Path
+) -> None:
     for index, spec in enumerate(specs):
         problem = registry.check(spec.name, spec.options())
         if problem is not None:
             key, message = problem
-            location: list[str | int] = [section, index]
+            location: list[str | int] = [*section, index]
             if key is not None:
                 location.append(key)
             raise ConfigError(message, path, line_of(raw, location))
