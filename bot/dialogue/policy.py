@@ -1,0 +1,109 @@
+"""Which action comes next: rules, then stories, then the intent's own answer.
+
+Deterministic by construction: a flow predicts its next action when the steps before
+it match the end of the history (intents and actions in order; ``slot_was_set`` and
+``active_loop`` steps and ``condition`` checked against the slots at that point). The
+longest match wins; rules beat stories; ties go to the flow written first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.dialogue.stories import ACTIVE_LOOP_NONE, DialogueData, Flow, Step
+from bot.dialogue.tracker import REQUESTED_SLOT, Tracker
+
+SKELETON = ("intent", "action")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    action: str
+    source: str  # "rule: <name>", "story: <name>" or "default"
+    specificity: int = 0
+
+
+def _skeleton(steps: Sequence[Step]) -> list[Step]:
+    return [s for s in steps if s.kind in SKELETON]
+
+
+def _state_holds(step: Step, slots: dict[str, object], loop: str | None) -> bool:
+    if step.kind == "slot":
+        if step.name == REQUESTED_SLOT:
+            return True
+        value = slots.get(step.name)
+        return value is not None if step.value is None else value == step.value
+    if step.kind == "loop":
+        return (loop is None) if step.name == ACTIVE_LOOP_NONE else loop == step.name
+    return True
+
+
+class Policy:
+    def __init__(self, data: DialogueData, responses: set[str]) -> None:
+        self.data = data
+        self.responses = responses
+        self._rules = data.rules
+        self._stories = data.stories
+
+    def predict(self, tracker: Tracker) -> Prediction | None:
+        for flows in (self._rules, self._stories):
+            best: Prediction | None = None
+            for flow in flows:
+                prediction = self._match(flow, tracker)
+                if prediction is not None and (best is None or prediction.specificity > best.specificity):
+                    best = prediction
+            if best is not None:
+                return best
+        return self._default(tracker)
+
+    def _default(self, tracker: Tracker) -> Prediction | None:
+        last = _skeleton(tracker.history)[-1:] if tracker.history else []
+        if last and last[0].kind == "intent" and f"utter_{last[0].name}" in self.responses:
+            return Prediction(f"utter_{last[0].name}", "default", 0)
+        return None
+
+    def _match(self, flow: Flow, tracker: Tracker) -> Prediction | None:
+        history = tracker.history
+        skeleton_positions = [i for i, s in enumerate(history) if s.kind in SKELETON]
+        for k, step in enumerate(flow.steps):
+            if step.kind != "action":
+                continue
+            prefix = flow.steps[:k]
+            pattern = _skeleton(prefix)
+            if not pattern and not flow.conversation_start:
+                continue
+            if len(pattern) > len(skeleton_positions):
+                continue
+            if flow.conversation_start and len(pattern) != len(skeleton_positions):
+                continue
+            tail = skeleton_positions[len(skeleton_positions) - len(pattern) :] if pattern else []
+            if any(not p.matches(history[i]) for p, i in zip(pattern, tail, strict=True)):
+                continue
+            if not self._states_hold(flow, prefix, pattern, tail, tracker):
+                continue
+            label = f"{flow.kind}: {flow.name}"
+            return Prediction(step.name, label, 2 * len(pattern) + len(flow.conditions) + len(prefix))
+        return None
+
+    def _states_hold(
+        self, flow: Flow, prefix: Sequence[Step], pattern: list[Step], tail: list[int], tracker: Tracker
+    ) -> bool:
+        start = tail[0] if tail else len(tracker.history)
+        slots, loop = tracker.state_before(start)
+        if not all(_state_holds(c, slots, loop) for c in flow.conditions):
+            return False
+        # slot_was_set / active_loop steps inside the prefix: check the state after the
+        # skeleton step they follow (i.e. at the next skeleton step, or now).
+        skeleton_index = -1
+        for step in prefix:
+            if step.kind in SKELETON:
+                skeleton_index += 1
+                continue
+            if skeleton_index + 1 < len(tail):
+                slots, loop = tracker.state_before(tail[skeleton_index + 1])
+            else:
+                slots, loop = tracker.slots, tracker.active_loop
+            if not _state_holds(step, slots, loop):
+                return False
+        return True
