@@ -28,7 +28,7 @@ app.add_typer(export_app, name="export")
 err_console = Console(stderr=True, soft_wrap=True)
 
 # Commands register themselves on the apps above.
-from bot.cli import data_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, train_cmd  # noqa: E402,F401
+from bot.cli import crm_cmd, data_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, train_cmd  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
