@@ -51,6 +51,10 @@ class StubServer:
         self._task: asyncio.Task[None] | None = None
 
     @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
