@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.stories import DialogueData, load_dialogue_data, validate_references
 from bot.errors import ConfigError
 from bot.nlu.data import TrainingData, intent_files, load_training_data
 from bot.nlu.model_store import ModelStore
 from bot.nlu.pipeline import Pipeline
 from bot.settings import CONFIG_FILE, BotdeskConfig, load_config
+
+BUILTIN_ACTIONS = {"action_listen", "action_restart"}
 
 
 @dataclass
@@ -48,6 +52,17 @@ class Project:
     @cached_property
     def data(self) -> TrainingData:
         return load_training_data(intent_files(self.intents_dir))
+
+    @cached_property
+    def dialogue(self) -> DialogueData:
+        """Rules, stories, slots and forms, checked against the intents and responses."""
+        files = sorted(self.stories_dir.glob("*.yml")) if self.stories_dir.is_dir() else []
+        data = load_dialogue_data(files)
+        validate_references(data, set(self.data.intents), set(self.data.responses) | BUILTIN_ACTIONS)
+        return data
+
+    def engine(self, seed: int | None = None) -> DialogueEngine:
+        return DialogueEngine(self.config, self.data.responses, self.dialogue, seed)
 
     @property
     def models(self) -> ModelStore:

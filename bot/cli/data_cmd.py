@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli import data_app
+from bot.dialogue.engine import SYSTEM_RESPONSES
 from bot.nlu.validate import validate_data
 from bot.project import Project
 
@@ -24,7 +25,9 @@ def validate(
     """Find duplicate, thin or unanswered intents and unknown entities; exit 1 on errors."""
     project = Project.open(project_dir)
     data = project.data
-    problems = validate_data(data, project.config, min_examples)
+    dialogue = project.dialogue  # stories are checked against the intents and responses too
+    said_by_stories = {s.name for f in dialogue.flows for s in f.steps if s.kind == "action"}
+    problems = validate_data(data, project.config, min_examples, said_by_stories | SYSTEM_RESPONSES)
     errors = [p for p in problems if p.level == "error"]
     if problems:
         table = Table(show_header=True, header_style="bold")
@@ -37,7 +40,8 @@ def validate(
             table.add_row(f"[{style}]{problem.level}[/]", where, problem.message)
         console.print(table)
     console.print(
-        f"{len(data.intents)} intents, {len(data.examples)} examples, {len(data.responses)} responses: "
+        f"{len(data.intents)} intents, {len(data.examples)} examples, {len(data.responses)} responses, "
+        f"{len(dialogue.rules)} rules, {len(dialogue.stories)} stories: "
         f"{len(errors)} errors, {len(problems) - len(errors)} warnings",
         highlight=False,
     )

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.dialogue.stories import ACTIVE_LOOP_NONE, DialogueData, Flow, Step
-from bot.dialogue.tracker import REQUESTED_SLOT, Tracker
+from bot.dialogue.stories import ACTIVE_LOOP_NONE, REQUESTED_SLOT, DialogueData, Flow, Step
+from bot.dialogue.tracker import Tracker
 
 SKELETON = ("intent", "action")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.dialogue.stories import ACTIVE_LOOP_NONE, REQUESTED_SLOT, Step
+from bot.dialogue.stories import ACTIVE_LOOP_NONE, Step
 
 MAX_HISTORY = 200
 

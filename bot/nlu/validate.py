@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Set
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,7 +29,10 @@ def _where(source: str, line: int | None) -> str:
     return f"{source}:{line}" if line is not None else source
 
 
-def validate_data(data: TrainingData, config: BotdeskConfig, min_examples: int = 10) -> list[Problem]:
+def validate_data(
+    data: TrainingData, config: BotdeskConfig, min_examples: int = 10, used_elsewhere: Set[str] = frozenset()
+) -> list[Problem]:
+    """``used_elsewhere``: responses that stories or the dialogue engine say, not an intent."""
     problems: list[Problem] = []
     seen: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for example in data.examples:
@@ -82,6 +86,8 @@ def validate_data(data: TrainingData, config: BotdeskConfig, min_examples: int =
             )
 
     for response in sorted(data.responses):
+        if response in used_elsewhere or response.startswith(("utter_ask_", "utter_invalid_")):
+            continue
         if response.startswith("utter_") and response[len("utter_") :] not in counts:
             problems.append(
                 Problem(

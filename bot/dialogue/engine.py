@@ -1,0 +1,308 @@
+"""One customer turn, start to finish: form, escalation, hours, rules, lead offer, feedback.
+
+The engine is pure: it gets the dialogue state, the NLU result and the time, and
+returns what to say plus what happened (an escalation, a finished lead form). The
+conversation service stores the state and acts on the result, so the same engine runs
+in the shell, the server and the tests.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.dialogue.escalation import Escalation, Escalator, Turn, TurnContext
+from bot.dialogue.forms import FormRunner, FormStep
+from bot.dialogue.hours import Department, describe_opening
+from bot.dialogue.policy import Policy
+from bot.dialogue.stories import DialogueData
+from bot.dialogue.tracker import Tracker
+from bot.nlu.base import FALLBACK_INTENT, Message
+from bot.settings import BotdeskConfig
+
+LEAD_FORM = "lead_form"
+MAX_ACTIONS_PER_TURN = 10
+CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"})
+# Texts the engine itself says; they live in intents/*.yml responses like any other answer.
+SYSTEM_RESPONSES = frozenset(
+    {
+        "utter_handoff_queued",
+        "utter_after_hours",
+        "utter_offer_lead",
+        "utter_offer_declined",
+        "utter_ask_feedback",
+        "utter_feedback_thanks",
+        "utter_lead_saved",
+        "utter_lead_declined",
+        "utter_form_gave_up",
+    }
+)
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+    response: str | None = None
+
+
+@dataclass
+class LeadData:
+    kind: Literal["lead", "callback"]
+    name: str | None
+    phone: str | None
+    email: str | None
+    consent: bool
+    interest: list[str]
+
+
+@dataclass
+class DialogueState:
+    """Everything the bot remembers about one conversation (JSON-serialisable)."""
+
+    tracker: Tracker = field(default_factory=Tracker)
+    introduced: bool = False
+    misunderstood_in_a_row: int = 0
+    awaiting_feedback: bool = False
+    pending_offer: str | None = None  # "lead" | "callback"
+    lead_offered: bool = False
+    lead_kind: str = "lead"
+    turns: list[Turn] = field(default_factory=list)
+    interest: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tracker": self.tracker.to_dict(),
+            "introduced": self.introduced,
+            "misunderstood_in_a_row": self.misunderstood_in_a_row,
+            "awaiting_feedback": self.awaiting_feedback,
+            "pending_offer": self.pending_offer,
+            "lead_offered": self.lead_offered,
+            "lead_kind": self.lead_kind,
+            "turns": [[t.intent, t.text, t.answered] for t in self.turns[-20:]],
+            "interest": self.interest,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> DialogueState:
+        if not data:
+            return cls()
+        return cls(
+            tracker=Tracker.from_dict(data.get("tracker")),
+            introduced=bool(data.get("introduced")),
+            misunderstood_in_a_row=int(data.get("misunderstood_in_a_row", 0)),
+            awaiting_feedback=bool(data.get("awaiting_feedback")),
+            pending_offer=data.get("pending_offer"),
+            lead_offered=bool(data.get("lead_offered")),
+            lead_kind=str(data.get("lead_kind", "lead")),
+            turns=[Turn(i, t, a) for i, t, a in data.get("turns", [])],
+            interest=list(data.get("interest", [])),
+        )
+
+
+@dataclass
+class TurnResult:
+    replies: list[Reply] = field(default_factory=list)
+    escalation: Escalation | None = None
+    after_hours: bool = False
+    opening: datetime | None = None
+    lead: LeadData | None = None
+    actions: list[str] = field(default_factory=list)
+    form_answer: bool = False  # this customer message answered a form question
+    forget_form_answers: bool = False  # consent declined: the store must blank this form's answers
+
+
+class DialogueEngine:
+    def __init__(
+        self,
+        config: BotdeskConfig,
+        responses: dict[str, list[dict[str, Any]]],
+        dialogue: DialogueData,
+        seed: int | None = 0,
+    ) -> None:
+        self.config = config
+        self.responses = responses
+        self.dialogue = dialogue
+        self.policy = Policy(dialogue, set(responses))
+        self.forms = FormRunner(dialogue, config.language)
+        self.escalator = Escalator.from_specs([(s.name, s.options()) for s in config.escalation.rules])
+        self.departments = {d.key: d for d in config.departments}
+        self.random = random.Random(seed)
+
+    # ---- texts -------------------------------------------------------------------------
+    def say(self, response: str, **values: Any) -> Reply:
+        variants = self.responses.get(response)
+        if not variants:
+            return Reply(self.config.bot.fallback, response=response)
+        variant = self.random.choice(variants)
+        text = str(variant.get("text", "")).format_map(_Blank(values))
+        return Reply(text, list(variant.get("buttons") or []), response)
+
+    def introduction(self) -> Reply:
+        return Reply(self.config.bot.introduction, response="introduction")
+
+    def department(self, key: str | None) -> Department:
+        return self.departments.get(key or "", self.config.departments[0])
+
+    # ---- one turn ----------------------------------------------------------------------
+    def handle(self, state: DialogueState, message: Message, now: datetime) -> TurnResult:
+        result = TurnResult()
+        if not state.introduced:
+            state.introduced = True
+            result.replies.append(self.introduction())
+        intent = message.intent.name if message.intent else FALLBACK_INTENT
+        turn = TurnContext(
+            message,
+            list(state.turns),
+            state.misunderstood_in_a_row,
+            state.awaiting_feedback,
+            self.config.intents,
+        )
+        escalation = self.escalator.decide(turn)
+        tracker = state.tracker
+        awaited_feedback, state.awaiting_feedback = state.awaiting_feedback, False
+
+        if tracker.active_loop and (
+            escalation is None or escalation.reason not in ("complaint", "human_request")
+        ):
+            self._form_turn(state, message, result)
+            result.form_answer = True
+            state.turns.append(Turn(intent, "", False))  # answers to a form are personal data
+            return result
+        if tracker.active_loop:
+            self.forms.stop(tracker)
+
+        if escalation is not None:
+            self._escalate(state, escalation, now, result)
+        elif state.pending_offer and intent in ("affirm", "deny"):
+            self._answer_offer(state, intent, result)
+        elif awaited_feedback and intent == "affirm":
+            result.replies.append(self.say("utter_feedback_thanks"))
+        elif intent == FALLBACK_INTENT:
+            state.misunderstood_in_a_row += 1
+            result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+        else:
+            self._run_policy(state, intent, message, result)
+        if result.actions and any(a.startswith("utter_") for a in result.actions):
+            self._after_answer(state, intent, result)
+        if intent != FALLBACK_INTENT:
+            state.misunderstood_in_a_row = 0
+        state.turns.append(Turn(intent, message.text, bool(result.actions)))
+        return result
+
+    def _run_policy(self, state: DialogueState, intent: str, message: Message, result: TurnResult) -> None:
+        tracker = state.tracker
+        tracker.user(intent)
+        if intent in self.config.intents.buying_interest and intent not in state.interest:
+            state.interest.append(intent)
+        for _ in range(MAX_ACTIONS_PER_TURN):
+            prediction = self.policy.predict(tracker)
+            if prediction is None:
+                break
+            action = prediction.action
+            if action in self.dialogue.forms:
+                state.lead_kind = "callback" if intent == "callback_request" else state.lead_kind
+                self._apply_form_step(state, self.forms.activate(action, tracker), result)
+                result.actions.append(action)
+                break
+            tracker.action(action)
+            result.actions.append(action)
+            if action.startswith("utter_"):
+                result.replies.append(self.say(action, **_slot_values(tracker)))
+        if not result.actions:
+            state.misunderstood_in_a_row += 1
+            result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+
+    def _after_answer(self, state: DialogueState, intent: str, result: TurnResult) -> None:
+        if state.tracker.active_loop:
+            return
+        if (
+            intent in self.config.intents.buying_interest
+            and not state.lead_offered
+            and LEAD_FORM in self.dialogue.forms
+        ):
+            state.lead_offered = True
+            state.pending_offer = "lead"
+            result.replies.append(self.say("utter_offer_lead"))
+        elif (
+            self.config.escalation.ask_feedback
+            and intent not in CONVERSATIONAL
+            and f"utter_{intent}" in result.actions
+        ):
+            state.awaiting_feedback = True
+            result.replies.append(self.say("utter_ask_feedback"))
+
+    def _answer_offer(self, state: DialogueState, intent: str, result: TurnResult) -> None:
+        offer, state.pending_offer = state.pending_offer, None
+        if intent == "deny" or LEAD_FORM not in self.dialogue.forms:
+            result.replies.append(self.say("utter_offer_declined"))
+            return
+        state.lead_kind = "callback" if offer == "callback" else "lead"
+        self._apply_form_step(state, self.forms.activate(LEAD_FORM, state.tracker), result)
+        result.actions.append(LEAD_FORM)
+
+    def _escalate(
+        self, state: DialogueState, escalation: Escalation, now: datetime, result: TurnResult
+    ) -> None:
+        result.escalation = escalation
+        state.misunderstood_in_a_row = 0
+        state.pending_offer = None
+        department = self.department(escalation.department)
+        if department.hours.is_open(now):
+            result.replies.append(self.say("utter_handoff_queued"))
+            return
+        opening = department.hours.next_opening(now)
+        result.after_hours = True
+        result.opening = opening
+        when = describe_opening(opening, now, self.config.language) if opening else "—"
+        result.replies.append(self.say("utter_after_hours", opening=when))
+        if LEAD_FORM in self.dialogue.forms:
+            state.pending_offer = "callback"
+
+    def _form_turn(self, state: DialogueState, message: Message, result: TurnResult) -> None:
+        step = self.forms.handle(message, state.tracker)
+        self._apply_form_step(state, step, result)
+
+    def _apply_form_step(self, state: DialogueState, step: FormStep, result: TurnResult) -> None:
+        tracker = state.tracker
+        for response in step.utter:
+            result.replies.append(self.say(response, **_slot_values(tracker)))
+        if step.stopped:
+            result.forget_form_answers = True
+            if not step.utter:
+                result.replies.append(self.say("utter_offer_declined"))
+        if not step.finished:
+            return
+        filled = step.filled
+        consent = filled.get("consent") is True
+        if consent:
+            result.lead = LeadData(
+                kind="callback" if state.lead_kind == "callback" else "lead",
+                name=filled.get("name"),
+                phone=filled.get("phone"),
+                email=tracker.slots.get("email"),
+                consent=True,
+                interest=list(state.interest),
+            )
+            result.replies.append(self.say("utter_lead_saved", **_slot_values(tracker)))
+        else:
+            result.forget_form_answers = True
+            result.replies.append(self.say("utter_lead_declined"))
+        for slot in ("name", "phone", "email", "consent"):  # the card has it; the dialogue forgets it
+            tracker.slots.pop(slot, None)
+        tracker.history = [
+            s for s in tracker.history if not (s.kind == "slot" and s.name in ("name", "phone", "email"))
+        ]
+
+
+class _Blank(dict[str, Any]):
+    """format_map helper: an unknown {placeholder} stays visible instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _slot_values(tracker: Tracker) -> dict[str, Any]:
+    return {k: v for k, v in tracker.slots.items() if not k.startswith("_") and v is not None}
