@@ -15,7 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
 import httpx
 import phonenumbers
@@ -216,7 +216,7 @@ class BaseAdapter:
     async def aclose(self) -> None:
         """Release connections; the default holds none."""
 
-    async def __aenter__(self) -> BaseAdapter:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
