@@ -21,14 +21,16 @@ app = typer.Typer(
 nlu_app = typer.Typer(help="Parse messages and evaluate the NLU.", no_args_is_help=True)
 data_app = typer.Typer(help="Check the training data.", no_args_is_help=True)
 export_app = typer.Typer(help="Export the project to other tools.", no_args_is_help=True)
+db_app = typer.Typer(help="Create and migrate the conversation database.", no_args_is_help=True)
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(data_app, name="data")
 app.add_typer(export_app, name="export")
+app.add_typer(db_app, name="db")
 
 err_console = Console(stderr=True, soft_wrap=True)
 
 # Commands register themselves on the apps above.
-from bot.cli import crm_cmd, data_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, train_cmd  # noqa: E402,F401
+from bot.cli import crm_cmd, data_cmd, db_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, train_cmd  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

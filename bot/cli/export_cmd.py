@@ -22,7 +22,9 @@ def rasa(
     project_dir: ProjectOption = Path("."),
 ) -> None:
     """Write a Rasa 3 project (NLU data, domain, rules, config) that `rasa train` accepts."""
-    files = export_rasa(Project.open(project_dir), directory)
+    files, warnings = export_rasa(Project.open(project_dir), directory)
     for path in files:
         console.print(f"wrote {path}", highlight=False)
+    for warning in warnings:
+        console.print(f"[yellow]note:[/] {warning}", highlight=False)
     console.print(f"Next: cd {directory} && rasa train", highlight=False)

@@ -1,13 +1,13 @@
-"""``botdesk shell``: chat with the bot in the terminal, the NLU result shown dimmed.
+"""``botdesk shell``: chat with the bot in the terminal.
 
-Until the dialogue engine exists this answers each message with its intent's response
-(or the fallback text), always labelled as the bot's, as every channel must.
+The real NLU and dialogue engine answer; the NLU result, the escalation reason and
+lead events are shown dimmed. Every bot message carries the bot's label.
 """
 
 from __future__ import annotations
 
-import random
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +17,28 @@ from rich.markup import escape
 from bot.cli import app
 from bot.cli.options import ProjectOption
 from bot.cli.train_cmd import train_project
+from bot.dialogue.engine import DialogueState, TurnResult
+from bot.dialogue.validators import mask_phone
 from bot.nlu.base import Message
-from bot.nlu.pipeline import Pipeline, is_fallback
+from bot.nlu.pipeline import is_fallback
 from bot.project import Project
 
 console = Console(highlight=False, soft_wrap=True)
 EXIT_WORDS = {"/exit", "/quit", "/stop"}
 
 
-class ShellBot:
-    """The answers of the terminal chat; separate from I/O so tests can drive it."""
-
-    def __init__(self, project: Project, pipeline: Pipeline, seed: int | None = None) -> None:
-        self.project = project
-        self.pipeline = pipeline
-        self.random = random.Random(seed)
-        self.label = project.config.bot.label
-
-    def introduction(self) -> str:
-        return f"{self.label}: {self.project.config.bot.introduction}"
-
-    def respond(self, message: Message) -> tuple[str, list[dict[str, Any]]]:
-        if is_fallback(message):
-            return f"{self.label}: {self.project.config.bot.fallback}", []
-        assert message.intent is not None
-        variants = self.project.data.responses.get(f"utter_{message.intent.name}")
-        if not variants:
-            return f"{self.label}: {self.project.config.bot.fallback}", []
-        variant = self.random.choice(variants)
-        return f"{self.label}: {variant.get('text', '')}", list(variant.get("buttons") or [])
+def _events(result: TurnResult) -> list[str]:
+    events = []
+    if result.escalation is not None:
+        e = result.escalation
+        where = "after hours: call-back offered" if result.after_hours else "queued for an operator"
+        events.append(f"handoff ({where}): {e.reason} — {e.detail}, priority {e.priority}")
+    if result.lead is not None:
+        lead = result.lead
+        events.append(f"lead card ({lead.kind}): {lead.name}, {mask_phone(lead.phone or '')}, consent given")
+    if result.forget_form_answers:
+        events.append("form ended without consent: its answers are not kept")
+    return events
 
 
 def _describe(message: Message) -> str:
@@ -66,9 +59,11 @@ def shell(project_dir: ProjectOption = Path(".")) -> None:
     info, trained = train_project(project)
     if trained:
         console.print(f"[dim]trained model {info.version}[/]")
-    bot = ShellBot(project, project.models.load(project.config, info))
+    pipeline = project.models.load(project.config, info)
+    engine = project.engine()
+    state = DialogueState()
+    label = project.config.bot.label
     console.print(f"[dim]botdesk shell: model {info.version}. Type /exit or press Ctrl-D to leave.[/]")
-    console.print(f"[bold green]{escape(bot.introduction())}[/]")
     buttons: list[dict[str, Any]] = []
     interactive = sys.stdin.isatty()
     while True:
@@ -85,10 +80,15 @@ def shell(project_dir: ProjectOption = Path(".")) -> None:
             break
         if text.isdigit() and 0 < int(text) <= len(buttons):
             text = str(buttons[int(text) - 1].get("payload", text))
-        message = bot.pipeline.parse(text)
+        message = pipeline.parse(text)
         console.print(f"[dim]  nlu: {escape(_describe(message))}[/]")
-        answer, buttons = bot.respond(message)
-        console.print(f"[bold green]{escape(answer)}[/]")
+        result = engine.handle(state, message, datetime.now(UTC))
+        for event in _events(result):
+            console.print(f"[dim]  {escape(event)}[/]")
+        buttons = []
+        for reply in result.replies:
+            console.print(f"[bold green]{escape(label)}: {escape(reply.text)}[/]")
+            buttons = reply.buttons or buttons
         for number, button in enumerate(buttons, start=1):
             console.print(f"   [cyan]{number}.[/] {escape(str(button.get('title', '')))}")
     console.print("[dim]bye[/]")

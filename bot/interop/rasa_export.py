@@ -1,9 +1,12 @@
 """Write a Rasa 3 project from a botdesk project, for ``rasa train`` unchanged.
 
 NLU data keeps its annotations, regexes, lookups and synonyms; the domain gets the
-responses; rules answer every intent with its response and the NLU fallback with the
-bot's fallback text; the config is Rasa's default DIET pipeline with the same
-fallback threshold, so the two engines can be compared on the same data.
+responses, slots and forms; rules answer every intent with its response (botdesk's
+default) and the NLU fallback with the bot's fallback text, followed by the project's
+own rules, and stories go to data/stories.yml; the config is Rasa's default DIET
+pipeline with the same fallback settings, so the two engines compare on the same data.
+Verified with Rasa 3.6.21: ``rasa data validate`` and ``rasa train`` accept the
+default bot's export unchanged.
 """
 
 from __future__ import annotations
@@ -16,10 +19,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from bot.errors import DataError
+from bot.dialogue.stories import ACTIVE_LOOP_NONE, DialogueData, Flow, Slot
 from bot.nlu.data import Example, TrainingData
 from bot.project import Project
-from bot.yamlio import load_yaml, to_plain
 
 RASA_FORMAT = "3.1"
 RESPONSE_KEYS = {
@@ -86,26 +88,90 @@ def nlu_document(data: TrainingData) -> dict[str, Any]:
     return {"version": RASA_FORMAT, "nlu": items}
 
 
-def domain_document(data: TrainingData, fallback_text: str) -> dict[str, Any]:
+def domain_document(data: TrainingData, fallback_text: str, dialogue: DialogueData) -> dict[str, Any]:
     responses = {
         name: [{k: v for k, v in variant.items() if k in RESPONSE_KEYS} for variant in variants]
         for name, variants in data.responses.items()
     }
     responses.setdefault("utter_default", [{"text": fallback_text}])
-    return {
+    domain: dict[str, Any] = {
         "version": RASA_FORMAT,
         "intents": data.intents,
         "entities": sorted(set(data.entity_names) | data.declared_entities),
         "responses": responses,
         "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
     }
+    if dialogue.slots:
+        domain["slots"] = {slot.name: _slot(slot, dialogue) for slot in dialogue.slots.values()}
+    if dialogue.forms:
+        domain["forms"] = {
+            f.name: {"required_slots": list(f.required_slots)} for f in dialogue.forms.values()
+        }
+    return domain
 
 
-def rules_document(data: TrainingData) -> dict[str, Any]:
+def _slot(slot: Slot, dialogue: DialogueData) -> dict[str, Any]:
+    """Rasa 3 slot; a form's from_text mapping gets Rasa's conditions so it only fills in the form."""
+    forms = [f.name for f in dialogue.forms.values() if slot.name in f.required_slots]
+    mappings = []
+    for m in slot.mappings:
+        mapping: dict[str, Any] = {"type": m.type}
+        if m.entity:
+            mapping["entity"] = m.entity
+        if m.intent:
+            mapping["intent"] = m.intent
+        if m.value is not None:
+            mapping["value"] = m.value
+        if m.not_intent:
+            mapping["not_intent"] = list(m.not_intent)
+        if forms and m.type in ("from_text", "from_intent"):
+            mapping["conditions"] = [{"active_loop": f, "requested_slot": slot.name} for f in forms]
+        mappings.append(mapping)
+    result: dict[str, Any] = {"type": slot.type if slot.type != "list" else "list", "mappings": mappings}
+    if slot.values:
+        result["values"] = list(slot.values)
+    if slot.initial_value is not None:
+        result["initial_value"] = slot.initial_value
+    return result
+
+
+def _rasa_steps(flow: Flow) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    for step in flow.steps:
+        if step.kind == "intent":
+            steps.append({"intent": step.name})
+        elif step.kind == "action":
+            steps.append({"action": step.name})
+        elif step.kind == "loop":
+            steps.append({"active_loop": None if step.name == ACTIVE_LOOP_NONE else step.name})
+        else:
+            steps.append({"slot_was_set": [{step.name: step.value}]})
+    return steps
+
+
+def _rasa_flow(flow: Flow) -> dict[str, Any]:
+    item: dict[str, Any] = {flow.kind: flow.name}
+    if flow.conversation_start:
+        item["conversation_start"] = True
+    if flow.conditions:
+        item["condition"] = _rasa_steps(Flow(flow.name, flow.kind, flow.conditions))
+    item["steps"] = _rasa_steps(flow)
+    if not flow.wait_for_user_input:
+        item["wait_for_user_input"] = False
+    return item
+
+
+def rules_document(data: TrainingData, dialogue: DialogueData) -> dict[str, Any]:
+    """One rule per answered intent (what botdesk does by default), then the project's rules."""
+    covered = {
+        f.steps[0].name
+        for f in dialogue.rules
+        if f.steps and f.steps[0].kind == "intent" and not f.conversation_start
+    }
     rules = [
         {"rule": f"answer {intent}", "steps": [{"intent": intent}, {"action": f"utter_{intent}"}]}
         for intent in data.intents
-        if f"utter_{intent}" in data.responses
+        if f"utter_{intent}" in data.responses and intent not in covered
     ]
     rules.append(
         {
@@ -113,15 +179,36 @@ def rules_document(data: TrainingData) -> dict[str, Any]:
             "steps": [{"intent": "nlu_fallback"}, {"action": "utter_default"}],
         }
     )
+    rules += [_rasa_flow(f) for f in dialogue.rules]
     return {"version": RASA_FORMAT, "rules": rules}
 
 
-def config_document(project: Project) -> dict[str, Any]:
-    threshold = 0.4
+def config_document(project: Project) -> tuple[dict[str, Any], list[str]]:
+    """Rasa's default pipeline with botdesk's fallback settings; warnings for what cannot carry over."""
+    fallback: dict[str, Any] = {"name": "FallbackClassifier", "threshold": 0.4, "ambiguity_threshold": 0.1}
+    warnings = []
     for spec in project.config.pipeline:
         if spec.name == "FallbackClassifier":
-            threshold = float(spec.options().get("threshold", threshold))
-    return {
+            options = spec.options()
+            fallback["threshold"] = float(options.get("threshold", 0.5))
+            fallback["ambiguity_threshold"] = float(options.get("ambiguity_threshold", 0.1))
+            if options.get("intent_thresholds"):
+                warnings.append(
+                    "FallbackClassifier.intent_thresholds has no Rasa equivalent and was left out "
+                    f"({', '.join(sorted(options['intent_thresholds']))})"
+                )
+    policies: list[dict[str, Any]] = [{"name": "RulePolicy"}]
+    if project.dialogue.stories:
+        policies = [
+            {"name": "MemoizationPolicy"},
+            {"name": "RulePolicy"},
+            {"name": "TEDPolicy", "max_history": 5, "epochs": 100, "constrain_similarities": True},
+        ]
+    warnings.append(
+        "botdesk's dialogue engine (escalation rules, working hours, lead offers, feedback question) "
+        "is not part of a Rasa project; the export carries the NLU data, responses, rules and stories"
+    )
+    config = {
         "recipe": "default.v1",
         "assistant_id": project.config.assistant_id,
         "language": project.config.language,
@@ -133,41 +220,31 @@ def config_document(project: Project) -> dict[str, Any]:
             {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
             {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
             {"name": "EntitySynonymMapper"},
-            {"name": "FallbackClassifier", "threshold": threshold, "ambiguity_threshold": 0.1},
+            fallback,
         ],
-        "policies": [
-            {"name": "MemoizationPolicy"},
-            {"name": "RulePolicy"},
-            {"name": "TEDPolicy", "max_history": 5, "epochs": 100, "constrain_similarities": True},
-        ],
+        "policies": policies,
     }
+    return config, warnings
 
 
-def export_rasa(project: Project, target: Path) -> list[Path]:
-    """Write the Rasa project; returns the files written."""
-    data = project.data
+def export_rasa(project: Project, target: Path) -> tuple[list[Path], list[str]]:
+    """Write the Rasa project; returns the files written and what could not be carried over."""
+    data, dialogue = project.data, project.dialogue
     (target / "data").mkdir(parents=True, exist_ok=True)
-    files = {
-        target / "config.yml": config_document(project),
-        target / "domain.yml": domain_document(data, project.config.bot.fallback),
+    config, warnings = config_document(project)
+    files: dict[Path, Any] = {
+        target / "config.yml": config,
+        target / "domain.yml": domain_document(data, project.config.bot.fallback, dialogue),
         target / "data" / "nlu.yml": nlu_document(data),
+        target / "data" / "rules.yml": rules_document(data, dialogue),
         target / "credentials.yml": {"rest": None},
         target / "endpoints.yml": {},
     }
-    rules = _project_rules(project) or rules_document(data)
-    files[target / "data" / "rules.yml"] = rules
+    if dialogue.stories:
+        files[target / "data" / "stories.yml"] = {
+            "version": RASA_FORMAT,
+            "stories": [_rasa_flow(f) for f in dialogue.stories],
+        }
     for path, document in files.items():
         path.write_text(_dump(document), encoding="utf-8")
-    return list(files)
-
-
-def _project_rules(project: Project) -> dict[str, Any] | None:
-    """Rules and stories from stories/*.yml, when the project has them."""
-    if not project.stories_dir.is_dir():
-        return None
-    merged: dict[str, Any] = {"version": RASA_FORMAT}
-    for path in sorted(project.stories_dir.glob("*.yml")):
-        raw = to_plain(load_yaml(path, DataError)) or {}
-        for key in ("rules", "stories"):
-            merged.setdefault(key, []).extend(raw.get(key) or [])
-    return merged if len(merged) > 1 else None
+    return list(files), warnings

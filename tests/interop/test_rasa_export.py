@@ -39,7 +39,12 @@ def test_export_keeps_every_example_and_answer(ru_project: Project, tmp_path: Pa
 
     rules = read(target / "data" / "rules.yml")["rules"]
     actions = {step["action"] for rule in rules for step in rule["steps"] if "action" in step}
-    assert actions <= set(domain["responses"])
+    assert actions <= set(domain["responses"]) | set(domain["forms"])
+    assert domain["forms"]["lead_form"]["required_slots"] == ["name", "phone", "consent"]
+    name_mapping = domain["slots"]["name"]["mappings"][0]
+    assert name_mapping["conditions"] == [{"active_loop": "lead_form", "requested_slot": "name"}]
+    stories = read(target / "data" / "stories.yml")["stories"]
+    assert stories and all(s["steps"] for s in stories)
     intents = {step["intent"] for rule in rules for step in rule["steps"] if "intent" in step}
     assert intents <= set(domain["intents"]) | {"nlu_fallback"}
 
@@ -47,7 +52,9 @@ def test_export_keeps_every_example_and_answer(ru_project: Project, tmp_path: Pa
     assert config["language"] == "ru" and config["recipe"] == "default.v1"
     names = [c["name"] for c in config["pipeline"]]
     assert "DIETClassifier" in names and names[-1] == "FallbackClassifier"
-    assert {p["name"] for p in config["policies"]} >= {"RulePolicy"}
+    assert {p["name"] for p in config["policies"]} >= {"RulePolicy", "MemoizationPolicy"}
+    fallback = config["pipeline"][-1]
+    assert (fallback["threshold"], fallback["ambiguity_threshold"]) == (0.4, 0.05)
 
 
 def test_annotations_are_written_back_in_rasa_markup(ru_project: Project) -> None:
