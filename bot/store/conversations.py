@@ -1,0 +1,232 @@
+"""Conversations and their messages: persist first, answer second."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.db import dialect_of
+from bot.store.errors import InputRejected, MessageTooLong
+from bot.store.models import (
+    MAX_MESSAGE_CHARS,
+    Conversation,
+    ConversationState,
+    Customer,
+    Direction,
+    HandoffTicket,
+    Message,
+    Sender,
+    TicketStatus,
+    utcnow,
+)
+from bot.store.rows import insert_or_get
+
+MAX_CHANNEL_MESSAGE_ID_CHARS = 255
+
+
+class HistoryEntry(NamedTuple):
+    """A message with the channel it came through (a customer may use several)."""
+
+    message: Message
+    channel: str
+
+
+def check_text(text: str) -> None:
+    """Refuse text the store cannot keep faithfully: too long, binary, broken Unicode."""
+    if not isinstance(text, str):
+        raise InputRejected(f"a message text must be a string, got {type(text).__name__}")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise MessageTooLong(
+            f"the message is {len(text)} characters long; the limit is {MAX_MESSAGE_CHARS} characters"
+        )
+    if "\x00" in text:
+        raise InputRejected("the message contains a NUL character; binary data is not a text message")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputRejected("the message is not valid Unicode text (lone surrogate characters)") from None
+
+
+def _check_channel_message_id(value: str | None) -> None:
+    if value is not None and (not value or len(value) > MAX_CHANNEL_MESSAGE_ID_CHARS or "\x00" in value):
+        raise InputRejected(f"a channel message id must be 1 to {MAX_CHANNEL_MESSAGE_ID_CHARS} characters")
+
+
+async def open_conversation(
+    session: AsyncSession, customer: Customer, channel: str, *, language: str | None = None
+) -> Conversation:
+    """The customer's latest conversation on ``channel`` that is not closed, or a new one.
+
+    On PostgreSQL the customer's row is locked first, so two messages arriving at once
+    in two server processes cannot open two conversations. Does not commit.
+    """
+    if dialect_of(session) == "postgresql":
+        await session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    found = await session.execute(
+        select(Conversation)
+        .where(
+            Conversation.customer_id == customer.id,
+            Conversation.channel == channel,
+            Conversation.state != ConversationState.CLOSED,
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    conversation = found.scalar_one_or_none()
+    if conversation is None:
+        conversation = Conversation(customer_id=customer.id, channel=channel, language=language, slots={})
+        session.add(conversation)
+        await session.flush()
+    return conversation
+
+
+async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
+    return await session.get(Conversation, conversation_id)
+
+
+async def close_conversation(
+    session: AsyncSession, conversation: Conversation, *, now: datetime | None = None
+) -> None:
+    """Close it: the customer's next message opens a new conversation. Does not commit."""
+    conversation.state = ConversationState.CLOSED
+    conversation.closed_at = now or utcnow()
+    conversation.active_loop = None
+    await session.flush()
+
+
+async def store_inbound(
+    session: AsyncSession,
+    conversation: Conversation,
+    text: str,
+    channel_message_id: str | None = None,
+    attachments: Sequence[Mapping[str, Any]] | None = None,
+) -> tuple[Message, bool]:
+    """Store a customer's message and COMMIT: it is stored before anything answers it.
+
+    Returns ``(message, created)``; a message redelivered with the same
+    ``channel_message_id`` returns the stored row and ``created=False``, so it is
+    answered once. Over-long or binary text raises ``InputRejected`` and writes nothing.
+    """
+    check_text(text)
+    _check_channel_message_id(channel_message_id)
+    message = Message(
+        conversation_id=conversation.id,
+        direction=Direction.IN,
+        sender=Sender.CUSTOMER,
+        text=text,
+        attachments=[dict(a) for a in attachments or ()],
+        channel_message_id=channel_message_id,
+        created_at=utcnow(),
+    )
+    created = True
+    if channel_message_id is None:
+        session.add(message)
+    else:
+        message, created = await insert_or_get(
+            session,
+            message,
+            select(Message).where(
+                Message.conversation_id == conversation.id,
+                Message.channel_message_id == channel_message_id,
+            ),
+        )
+    if created:
+        conversation.updated_at = message.created_at
+    await session.commit()
+    return message, created
+
+
+async def store_outbound(
+    session: AsyncSession,
+    conversation: Conversation,
+    text: str,
+    *,
+    sender: Sender = Sender.BOT,
+    operator_id: int | None = None,
+    attachments: Sequence[Mapping[str, Any]] | None = None,
+    channel_message_id: str | None = None,
+) -> Message:
+    """Store a reply from the bot, an operator or the system. Does not commit.
+
+    An operator's message also marks that operator's claimed ticket for this
+    conversation as answered, which stops ``requeue_unanswered`` from taking it back.
+    """
+    if sender == Sender.CUSTOMER:
+        raise ValueError("customer messages are stored with store_inbound")
+    if sender == Sender.OPERATOR and operator_id is None:
+        raise ValueError("an operator's message needs the operator_id")
+    check_text(text)
+    _check_channel_message_id(channel_message_id)
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        direction=Direction.OUT,
+        sender=sender,
+        operator_id=operator_id,
+        text=text,
+        attachments=[dict(a) for a in attachments or ()],
+        channel_message_id=channel_message_id,
+        created_at=now,
+    )
+    session.add(message)
+    conversation.updated_at = now
+    if sender == Sender.OPERATOR:
+        await session.execute(
+            update(HandoffTicket)
+            .where(
+                HandoffTicket.conversation_id == conversation.id,
+                HandoffTicket.status == TicketStatus.CLAIMED,
+                HandoffTicket.operator_id == operator_id,
+                HandoffTicket.answered_at.is_(None),
+            )
+            .values(answered_at=now, updated_at=now)
+        )
+    await session.flush()
+    return message
+
+
+async def set_nlu(
+    session: AsyncSession, message: Message, result: Mapping[str, Any], model_version: str | None = None
+) -> None:
+    """Keep the NLU's parse result with the message (editors and KPIs read it). Does not commit."""
+    message.nlu = dict(result)
+    version = model_version if model_version is not None else result.get("model_version")
+    message.model_version = str(version) if version is not None else None
+    await session.flush()
+
+
+async def history(
+    session: AsyncSession, customer_id: int, limit: int = 50, *, before_id: int | None = None
+) -> list[HistoryEntry]:
+    """The customer's last ``limit`` messages over all channels, oldest first.
+
+    ``before_id`` pages further back (the id of the oldest message already shown).
+    """
+    query = (
+        select(Message, Conversation.channel)
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .where(Conversation.customer_id == customer_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = (await session.execute(query)).all()
+    return [HistoryEntry(message, channel) for message, channel in reversed(rows)]
+
+
+async def conversation_messages(
+    session: AsyncSession, conversation_id: int, limit: int = 200
+) -> list[Message]:
+    """The last ``limit`` messages of one conversation, oldest first."""
+    result = await session.execute(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(result.scalars().all()))

@@ -1,0 +1,213 @@
+"""Engines and sessions: the URL a user writes in config.yml, made async and safe.
+
+``sqlite:///botdesk.db`` becomes ``sqlite+aiosqlite`` (a relative path is relative to
+the project directory), ``postgresql://`` becomes ``postgresql+psycopg``. SQLite runs
+in WAL mode with foreign keys on and a busy timeout, and every transaction starts with
+``BEGIN IMMEDIATE``: one writer at a time, waited for rather than failed, so a
+read-then-write transaction can never hit "database is locked" half way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import URL, event, make_url, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from bot.store.errors import StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
+_POSTGRES_DRIVERS = {
+    "postgres",
+    "postgresql",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+    "postgresql+asyncpg",
+    "postgresql+psycopg_async",
+}
+
+
+def async_url(url: str | URL, base_dir: Path | None = None) -> URL:
+    """Translate a configured database URL to the async driver botdesk uses."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"{_shown(url)!r} is not a database URL; expected sqlite:///path.db or "
+            "postgresql://user@host/dbname"
+        ) from None
+    driver = parsed.drivername
+    if driver in _SQLITE_DRIVERS:
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database).expanduser()
+            if not path.is_absolute():
+                path = (base_dir or Path.cwd()) / path
+            parsed = parsed.set(database=str(path))
+        return parsed
+    if driver in _POSTGRES_DRIVERS:
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StoreError(
+        f"unsupported database {driver!r} in {_shown(parsed)}; botdesk stores in SQLite "
+        "(sqlite:///path.db) or PostgreSQL (postgresql://user@host/dbname)"
+    )
+
+
+def is_sqlite_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and (url.database or ":memory:") == ":memory:"
+
+
+def make_engine(
+    url: str | URL, *, base_dir: Path | None = None, echo: bool = False, pool_size: int | None = None
+) -> AsyncEngine:
+    """An async engine for a configured URL (see ``async_url``), tuned for its backend."""
+    target = async_url(url, base_dir)
+    options: dict[str, Any] = {"echo": echo}
+    if target.get_backend_name() == "sqlite":
+        _check_sqlite_directory(target)
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if is_sqlite_memory(target):
+            options["poolclass"] = StaticPool  # one connection, or each would see its own empty database
+        elif pool_size is not None:
+            options["pool_size"] = pool_size
+    else:
+        options["pool_pre_ping"] = True
+        if pool_size is not None:
+            options["pool_size"] = pool_size
+    try:
+        engine = create_async_engine(target, **options)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise StoreError(f"cannot use the database URL {_shown(target)}: {exc}") from None
+    if target.get_backend_name() == "sqlite":
+        _tune_sqlite(engine, wal=not is_sqlite_memory(target))
+    return engine
+
+
+def _check_sqlite_directory(url: URL) -> None:
+    """SQLite creates the file but not its directory; say so rather than "unable to open"."""
+    if is_sqlite_memory(url) or (url.database or "").startswith("file:"):
+        return
+    path = Path(url.database or "")
+    if not path.parent.is_dir():
+        raise StoreError(
+            f"cannot create the SQLite database {path}: the directory {path.parent} does not exist"
+        )
+
+
+def _tune_sqlite(engine: AsyncEngine, wal: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the sqlite3 module (see the module docstring).
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (no lazy refresh in async code)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the few places that differ ask this."""
+    return session.get_bind().dialect.name
+
+
+@dataclass
+class Database:
+    """One engine and its session factory; ``async with Database.open(url) as db``."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def open(
+        cls, url: str | URL, *, base_dir: Path | None = None, echo: bool = False, pool_size: int | None = None
+    ) -> Database:
+        engine = make_engine(url, base_dir=base_dir, echo=echo, pool_size=pool_size)
+        return cls(engine, make_sessions(engine))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    async def check(self) -> None:
+        """Connect once, so an unreachable database is one clear error at start-up."""
+        with reachable(self.engine.url):
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+@contextlib.contextmanager
+def reachable(url: URL) -> Iterator[None]:
+    """Turn a failed connection into a StoreError that names the database (never its password)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise StoreError(f"cannot use the database {_shown(url)}: {_first_line(exc.orig)}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot open the database {_shown(url)}: {exc}") from None
+
+
+def _first_line(error: BaseException | None) -> str:
+    lines = str(error or "unknown error").strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _shown(url: str | URL) -> str:
+    """The URL as safe to print: the password hidden."""
+    if isinstance(url, URL):
+        return display_url(url)
+    try:
+        return display_url(make_url(url))
+    except ArgumentError:
+        return "<unparseable URL>" if "@" in url else url
+
+
+def display_url(url: URL) -> str:
+    """How a URL is shown to people: as they would write it, the password hidden."""
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+
+
+@contextlib.asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction: committed on success, rolled back on error."""
+    async with sessions() as session, session.begin():
+        yield session

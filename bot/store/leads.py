@@ -1,0 +1,181 @@
+"""Leads and callback requests, and forgetting a customer.
+
+A lead and its CRM push are written in one transaction (the lead row and an outbox
+row ``crm.lead``): either both exist or neither, so a lead is never lost and never
+pushed twice under different keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.errors import InputRejected
+from bot.store.models import (
+    ChannelIdentity,
+    Conversation,
+    Customer,
+    HandoffTicket,
+    Lead,
+    LeadKind,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    utcnow,
+)
+from bot.store.outbox import enqueue
+from bot.store.rows import affected
+
+CRM_LEAD = "crm.lead"
+
+
+def lead_key(lead: Lead) -> str:
+    """The CRM idempotency key: the same for every retry, different after a database reset."""
+    return f"{CRM_LEAD}:{lead.id}:{lead.created_at:%Y%m%dT%H%M%S%f}"
+
+
+def lead_card(lead: Lead) -> dict[str, Any]:
+    """What the CRM receives."""
+    return {
+        "lead_id": lead.id,
+        "kind": lead.kind.value,
+        "customer_id": lead.customer_id,
+        "conversation_id": lead.conversation_id,
+        "name": lead.name,
+        "phone": lead.phone,
+        "email": lead.email,
+        "consent": lead.consent,
+        "consent_at": lead.consent_at.isoformat() if lead.consent_at else None,
+        "interest": list(lead.interest),
+        "channel": lead.channel,
+        "transcript": list(lead.transcript),
+        "source": lead.source,
+        "created_at": lead.created_at.isoformat(),
+    }
+
+
+async def create_lead(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    channel: str,
+    conversation_id: int | None = None,
+    kind: LeadKind = LeadKind.LEAD,
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    consent: bool = False,
+    interest: Sequence[str] = (),
+    transcript: Sequence[Any] = (),
+    source: str | None = None,
+) -> Lead:
+    """Store a lead and enqueue its ``crm.lead`` push in the same transaction. Does not commit:
+    commit both, or roll back and neither exists.
+
+    Contact details are personal data: without ``consent`` they are refused.
+    """
+    if not consent and (name or phone or email):
+        raise InputRejected("a lead with a name, phone or e-mail needs the customer's consent")
+    now = utcnow()
+    lead = Lead(
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+        kind=kind,
+        name=name,
+        phone=phone,
+        email=email,
+        consent=consent,
+        consent_at=now if consent else None,
+        interest=list(interest),
+        channel=channel,
+        transcript=list(transcript),
+        source=source,
+        created_at=now,
+    )
+    session.add(lead)
+    await session.flush()
+    await enqueue(session, CRM_LEAD, lead_card(lead), lead_key(lead))
+    return lead
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What ``forget_customer`` removed, for the audit log."""
+
+    customer_id: int
+    messages: int
+    leads: int
+    identities: int
+    outbox_items: int
+
+
+async def forget_customer(
+    session: AsyncSession, customer_id: int, *, now: datetime | None = None
+) -> Forgotten:
+    """Delete a customer's personal data. Commits.
+
+    Gone: every message, lead and channel identity, unsent CRM pushes of the leads,
+    the collected slots and the ticket notes. Sent pushes keep only their key. What
+    stays: the customer row (no name, phone or e-mail; ``forgotten_at`` set) and the
+    conversations and tickets as bare counts for the KPIs.
+    """
+    now = now or utcnow()
+    conversation_ids = select(Conversation.id).where(Conversation.customer_id == customer_id)
+    leads = list((await session.execute(select(Lead).where(Lead.customer_id == customer_id))).scalars())
+    keys = [lead_key(lead) for lead in leads]
+    outbox = 0
+    if keys:
+        outbox += affected(
+            await session.execute(
+                delete(OutboxItem)
+                .where(OutboxItem.idempotency_key.in_(keys), OutboxItem.status != OutboxStatus.SENT)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        outbox += affected(
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.idempotency_key.in_(keys))
+                .values(payload={"forgotten": True})
+                .execution_options(synchronize_session=False)
+            )
+        )
+    messages = await session.execute(
+        delete(Message)
+        .where(Message.conversation_id.in_(conversation_ids))
+        .execution_options(synchronize_session=False)
+    )
+    lead_rows = await session.execute(
+        delete(Lead).where(Lead.customer_id == customer_id).execution_options(synchronize_session=False)
+    )
+    identities = await session.execute(
+        delete(ChannelIdentity)
+        .where(ChannelIdentity.customer_id == customer_id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.customer_id == customer_id)
+        .values(slots={}, active_loop=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(HandoffTicket)
+        .where(HandoffTicket.conversation_id.in_(conversation_ids))
+        .values(note={})
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(display_name=None, phone=None, email=None, forgotten_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    session.expunge_all()  # objects still in the session hold what was just deleted
+    return Forgotten(customer_id, affected(messages), affected(lead_rows), affected(identities), outbox)

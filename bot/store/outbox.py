@@ -1,0 +1,148 @@
+"""The outbox: work for the outside world, written in the same transaction as its cause.
+
+Delivery is at least once. ``claim_due`` leases due items (pushes their
+``next_attempt_at`` past the lease) and commits, so no transaction stays open while a
+worker talks to a slow CRM; a worker that dies loses its lease and another retries.
+Receivers deduplicate by ``idempotency_key``. On PostgreSQL the claim uses
+``SELECT ... FOR UPDATE SKIP LOCKED``: concurrent workers never claim the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.db import dialect_of
+from bot.store.models import OutboxItem, OutboxStatus, utcnow
+from bot.store.rows import affected, insert_or_get
+
+MAX_ATTEMPTS = 10
+DEFAULT_LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+MAX_ERROR_CHARS = 1000
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff after ``attempts`` failures: 30 s, 1 min, 2 min, ... at most 1 h."""
+    return min(FIRST_RETRY * (1 << min(max(attempts - 1, 0), 20)), LONGEST_RETRY)
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: Mapping[str, Any],
+    idempotency_key: str,
+    *,
+    not_before: datetime | None = None,
+) -> OutboxItem:
+    """Add work, or return the item already queued under this key. Does not commit:
+    it belongs to the caller's transaction, with the change that caused it."""
+    now = utcnow()
+    item, _ = await insert_or_get(
+        session,
+        OutboxItem(
+            kind=kind,
+            payload=dict(payload),
+            idempotency_key=idempotency_key,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            next_attempt_at=not_before or now,
+            created_at=now,
+        ),
+        select(OutboxItem).where(OutboxItem.idempotency_key == idempotency_key),
+    )
+    return item
+
+
+async def claim_due(
+    session: AsyncSession,
+    limit: int = 10,
+    now: datetime | None = None,
+    *,
+    kind: str | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[OutboxItem]:
+    """Lease up to ``limit`` pending items that are due, oldest first. Commits.
+
+    Each item must then be ``mark_sent`` or ``mark_failed``; one left alone is due
+    again when its lease ends.
+    """
+    now = now or utcnow()
+    query = (
+        select(OutboxItem)
+        .where(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now)
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+    )
+    if kind is not None:
+        query = query.where(OutboxItem.kind == kind)
+    if dialect_of(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    items = list((await session.execute(query)).scalars())
+    for item in items:
+        item.next_attempt_at = now + lease
+    await session.commit()
+    return items
+
+
+async def mark_sent(session: AsyncSession, item: OutboxItem, *, now: datetime | None = None) -> None:
+    """The receiver accepted the item. Commits."""
+    now = now or utcnow()
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item.id, OutboxItem.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    item.status, item.sent_at, item.last_error = OutboxStatus.SENT, now, None
+
+
+async def mark_failed(
+    session: AsyncSession,
+    item: OutboxItem,
+    error: str,
+    next_attempt_at: datetime | None = None,
+    *,
+    now: datetime | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> OutboxStatus:
+    """Count a failed attempt and schedule the next (``retry_delay`` unless given). Commits.
+
+    After ``max_attempts`` failures the item is ``dead``: kept with its last error for
+    an admin to look at, never retried on its own. Returns the item's new status.
+    """
+    now = now or utcnow()
+    attempts = item.attempts + 1
+    status = OutboxStatus.DEAD if attempts >= max_attempts else OutboxStatus.PENDING
+    when = next_attempt_at or now + retry_delay(attempts)
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item.id, OutboxItem.status == OutboxStatus.PENDING)
+        .values(attempts=attempts, status=status, next_attempt_at=when, last_error=error[:MAX_ERROR_CHARS])
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    item.attempts, item.status, item.next_attempt_at = attempts, status, when
+    item.last_error = error[:MAX_ERROR_CHARS]
+    return status
+
+
+async def retry_dead(session: AsyncSession, *, kind: str | None = None, now: datetime | None = None) -> int:
+    """Give dead items a fresh set of attempts (after the receiver is fixed). Commits."""
+    statement = (
+        update(OutboxItem)
+        .where(OutboxItem.status == OutboxStatus.DEAD)
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if kind is not None:
+        statement = statement.where(OutboxItem.kind == kind)
+    result = await session.execute(statement)
+    await session.commit()
+    return affected(result)

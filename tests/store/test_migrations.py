@@ -1,0 +1,112 @@
+"""The Alembic migration creates the whole schema and matches the models exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, inspect, text
+
+from bot.cli import main
+from bot.store import Database, StoreError, async_url, current_revision, head_revision, upgrade
+from bot.store.migrate import differences
+from bot.store.models import Base
+
+TABLES = {
+    "departments",
+    "operators",
+    "customers",
+    "channel_identities",
+    "conversations",
+    "messages",
+    "handoff_tickets",
+    "leads",
+    "outbox",
+}
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_upgrade_creates_every_table(db: Database) -> None:
+    async with db.engine.connect() as connection:
+        tables = await connection.run_sync(_table_names)
+    assert tables == TABLES | {"alembic_version"}
+    assert set(Base.metadata.tables) == TABLES
+    assert await current_revision(db.engine) == head_revision() == "0001"
+
+
+async def test_autogenerate_finds_no_difference(db: Database) -> None:
+    assert await differences(db.engine) == []
+
+
+async def test_difference_check_is_not_blind(db: Database) -> None:
+    async with db.engine.begin() as connection:
+        await connection.execute(text("DROP INDEX ix_handoff_tickets_queue"))
+    found = await differences(db.engine)
+    assert [change[0] for change in found] == ["add_index"]
+
+
+async def test_upgrade_twice_changes_nothing(db: Database) -> None:
+    assert await upgrade(db.engine) == "0001"
+    assert await differences(db.engine) == []
+
+
+def test_cli_upgrade_and_current(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "current", "--url", db_url]) == 1
+    assert "run `botdesk db upgrade`" in capsys.readouterr().out
+    assert main(["db", "upgrade", "--url", db_url]) == 0
+    assert "to revision 0001" in capsys.readouterr().out
+    assert main(["db", "upgrade", "--url", db_url]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert main(["db", "current", "--url", db_url]) == 0
+    assert capsys.readouterr().out.strip() == "0001 (head)"
+
+
+def test_cli_uses_the_project_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "config.yml").write_text(
+        "pipeline:\n- name: SpacyTokenizer\nstorage:\n  url: sqlite:///data.db\n", encoding="utf-8"
+    )
+    assert main(["db", "upgrade", "--project", str(tmp_path)]) == 0
+    assert (tmp_path / "data.db").is_file()
+    assert main(["db", "current", "--project", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("not a url", "is not a database URL"),
+        ("mysql://user@host/db", "unsupported database 'mysql'"),
+        (
+            "postgresql://postgres:s3cret@127.0.0.1:1/test",
+            "cannot use the database postgresql://postgres:***@",
+        ),
+        ("sqlite:////no/such/directory/x.db", "the directory /no/such/directory does not exist"),
+    ],
+)
+def test_cli_errors_are_one_sentence(url: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade", "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert "Traceback" not in err and "s3cret" not in err
+
+
+def test_urls_are_translated_to_async_drivers(tmp_path: Path) -> None:
+    assert str(async_url("sqlite:///bot.db", tmp_path)) == f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    assert str(async_url("sqlite:////abs/bot.db", tmp_path)) == "sqlite+aiosqlite:////abs/bot.db"
+    assert async_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert async_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    with pytest.raises(StoreError, match="unsupported"):
+        async_url("oracle://u@h/db")
+
+
+async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    async with (
+        Database.open("sqlite:///wal.db", base_dir=tmp_path) as db,
+        db.engine.connect() as connection,
+    ):
+        assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+        assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+        assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 10_000
+    assert (tmp_path / "wal.db").is_file()
