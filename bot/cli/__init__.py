@@ -30,7 +30,7 @@ app.add_typer(db_app, name="db")
 err_console = Console(stderr=True, soft_wrap=True)
 
 # Commands register themselves on the apps above.
-from bot.cli import crm_cmd, data_cmd, db_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, train_cmd  # noqa: E402,F401
+from bot.cli import crm_cmd, data_cmd, db_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, test_cmd, train_cmd  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

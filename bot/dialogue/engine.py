@@ -9,7 +9,7 @@ in the shell, the server and the tests.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,12 +17,15 @@ from bot.dialogue.escalation import Escalation, Escalator, Turn, TurnContext
 from bot.dialogue.forms import FormRunner, FormStep
 from bot.dialogue.hours import Department, describe_opening
 from bot.dialogue.policy import Policy
-from bot.dialogue.stories import DialogueData
+from bot.dialogue.stories import REQUESTED_SLOT, DialogueData
 from bot.dialogue.tracker import Tracker
 from bot.nlu.base import FALLBACK_INTENT, Message
 from bot.settings import BotdeskConfig
 
 LEAD_FORM = "lead_form"
+YES_NO = ("affirm", "deny")
+YES_NO_NEIGHBOURS = frozenset({"thanks", "goodbye"})  # "нет, спасибо", "да, пока"
+YES_NO_MIN_CONFIDENCE = 0.2
 MAX_ACTIONS_PER_TURN = 10
 CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"})
 # Texts the engine itself says; they live in intents/*.yml responses like any other answer.
@@ -105,6 +108,7 @@ class DialogueState:
 @dataclass
 class TurnResult:
     replies: list[Reply] = field(default_factory=list)
+    intent: str = FALLBACK_INTENT  # what the dialogue acted on (a yes/no question may reinterpret)
     escalation: Escalation | None = None
     after_hours: bool = False
     opening: datetime | None = None
@@ -152,7 +156,9 @@ class DialogueEngine:
         if not state.introduced:
             state.introduced = True
             result.replies.append(self.introduction())
+        message = self._expect_yes_no(state, message)
         intent = message.intent.name if message.intent else FALLBACK_INTENT
+        result.intent = intent
         turn = TurnContext(
             message,
             list(state.turns),
@@ -191,6 +197,27 @@ class DialogueEngine:
             state.misunderstood_in_a_row = 0
         state.turns.append(Turn(intent, message.text, bool(result.actions)))
         return result
+
+    def _expect_yes_no(self, state: DialogueState, message: Message) -> Message:
+        """After a yes/no question, "нет, спасибо" is a "no", even if thanks scores close."""
+        asked = (
+            state.pending_offer
+            or state.awaiting_feedback
+            or state.tracker.slots.get(REQUESTED_SLOT) == "consent"
+        )
+        if not asked or not message.ranking:
+            return message
+        top = message.ranking[:2]
+        answers = [s for s in top if s.name in YES_NO and s.confidence >= YES_NO_MIN_CONFIDENCE]
+        if not answers or (message.intent and message.intent.name in YES_NO):
+            return message
+        if (
+            message.intent
+            and message.intent.name != FALLBACK_INTENT
+            and message.intent.name not in YES_NO_NEIGHBOURS
+        ):
+            return message
+        return replace(message, intent=answers[0], fallback_reason=None)
 
     def _run_policy(self, state: DialogueState, intent: str, message: Message, result: TurnResult) -> None:
         tracker = state.tracker
