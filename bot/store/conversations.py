@@ -85,7 +85,8 @@ async def open_conversation(
 
 
 async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
-    return await session.get(Conversation, conversation_id)
+    """The conversation as the database has it now (another session may have changed it)."""
+    return await session.get(Conversation, conversation_id, populate_existing=True)
 
 
 async def close_conversation(

@@ -76,6 +76,7 @@ async def create_ticket(
 
 
 async def get_ticket(session: AsyncSession, ticket_id: int) -> HandoffTicket | None:
+    """The ticket as the database has it now (another session may have changed it)."""
     return await session.get(HandoffTicket, ticket_id, populate_existing=True)
 
 
@@ -315,7 +316,6 @@ async def requeue_unanswered(
         update(HandoffTicket)
         .where(HandoffTicket.id.in_(ids), *stale)
         .values(status=TicketStatus.QUEUED, operator_id=None, claimed_at=None, updated_at=now)
-        .execution_options(synchronize_session="fetch")
     )
     await session.execute(
         update(Conversation)
@@ -324,7 +324,6 @@ async def requeue_unanswered(
             Conversation.state == ConversationState.OPERATOR,
         )
         .values(state=ConversationState.QUEUED, operator_id=None, updated_at=now)
-        .execution_options(synchronize_session="fetch")
     )
     await session.commit()
     return [RequeuedTicket(row.id, row.conversation_id, row.operator_id) for row in rows]
@@ -341,19 +340,14 @@ async def _change(
 ) -> bool:
     """The compare-and-set: update the ticket only if ``where`` still holds; True if it did."""
     result = await session.execute(
-        update(HandoffTicket)
-        .where(HandoffTicket.id == ticket_id, *where)
-        .values(**values)
-        .execution_options(synchronize_session="fetch")
+        update(HandoffTicket).where(HandoffTicket.id == ticket_id, *where).values(**values)
     )
     return affected(result) == 1
 
 
 async def _set_conversation(session: AsyncSession, ticket_id: int, **values: Any) -> None:
-    conversation_id = select(HandoffTicket.conversation_id).where(HandoffTicket.id == ticket_id)
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id.scalar_subquery())
-        .values(**values)
-        .execution_options(synchronize_session="fetch")
+    """Update the ticket's conversation (the caller holds the ticket's row lock)."""
+    conversation_id = await session.scalar(
+        select(HandoffTicket.conversation_id).where(HandoffTicket.id == ticket_id)
     )
+    await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))

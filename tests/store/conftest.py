@@ -6,6 +6,7 @@ migration is what production runs, so it is what the tests exercise.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import uuid
@@ -32,12 +33,9 @@ def postgres_problem() -> str | None:
     return None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL nobody else uses: a new SQLite file, or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema, dropped afterwards."""
     problem = postgres_problem()
     if problem is not None:
         pytest.skip(problem)
@@ -49,6 +47,28 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL nobody else uses: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_db() -> AsyncIterator[Database]:
+    """A migrated PostgreSQL database, for the tests of what only PostgreSQL does."""
+    with postgres_schema() as url:
+        database = Database.open(url)
+        await upgrade(database.engine)
+        try:
+            yield database
+        finally:
+            await database.close()
 
 
 @pytest.fixture
