@@ -26,7 +26,15 @@ from bot.store.customers import (
 )
 from bot.store.db import Database, async_url, make_engine, make_sessions, transaction
 from bot.store.errors import InputRejected, MessageTooLong, StoreError
-from bot.store.leads import CRM_LEAD, Forgotten, create_lead, forget_customer, lead_card, lead_key
+from bot.store.leads import (
+    CRM_LEAD,
+    Forgotten,
+    create_lead,
+    forget_customer,
+    lead_card,
+    lead_key,
+    transcript_of,
+)
 from bot.store.migrate import current_revision, head_revision, upgrade
 from bot.store.models import (
     MAX_MESSAGE_CHARS,
@@ -48,7 +56,16 @@ from bot.store.models import (
     TicketStatus,
 )
 from bot.store.operators import create_operator, ensure_department, operator_by_login
-from bot.store.outbox import MAX_ATTEMPTS, claim_due, enqueue, mark_failed, mark_sent, retry_dead, retry_delay
+from bot.store.outbox import (
+    MAX_ATTEMPTS,
+    claim_due,
+    enqueue,
+    mark_dead,
+    mark_failed,
+    mark_sent,
+    retry_dead,
+    retry_delay,
+)
 from bot.store.tickets import (
     RequeuedTicket,
     claim_ticket,
@@ -118,6 +135,7 @@ __all__ = [
     "list_queue",
     "make_engine",
     "make_sessions",
+    "mark_dead",
     "mark_failed",
     "mark_sent",
     "merge_customers",
@@ -134,6 +152,7 @@ __all__ = [
     "store_inbound",
     "store_outbound",
     "transaction",
+    "transcript_of",
     "transfer_ticket",
     "upgrade",
 ]

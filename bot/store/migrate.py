@@ -71,6 +71,18 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
     return await current_revision(engine)
 
 
+async def downgrade(engine: AsyncEngine, revision: str) -> str | None:
+    """Migrate the database back to ``revision`` (``"base"``: no tables at all)."""
+
+    def run(connection: Connection) -> None:
+        command.downgrade(alembic_config(connection), revision)
+
+    with reachable(engine.url), _alembic_errors():
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
+    return await current_revision(engine)
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database is at; None for a database never migrated."""
 
@@ -102,6 +114,12 @@ async def revision(engine: AsyncEngine, message: str, autogenerate: bool = True)
     latest = scripts.get_current_head()
     next_id = f"{int(latest) + 1:04d}" if latest and latest.isdigit() else "0001"
     written: list[Path] = []
+
+    if autogenerate and not await differences(engine):
+        raise StoreError(
+            "the models match the migrations, so there is nothing to generate; "
+            "change bot/store/models.py first, or use --empty for a hand-written migration"
+        )
 
     def run(connection: Connection) -> None:
         script = command.revision(

@@ -78,6 +78,7 @@ async def claim_due(
         .where(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now)
         .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
         .limit(limit)
+        .execution_options(populate_existing=True)
     )
     if kind is not None:
         query = query.where(OutboxItem.kind == kind)
@@ -118,19 +119,32 @@ async def mark_failed(
     an admin to look at, never retried on its own. Returns the item's new status.
     """
     now = now or utcnow()
-    attempts = item.attempts + 1
+    error = error[:MAX_ERROR_CHARS]
+    counted = await session.scalar(
+        select(OutboxItem.attempts)
+        .where(OutboxItem.id == item.id, OutboxItem.status == OutboxStatus.PENDING)
+        .with_for_update()
+    )
+    if counted is None:  # already sent or dead meanwhile: nothing to count
+        await session.commit()
+        return item.status
+    attempts = counted + 1
     status = OutboxStatus.DEAD if attempts >= max_attempts else OutboxStatus.PENDING
     when = next_attempt_at or now + retry_delay(attempts)
     await session.execute(
         update(OutboxItem)
-        .where(OutboxItem.id == item.id, OutboxItem.status == OutboxStatus.PENDING)
-        .values(attempts=attempts, status=status, next_attempt_at=when, last_error=error[:MAX_ERROR_CHARS])
+        .where(OutboxItem.id == item.id)
+        .values(attempts=attempts, status=status, next_attempt_at=when, last_error=error)
         .execution_options(synchronize_session=False)
     )
     await session.commit()
-    item.attempts, item.status, item.next_attempt_at = attempts, status, when
-    item.last_error = error[:MAX_ERROR_CHARS]
+    item.attempts, item.status, item.next_attempt_at, item.last_error = attempts, status, when, error
     return status
+
+
+async def mark_dead(session: AsyncSession, item: OutboxItem, error: str) -> None:
+    """Park an item that retrying cannot help (the receiver refused it for good). Commits."""
+    await mark_failed(session, item, error, max_attempts=0)
 
 
 async def retry_dead(session: AsyncSession, *, kind: str | None = None, now: datetime | None = None) -> int:

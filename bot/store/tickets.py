@@ -87,6 +87,7 @@ async def open_ticket_for(session: AsyncSession, conversation_id: int) -> Handof
         .where(HandoffTicket.conversation_id == conversation_id, HandoffTicket.status.in_(OPEN))
         .order_by(HandoffTicket.id.desc())
         .limit(1)
+        .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
 
@@ -112,6 +113,7 @@ async def list_queue(
         )
         .order_by(HandoffTicket.priority.desc(), HandoffTicket.created_at, HandoffTicket.id)
         .limit(limit)
+        .execution_options(populate_existing=True)
     )
     if department_id is not None:
         query = query.where(
@@ -126,6 +128,7 @@ async def claimed_by(session: AsyncSession, operator_id: int) -> list[HandoffTic
         select(HandoffTicket)
         .where(HandoffTicket.status == TicketStatus.CLAIMED, HandoffTicket.operator_id == operator_id)
         .order_by(HandoffTicket.claimed_at, HandoffTicket.id)
+        .execution_options(populate_existing=True)
     )
     return list(result.scalars())
 

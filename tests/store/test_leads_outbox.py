@@ -19,6 +19,7 @@ from bot.store import (
     Message,
     OutboxItem,
     OutboxStatus,
+    Sender,
     claim_due,
     create_lead,
     create_ticket,
@@ -26,13 +27,16 @@ from bot.store import (
     forget_customer,
     identify_customer,
     lead_key,
+    mark_dead,
     mark_failed,
     mark_sent,
     retry_dead,
     retry_delay,
     store_inbound,
+    store_outbound,
 )
 from bot.store.models import ChannelIdentity, Conversation, HandoffTicket, utcnow
+from handoff.crm import LeadCard
 from tests.store.conftest import new_conversation
 
 
@@ -51,7 +55,6 @@ async def _lead(session: AsyncSession, external_id: str = "1001") -> Lead:
         phone="+79161234567",
         consent=True,
         interest=["bicycles"],
-        transcript=[{"sender": "customer", "text": "хочу велосипед"}],
         source="buying_interest",
     )
 
@@ -64,7 +67,9 @@ async def test_lead_and_its_crm_push_commit_together(db: Database) -> None:
         item = (await session.execute(select(OutboxItem))).scalar_one()
         assert item.kind == CRM_LEAD and item.idempotency_key == lead_key(lead)
         assert item.status == OutboxStatus.PENDING and item.attempts == 0
-        assert item.payload["phone"] == "+79161234567" and item.payload["lead_id"] == lead.id
+        assert item.payload["phone"] == "+79161234567" and item.payload["customer_id"] == str(
+            lead.customer_id
+        )
         assert item.payload["consent"] is True and item.payload["interest"] == ["bicycles"]
         stored = await session.get(Lead, lead.id)
         assert stored is not None and stored.consent_at is not None and stored.kind == LeadKind.LEAD
@@ -80,11 +85,47 @@ async def test_a_rollback_leaves_neither_lead_nor_push(db: Database) -> None:
 
 
 async def test_contact_details_need_consent(session: AsyncSession) -> None:
-    customer, _ = await new_conversation(session)
+    customer, conversation = await new_conversation(session)
     with pytest.raises(InputRejected, match="consent"):
-        await create_lead(session, customer_id=customer.id, channel="web", phone="+79160000000")
-    callback = await create_lead(session, customer_id=customer.id, channel="web", kind=LeadKind.CALLBACK)
+        await create_lead(
+            session, customer_id=customer.id, conversation_id=conversation.id, channel="web", phone="+7916"
+        )
+    callback = await create_lead(
+        session,
+        customer_id=customer.id,
+        conversation_id=conversation.id,
+        channel="web",
+        kind=LeadKind.CALLBACK,
+    )
     assert callback.consent_at is None
+
+
+async def test_the_push_is_a_valid_crm_lead_card(session: AsyncSession) -> None:
+    customer, conversation = await new_conversation(session)
+    await store_inbound(session, conversation, "Сколько стоит велосипед?")
+    await store_outbound(session, conversation, "🤖 От 15 000 ₽. Оставите телефон?")
+    await store_outbound(session, conversation, "служебное", sender=Sender.SYSTEM)
+    await store_inbound(session, conversation, "+7 999 123-45-67, Анна")
+    lead = await create_lead(
+        session,
+        customer_id=customer.id,
+        conversation_id=conversation.id,
+        channel="telegram",
+        name="Анна",
+        phone="+7 999 123-45-67",
+        consent=True,
+        interest=["price_request"],
+    )
+    await session.commit()
+    (item,) = (await session.execute(select(OutboxItem))).scalars()
+    card = LeadCard.model_validate(item.payload)
+    assert card.idempotency_key == item.idempotency_key == lead_key(lead)
+    assert card.phone == "+79991234567" and card.conversation_id == str(conversation.id)
+    assert [(line.sender, line.text) for line in card.last_messages] == [
+        ("customer", "Сколько стоит велосипед?"),
+        ("bot", "🤖 От 15 000 ₽. Оставите телефон?"),
+        ("customer", "+7 999 123-45-67, Анна"),
+    ]
 
 
 async def test_enqueue_is_idempotent_by_key(session: AsyncSession) -> None:
@@ -171,7 +212,9 @@ async def test_mark_failed_backs_off_then_gives_up(session: AsyncSession) -> Non
     assert stored is not None and stored.status == OutboxStatus.DEAD
     assert stored.attempts == 3 and stored.last_error == "still down"
     assert await retry_dead(session) == 1
-    assert len(await claim_due(session, now=utcnow())) == 1
+    (revived,) = await claim_due(session, now=utcnow())
+    await mark_dead(session, revived, "CRM refused the card: 422")
+    assert revived.status == OutboxStatus.DEAD and revived.attempts == 1
 
 
 async def test_forget_customer_removes_personal_data(db: Database) -> None:
@@ -186,7 +229,14 @@ async def test_forget_customer_removes_personal_data(db: Database) -> None:
         await store_inbound(session, conversation, "мой телефон +79161234567")
         conversation.slots = {"phone": "+79161234567"}
         await create_ticket(session, conversation, reason="human_only", note={"summary": "телефон +7916..."})
-        await create_lead(session, customer_id=customer_id, channel="telegram", name="Анна", consent=True)
+        await create_lead(
+            session,
+            customer_id=customer_id,
+            conversation_id=conversation.id,
+            channel="telegram",
+            name="Анна",
+            consent=True,
+        )
         await session.commit()
         keeper, keeper_conversation = await new_conversation(session, "keep-me")
         await store_inbound(session, keeper_conversation, "я остаюсь")

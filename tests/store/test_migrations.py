@@ -9,7 +9,7 @@ from sqlalchemy import Connection, inspect, text
 
 from bot.cli import main
 from bot.store import Database, StoreError, async_url, current_revision, head_revision, upgrade
-from bot.store.migrate import differences
+from bot.store.migrate import MIGRATIONS_DIR, differences, downgrade
 from bot.store.models import Base
 
 TABLES = {
@@ -51,6 +51,21 @@ async def test_difference_check_is_not_blind(db: Database) -> None:
 async def test_upgrade_twice_changes_nothing(db: Database) -> None:
     assert await upgrade(db.engine) == "0001"
     assert await differences(db.engine) == []
+
+
+async def test_downgrade_to_base_and_back(db: Database) -> None:
+    assert await downgrade(db.engine, "base") is None
+    async with db.engine.connect() as connection:
+        assert await connection.run_sync(_table_names) == {"alembic_version"}
+    assert await upgrade(db.engine) == "0001"
+    assert await differences(db.engine) == []
+
+
+def test_revision_refuses_to_write_an_empty_migration(capsys: pytest.CaptureFixture[str]) -> None:
+    versions = sorted(MIGRATIONS_DIR.joinpath("versions").glob("*.py"))
+    assert main(["db", "revision", "-m", "nothing changed"]) == 2
+    assert "nothing to generate" in capsys.readouterr().err
+    assert sorted(MIGRATIONS_DIR.joinpath("versions").glob("*.py")) == versions
 
 
 def test_cli_upgrade_and_current(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
