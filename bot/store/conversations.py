@@ -23,7 +23,7 @@ from bot.store.models import (
     TicketStatus,
     utcnow,
 )
-from bot.store.rows import insert_or_get
+from bot.store.rows import affected, insert_or_get
 
 MAX_CHANNEL_MESSAGE_ID_CHARS = 255
 
@@ -198,6 +198,23 @@ async def set_nlu(
     version = model_version if model_version is not None else result.get("model_version")
     message.model_version = str(version) if version is not None else None
     await session.flush()
+
+
+async def redact_messages(session: AsyncSession, message_ids: Sequence[int]) -> int:
+    """Blank messages that must not be kept (form answers given before consent was refused).
+
+    The rows stay, so the conversation keeps its shape: the text becomes empty and the
+    attachments and the NLU result (which repeats the text) are dropped. Does not commit.
+    """
+    if not message_ids:
+        return 0
+    result = await session.execute(
+        update(Message)
+        .where(Message.id.in_(list(message_ids)))
+        .values(text="", attachments=[], nlu=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    return affected(result)
 
 
 async def history(

@@ -144,7 +144,7 @@ async def forget_customer(
     """Delete a customer's personal data. Commits.
 
     Gone: every message, lead and channel identity, unsent CRM pushes of the leads,
-    the collected slots and the ticket notes. Sent pushes keep only their key. What
+    the collected slots, the dialogue state and the ticket notes. Sent pushes keep only their key. What
     stays: the customer row (no name, phone or e-mail; ``forgotten_at`` set) and the
     conversations and tickets as bare counts for the KPIs.
     """
@@ -185,7 +185,7 @@ async def forget_customer(
     await session.execute(
         update(Conversation)
         .where(Conversation.customer_id == customer_id)
-        .values(slots={}, active_loop=None)
+        .values(slots={}, active_loop=None, dialogue={})
         .execution_options(synchronize_session=False)
     )
     await session.execute(

@@ -203,6 +203,9 @@ class Conversation(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
     slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=_empty_dict)
     active_loop: Mapped[str | None] = mapped_column(String(64))
+    # The dialogue engine's whole state (DialogueState.to_dict()), so a restarted server
+    # continues every dialogue; slots and active_loop above are its queryable summary.
+    dialogue: Mapped[dict[str, Any]] = mapped_column(JSON, default=_empty_dict)
     language: Mapped[str | None] = mapped_column(String(16))
     misunderstood_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

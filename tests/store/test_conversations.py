@@ -19,11 +19,13 @@ from bot.store import (
     MessageTooLong,
     Sender,
     close_conversation,
+    conversation_messages,
     history,
     identify_customer,
     link_identity,
     merge_customers,
     open_conversation,
+    redact_messages,
     set_nlu,
     store_inbound,
     store_outbound,
@@ -201,3 +203,32 @@ async def test_merge_customers_moves_identities_and_history(db: Database) -> Non
         assert customer.id == kept_id
         assert [e.message.text for e in await history(session, kept_id)] == ["из телеграма", "с сайта"]
         assert await session.get(Customer, merged_id) is None
+
+
+async def test_dialogue_state_survives_a_restart(db: Database, db_url: str) -> None:
+    state = {"tracker": {"history": [["intent", "greet", None]], "slots": {}, "active_loop": "lead_form"}}
+    async with db.sessions() as session:
+        _, conversation = await new_conversation(session)
+        conversation.dialogue = state
+        conversation.active_loop = "lead_form"
+        conversation.misunderstood_in_a_row = 2
+        await session.commit()
+    async with Database.open(db_url) as restarted, restarted.sessions() as session:
+        same, _ = await identify_customer(session, "telegram", "1001")
+        again = await open_conversation(session, same, "telegram")
+        assert again.id == conversation.id and again.dialogue == state
+        assert (again.active_loop, again.misunderstood_in_a_row) == ("lead_form", 2)
+
+
+async def test_redact_messages_blanks_form_answers(db: Database) -> None:
+    async with db.sessions() as session:
+        _, conversation = await new_conversation(session)
+        kept, _ = await store_inbound(session, conversation, "хочу велосипед")
+        phone, _ = await store_inbound(session, conversation, "+79161234567")
+        await set_nlu(session, phone, {"text": "+79161234567", "intent": {"name": "inform"}})
+        assert await redact_messages(session, [phone.id]) == 1
+        await session.commit()
+    async with db.sessions() as session:
+        texts = [(m.text, m.nlu) for m in await conversation_messages(session, conversation.id)]
+        assert texts == [("хочу велосипед", None), ("", None)]
+        assert kept.id != phone.id

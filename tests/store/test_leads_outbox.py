@@ -228,6 +228,7 @@ async def test_forget_customer_removes_personal_data(db: Database) -> None:
         assert conversation is not None
         await store_inbound(session, conversation, "мой телефон +79161234567")
         conversation.slots = {"phone": "+79161234567"}
+        conversation.dialogue = {"turns": [["inform", "+79161234567", True]]}
         await create_ticket(session, conversation, reason="human_only", note={"summary": "телефон +7916..."})
         await create_lead(
             session,
@@ -255,7 +256,8 @@ async def test_forget_customer_removes_personal_data(db: Database) -> None:
         (outbox,) = (await session.execute(select(OutboxItem))).scalars()
         assert outbox.payload == {"forgotten": True} and outbox.status == OutboxStatus.SENT
         forgotten_conversation = await session.get(Conversation, lead.conversation_id)
-        assert forgotten_conversation is not None and forgotten_conversation.slots == {}
+        assert forgotten_conversation is not None
+        assert forgotten_conversation.slots == {} and forgotten_conversation.dialogue == {}
         (ticket,) = (await session.execute(select(HandoffTicket))).scalars()
         assert ticket.note == {}
         # Writing again makes a new customer: nothing links back to the forgotten one.

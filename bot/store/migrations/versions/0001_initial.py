@@ -140,6 +140,7 @@ def upgrade() -> None:
         sa.Column("operator_id", sa.Integer(), nullable=True),
         sa.Column("slots", sa.JSON(), nullable=False),
         sa.Column("active_loop", sa.String(length=64), nullable=True),
+        sa.Column("dialogue", sa.JSON(), nullable=False),
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column("misunderstood_in_a_row", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
