@@ -89,6 +89,17 @@ class EscalationSettings(StrictModel):
     )
 
 
+class CRMItem(BaseModel):
+    """One ``crm`` entry: ``adapter: <name>`` plus that adapter's options (checked by handoff.crm)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    adapter: str
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class StorageSettings(StrictModel):
     url: str = "sqlite:///botdesk.db"
 
@@ -118,6 +129,7 @@ class BotdeskConfig(StrictModel):
         default_factory=lambda: [Department(key="support", name="Support")], min_length=1
     )
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    crm: list[CRMItem] = Field(default_factory=list, description="Where lead cards go (outbox, retried)")
 
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.storage.url
@@ -141,6 +153,13 @@ def load_config(path: Path) -> BotdeskConfig:
 
     _check_items(COMPONENTS, ("pipeline",), config.pipeline, raw, path)
     _check_items(RULES, ("escalation", "rules"), config.escalation.rules, raw, path)
+    from handoff.crm import check_spec  # CRM adapters check their own options
+
+    for index, item in enumerate(config.crm):
+        problem = check_spec({"adapter": item.adapter, **item.options()})
+        if problem is not None:
+            key, message = problem
+            raise ConfigError(message, path, line_of(raw, ["crm", index, *([key] if key else [])]))
     keys = [d.key for d in config.departments]
     if len(set(keys)) != len(keys):
         raise ConfigError("departments: each key must be unique", path, line_of(raw, ["departments"]))

@@ -111,3 +111,18 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path, capsys: pytest.CaptureF
 def test_cli_without_project_explains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--project", str(tmp_path)]) == 2
     assert "botdesk init" in capsys.readouterr().err
+
+
+def test_crm_adapter_is_checked_with_its_line(tmp_path: Path) -> None:
+    text = GOOD.replace("crm: []", "crm:\n  - adapter: webhok\n    url: http://127.0.0.1:8088/leads")
+    err = error_for(tmp_path, text)
+    assert "did you mean 'webhook'" in str(err)
+    assert err.line == text.splitlines().index("  - adapter: webhok") + 1
+
+
+def test_crm_webhook_config_loads(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "crm: []", "crm:\n  - adapter: webhook\n    url: http://127.0.0.1:8088/leads\n    secret_env: null"
+    )
+    config = load_config(write(tmp_path / "config.yml", text))
+    assert config.crm[0].adapter == "webhook"
