@@ -4,7 +4,9 @@
 the project directory), ``postgresql://`` becomes ``postgresql+psycopg``. SQLite runs
 in WAL mode with foreign keys on and a busy timeout, and every transaction starts with
 ``BEGIN IMMEDIATE``: one writer at a time, waited for rather than failed, so a
-read-then-write transaction can never hit "database is locked" half way.
+read-then-write transaction can never hit "database is locked" half way. The price:
+a session that has read holds the write lock until it commits, rolls back or closes,
+so never keep one open across network I/O; read-only work uses ``Database.reader()``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from bot.store.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "botdesk_read_only"
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
 _POSTGRES_DRIVERS = {
     "postgres",
@@ -119,7 +122,8 @@ def _tune_sqlite(engine: AsyncEngine, wal: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -156,6 +160,15 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    def reader(self) -> AsyncSession:
+        """A session for reading only (pages, KPIs, exports).
+
+        On SQLite it begins DEFERRED, so it never holds up writers however long it stays
+        open; writing through it may fail with "database is locked". Elsewhere it is an
+        ordinary session.
+        """
+        return AsyncSession(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     async def check(self) -> None:
         """Connect once, so an unreachable database is one clear error at start-up."""

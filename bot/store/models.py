@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
+from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -74,6 +75,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON columns notice in-place changes at the top level (``conversation.slots["x"] = 1``);
+# a change deeper inside needs a new value assigned.
+JSONDict = MutableDict.as_mutable(JSON)
+JSONList = MutableList.as_mutable(JSON)
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
@@ -185,7 +192,7 @@ class ChannelIdentity(Base):
     channel: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(255))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
-    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=_empty_dict)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=_empty_dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -201,11 +208,11 @@ class Conversation(Base):
     )
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
-    slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=_empty_dict)
+    slots: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=_empty_dict)
     active_loop: Mapped[str | None] = mapped_column(String(64))
     # The dialogue engine's whole state (DialogueState.to_dict()), so a restarted server
     # continues every dialogue; slots and active_loop above are its queryable summary.
-    dialogue: Mapped[dict[str, Any]] = mapped_column(JSON, default=_empty_dict)
+    dialogue: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=_empty_dict)
     language: Mapped[str | None] = mapped_column(String(16))
     misunderstood_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -227,8 +234,8 @@ class Message(Base):
     sender: Mapped[Sender] = mapped_column(_enum(Sender, "message_sender"))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(String(MAX_MESSAGE_CHARS), default="")
-    attachments: Mapped[list[Any]] = mapped_column(JSON, default=_empty_list)
-    nlu: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attachments: Mapped[list[Any]] = mapped_column(JSONList, default=_empty_list)
+    nlu: Mapped[dict[str, Any] | None] = mapped_column(JSONDict)
     model_version: Mapped[str | None] = mapped_column(String(64))
     channel_message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -248,7 +255,7 @@ class HandoffTicket(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(64))
-    note: Mapped[dict[str, Any]] = mapped_column(JSON, default=_empty_dict)
+    note: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=_empty_dict)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -281,9 +288,9 @@ class Lead(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    interest: Mapped[list[Any]] = mapped_column(JSON, default=_empty_list)
+    interest: Mapped[list[Any]] = mapped_column(JSONList, default=_empty_list)
     channel: Mapped[str] = mapped_column(String(32))
-    transcript: Mapped[list[Any]] = mapped_column(JSON, default=_empty_list)
+    transcript: Mapped[list[Any]] = mapped_column(JSONList, default=_empty_list)
     source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -296,7 +303,7 @@ class OutboxItem(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDict)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(
         _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING

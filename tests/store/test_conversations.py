@@ -213,11 +213,14 @@ async def test_dialogue_state_survives_a_restart(db: Database, db_url: str) -> N
         conversation.active_loop = "lead_form"
         conversation.misunderstood_in_a_row = 2
         await session.commit()
+        conversation.slots["city"] = "Казань"  # changed in place: still saved
+        await session.commit()
     async with Database.open(db_url) as restarted, restarted.sessions() as session:
         same, _ = await identify_customer(session, "telegram", "1001")
         again = await open_conversation(session, same, "telegram")
         assert again.id == conversation.id and again.dialogue == state
         assert (again.active_loop, again.misunderstood_in_a_row) == ("lead_form", 2)
+        assert again.slots == {"city": "Казань"}
 
 
 async def test_redact_messages_blanks_form_answers(db: Database) -> None:

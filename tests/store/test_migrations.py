@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, func, inspect, select, text
 
 from bot.cli import main
-from bot.store import Database, StoreError, async_url, current_revision, head_revision, upgrade
+from bot.store import (
+    Customer,
+    Database,
+    StoreError,
+    async_url,
+    current_revision,
+    head_revision,
+    identify_customer,
+    upgrade,
+)
 from bot.store.migrate import MIGRATIONS_DIR, differences, downgrade
 from bot.store.models import Base
 
@@ -125,3 +135,14 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
         assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
         assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 10_000
     assert (tmp_path / "wal.db").is_file()
+
+
+async def test_sqlite_readers_do_not_hold_up_writers(tmp_path: Path) -> None:
+    async with Database.open("sqlite:///rw.db", base_dir=tmp_path) as db:
+        await upgrade(db.engine)
+        async with db.reader() as reader, db.sessions() as writer:
+            assert await reader.scalar(select(func.count()).select_from(Customer)) == 0  # a read transaction
+            await asyncio.wait_for(identify_customer(writer, "web", "w1"), timeout=2)
+            await asyncio.wait_for(writer.commit(), timeout=2)
+            await reader.rollback()
+            assert await reader.scalar(select(func.count()).select_from(Customer)) == 1
