@@ -55,6 +55,7 @@ from bot.store.models import (
     OutboxStatus,
     Sender,
     TicketStatus,
+    utcnow,
 )
 from bot.store.operators import create_operator, ensure_department, operator_by_login
 from bot.store.outbox import (
@@ -157,4 +158,5 @@ __all__ = [
     "transcript_of",
     "transfer_ticket",
     "upgrade",
+    "utcnow",
 ]

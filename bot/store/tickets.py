@@ -51,6 +51,10 @@ async def create_ticket(
     slots, a summary. ``state`` is ``after_hours`` when nobody is on duty and
     ``callback_at`` says when the ticket becomes due.
     """
+    if dialect_of(session) == "postgresql":  # two escalations at once still make one ticket
+        await session.execute(
+            select(Conversation.id).where(Conversation.id == conversation.id).with_for_update()
+        )
     existing = await open_ticket_for(session, conversation.id)
     if existing is not None:
         return existing
