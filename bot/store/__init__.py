@@ -68,15 +68,12 @@ from bot.store.outbox import (
     retry_dead,
     retry_delay,
 )
+from bot.store.queue import claimed_by, get_ticket, list_queue, open_ticket_for
 from bot.store.tickets import (
     RequeuedTicket,
     claim_ticket,
-    claimed_by,
     close_ticket,
     create_ticket,
-    get_ticket,
-    list_queue,
-    open_ticket_for,
     release_ticket,
     requeue_unanswered,
     return_to_bot,

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import dialect_of
 from bot.store.models import Conversation, ConversationState, HandoffTicket, TicketStatus, utcnow
+from bot.store.queue import OPEN, open_ticket_for
 from bot.store.rows import affected
-
-OPEN = (TicketStatus.QUEUED, TicketStatus.CLAIMED)
 
 
 @dataclass(frozen=True)
@@ -77,64 +76,6 @@ async def create_ticket(
         conversation.department_id = department_id
     await session.flush()
     return ticket
-
-
-async def get_ticket(session: AsyncSession, ticket_id: int) -> HandoffTicket | None:
-    """The ticket as the database has it now (another session may have changed it)."""
-    return await session.get(HandoffTicket, ticket_id, populate_existing=True)
-
-
-async def open_ticket_for(session: AsyncSession, conversation_id: int) -> HandoffTicket | None:
-    """The conversation's queued or claimed ticket, if any."""
-    result = await session.execute(
-        select(HandoffTicket)
-        .where(HandoffTicket.conversation_id == conversation_id, HandoffTicket.status.in_(OPEN))
-        .order_by(HandoffTicket.id.desc())
-        .limit(1)
-        .execution_options(populate_existing=True)
-    )
-    return result.scalar_one_or_none()
-
-
-async def list_queue(
-    session: AsyncSession,
-    department_id: int | None = None,
-    *,
-    now: datetime | None = None,
-    limit: int = 100,
-) -> list[HandoffTicket]:
-    """Queued tickets, highest priority first, then oldest first.
-
-    A callback not yet due (``callback_at`` in the future) is left out. With
-    ``department_id``, that department's tickets and those of no department.
-    """
-    now = now or utcnow()
-    query = (
-        select(HandoffTicket)
-        .where(
-            HandoffTicket.status == TicketStatus.QUEUED,
-            or_(HandoffTicket.callback_at.is_(None), HandoffTicket.callback_at <= now),
-        )
-        .order_by(HandoffTicket.priority.desc(), HandoffTicket.created_at, HandoffTicket.id)
-        .limit(limit)
-        .execution_options(populate_existing=True)
-    )
-    if department_id is not None:
-        query = query.where(
-            or_(HandoffTicket.department_id == department_id, HandoffTicket.department_id.is_(None))
-        )
-    return list((await session.execute(query)).scalars())
-
-
-async def claimed_by(session: AsyncSession, operator_id: int) -> list[HandoffTicket]:
-    """The tickets an operator holds now, oldest claim first."""
-    result = await session.execute(
-        select(HandoffTicket)
-        .where(HandoffTicket.status == TicketStatus.CLAIMED, HandoffTicket.operator_id == operator_id)
-        .order_by(HandoffTicket.claimed_at, HandoffTicket.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(result.scalars())
 
 
 async def claim_ticket(
