@@ -87,6 +87,7 @@ class EscalationSettings(StrictModel):
     ask_feedback: bool = Field(
         default=True, description="Ask 'did this answer your question?' after FAQ answers"
     )
+    average_handle_minutes: float = Field(default=3, gt=0, description="For 'about N minutes' in the queue")
 
 
 class CRMItem(BaseModel):

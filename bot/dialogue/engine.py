@@ -32,6 +32,12 @@ CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot
 SYSTEM_RESPONSES = frozenset(
     {
         "utter_handoff_queued",
+        "utter_queue_position",
+        "utter_operator_joined",
+        "utter_operator_left",
+        "utter_back_to_bot",
+        "utter_conversation_closed",
+        "utter_queue_wait_too_long",
         "utter_after_hours",
         "utter_offer_lead",
         "utter_offer_declined",

@@ -1,0 +1,260 @@
+"""handle(message): store first, then the bot — unless a person owns the dialogue.
+
+    inbound -> identify customer -> open conversation -> store (commit)
+            -> NLU (result stored beside the message, also when the bot stays silent)
+            -> human owns it? silent : dialogue engine -> replies, ticket, lead card
+            -> replies stored -> returned for the channel to send
+
+Messages of one customer are handled one at a time (an asyncio lock per sender), so
+the dialogue state is never written by two turns at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.dialogue.engine import DialogueEngine, DialogueState, Reply, TurnResult
+from bot.dialogue.validators import mask_phone
+from bot.messages import InboundMessage, OutboundMessage
+from bot.nlu.pipeline import Pipeline
+from bot.settings import BotdeskConfig
+from bot.store import (
+    Conversation,
+    ConversationState,
+    Database,
+    HandoffTicket,
+    InputRejected,
+    LeadKind,
+    Sender,
+    TicketStatus,
+    create_lead,
+    create_ticket,
+    ensure_department,
+    identify_customer,
+    open_conversation,
+    redact_messages,
+    set_nlu,
+    store_inbound,
+    store_outbound,
+)
+from bot.store import (
+    Message as StoredMessage,
+)
+
+log = logging.getLogger("botdesk.conversation")
+HUMAN_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Handled:
+    """What one inbound message led to; ``replies`` go back through the same channel."""
+
+    replies: list[OutboundMessage]
+    conversation_id: int
+    duplicate: bool = False
+    silent: bool = False  # a person owns the dialogue: the bot said nothing
+    result: TurnResult | None = None
+    ticket_id: int | None = None
+    lead_id: int | None = None
+
+
+class ConversationService:
+    def __init__(
+        self,
+        config: BotdeskConfig,
+        database: Database,
+        pipeline: Callable[[], Pipeline],
+        engine: DialogueEngine,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.config = config
+        self.db = database
+        self.pipeline = pipeline  # a callable: the model can be swapped while running
+        self.engine = engine
+        self.clock = clock
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def _lock(self, inbound: InboundMessage) -> asyncio.Lock:
+        key = (inbound.channel, inbound.sender_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def handle(self, inbound: InboundMessage) -> Handled:
+        async with self._lock(inbound):
+            return await self._handle(inbound)
+
+    async def _handle(self, inbound: InboundMessage) -> Handled:
+        if not inbound.text.strip() and not inbound.attachments:
+            raise InputRejected("the message is empty")
+        async with self.db.session() as session:
+            customer, _ = await identify_customer(
+                session, inbound.channel, inbound.sender_id, inbound.profile
+            )
+            conversation = await open_conversation(
+                session, customer, inbound.channel, language=self.config.language
+            )
+            stored, created = await store_inbound(
+                session, conversation, inbound.text, inbound.message_id, list(inbound.attachments)
+            )  # committed: from here on the message cannot be lost
+            conversation_id, message_id, customer_id = conversation.id, stored.id, customer.id
+        if not created:
+            return Handled([], conversation_id, duplicate=True)
+
+        pipeline = self.pipeline()
+        parsed = pipeline.parse(inbound.text)
+        now = self.clock()
+        async with self.db.session() as session:
+            conversation = await session.get_one(Conversation, conversation_id)
+            message = await session.get_one(StoredMessage, message_id)
+            await set_nlu(session, message, parsed.to_parse_dict(), pipeline.version)
+            if conversation.state in HUMAN_STATES:
+                await session.commit()
+                return Handled([], conversation_id, silent=True)
+            state = DialogueState.from_dict(conversation.dialogue)
+            result = self.engine.handle(state, parsed, now)
+            handled = Handled([], conversation_id, result=result)
+            form_answers = (
+                list(conversation.dialogue.get("_form_answers", [])) if conversation.dialogue else []
+            )
+            if result.form_answer:
+                form_answers.append(message_id)
+            if result.forget_form_answers and form_answers:
+                await redact_messages(session, form_answers)
+            if result.forget_form_answers or result.lead is not None:
+                form_answers = []
+            replies = list(result.replies)
+            if result.escalation is not None:
+                handled.ticket_id, queue_reply = await self._open_ticket(
+                    session, conversation, state, result, parsed.to_parse_dict(), now
+                )
+                if queue_reply is not None:
+                    replies.append(queue_reply)
+            if result.lead is not None:
+                handled.lead_id = await self._save_lead(session, conversation, customer_id, result)
+            for reply in replies:
+                said = await self._bot_says(session, conversation, inbound, reply)
+                handled.replies.append(said)
+                if result.form_answer and not result.forget_form_answers and result.lead is None:
+                    form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
+            conversation.dialogue = {**state.to_dict(), "_form_answers": form_answers}
+            conversation.slots = {k: v for k, v in state.tracker.slots.items() if not k.startswith("_")}
+            conversation.active_loop = state.tracker.active_loop
+            conversation.misunderstood_in_a_row = state.misunderstood_in_a_row
+            await session.commit()
+        return handled
+
+    async def _bot_says(
+        self, session: Any, conversation: Conversation, inbound: InboundMessage, reply: Reply
+    ) -> OutboundMessage:
+        stored = await store_outbound(session, conversation, reply.text, sender=Sender.BOT)
+        return OutboundMessage(
+            channel=inbound.channel,
+            recipient_id=inbound.sender_id,
+            conversation_id=conversation.id,
+            text=reply.text,
+            sender="bot",
+            sender_name=self.config.bot.label,
+            buttons=reply.buttons,
+            message_id=stored.id,
+        )
+
+    async def _open_ticket(
+        self,
+        session: Any,
+        conversation: Conversation,
+        state: DialogueState,
+        result: TurnResult,
+        nlu: dict[str, Any],
+        now: datetime,
+    ) -> tuple[int, Reply | None]:
+        """A ticket with a note for the operator; in hours, the customer's place in the queue."""
+        escalation = result.escalation
+        assert escalation is not None
+        department_cfg = self.engine.department(escalation.department)
+        department = await ensure_department(session, department_cfg.key, department_cfg.name)
+        best = (nlu.get("intent_ranking") or [{}])[0]
+        note = {
+            "reason": escalation.reason,
+            "detail": escalation.detail,
+            "intent": best.get("name"),
+            "confidence": best.get("confidence"),
+            "slots": {
+                k: v
+                for k, v in state.tracker.slots.items()
+                if not k.startswith("_") and k not in ("phone", "email")
+            },
+            "summary": [r.text for r in result.replies][-3:],
+            "after_hours": result.after_hours,
+        }
+        ticket = await create_ticket(
+            session,
+            conversation,
+            reason=escalation.reason,
+            priority=escalation.priority,
+            department_id=department.id,
+            note=note,
+            callback_at=result.opening if result.after_hours else None,
+            state=ConversationState.AFTER_HOURS if result.after_hours else ConversationState.QUEUED,
+        )
+        if result.after_hours:
+            return ticket.id, None
+        position = await self._queue_position(session, ticket)
+        minutes = max(1, round(position * self.config.escalation.average_handle_minutes))
+        return ticket.id, self.engine.say("utter_queue_position", position=position, minutes=minutes)
+
+    async def _queue_position(self, session: Any, ticket: HandoffTicket) -> int:
+        ahead = await session.scalar(
+            select(func.count(HandoffTicket.id)).where(
+                HandoffTicket.status == TicketStatus.QUEUED,
+                HandoffTicket.id != ticket.id,
+                (HandoffTicket.priority > ticket.priority)
+                | (
+                    (HandoffTicket.priority == ticket.priority)
+                    & (HandoffTicket.created_at <= ticket.created_at)
+                ),
+            )
+        )
+        return int(ahead or 0) + 1
+
+    async def _save_lead(
+        self, session: Any, conversation: Conversation, customer_id: int, result: TurnResult
+    ) -> int:
+        lead = result.lead
+        assert lead is not None and lead.consent
+        saved = await create_lead(
+            session,
+            customer_id=customer_id,
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            kind=LeadKind.CALLBACK if lead.kind == "callback" else LeadKind.LEAD,
+            name=lead.name,
+            phone=lead.phone,
+            email=lead.email,
+            consent=True,
+            interest=lead.interest,
+            source="bot",
+        )
+        log.info(
+            "lead %s (%s) for conversation %s, phone %s",
+            saved.id,
+            lead.kind,
+            conversation.id,
+            mask_phone(lead.phone or ""),
+        )
+        return int(saved.id)

@@ -1,0 +1,325 @@
+"""The operator's side of a handoff, in Python: the panel and the shell call this.
+
+Ownership is the store's compare-and-set; this module adds what the customer sees at
+each change ("Anna (operator) joined", "you are back with the bot"), delivers operator
+replies through the customer's own channel (retried through the outbox when the
+channel is down), and runs the waiting-time timers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.conversation import Clock, utc_now
+from bot.dialogue.engine import DialogueEngine, DialogueState
+from bot.errors import BotdeskError
+from bot.messages import OutboundMessage, SenderKind
+from bot.settings import BotdeskConfig
+from bot.store import (
+    ChannelIdentity,
+    Conversation,
+    Database,
+    HandoffTicket,
+    HistoryEntry,
+    Operator,
+    Sender,
+    TicketStatus,
+    claim_due,
+    claim_ticket,
+    close_ticket,
+    enqueue,
+    history,
+    list_queue,
+    mark_failed,
+    mark_sent,
+    release_ticket,
+    requeue_unanswered,
+    return_to_bot,
+    store_outbound,
+    transfer_ticket,
+)
+from bot.store import Message as StoredMessage
+
+log = logging.getLogger("botdesk.handoff")
+Deliver = Callable[[OutboundMessage], Awaitable[None]]
+DELIVERY_KIND = "channel.message"
+
+
+async def stored_only(message: OutboundMessage) -> None:
+    """The default delivery: the message is in the store, clients poll for it."""
+
+
+class HandoffError(BotdeskError):
+    """An operator action that does not fit the ticket's state (told to the operator)."""
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    ticket_id: int
+    conversation_id: int
+    channel: str
+    priority: int
+    reason: str
+    waiting_seconds: float
+    department_id: int | None
+    last_customer_message: str | None
+    note: dict[str, Any]
+
+
+class OperatorService:
+    def __init__(
+        self,
+        config: BotdeskConfig,
+        database: Database,
+        engine: DialogueEngine,
+        deliver: Deliver = stored_only,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.config = config
+        self.db = database
+        self.engine = engine
+        self.deliver = deliver
+        self.clock = clock
+
+    # ---- queue -------------------------------------------------------------------------
+    async def queue(self, department_id: int | None = None) -> list[QueueEntry]:
+        now = self.clock()
+        async with self.db.reader() as session:
+            tickets = await list_queue(session, department_id, now=now)
+            entries = []
+            for ticket in tickets:
+                conversation = await session.get_one(Conversation, ticket.conversation_id)
+                last = await session.scalar(
+                    select(StoredMessage.text)
+                    .where(
+                        StoredMessage.conversation_id == ticket.conversation_id,
+                        StoredMessage.sender == Sender.CUSTOMER,
+                    )
+                    .order_by(StoredMessage.id.desc())
+                    .limit(1)
+                )
+                entries.append(
+                    QueueEntry(
+                        ticket.id,
+                        ticket.conversation_id,
+                        conversation.channel,
+                        ticket.priority,
+                        ticket.reason,
+                        (now - ticket.created_at).total_seconds(),
+                        ticket.department_id,
+                        last,
+                        dict(ticket.note or {}),
+                    )
+                )
+        return entries
+
+    async def claim(self, ticket_id: int, operator_id: int) -> bool:
+        """Exactly one of any number of operators wins; the customer sees who joined."""
+        async with self.db.session() as session:
+            won = await claim_ticket(session, ticket_id, operator_id, now=self.clock())
+            if won:
+                operator = await session.get_one(Operator, operator_id)
+                await self._tell(session, ticket_id, "utter_operator_joined", operator=operator.display_name)
+        return won
+
+    async def reply(self, ticket_id: int, operator_id: int, text: str) -> OutboundMessage:
+        async with self.db.session() as session:
+            ticket = await self._held(session, ticket_id, operator_id)
+            operator = await session.get_one(Operator, operator_id)
+            conversation = await session.get_one(Conversation, ticket.conversation_id)
+            outbound = await self._send(
+                session, conversation, text, "operator", operator.display_name, operator_id
+            )
+        return outbound
+
+    async def release(self, ticket_id: int, operator_id: int) -> bool:
+        async with self.db.session() as session:
+            operator = await session.get_one(Operator, operator_id)
+            done = await release_ticket(session, ticket_id, operator_id, now=self.clock())
+            if done:
+                await self._tell(session, ticket_id, "utter_operator_left", operator=operator.display_name)
+        return done
+
+    async def transfer(
+        self,
+        ticket_id: int,
+        operator_id: int,
+        *,
+        to_operator_id: int | None = None,
+        to_department_id: int | None = None,
+    ) -> bool:
+        async with self.db.session() as session:
+            done = await transfer_ticket(
+                session,
+                ticket_id,
+                to_operator_id=to_operator_id,
+                to_department_id=to_department_id,
+                from_operator_id=operator_id,
+                now=self.clock(),
+            )
+            if done and to_operator_id is not None:
+                operator = await session.get_one(Operator, to_operator_id)
+                await self._tell(session, ticket_id, "utter_operator_joined", operator=operator.display_name)
+        return done
+
+    async def return_to_bot(self, ticket_id: int, operator_id: int) -> bool:
+        """The bot answers again, and asks whether the question was solved."""
+        async with self.db.session() as session:
+            done = await return_to_bot(session, ticket_id, operator_id=operator_id, now=self.clock())
+            if done:
+                ticket = await session.get_one(HandoffTicket, ticket_id)
+                conversation = await session.get_one(Conversation, ticket.conversation_id)
+                state = DialogueState.from_dict(conversation.dialogue)
+                state.awaiting_feedback = True  # a "no" goes straight back to a person
+                conversation.dialogue = {**(conversation.dialogue or {}), **state.to_dict()}
+                await self._tell(session, ticket_id, "utter_back_to_bot")
+        return done
+
+    async def close(self, ticket_id: int, operator_id: int, resolution: str) -> bool:
+        async with self.db.session() as session:
+            done = await close_ticket(
+                session, ticket_id, resolution, operator_id=operator_id, now=self.clock()
+            )
+            if done:
+                await self._tell(session, ticket_id, "utter_conversation_closed")
+        return done
+
+    async def history(self, customer_id: int, limit: int = 100) -> list[HistoryEntry]:
+        """Everything this customer said and was told, on every channel, bot part included."""
+        async with self.db.reader() as session:
+            return await history(session, customer_id, limit)
+
+    # ---- timers ------------------------------------------------------------------------
+    async def tick(self) -> dict[str, list[int]]:
+        """Run the waiting-time rules once; the server calls this every few seconds."""
+        now = self.clock()
+        escalation = self.config.escalation
+        async with self.db.session() as session:
+            requeued = await requeue_unanswered(
+                session, timedelta(minutes=escalation.answer_timeout_minutes), now=now
+            )
+            for item in requeued:
+                operator = await session.get(Operator, item.operator_id) if item.operator_id else None
+                name = operator.display_name if operator else ""
+                await self._tell(session, item.ticket_id, "utter_operator_left", operator=name)
+        waited = await self._offer_callback_after_wait(now, timedelta(minutes=escalation.queue_wait_minutes))
+        return {"requeued": [r.ticket_id for r in requeued], "callback_offered": waited}
+
+    async def _offer_callback_after_wait(self, now: datetime, wait: timedelta) -> list[int]:
+        offered = []
+        async with self.db.session() as session:
+            tickets = (
+                await session.execute(
+                    select(HandoffTicket).where(
+                        HandoffTicket.status == TicketStatus.QUEUED,
+                        HandoffTicket.created_at <= now - wait,
+                        HandoffTicket.callback_at.is_(None),
+                    )
+                )
+            ).scalars()
+            for ticket in list(tickets):
+                if (ticket.note or {}).get("wait_notified"):
+                    continue
+                ticket.note = {**(ticket.note or {}), "wait_notified": now.isoformat()}
+                conversation = await session.get_one(Conversation, ticket.conversation_id)
+                state = DialogueState.from_dict(conversation.dialogue)
+                state.pending_offer = "callback"
+                conversation.dialogue = {**(conversation.dialogue or {}), **state.to_dict()}
+                await self._tell(session, ticket.id, "utter_queue_wait_too_long", commit=False)
+                offered.append(ticket.id)
+            await session.commit()
+        return offered
+
+    async def redeliver(self, limit: int = 50) -> int:
+        """Retry operator replies whose channel was down; returns how many went out."""
+        delivered = 0
+        async with self.db.session() as session:
+            items = await claim_due(session, limit, self.clock(), kind=DELIVERY_KIND)
+            for item in items:
+                message = OutboundMessage(**item.payload)
+                try:
+                    await self.deliver(message)
+                except Exception as exc:  # the channel's own error; retried later
+                    await mark_failed(session, item, f"{type(exc).__name__}: {exc}", now=self.clock())
+                else:
+                    await mark_sent(session, item, now=self.clock())
+                    delivered += 1
+        return delivered
+
+    # ---- helpers -----------------------------------------------------------------------
+    async def _held(self, session: Any, ticket_id: int, operator_id: int) -> HandoffTicket:
+        ticket: HandoffTicket | None = await session.get(HandoffTicket, ticket_id)
+        if ticket is None or ticket.status != TicketStatus.CLAIMED or ticket.operator_id != operator_id:
+            raise HandoffError(f"ticket {ticket_id} is not held by operator {operator_id}")
+        return ticket
+
+    async def _tell(
+        self, session: Any, ticket_id: int, response: str, *, commit: bool = True, **values: Any
+    ) -> None:
+        ticket = await session.get_one(HandoffTicket, ticket_id)
+        conversation = await session.get_one(Conversation, ticket.conversation_id)
+        reply = self.engine.say(response, **values)
+        await self._send(
+            session, conversation, reply.text, "system", self.config.bot.label, None, reply.buttons, commit
+        )
+
+    async def _send(
+        self,
+        session: Any,
+        conversation: Conversation,
+        text: str,
+        sender: SenderKind,
+        name: str,
+        operator_id: int | None,
+        buttons: list[dict[str, Any]] | None = None,
+        commit: bool = True,
+    ) -> OutboundMessage:
+        kind = Sender.OPERATOR if sender == "operator" else Sender.SYSTEM
+        stored = await store_outbound(session, conversation, text, sender=kind, operator_id=operator_id)
+        identity = await session.scalar(
+            select(ChannelIdentity).where(
+                ChannelIdentity.customer_id == conversation.customer_id,
+                ChannelIdentity.channel == conversation.channel,
+            )
+        )
+        outbound = OutboundMessage(
+            channel=conversation.channel,
+            recipient_id=identity.external_id if identity else "",
+            conversation_id=conversation.id,
+            text=text,
+            sender=sender,
+            sender_name=name,
+            buttons=list(buttons or []),
+            message_id=stored.id,
+        )
+        if commit:
+            await session.commit()  # stored before it is sent: a crash loses nothing
+        try:
+            await self.deliver(outbound)
+        except Exception as exc:
+            log.warning(
+                "delivery of message %s to %s failed (%s); retrying later", stored.id, outbound.channel, exc
+            )
+            await enqueue(session, DELIVERY_KIND, _payload(outbound), f"deliver-{stored.id}")
+            if commit:
+                await session.commit()
+        return outbound
+
+
+def _payload(message: OutboundMessage) -> dict[str, Any]:
+    return {
+        "channel": message.channel,
+        "recipient_id": message.recipient_id,
+        "conversation_id": message.conversation_id,
+        "text": message.text,
+        "sender": message.sender,
+        "sender_name": message.sender_name,
+        "buttons": message.buttons,
+        "message_id": message.message_id,
+    }
