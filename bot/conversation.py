@@ -211,6 +211,7 @@ class ConversationService:
             note=note,
             callback_at=result.opening if result.after_hours else None,
             state=ConversationState.AFTER_HOURS if result.after_hours else ConversationState.QUEUED,
+            now=now,
         )
         if result.after_hours:
             return ticket.id, None

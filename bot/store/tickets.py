@@ -43,6 +43,7 @@ async def create_ticket(
     note: Mapping[str, Any] | None = None,
     callback_at: datetime | None = None,
     state: ConversationState = ConversationState.QUEUED,
+    now: datetime | None = None,
 ) -> HandoffTicket:
     """Hand a conversation to the operators; the open ticket if it already has one. Does not commit.
 
@@ -57,7 +58,7 @@ async def create_ticket(
     existing = await open_ticket_for(session, conversation.id)
     if existing is not None:
         return existing
-    now = utcnow()
+    now = now or utcnow()
     ticket = HandoffTicket(
         conversation_id=conversation.id,
         status=TicketStatus.QUEUED,
