@@ -13,6 +13,7 @@ from bot.nlu.data import TrainingData, intent_files, load_training_data
 from bot.nlu.model_store import ModelStore
 from bot.nlu.pipeline import Pipeline
 from bot.settings import CONFIG_FILE, BotdeskConfig, load_config
+from bot.store.db import Database
 
 BUILTIN_ACTIONS = {"action_listen", "action_restart"}
 
@@ -63,6 +64,10 @@ class Project:
 
     def engine(self, seed: int | None = None) -> DialogueEngine:
         return DialogueEngine(self.config, self.data.responses, self.dialogue, seed)
+
+    def database(self) -> Database:
+        """The store (storage.url or BOTDESK_DATABASE_URL); a SQLite path is relative to the project."""
+        return Database.open(self.config.database_url(), base_dir=self.root)
 
     @property
     def models(self) -> ModelStore:

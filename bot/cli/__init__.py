@@ -26,32 +26,52 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(data_app, name="data")
 app.add_typer(export_app, name="export")
 app.add_typer(db_app, name="db")
+outbox_app = typer.Typer(help="Watch and deliver the CRM outbox (lead cards).", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 
 err_console = Console(stderr=True, soft_wrap=True)
 
 # Commands register themselves on the apps above.
-from bot.cli import crm_cmd, data_cmd, db_cmd, export_cmd, init_cmd, nlu_cmd, shell_cmd, test_cmd, train_cmd  # noqa: E402,F401
+from bot.cli import (  # noqa: E402,F401
+    crm_cmd,
+    data_cmd,
+    db_cmd,
+    export_cmd,
+    import_cmd,
+    init_cmd,
+    nlu_cmd,
+    outbox_cmd,
+    shell_cmd,
+    test_cmd,
+    train_cmd,
+)
+
+app.add_typer(import_cmd.import_app, name="import")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``botdesk`` script; returns the exit code (tests call it too)."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err_console.print("aborted")
         return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
     except BotdeskError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    except Exception:
+    except Exception as exc:
+        if _is_usage_error(exc):  # click's, or the copy of click that typer ships
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         logging.getLogger("botdesk").exception("unexpected error, please report it")
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__) and hasattr(exc, "show")
 
 
 def run() -> None:

@@ -208,3 +208,44 @@ def test_unexpected_errors_are_not_hidden(tmp_path: Path) -> None:
     result = run_cli("nlu", "parse", "x", "--project", str(tmp_path / "missing"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["nosuchcommand"], ["train", "--bogus"], ["nlu", "evaluate", "--folds", "x"]]
+)
+def test_usage_errors_are_one_message(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and (
+        "No such" in result.stderr or "Invalid value" in result.stderr
+    )
+
+
+def test_shell_customer_and_operator_take_turns(tmp_path: Path) -> None:
+    """The whole life of a dialogue through two shells sharing the project's SQLite store."""
+    project = tmp_path / "shop"
+    assert main(["init", str(project)]) == 0
+    first = run_cli("shell", "-p", str(project), "--customer", "ivan", stdin="позовите оператора\n/exit\n")
+    assert "handoff (queued for an operator): human_request" in first.stdout
+    assert "1-й в очереди" in first.stdout
+
+    operator = run_cli(
+        "shell",
+        "-p",
+        str(project),
+        "--as-operator",
+        "anna",
+        "--name",
+        "Анна",
+        stdin="/queue\n/claim 1\nЗдравствуйте, я Анна!\n/history\n/bot\n/exit\n",
+    )
+    assert "#1 [human_request, priority 5" in operator.stdout
+    assert "ticket #1 is yours" in operator.stdout
+    assert "shell customer: позовите оператора" in operator.stdout  # the history, bot part included
+
+    again = run_cli("shell", "-p", str(project), "--customer", "ivan", stdin="нет\n/exit\n")
+    out = again.stdout
+    assert "Анна (оператор) подключился к чату." in out
+    assert "Анна: Здравствуйте, я Анна!" in out
+    assert "Вы снова общаетесь с ботом" in out
+    assert "did_not_help" in out, "a 'no' after the operator goes straight back to a person"
