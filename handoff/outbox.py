@@ -123,7 +123,7 @@ def redact(text: str, card: LeadCard | None = None) -> str:
     """An error reason safe to store and log: the card's contacts and phone/e-mail-like text masked."""
     if card is not None:
         for secret in (card.phone, card.email, card.name):
-            if secret:
+            if secret and len(secret) >= 3:  # a one-letter name would mask every such letter
                 text = text.replace(secret, "***")
     return _PERSONAL.sub("***", text)
 
