@@ -90,6 +90,16 @@ class EscalationSettings(StrictModel):
     average_handle_minutes: float = Field(default=3, gt=0, description="For 'about N minutes' in the queue")
 
 
+class OperatorSettings(StrictModel):
+    """What operators get in the panel and the shell."""
+
+    quick_phrases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shortcut -> canned text, e.g. '/hi': 'Здравствуйте! Меня зовут ...'",
+    )
+    suggestions: int = Field(default=3, ge=0, le=10, description="Suggested answers from the NLU ranking")
+
+
 class CRMItem(BaseModel):
     """One ``crm`` entry: ``adapter: <name>`` plus that adapter's options (checked by handoff.crm)."""
 
@@ -131,6 +141,7 @@ class BotdeskConfig(StrictModel):
     )
     storage: StorageSettings = Field(default_factory=StorageSettings)
     crm: list[CRMItem] = Field(default_factory=list, description="Where lead cards go (outbox, retried)")
+    operators: OperatorSettings = Field(default_factory=OperatorSettings)
 
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.storage.url

@@ -195,6 +195,38 @@ class OperatorService:
         async with self.db.reader() as session:
             return await history(session, customer_id, limit)
 
+    def quick_phrases(self, operator_name: str) -> dict[str, str]:
+        """Canned answers by shortcut, with {operator} filled in."""
+        return {
+            k: v.replace("{operator}", operator_name) for k, v in self.config.operators.quick_phrases.items()
+        }
+
+    def expand(self, text: str, operator_name: str) -> str:
+        """A reply that is exactly a shortcut becomes its phrase."""
+        return self.quick_phrases(operator_name).get(text.strip(), text)
+
+    async def suggestions(self, ticket_id: int) -> list[tuple[str, str]]:
+        """(intent, answer) for the NLU's best intents of the customer's last message."""
+        limit = self.config.operators.suggestions
+        async with self.db.reader() as session:
+            ticket = await session.get_one(HandoffTicket, ticket_id)
+            nlu = await session.scalar(
+                select(StoredMessage.nlu)
+                .where(
+                    StoredMessage.conversation_id == ticket.conversation_id,
+                    StoredMessage.sender == Sender.CUSTOMER,
+                    StoredMessage.nlu.is_not(None),
+                )
+                .order_by(StoredMessage.id.desc())
+                .limit(1)
+            )
+        result: list[tuple[str, str]] = []
+        for item in (nlu or {}).get("intent_ranking", []):
+            response = f"utter_{item.get('name')}"
+            if response in self.engine.responses and len(result) < limit:
+                result.append((str(item["name"]), self.engine.say(response).text))
+        return result
+
     # ---- timers ------------------------------------------------------------------------
     async def tick(self) -> dict[str, list[int]]:
         """Run the waiting-time rules once; the server calls this every few seconds."""

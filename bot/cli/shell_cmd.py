@@ -38,6 +38,7 @@ EXIT_WORDS = {"/exit", "/quit", "/stop"}
 POLL_SECONDS = 1.0
 OPERATOR_HELP = (
     "/queue — waiting dialogues · /claim N — take ticket N · /history — the customer's history · "
+    "/suggest — suggested answers · /phrases — quick phrases (type a shortcut to send one) · "
     "/bot — back to the bot · /close \\[resolution] · /release · /exit; anything else is your reply"
 )
 
@@ -215,6 +216,12 @@ async def _operator(project: Project, db: Database, login: str, name: str | None
                     for item in await service.history(await _customer_of(db, conversation)):
                         m = item.message
                         console.print(f"  [dim]{item.channel} {m.sender.value}:[/] {escape(m.text)}")
+                elif command == "/phrases":
+                    for shortcut, phrase in service.quick_phrases(display).items():
+                        console.print(f"  {escape(shortcut)}  {escape(phrase)}")
+                elif command == "/suggest" and ticket is not None:
+                    for number, (intent, answer) in enumerate(await service.suggestions(ticket), start=1):
+                        console.print(f"  {number}. \\[{intent}] {escape(answer)}")
                 elif command in ("/bot", "/close", "/release") and ticket is not None:
                     if command == "/bot":
                         await service.return_to_bot(ticket, operator_id)
@@ -224,12 +231,12 @@ async def _operator(project: Project, db: Database, login: str, name: str | None
                         await service.release(ticket, operator_id)
                     console.print(f"[dim]ticket #{ticket}: {command[1:]}[/]")
                     ticket = conversation = None
-                elif command.startswith("/"):
+                elif command.startswith("/") and line.strip() not in service.quick_phrases(display):
                     console.print(f"[dim]{OPERATOR_HELP}[/]")
                 elif ticket is None:
                     console.print("[yellow]claim a ticket first (/queue, /claim N)[/]")
                 else:
-                    await service.reply(ticket, operator_id, line.strip())
+                    await service.reply(ticket, operator_id, service.expand(line, display))
             except HandoffError as exc:
                 console.print(f"[yellow]{escape(str(exc))}[/]")
     finally:

@@ -130,3 +130,17 @@ async def test_long_wait_offers_a_call_back_once(desk) -> None:  # type: ignore[
     assert channel.sent[-1].text.startswith("Извините, все операторы пока заняты")
     assert (await operators.tick())["callback_offered"] == []
     assert [e.ticket_id for e in await operators.queue()] == [ticket], "the ticket stays"
+
+
+async def test_quick_phrases_and_suggested_answers(desk) -> None:  # type: ignore[no-untyped-def]
+    customers, operators, _, _, (anna, _) = desk
+    ticket = (await customers.handle(say("позовите оператора"))).ticket_id
+    await operators.claim(ticket, anna)
+    await customers.handle(say("а сколько стоит доставка в Казань?"))
+    suggestions = await operators.suggestions(ticket)
+    assert suggestions[0][0] == "delivery_terms" and "390" in suggestions[0][1]
+    assert len(suggestions) <= 3
+    phrases = operators.quick_phrases("Анна")
+    assert phrases["/hi"].startswith("Здравствуйте! Меня зовут Анна")
+    assert operators.expand("/wait", "Анна") == "Минуту, уточняю информацию."
+    assert operators.expand("обычный текст", "Анна") == "обычный текст"
