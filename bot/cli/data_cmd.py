@@ -27,7 +27,13 @@ def validate(
     data = project.data
     dialogue = project.dialogue  # stories are checked against the intents and responses too
     said_by_stories = {s.name for f in dialogue.flows for s in f.steps if s.kind == "action"}
-    problems = validate_data(data, project.config, min_examples, said_by_stories | SYSTEM_RESPONSES)
+    answered = {
+        step.name
+        for flow in dialogue.flows
+        for step, following in zip(flow.steps, flow.steps[1:], strict=False)
+        if step.kind == "intent" and following.kind == "action"
+    }
+    problems = validate_data(data, project.config, min_examples, said_by_stories | SYSTEM_RESPONSES, answered)
     errors = [p for p in problems if p.level == "error"]
     if problems:
         table = Table(show_header=True, header_style="bold")

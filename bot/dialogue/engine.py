@@ -139,6 +139,7 @@ class DialogueEngine:
         self.forms = FormRunner(dialogue, config.language)
         self.escalator = Escalator.from_specs([(s.name, s.options()) for s in config.escalation.rules])
         self.departments = {d.key: d for d in config.departments}
+        self._form_slots = {slot for form in dialogue.forms.values() for slot in form.required_slots}
         self.random = random.Random(seed)
 
     # ---- texts -------------------------------------------------------------------------
@@ -228,8 +229,30 @@ class DialogueEngine:
     def _run_policy(self, state: DialogueState, intent: str, message: Message, result: TurnResult) -> None:
         tracker = state.tracker
         tracker.user(intent)
+        self._fill_slots_from_entities(message, tracker)
         if intent in self.config.intents.buying_interest and intent not in state.interest:
             state.interest.append(intent)
+        self._predict_actions(state, result)
+        if not result.actions:
+            state.misunderstood_in_a_row += 1
+            result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+
+    def _fill_slots_from_entities(self, message: Message, tracker: Tracker) -> None:
+        """Rasa's global mappings: a slot no form asks for fills from its entity on any message."""
+        for slot in self.dialogue.slots.values():
+            if slot.name in self._form_slots:
+                continue
+            for mapping in slot.mappings:
+                if mapping.type != "from_entity":
+                    continue
+                value = next((e.value for e in message.entities if e.entity == mapping.entity), None)
+                if value is not None and tracker.slots.get(slot.name) != value:
+                    tracker.set_slot(slot.name, value)
+                    break
+
+    def _predict_actions(self, state: DialogueState, result: TurnResult) -> None:
+        tracker = state.tracker
+        intent = tracker.latest_intent or FALLBACK_INTENT
         for _ in range(MAX_ACTIONS_PER_TURN):
             prediction = self.policy.predict(tracker)
             if prediction is None:
@@ -244,9 +267,6 @@ class DialogueEngine:
             result.actions.append(action)
             if action.startswith("utter_"):
                 result.replies.append(self.say(action, **_slot_values(tracker)))
-        if not result.actions:
-            state.misunderstood_in_a_row += 1
-            result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
 
     def _after_answer(self, state: DialogueState, intent: str, result: TurnResult) -> None:
         if state.tracker.active_loop:
@@ -255,12 +275,14 @@ class DialogueEngine:
             intent in self.config.intents.buying_interest
             and not state.lead_offered
             and LEAD_FORM in self.dialogue.forms
+            and "utter_offer_lead" in self.responses
         ):
             state.lead_offered = True
             state.pending_offer = "lead"
             result.replies.append(self.say("utter_offer_lead"))
         elif (
             self.config.escalation.ask_feedback
+            and "utter_ask_feedback" in self.responses
             and intent not in CONVERSATIONAL
             and f"utter_{intent}" in result.actions
         ):
@@ -302,11 +324,15 @@ class DialogueEngine:
         tracker = state.tracker
         for response in step.utter:
             result.replies.append(self.say(response, **_slot_values(tracker)))
-        if step.stopped:
+        lead_form = step.form == LEAD_FORM
+        if step.stopped and lead_form:
             result.forget_form_answers = True
             if not step.utter:
                 result.replies.append(self.say("utter_offer_declined"))
         if not step.finished:
+            return
+        if not lead_form:  # a project's own form: its rules and stories say what comes next
+            self._predict_actions(state, result)
             return
         filled = step.filled
         consent = filled.get("consent") is True

@@ -23,6 +23,7 @@ MAX_ATTEMPTS_PER_SLOT = 3
 class FormStep:
     """What the form wants said and whether it finished, stopped or goes on."""
 
+    form: str = ""
     utter: list[str] = field(default_factory=list)
     finished: bool = False
     stopped: bool = False
@@ -45,10 +46,13 @@ class FormRunner:
         for slot in form.required_slots:
             if tracker.slots.get(slot) is None:
                 tracker.set_slot(REQUESTED_SLOT, slot)
-                return FormStep(utter=[f"utter_ask_{slot}"])
+                return FormStep(form.name, utter=[f"utter_ask_{slot}"])
+        tracker.action(form.name)  # Rasa's shape: the form runs once more, then the loop ends
         tracker.set_loop(None)
         tracker.set_slot(REQUESTED_SLOT, None)
-        return FormStep(finished=True, filled={s: tracker.slots.get(s) for s in form.required_slots})
+        return FormStep(
+            form.name, finished=True, filled={s: tracker.slots.get(s) for s in form.required_slots}
+        )
 
     def stop(self, tracker: Tracker, clear: bool = True) -> FormStep:
         form = self.data.forms.get(tracker.active_loop or "")
@@ -57,7 +61,7 @@ class FormRunner:
                 tracker.slots.pop(slot, None)
         tracker.set_loop(None)
         tracker.set_slot(REQUESTED_SLOT, None)
-        return FormStep(stopped=True)
+        return FormStep(form.name if form else "", stopped=True)
 
     def handle(self, message: Message, tracker: Tracker) -> FormStep:
         form = self.data.forms[tracker.active_loop or ""]
@@ -78,7 +82,7 @@ class FormRunner:
                 step = self.stop(tracker)
                 step.utter = ["utter_form_gave_up"]
                 return step
-            return FormStep(utter=[f"utter_invalid_{slot.name}", f"utter_ask_{slot.name}"])
+            return FormStep(form.name, utter=[f"utter_invalid_{slot.name}", f"utter_ask_{slot.name}"])
         tracker.slots["_attempts"] = 0
         tracker.set_slot(slot.name, value)
         return self._ask_next(form, tracker)

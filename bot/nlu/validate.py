@@ -30,9 +30,14 @@ def _where(source: str, line: int | None) -> str:
 
 
 def validate_data(
-    data: TrainingData, config: BotdeskConfig, min_examples: int = 10, used_elsewhere: Set[str] = frozenset()
+    data: TrainingData,
+    config: BotdeskConfig,
+    min_examples: int = 10,
+    used_elsewhere: Set[str] = frozenset(),
+    answered_by_flows: Set[str] = frozenset(),
 ) -> list[Problem]:
-    """``used_elsewhere``: responses that stories or the dialogue engine say, not an intent."""
+    """``used_elsewhere``: responses that stories or the dialogue engine say, not an intent;
+    ``answered_by_flows``: intents a rule or story answers, so they need no utter_<intent>."""
     problems: list[Problem] = []
     seen: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for example in data.examples:
@@ -76,7 +81,7 @@ def validate_data(
                     f"intent '{intent}' has only {n} examples; {min_examples}+ varied ones make it reliable",
                 )
             )
-        if f"utter_{intent}" not in data.responses:
+        if f"utter_{intent}" not in data.responses and intent not in answered_by_flows:
             problems.append(
                 Problem(
                     "error",
