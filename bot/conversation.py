@@ -172,6 +172,7 @@ class ConversationService:
             sender_name=self.config.bot.label,
             buttons=reply.buttons,
             message_id=stored.id,
+            image=reply.image,
         )
 
     async def _open_ticket(

@@ -32,6 +32,7 @@ class OutboundMessage:
     sender_name: str  # the bot's label or the operator's name: never anonymous
     buttons: list[dict[str, Any]] = field(default_factory=list)
     message_id: int | None = None
+    image: str | None = None  # a picture URL from the response, for channels that show one
 
     def labelled(self) -> str:
         """The text as plain-text channels show it: who speaks, then what."""

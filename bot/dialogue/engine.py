@@ -55,6 +55,7 @@ class Reply:
     text: str
     buttons: list[dict[str, Any]] = field(default_factory=list)
     response: str | None = None
+    image: str | None = None
 
 
 @dataclass
@@ -149,7 +150,8 @@ class DialogueEngine:
             return Reply(self.config.bot.fallback, response=response)
         variant = self.random.choice(variants)
         text = str(variant.get("text", "")).format_map(_Blank(values))
-        return Reply(text, list(variant.get("buttons") or []), response)
+        image = variant.get("image")
+        return Reply(text, list(variant.get("buttons") or []), response, str(image) if image else None)
 
     def introduction(self) -> Reply:
         return Reply(self.config.bot.introduction, response="introduction")
