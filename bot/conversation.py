@@ -173,6 +173,7 @@ class ConversationService:
             buttons=reply.buttons,
             message_id=stored.id,
             image=reply.image,
+            response=reply.response,
         )
 
     async def _open_ticket(

@@ -33,6 +33,7 @@ class OutboundMessage:
     buttons: list[dict[str, Any]] = field(default_factory=list)
     message_id: int | None = None
     image: str | None = None  # a picture URL from the response, for channels that show one
+    response: str | None = None  # which response (utter_*) the text came from, if any
 
     def labelled(self) -> str:
         """The text as plain-text channels show it: who speaks, then what."""

@@ -298,7 +298,15 @@ class OperatorService:
         conversation = await session.get_one(Conversation, ticket.conversation_id)
         reply = self.engine.say(response, **values)
         await self._send(
-            session, conversation, reply.text, "system", self.config.bot.label, None, reply.buttons, commit
+            session,
+            conversation,
+            reply.text,
+            "system",
+            self.config.bot.label,
+            None,
+            reply.buttons,
+            commit,
+            response,
         )
 
     async def _send(
@@ -311,6 +319,7 @@ class OperatorService:
         operator_id: int | None,
         buttons: list[dict[str, Any]] | None = None,
         commit: bool = True,
+        response: str | None = None,
     ) -> OutboundMessage:
         kind = Sender.OPERATOR if sender == "operator" else Sender.SYSTEM
         stored = await store_outbound(session, conversation, text, sender=kind, operator_id=operator_id)
@@ -329,6 +338,7 @@ class OperatorService:
             sender_name=name,
             buttons=list(buttons or []),
             message_id=stored.id,
+            response=response,
         )
         if commit:
             await session.commit()  # stored before it is sent: a crash loses nothing
@@ -354,4 +364,5 @@ def _payload(message: OutboundMessage) -> dict[str, Any]:
         "sender_name": message.sender_name,
         "buttons": message.buttons,
         "message_id": message.message_id,
+        "response": message.response,
     }

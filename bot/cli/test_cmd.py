@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from rich.markup import escape
 from bot.cli import app
 from bot.cli.options import ProjectOption
 from bot.cli.train_cmd import train_project
-from bot.dialogue.test_stories import load_test_stories, run_story
+from bot.dialogue.test_stories import load_test_stories, run_stories
 from bot.errors import DataError
 from bot.project import Project
 
@@ -35,8 +36,8 @@ def test_stories(
     info, _ = train_project(project, quiet=True)
     pipeline = project.models.load(project.config, info)
     failed = 0
-    for story in loaded:
-        outcome = run_story(story, pipeline, project.engine(seed=0))
+    for outcome in asyncio.run(run_stories(project, pipeline, loaded)):
+        story = outcome.story
         if outcome.passed:
             console.print(f"[green]PASS[/] {escape(story.name)}")
             continue

@@ -1,4 +1,4 @@
-"""Test stories (Rasa's test-story format) run through the real NLU and dialogue engine.
+"""Test stories (Rasa's test-story format) run through the real NLU, dialogue and store.
 
     stories:
     - story: delivery question
@@ -10,21 +10,33 @@
       - action: utter_delivery_terms
       - action: utter_offer_lead
 
+      - operator: Здравствуйте, сейчас проверю.  # an operator claims the ticket and answers
+      - action: utter_operator_joined
+      - operator: /bot                           # /bot, /close or /release
+      - action: utter_back_to_bot
+
 After each user message the bot's turn is the list of responses it said (``utter_*``;
 the fallback text is ``utter_default``), with ``action_handoff`` first when the turn
-escalated. The introduction on the first turn is not listed. A story passes when every
-intent (as the dialogue understood it) and every turn matches exactly.
+escalated; after an operator step, the responses the customer got from the handoff.
+The introduction on the first turn is not listed. A story passes when every intent
+(as the dialogue understood it) and every turn matches exactly. Each run uses a fresh
+SQLite store in a temporary directory, so stories exercise the real conversation and
+operator services.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.dialogue.engine import DialogueEngine, DialogueState, TurnResult
+if TYPE_CHECKING:
+    from bot.project import Project
+
 from bot.errors import DataError
+from bot.messages import InboundMessage, OutboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.yamlio import line_of, load_yaml, to_plain
 
@@ -38,6 +50,7 @@ class UserTurn:
     intent: str | None
     actions: list[str]
     line: int | None
+    operator: bool = False
 
 
 @dataclass
@@ -89,6 +102,8 @@ def _story(item: dict[str, Any], path: Path, line: int | None, node: Any) -> Tes
         step_line = line_of(node, ["steps", index]) or line
         if "user" in step:
             turns.append(UserTurn(str(step["user"]).strip(), step.get("intent"), [], step_line))
+        elif "operator" in step:
+            turns.append(UserTurn(str(step["operator"]).strip(), None, [], step_line, operator=True))
         elif "action" in step:
             if not turns:
                 raise DataError(f"story '{name}': an action before any user message", path, step_line)
@@ -107,28 +122,115 @@ def _story(item: dict[str, Any], path: Path, line: int | None, node: Any) -> Tes
     return TestStory(name, turns, at, str(path), line)
 
 
-def turn_actions(result: TurnResult) -> list[str]:
-    actions = [HANDOFF] if result.escalation is not None else []
-    for reply in result.replies:
-        if reply.response == "introduction":
+OPERATOR_COMMANDS = ("/bot", "/close", "/release")
+
+
+def _names(messages: list[OutboundMessage]) -> list[str]:
+    names = []
+    for message in messages:
+        if message.response == "introduction":
             continue
-        actions.append("utter_default" if reply.response == "fallback" else str(reply.response))
-    return actions
+        names.append("utter_default" if message.response == "fallback" else str(message.response))
+    return names
 
 
-def run_story(story: TestStory, pipeline: Pipeline, engine: DialogueEngine) -> StoryOutcome:
-    outcome = StoryOutcome(story)
-    state = DialogueState()
-    for number, turn in enumerate(story.turns, start=1):
-        result = engine.handle(state, pipeline.parse(turn.text), story.at)
-        where = f"line {turn.line}" if turn.line else f"message {number}"
-        if turn.intent is not None and result.intent != turn.intent:
+async def run_stories(project: Project, pipeline: Pipeline, stories: list[TestStory]) -> list[StoryOutcome]:
+    """Every story against one fresh store, each as its own customer."""
+    from bot.conversation import ConversationService
+    from bot.store import Database, create_operator, upgrade
+    from handoff.service import OperatorService
+
+    with tempfile.TemporaryDirectory(prefix="botdesk-test-") as tmp:
+        db = Database.open(f"sqlite:///{Path(tmp) / 'stories.db'}")
+        try:
+            await upgrade(db.engine)
+            async with db.session() as session:
+                operator = await create_operator(session, "story-operator", "Оператор")
+                await session.commit()
+                operator_id = operator.id
+            outcomes = []
+            for number, story in enumerate(stories):
+                delivered: list[OutboundMessage] = []
+
+                async def deliver(message: OutboundMessage, sink: list[OutboundMessage] = delivered) -> None:
+                    sink.append(message)
+
+                clock = _Clock(story.at)
+                engine = project.engine(seed=0)
+                customers = ConversationService(project.config, db, lambda: pipeline, engine, clock=clock)
+                operators = OperatorService(project.config, db, engine, deliver=deliver, clock=clock)
+                runner = _StoryRun(story, f"story-{number}", customers, operators, operator_id, delivered)
+                outcomes.append(await runner.run())
+            return outcomes
+        finally:
+            await db.close()
+
+
+class _Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class _StoryRun:
+    story: TestStory
+    customer: str
+    customers: Any
+    operators: Any
+    operator_id: int
+    delivered: list[OutboundMessage]
+    ticket: int | None = None
+    claimed: bool = False
+
+    async def run(self) -> StoryOutcome:
+        outcome = StoryOutcome(self.story)
+        for number, turn in enumerate(self.story.turns, start=1):
+            where = f"line {turn.line}" if turn.line else f"step {number}"
+            what = f"operator {turn.text!r}" if turn.operator else repr(turn.text)
+            try:
+                actions = await (
+                    self._operator(turn) if turn.operator else self._customer(turn, where, outcome)
+                )
+            except Exception as exc:  # a story step the services refuse is a failure, not a crash
+                outcome.failures.append(f"{where}: {what} failed: {exc}")
+                break
+            if actions != turn.actions:  # no action listed: the bot must stay silent
+                outcome.failures.append(
+                    f"{where}: after {what} the bot did {actions}, expected {turn.actions}"
+                )
+        return outcome
+
+    async def _customer(self, turn: UserTurn, where: str, outcome: StoryOutcome) -> list[str]:
+        handled = await self.customers.handle(InboundMessage("test", self.customer, turn.text))
+        result = handled.result
+        if turn.intent is not None and result is not None and result.intent != turn.intent:
             outcome.failures.append(
                 f"{where}: {turn.text!r} was understood as {result.intent}, expected {turn.intent}"
             )
-        actions = turn_actions(result)
-        if turn.actions and actions != turn.actions:
-            outcome.failures.append(
-                f"{where}: after {turn.text!r} the bot did {actions}, expected {turn.actions}"
-            )
-    return outcome
+        if handled.ticket_id is not None:
+            self.ticket, self.claimed = handled.ticket_id, False
+        prefix = [HANDOFF] if result is not None and result.escalation is not None else []
+        return prefix + _names(handled.replies)
+
+    async def _operator(self, turn: UserTurn) -> list[str]:
+        if self.ticket is None:
+            raise DataError("an operator step, but no dialogue was handed to a person")
+        self.delivered.clear()
+        if not self.claimed:
+            if not await self.operators.claim(self.ticket, self.operator_id):
+                raise DataError(f"the operator could not claim ticket {self.ticket}")
+            self.claimed = True
+        if turn.text == "/bot":
+            await self.operators.return_to_bot(self.ticket, self.operator_id)
+        elif turn.text == "/close":
+            await self.operators.close(self.ticket, self.operator_id, "solved")
+        elif turn.text == "/release":
+            await self.operators.release(self.ticket, self.operator_id)
+        else:
+            await self.operators.reply(self.ticket, self.operator_id, turn.text)
+        if turn.text in OPERATOR_COMMANDS:
+            self.ticket, self.claimed = None, False
+        return _names([m for m in self.delivered if m.sender == "system"])

@@ -48,3 +48,34 @@ def test_malformed_story_is_a_clear_error(
     )
     assert main(["test", "--project", str(trained_ru.root), str(story)]) == 2
     assert "an action before any user message" in capsys.readouterr().err
+
+
+def test_operator_step_without_a_handoff_fails_clearly(
+    trained_ru: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    story = write(
+        tmp_path / "test_op.yml",
+        """\
+stories:
+- story: an operator out of nowhere
+  steps:
+  - user: |
+      как вернуть товар
+  - action: utter_return_policy
+  - action: utter_ask_feedback
+  - operator: здравствуйте
+""",
+    )
+    assert main(["test", "--project", str(trained_ru.root), str(story)]) == 1
+    assert "no dialogue was handed to a person" in capsys.readouterr().out
+
+
+def test_a_user_step_without_actions_means_silence(
+    trained_ru: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    story = write(
+        tmp_path / "test_silent.yml",
+        "stories:\n- story: expects silence\n  steps:\n  - user: |\n      привет\n",
+    )
+    assert main(["test", "--project", str(trained_ru.root), str(story)]) == 1
+    assert "expected []" in capsys.readouterr().out
