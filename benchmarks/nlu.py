@@ -205,7 +205,7 @@ def run_isolated(job: tuple[str, str, str | None]) -> Row:
 
 def export_rasa_data(datasets: Path, target: Path) -> None:
     """Rasa NLU projects of the benchmark training data, for `rasa train nlu`."""
-    from bot.interop.rasa_export import _dump, nlu_document
+    from bot.interop.rasa_export import RASA_DIET_PIPELINE, _dump, nlu_document
     from bot.nlu.data import TrainingData
 
     for name in ("clinc150", "banking77"):
@@ -219,14 +219,7 @@ def export_rasa_data(datasets: Path, target: Path) -> None:
             "recipe": "default.v1",
             "assistant_id": f"bench-{name}",
             "language": "en",
-            "pipeline": [
-                {"name": "WhitespaceTokenizer"},
-                {"name": "RegexFeaturizer"},
-                {"name": "LexicalSyntacticFeaturizer"},
-                {"name": "CountVectorsFeaturizer"},
-                {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
-                {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
-            ],
+            "pipeline": RASA_DIET_PIPELINE,
             "policies": [],
         }
         (project / "config.yml").write_text(_dump(config), encoding="utf-8")

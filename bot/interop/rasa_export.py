@@ -24,6 +24,15 @@ from bot.nlu.data import Example, TrainingData
 from bot.project import Project
 
 RASA_FORMAT = "3.1"
+# Rasa 3's default NLU pipeline (what `rasa init` writes), for side-by-side comparisons.
+RASA_DIET_PIPELINE: list[dict[str, Any]] = [
+    {"name": "WhitespaceTokenizer"},
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+]
 RESPONSE_KEYS = {
     "text",
     "image",
@@ -212,16 +221,7 @@ def config_document(project: Project) -> tuple[dict[str, Any], list[str]]:
         "recipe": "default.v1",
         "assistant_id": project.config.assistant_id,
         "language": project.config.language,
-        "pipeline": [
-            {"name": "WhitespaceTokenizer"},
-            {"name": "RegexFeaturizer"},
-            {"name": "LexicalSyntacticFeaturizer"},
-            {"name": "CountVectorsFeaturizer"},
-            {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
-            {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
-            {"name": "EntitySynonymMapper"},
-            fallback,
-        ],
+        "pipeline": [*RASA_DIET_PIPELINE, {"name": "EntitySynonymMapper"}, fallback],
         "policies": policies,
     }
     return config, warnings
