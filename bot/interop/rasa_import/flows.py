@@ -1,0 +1,210 @@
+"""Rasa rules and stories -> botdesk's stories/*.yml.
+
+``or`` steps are written out as one flow per alternative (at most ``MAX_OR_EXPANSION``);
+steps botdesk cannot run (custom actions, Rasa's default actions) are left out with a
+note, and a flow with nothing left to run, a checkpoint or end-to-end text is dropped.
+Rules for the NLU fallback are left out with a note, and the ``answer X`` rules that
+``botdesk export rasa`` writes are left out silently: botdesk does both by itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+from bot.dialogue.stories import REQUESTED_SLOT
+from bot.interop.rasa_import.notes import Drop
+from bot.interop.rasa_import.state import (
+    DEFAULT_RESPONSE,
+    RASA_DEFAULT_ACTIONS,
+    Conversion,
+    Flows,
+    response_name,
+    unique,
+)
+from bot.nlu.base import FALLBACK_INTENT
+from bot.project import BUILTIN_ACTIONS
+from bot.yamlio import line_of, to_plain
+
+MAX_OR_EXPANSION = 16
+
+
+def read_flows(conv: Conversion, sources: list[tuple[Path, Any]]) -> None:
+    """The rules and stories of each data file; read after the NLU data, which they name."""
+    for path, raw in sources:
+        flows = Flows()
+        for kind in ("rules", "stories"):
+            for index, item in enumerate(raw.get(kind) or []):
+                line = line_of(raw, [kind, index])
+                target = flows.rules if kind == "rules" else flows.stories
+                target.extend(_flow(conv, kind, item, path, line))
+        if flows.rules or flows.stories:
+            conv.flow_files[unique(path.stem, conv.flow_files, ("slots",))] = flows
+
+
+def _flow(conv: Conversion, kind: str, item: Any, path: Path, line: int | None) -> list[dict[str, Any]]:
+    label = "rule" if kind == "rules" else "story"
+    if not isinstance(item, dict) or label not in item or not isinstance(item.get("steps"), list):
+        conv.note("dropped", f"a {label} without a name or steps was left out", path, line)
+        return []
+    name = str(item[label])
+    where = f"{label} '{name}'"
+    plain_steps = to_plain(item["steps"])
+    if _fallback_rule(conv, plain_steps, where, path, line) or _generated_rule(conv, label, name, item):
+        return []
+    try:
+        variants = _expand(conv, item["steps"], path, where)
+        conditions = _expand(conv, item.get("condition") or [], path, where)
+    except Drop as exc:
+        conv.note("dropped", f"{where} left out: {exc}", path, line)
+        return []
+    if len(variants) > 1:
+        conv.note("changed", f"{where}: 'or' steps written out as {len(variants)} {kind}", path, line)
+    result = []
+    for number, steps in enumerate(variants, start=1):
+        if not any("action" in s for s in steps):
+            conv.note("dropped", f"{where} left out: no step botdesk can run remains", path, line)
+            return []
+        flow: dict[str, Any] = {label: name if len(variants) == 1 else f"{name} ({number})"}
+        if label == "rule" and item.get("conversation_start"):
+            flow["conversation_start"] = True
+        if label == "rule" and conditions and conditions[0]:
+            flow["condition"] = conditions[0]
+        flow["steps"] = steps
+        if label == "rule" and item.get("wait_for_user_input") is False:
+            flow["wait_for_user_input"] = False
+        result.append(flow)
+    return result
+
+
+def _fallback_rule(conv: Conversion, steps: Any, where: str, path: Path, line: int | None) -> bool:
+    """A flow that starts at nlu_fallback: botdesk handles that message itself."""
+    if not steps or not isinstance(steps[0], dict) or steps[0].get("intent") != FALLBACK_INTENT:
+        return False
+    actions = {s.get("action") for s in steps[1:] if isinstance(s, dict)}
+    plain = actions <= {DEFAULT_RESPONSE, "action_default_fallback", "action_listen"}
+    conv.note(
+        "changed" if plain else "dropped",
+        f"{where} left out: botdesk answers a message it does not understand with bot.fallback "
+        "(utter_default's text) itself, and hands off after repeated misunderstandings",
+        path,
+        line,
+    )
+    return True
+
+
+def _generated_rule(conv: Conversion, label: str, name: str, item: Any) -> bool:
+    """``answer X`` rules that ``botdesk export rasa`` writes for botdesk's default answer."""
+    match = re.fullmatch(r"answer (\S+)", name)
+    if label != "rule" or match is None or item.get("condition") or item.get("conversation_start"):
+        return False
+    intent, answer = match.group(1), f"utter_{match.group(1)}"
+    if intent not in conv.intents or answer not in conv.responses:
+        return False
+    return bool(to_plain(item["steps"]) == [{"intent": intent}, {"action": answer}])
+
+
+def _expand(conv: Conversion, steps: Any, path: Path, where: str) -> list[list[dict[str, Any]]]:
+    """Steps with ``or`` alternatives -> every sequence they stand for."""
+    options: list[list[list[dict[str, Any]]]] = []
+    for index, raw in enumerate(steps):
+        line = line_of(steps, [index])
+        if isinstance(raw, dict) and "or" in raw:
+            alternatives = [_step(conv, alt, path, line, where) for alt in raw["or"] or []]
+            options.append(alternatives)
+        else:
+            options.append([_step(conv, raw, path, line, where)])
+    total = 1
+    for alternatives in options:
+        total *= max(len(alternatives), 1)
+    if total > MAX_OR_EXPANSION:
+        raise Drop(f"its 'or' steps stand for {total} flows (more than {MAX_OR_EXPANSION})")
+    return [[s for part in combo for s in part] for combo in itertools.product(*options)]
+
+
+def _step(conv: Conversion, raw: Any, path: Path, line: int | None, where: str) -> list[dict[str, Any]]:
+    raw = to_plain(raw)
+    if not isinstance(raw, dict):
+        raise Drop(f"a step at line {line} is not a mapping")
+    if "user" in raw or "bot" in raw:
+        raise Drop("end-to-end 'user:'/'bot:' text steps are not supported")
+    if "checkpoint" in raw:
+        raise Drop("checkpoints are not supported; write the stories out in full")
+    if "intent" in raw:
+        return [_intent_step(conv, raw, path, line, where)]
+    if "action" in raw:
+        return _action_step(conv, str(raw["action"]), path, line, where)
+    if "slot_was_set" in raw:
+        return _slot_step(conv, raw["slot_was_set"], path, line, where)
+    if "active_loop" in raw:
+        loop = raw["active_loop"]
+        if loop is not None and str(loop) not in conv.forms:
+            conv.note("dropped", f"{where}: step active_loop {loop} (unknown form) left out", path, line)
+            return []
+        return [{"active_loop": None if loop is None else str(loop)}]
+    raise Drop(f"unknown step ({', '.join(str(k) for k in raw)})")
+
+
+def _intent_step(
+    conv: Conversion, raw: dict[str, Any], path: Path, line: int | None, where: str
+) -> dict[str, Any]:
+    name = str(raw["intent"])
+    name = conv.retrieval.get(name, name)
+    if any(k.startswith(name + "/") for k in conv.retrieval):
+        raise Drop(
+            f"it uses the retrieval intent '{name}' as a whole; botdesk answers each {name}_* "
+            "intent with its own response by default"
+        )
+    if name == FALLBACK_INTENT:
+        raise Drop("botdesk handles nlu_fallback itself (bot.fallback, then a hand-off)")
+    if name not in conv.intents:
+        raise Drop(f"intent '{name}' has no NLU examples")
+    if raw.get("entities"):
+        conv.note("changed", f"{where}: the entities required with intent '{name}' are ignored", path, line)
+    return {"intent": name}
+
+
+def _action_step(
+    conv: Conversion, name: str, path: Path, line: int | None, where: str
+) -> list[dict[str, Any]]:
+    name = response_name(name)
+    if name in conv.responses or name in conv.forms or name in BUILTIN_ACTIONS:
+        if name == DEFAULT_RESPONSE:
+            conv.uses_default = True
+        return [{"action": name}]
+    if name == "action_default_fallback":
+        conv.uses_default = True
+        conv.note("changed", f"{where}: action_default_fallback became utter_default", path, line)
+        return [{"action": DEFAULT_RESPONSE}]
+    if name == "action_deactivate_loop":
+        conv.note(
+            "changed",
+            f"{where}: action_deactivate_loop left out (botdesk ends a form itself on deny/goodbye)",
+            path,
+            line,
+        )
+        return []
+    if name in RASA_DEFAULT_ACTIONS:
+        conv.note("dropped", f"{where}: Rasa's {name} has no botdesk equivalent; step left out", path, line)
+        return []
+    what = "custom action" if not name.startswith("utter_") else "unknown response"
+    conv.note("dropped", f"{where}: {what} {name} left out (botdesk cannot run it)", path, line)
+    return []
+
+
+def _slot_step(
+    conv: Conversion, entries: Any, path: Path, line: int | None, where: str
+) -> list[dict[str, Any]]:
+    kept: list[Any] = []
+    for entry in entries or []:
+        names = list(entry) if isinstance(entry, dict) else [entry]
+        for name in names:
+            if str(name) not in conv.slots and str(name) != REQUESTED_SLOT:
+                conv.note("dropped", f"{where}: slot_was_set {name} (undeclared slot) left out", path, line)
+            elif isinstance(entry, dict):
+                kept.append({str(name): entry[name]})
+            else:
+                kept.append(str(name))
+    return [{"slot_was_set": kept}] if kept else []
