@@ -20,12 +20,32 @@ P = TypeVar("P", bound=type[Any])
 
 
 class Registry(Generic[P]):
-    def __init__(self, kind: str, base: type, builtin_modules: Iterable[str], decorator: str) -> None:
+    """Named classes of one kind (``kind`` words the messages, e.g. "pipeline component").
+
+    ``name_key`` is the config key that names an item (reported by :meth:`check`), ``noun``
+    what the "unknown name" message calls a custom item ("A custom adapter is ..."); ``items``
+    lets a registry work on a mapping its owner keeps; :meth:`explain` words option errors
+    and may be overridden where a config section wants its own wording.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        base: type,
+        builtin_modules: Iterable[str],
+        decorator: str,
+        *,
+        name_key: str = "name",
+        noun: str = "one",
+        items: dict[str, P] | None = None,
+    ) -> None:
         self.kind = kind
         self.base = base
         self.builtin_modules = tuple(builtin_modules)
         self.decorator = decorator
-        self._items: dict[str, P] = {}
+        self.name_key = name_key
+        self.noun = noun
+        self._items: dict[str, P] = items if items is not None else {}
         self._loaded = False
 
     def register(self, cls: P) -> P:
@@ -64,7 +84,7 @@ class Registry(Generic[P]):
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise ConfigError(
             f"unknown {self.kind} '{name}'; {hint}known: {', '.join(sorted(self._items))}. "
-            f"A custom one is a {self.base.__name__} subclass decorated with @{self.decorator}, "
+            f"A custom {self.noun} is a {self.base.__name__} subclass decorated with @{self.decorator}, "
             "or named by its dotted path (mypkg.module.ClassName)"
         )
 
@@ -76,20 +96,24 @@ class Registry(Generic[P]):
         try:
             cls = self.get(name)
         except ConfigError as exc:
-            return "name", str(exc)
+            return self.name_key, str(exc)
         try:
             cls.Options.model_validate(options)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            key = str(error["loc"][0]) if error["loc"] else None
-            if error["type"] == "extra_forbidden":
-                allowed = list(cls.Options.model_fields)
-                close = difflib.get_close_matches(key or "", allowed, n=1)
-                hint = (
-                    f"did you mean '{close[0]}'?"
-                    if close
-                    else f"expected one of: {', '.join(allowed) or '(no options)'}"
-                )
-                return key, f"unknown option '{key}' for {name}; {hint}"
-            return key, f"{name}.{key}: {error['msg']} (got {error.get('input')!r})"
+            return self.explain(name, cls, exc)
         return None
+
+    def explain(self, name: str, cls: P, exc: ValidationError) -> tuple[str | None, str]:
+        """(offending key, message) for the first problem with ``name``'s options."""
+        error = exc.errors()[0]
+        key = str(error["loc"][0]) if error["loc"] else None
+        if error["type"] == "extra_forbidden":
+            hint = suggest(key or "", list(cls.Options.model_fields), "(no options)")
+            return key, f"unknown option '{key}' for {name}; {hint}"
+        return key, f"{name}.{key}: {error['msg']} (got {error.get('input')!r})"
+
+
+def suggest(key: str, allowed: list[str], none: str) -> str:
+    """A "did you mean 'x'?" hint for a near miss, else the allowed keys (``none`` if there are none)."""
+    close = difflib.get_close_matches(key, allowed, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(allowed) or none}"
