@@ -125,6 +125,29 @@ class StorageSettings(StrictModel):
         return value
 
 
+class RestChannelSettings(StrictModel):
+    """The Rasa-compatible REST channel (POST /webhooks/rest/webhook)."""
+
+    enabled: bool = True
+    callback_url: str | None = Field(
+        default=None,
+        description="Operator and system messages are also POSTed here (Rasa callback shape)",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+
+class ChannelsSettings(StrictModel):
+    """Where customers write from; each channel has its own section."""
+
+    rest: RestChannelSettings = Field(default_factory=RestChannelSettings)
+
+
 class BotdeskConfig(StrictModel):
     """The whole of config.yml."""
 
@@ -142,6 +165,7 @@ class BotdeskConfig(StrictModel):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     crm: list[CRMItem] = Field(default_factory=list, description="Where lead cards go (outbox, retried)")
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
+    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
 
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.storage.url
