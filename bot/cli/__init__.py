@@ -41,6 +41,7 @@ from bot.cli import (  # noqa: E402,F401
     init_cmd,
     nlu_cmd,
     outbox_cmd,
+    run_cmd,
     shell_cmd,
     test_cmd,
     train_cmd,

@@ -1,0 +1,79 @@
+"""``botdesk run``: serve the bot over HTTP with uvicorn until Ctrl-C or SIGTERM.
+
+What can be checked before the server starts is checked here, so a typo in config.yml,
+a missing model or an unset CRM secret is one sentence and exit 2, not a traceback
+from inside the server's start-up. Stopping is uvicorn's graceful shutdown: it stops
+accepting, lets the requests in flight answer, then the app's lifespan stops the
+workers and closes the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.cli import app
+from bot.cli.options import ProjectOption
+from bot.cli.train_cmd import train_project
+from bot.project import Project
+
+console = Console(soft_wrap=True, stderr=True)
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+async def _preflight(project: Project) -> None:
+    """The database URL can be right and the CRM adapters can be built (their secrets are set)."""
+    from handoff.outbox import OutboxWorker
+
+    db = project.database()
+    try:
+        worker = OutboxWorker.from_config(db.sessions, project.config.crm)
+        await worker.aclose()
+    finally:
+        await db.close()
+
+
+def _show_logs() -> None:
+    """botdesk's log lines beside uvicorn's, unless logging is set up already."""
+    logger = logging.getLogger("botdesk")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+@app.command()
+def run(
+    project_dir: ProjectOption = Path("."),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the bot: REST channel (Rasa-compatible), /healthz, /metrics. Ctrl-C stops it gracefully."""
+    import uvicorn
+
+    from bot.server.app import create_app  # here: bot.server imports the CLI's train_project
+
+    project = Project.open(project_dir)
+    info, trained = train_project(project)
+    if trained:
+        console.print(f"trained model {info.version} (the data or config had changed)", highlight=False)
+    pipeline = project.models.load(project.config, info)
+    asyncio.run(_preflight(project))
+    _show_logs()
+    config = uvicorn.Config(
+        create_app(project, pipeline=pipeline),
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        log_level="info",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)

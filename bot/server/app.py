@@ -1,0 +1,64 @@
+"""The botdesk web app: channels, health and metrics over one set of running services.
+
+``create_app(project)`` builds the FastAPI app; its lifespan (``bot.server.lifespan``)
+starts the store, the model, the services and the background workers, and stops them
+gracefully. ``botdesk run`` serves it with uvicorn; tests pass a trained ``pipeline``,
+a ``clock``, a ``database_url`` and an httpx ``transport`` instead of the real ones.
+"""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+import bot
+from bot.conversation import Clock, utc_now
+from bot.nlu.pipeline import Pipeline
+from bot.project import Project
+from bot.server.inflight import InFlight, InFlightMiddleware
+from bot.server.lifespan import ServerOptions, lifespan
+from bot.server.metrics import Metrics
+from bot.server.routes import health, rest
+
+
+def create_app(
+    project: Project,
+    *,
+    pipeline: Pipeline | None = None,
+    clock: Clock | None = None,
+    database_url: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    tick_seconds: float = 5.0,
+    shutdown_timeout: float = 10.0,
+) -> FastAPI:
+    """The app for ``project``; config.yml is read (and checked) now, everything else at start-up.
+
+    ``pipeline``: a loaded model to use instead of loading (or training) the project's;
+    ``database_url``: instead of config.yml's ``storage.url``/``BOTDESK_DATABASE_URL``;
+    ``transport``: the network for the REST callback and the CRM adapters;
+    ``tick_seconds``: how often the operator timers and retried deliveries run;
+    ``shutdown_timeout``: how long shutdown waits for requests and workers.
+    """
+    config = project.config
+    app = FastAPI(
+        title="botdesk",
+        version=bot.__version__,
+        summary="FAQ bot with human handoff: channels, health and metrics",
+        lifespan=lifespan,
+    )
+    app.state.options = ServerOptions(
+        project=project,
+        pipeline=pipeline,
+        clock=clock or utc_now,
+        database_url=database_url,
+        transport=transport,
+        tick_seconds=tick_seconds,
+        shutdown_timeout=shutdown_timeout,
+    )
+    app.state.metrics = Metrics()
+    app.state.requests = InFlight()
+    app.add_middleware(InFlightMiddleware, tracker=app.state.requests)
+    app.include_router(health.router)
+    if config.channels.rest.enabled:
+        app.include_router(rest.router)
+    return app

@@ -1,0 +1,187 @@
+"""Start and stop everything the server runs besides its routes.
+
+Start: open the store and migrate it, load the NLU model (training it first when the
+data or config changed), build the conversation and operator services, start the CRM
+outbox worker and the maintenance loop (the operator service's timers and retried
+deliveries, every few seconds). Stop, in reverse: refuse new requests and let the
+running ones finish, stop the loops (a pass in flight completes), close the channels
+and the store.
+
+A database that cannot be reached at start is not fatal: the server comes up, answers
+503 on /healthz and on the webhook (nothing is acknowledged that was not stored), and
+the maintenance loop retries the migration until it works. A database URL that cannot
+be right (a bad scheme, a missing directory) is a StoreError at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+from fastapi import FastAPI
+
+from bot.channels.base import ChannelRouter
+from bot.channels.rest import RestCallback
+from bot.cli.train_cmd import train_project
+from bot.conversation import Clock, ConversationService, utc_now
+from bot.nlu.pipeline import Pipeline
+from bot.project import Project
+from bot.server.inflight import InFlight
+from bot.server.metrics import Metrics
+from bot.settings import BotdeskConfig
+from bot.store import Database, StoreError, upgrade
+from bot.store.db import display_url
+from handoff.outbox import OutboxWorker
+from handoff.service import OperatorService
+
+log = logging.getLogger("botdesk.server")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """What ``create_app`` was given; the lifespan builds the services from it."""
+
+    project: Project
+    pipeline: Pipeline | None = None
+    clock: Clock = utc_now
+    database_url: str | None = None
+    transport: httpx.AsyncBaseTransport | None = None  # the network seam: REST callback and CRM
+    tick_seconds: float = 5.0
+    shutdown_timeout: float = 10.0
+
+
+@dataclass
+class ServerState:
+    """The running services, as routes see them through ``bot.server.deps``."""
+
+    config: BotdeskConfig
+    db: Database
+    pipeline: Pipeline
+    conversations: ConversationService
+    operators: OperatorService
+    router: ChannelRouter
+    outbox: OutboxWorker
+    metrics: Metrics
+    ready: bool = False  # the store is migrated and usable
+    problem: str | None = None  # why not, for /healthz
+    closers: list[RestCallback] = field(default_factory=list)
+
+    @property
+    def model_version(self) -> str | None:
+        return self.pipeline.version
+
+    async def migrate(self) -> bool:
+        try:
+            await upgrade(self.db.engine)
+        except StoreError as exc:
+            if self.problem != str(exc):
+                log.error("the database is not usable yet (%s); retrying", exc)
+            self.ready, self.problem = False, str(exc)
+            return False
+        if self.problem is not None:
+            log.info("the database %s is usable now", display_url(self.db.url))
+        self.ready, self.problem = True, None
+        return True
+
+
+async def load_pipeline(project: Project) -> Pipeline:
+    """The current model, trained first when it does not fit the data and config."""
+    info, trained = await asyncio.to_thread(train_project, project, False, True)
+    if trained:
+        log.info("trained model %s (the data or config had changed)", info.version)
+    return await asyncio.to_thread(project.models.load, project.config, info)
+
+
+async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
+    project = options.project
+    config = project.config
+    db = Database.open(options.database_url or config.database_url(), base_dir=project.root)
+    try:
+        pipeline = options.pipeline or await load_pipeline(project)
+        metrics.set_model(pipeline.version)
+        engine = project.engine(seed=None)
+        router = ChannelRouter()
+        closers = []
+        rest = config.channels.rest
+        if rest.enabled and rest.callback_url:
+            callback = RestCallback(rest.callback_url, transport=options.transport)
+            router.register(callback)
+            closers.append(callback)
+        outbox = OutboxWorker.from_config(db.sessions, config.crm, transport=options.transport)
+    except BaseException:
+        await db.close()
+        raise
+    metrics.watch_outbox(outbox)
+    state = ServerState(
+        config=config,
+        db=db,
+        pipeline=pipeline,
+        conversations=ConversationService(config, db, lambda: pipeline, engine, clock=options.clock),
+        operators=OperatorService(config, db, engine, deliver=router, clock=options.clock),
+        router=router,
+        outbox=outbox,
+        metrics=metrics,
+        closers=closers,
+    )
+    await state.migrate()
+    outbox.start()
+    log.info(
+        "botdesk ready: model %s, database %s%s, channels out: %s",
+        pipeline.version,
+        display_url(db.url),
+        "" if state.ready else " (NOT reachable yet)",
+        ", ".join(router.names) or "none (clients poll)",
+    )
+    return state
+
+
+async def maintain(state: ServerState, every: float, stopping: asyncio.Event) -> None:
+    """The operator service's timers and retried deliveries, every ``every`` seconds."""
+    while not stopping.is_set():
+        try:
+            if state.ready or await state.migrate():
+                await state.operators.tick()
+                redelivered = await state.operators.redeliver()
+                if redelivered:
+                    state.metrics.redelivered.inc(redelivered)
+        except Exception:  # the store went away, say: logged, tried again next round
+            log.exception("maintenance round failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), every)
+
+
+async def stop(
+    state: ServerState, requests: InFlight, task: asyncio.Task[None], stopping: asyncio.Event, timeout: float
+) -> None:
+    requests.close()
+    if not await requests.wait_idle(timeout):
+        log.warning("shutdown: %d request(s) still running after %g s", requests.count, timeout)
+    stopping.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout)
+    except TimeoutError:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await state.outbox.aclose(timeout)
+    for channel in state.closers:
+        await channel.aclose()
+    await state.db.close()
+    log.info("botdesk stopped")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    options: ServerOptions = app.state.options
+    requests: InFlight = app.state.requests
+    state = await start(options, app.state.metrics)
+    app.state.botdesk = state
+    stopping = asyncio.Event()
+    task = asyncio.create_task(maintain(state, options.tick_seconds, stopping), name="botdesk-maintenance")
+    try:
+        yield
+    finally:
+        await stop(state, requests, task, stopping, options.shutdown_timeout)

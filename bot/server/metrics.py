@@ -1,0 +1,144 @@
+"""Prometheus metrics for one app: its own registry, so two apps in one process never mix.
+
+Counters are bumped where things happen (a channel handled a message); values that
+live elsewhere are read when /metrics is scraped: the queue length and the outbox
+from the store, the CRM worker's delivery counters from the worker itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, or_, select
+
+from bot.conversation import Handled
+from bot.nlu.base import FALLBACK_INTENT
+from bot.store import Database, HandoffTicket, TicketStatus, utcnow
+from handoff.outbox import OutboxWorker, outbox_summary
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+OUTCOMES = ("answered", "handoff", "silent", "duplicate", "rejected", "error")
+
+
+def outcome_of(handled: Handled) -> str:
+    """How a handled message ended, as the ``outcome`` label."""
+    if handled.duplicate:
+        return "duplicate"
+    if handled.silent:
+        return "silent"
+    if handled.ticket_id is not None:
+        return "handoff"
+    return "answered"
+
+
+class Metrics:
+    """Everything /metrics shows; channels call ``observe``/``refused``, the server the rest."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages = Counter(
+            "botdesk_messages",
+            "Customer messages handled, by channel and outcome",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.reply_seconds = Histogram(
+            "botdesk_reply_seconds",
+            "From receiving a customer message to having the stored reply, by channel",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "botdesk_nlu_fallbacks", "Customer messages the bot did not understand", ["channel"], registry=r
+        )
+        self.escalations = Counter(
+            "botdesk_escalations", "Dialogues handed to a person, by escalation rule", ["reason"], registry=r
+        )
+        self.queue_length = Gauge(
+            "botdesk_queue_length", "Handed-off dialogues waiting for an operator", registry=r
+        )
+        self.outbox_pending = Gauge(
+            "botdesk_outbox_pending", "Outbox items (CRM pushes, redeliveries) not yet delivered", registry=r
+        )
+        self.outbox_dead_items = Gauge(
+            "botdesk_outbox_dead_items", "Outbox items given up on, waiting for a person", registry=r
+        )
+        self.redelivered = Counter(
+            "botdesk_channel_redelivered",
+            "Operator and system messages delivered on a retry after their channel was down",
+            registry=r,
+        )
+        self.model = Info("botdesk_model", "The NLU model in service", registry=r)
+
+    def observe(self, channel: str, handled: Handled, seconds: float) -> None:
+        """One handled customer message: outcome, latency, fallback, escalation."""
+        self.messages.labels(channel, outcome_of(handled)).inc()
+        if handled.duplicate:
+            return
+        self.reply_seconds.labels(channel).observe(seconds)
+        result = handled.result
+        if result is None:
+            return
+        if result.intent == FALLBACK_INTENT:
+            self.fallbacks.labels(channel).inc()
+        if result.escalation is not None:
+            self.escalations.labels(result.escalation.reason).inc()
+
+    def refused(self, channel: str, outcome: str = "rejected") -> None:
+        """A message that was not handled: bad input (``rejected``) or a server-side ``error``."""
+        self.messages.labels(channel, outcome).inc()
+
+    def set_model(self, version: str | None) -> None:
+        self.model.info({"version": version or "unknown"})
+
+    def watch_outbox(self, worker: OutboxWorker) -> None:
+        """Expose the CRM worker's counters (they only grow) as Prometheus counters."""
+        self.registry.register(OutboxCollector(worker))
+
+    async def refresh(self, db: Database, now: datetime | None = None) -> None:
+        """Read the gauges that live in the store; called just before a scrape is rendered."""
+        now = now or utcnow()
+        async with db.reader() as session:
+            queued = await session.scalar(
+                select(func.count())
+                .select_from(HandoffTicket)
+                .where(
+                    HandoffTicket.status == TicketStatus.QUEUED,
+                    or_(HandoffTicket.callback_at.is_(None), HandoffTicket.callback_at <= now),
+                )
+            )
+            summary = await outbox_summary(session, now)
+        self.queue_length.set(int(queued or 0))
+        self.outbox_pending.set(summary.pending)
+        self.outbox_dead_items.set(summary.dead)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class OutboxCollector(Collector):
+    """Reads ``OutboxWorker``'s counters at scrape time."""
+
+    FIELDS = (
+        ("delivered", "Lead cards the CRM accepted"),
+        ("duplicates", "Lead cards the CRM already had (a retry after a lost answer)"),
+        ("retried", "CRM pushes that failed for now and were scheduled again"),
+        ("dead", "CRM pushes given up on (permanent error or too many attempts)"),
+    )
+
+    def __init__(self, worker: OutboxWorker) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        for field, help_text in self.FIELDS:
+            yield CounterMetricFamily(f"botdesk_outbox_{field}", help_text, value=getattr(self.worker, field))
+
+    def describe(self) -> Iterable[CounterMetricFamily]:
+        return list(self.collect())
