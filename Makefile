@@ -22,8 +22,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
-	$(BIN)/botdesk train
-	$(BIN)/botdesk shell
+	$(BIN)/botdesk train && $(BIN)/botdesk run
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check bot handoff tests benchmarks

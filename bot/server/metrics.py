@@ -76,6 +76,8 @@ class Metrics:
             registry=r,
         )
         self.model = Info("botdesk_model", "The NLU model in service", registry=r)
+        self._outbox = OutboxCollector()
+        r.register(self._outbox)
 
     def observe(self, channel: str, handled: Handled, seconds: float) -> None:
         """One handled customer message: outcome, latency, fallback, escalation."""
@@ -100,7 +102,7 @@ class Metrics:
 
     def watch_outbox(self, worker: OutboxWorker) -> None:
         """Expose the CRM worker's counters (they only grow) as Prometheus counters."""
-        self.registry.register(OutboxCollector(worker))
+        self._outbox.worker = worker
 
     async def refresh(self, db: Database, now: datetime | None = None) -> None:
         """Read the gauges that live in the store; called just before a scrape is rendered."""
@@ -124,7 +126,7 @@ class Metrics:
 
 
 class OutboxCollector(Collector):
-    """Reads ``OutboxWorker``'s counters at scrape time."""
+    """Reads ``OutboxWorker``'s counters at scrape time (zeros until there is a worker)."""
 
     FIELDS = (
         ("delivered", "Lead cards the CRM accepted"),
@@ -133,12 +135,13 @@ class OutboxCollector(Collector):
         ("dead", "CRM pushes given up on (permanent error or too many attempts)"),
     )
 
-    def __init__(self, worker: OutboxWorker) -> None:
+    def __init__(self, worker: OutboxWorker | None = None) -> None:
         self.worker = worker
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         for field, help_text in self.FIELDS:
-            yield CounterMetricFamily(f"botdesk_outbox_{field}", help_text, value=getattr(self.worker, field))
+            value = getattr(self.worker, field) if self.worker is not None else 0
+            yield CounterMetricFamily(f"botdesk_outbox_{field}", help_text, value=value)
 
     def describe(self) -> Iterable[CounterMetricFamily]:
         return list(self.collect())
