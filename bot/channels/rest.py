@@ -168,7 +168,7 @@ async def messages_after(
             "message_id": message.id,
             "timestamp": message.created_at.isoformat(),
         }
-        for message, operator_name in rows.tuples()
+        for message, operator_name in rows.all()
     ]
 
 
