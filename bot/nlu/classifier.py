@@ -110,11 +110,7 @@ class LinearIntentClassifier(Component):
         for train_idx, test_idx in splitter.split(features, labels):
             coef, intercept = self._fit(features[train_idx], labels[train_idx])
             scores[test_idx] = features[test_idx] @ coef.T + intercept
-        target = np.zeros_like(scores)
-        target[np.arange(len(labels)), labels] = 1.0
-        platt = LogisticRegression(C=1e4, max_iter=1000)
-        platt.fit(scores.reshape(-1, 1), target.ravel())
-        return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        return _pooled_platt(scores, labels, self.options.random_state)
 
     def confidences(self, features: sp.csr_matrix) -> NDArray[np.float64]:
         return self._sigmoid(np.asarray(features @ self._coef_t) + self._intercept)
@@ -151,3 +147,27 @@ class LinearIntentClassifier(Component):
         self._platt = (float(meta["platt"][0]), float(meta["platt"][1]))
         self._coef_t = read_array(directory / "coef_t.npy")
         self._intercept = read_array(directory / "intercept.npy")
+
+
+NEGATIVES_PER_POSITIVE = 20
+
+
+def _pooled_platt(scores: NDArray[np.float64], labels: NDArray[np.int64], seed: int) -> tuple[float, float]:
+    """One sigmoid for all intents: P(intent c is right | its score), from out-of-fold scores.
+
+    Negatives are subsampled (20 per positive, weighted back up): with 150 intents the
+    pooled set would otherwise be 150 times the data for no better fit.
+    """
+    n, k = scores.shape
+    truth = np.zeros((n, k), dtype=bool)
+    truth[np.arange(n), labels] = True
+    flat_scores, flat_truth = scores.ravel(), truth.ravel()
+    positives = np.flatnonzero(flat_truth)
+    negatives = np.flatnonzero(~flat_truth)
+    kept = min(len(negatives), NEGATIVES_PER_POSITIVE * len(positives))
+    negatives = np.random.RandomState(seed).choice(negatives, kept, replace=False)
+    rows = np.concatenate([positives, negatives])
+    weights = np.where(flat_truth[rows], 1.0, (flat_truth.size - len(positives)) / max(kept, 1))
+    platt = LogisticRegression(C=1e4, max_iter=1000)
+    platt.fit(flat_scores[rows].reshape(-1, 1), flat_truth[rows], sample_weight=weights)
+    return float(platt.coef_[0, 0]), float(platt.intercept_[0])

@@ -7,8 +7,9 @@ from bot.settings import ComponentSpec
 DEFAULT_PIPELINE: list[dict[str, object]] = [
     {"name": "SpacyTokenizer"},
     {"name": "RegexEntityExtractor"},
-    {"name": "CountVectorsFeaturizer", "analyzer": "word", "use_lemma": True, "min_ngram": 1, "max_ngram": 2},
-    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 5},
+    {"name": "CountVectorsFeaturizer", "analyzer": "word", "use_lemma": True, "min_ngram": 1, "max_ngram": 3},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4},
+    {"name": "CountVectorsFeaturizer", "analyzer": "pairs", "weight": 0.35},
     {"name": "LinearIntentClassifier", "model": "svm", "C": 1.0},
     {"name": "EntitySynonymMapper"},
     {"name": "FallbackClassifier", "threshold": 0.4, "ambiguity_threshold": 0.05},

@@ -1,6 +1,6 @@
 """CountVectorsFeaturizer: TF-IDF weighted n-grams of words, lemmas or characters.
 
-Several featurizers in one pipeline (say lemma 1–2-grams and character 1–5-grams)
+Several featurizers in one pipeline (say lemma 1–3-grams, character 2–4-grams and lemma pairs)
 each add one sparse block; the classifier concatenates them. Character n-grams make
 the bot robust to typos and missing letters. Training uses scikit-learn's vectorizer;
 parsing one message looks n-grams up directly, which is many times faster than going
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,7 +27,7 @@ from bot.nlu.registry import register_component
 
 
 class CountVectorsOptions(ComponentOptions):
-    analyzer: Literal["word", "char_wb", "char"] = "word"
+    analyzer: Literal["word", "char_wb", "char", "pairs"] = "word"
     use_lemma: bool = True
     min_ngram: int = 1
     max_ngram: int = 1
@@ -39,6 +40,24 @@ class CountVectorsOptions(ComponentOptions):
 
 def _split(text: str) -> list[str]:
     return text.split()
+
+
+@lru_cache(maxsize=8)
+def stop_words(language: str) -> frozenset[str]:
+    import spacy
+
+    return frozenset(spacy.blank(language).Defaults.stop_words)
+
+
+def pairs_analyzer(language: str) -> Callable[[str], list[str]]:
+    """Unordered pairs of the message's content lemmas: "refund|card" whatever the word order."""
+    stops = stop_words(language)
+
+    def pairs(text: str) -> list[str]:
+        words = [w for w in dict.fromkeys(text.split()) if w not in stops]
+        return [f"{a}|{b}" if a < b else f"{b}|{a}" for i, a in enumerate(words) for b in words[i + 1 :]]
+
+    return pairs
 
 
 @register_component
@@ -54,15 +73,16 @@ class CountVectorsFeaturizer(Component):
         self._analyze: Callable[[str], list[str]] = _split
 
     def _document(self, message: Message) -> str:
-        if self.options.analyzer == "word" and self.options.use_lemma:
+        if self.options.analyzer in ("word", "pairs") and self.options.use_lemma:
             return " ".join(t.lemma for t in message.tokens)
         return message.normalized
 
     def _make_vectorizer(self) -> CountVectorizer:
         o = self.options
         word = o.analyzer == "word"
+        analyzer: Any = pairs_analyzer(self.context.language) if o.analyzer == "pairs" else o.analyzer
         return CountVectorizer(
-            analyzer=o.analyzer,
+            analyzer=analyzer,
             tokenizer=_split if word else None,
             token_pattern=None,
             lowercase=False,

@@ -53,7 +53,7 @@ def test_model_for_another_config_is_refused(ru_project: Project) -> None:
     ru_project.models.train(ru_project.config, ru_project.data)
     config_path = ru_project.config_path
     config_path.write_text(
-        config_path.read_text(encoding="utf-8").replace("max_ngram: 5", "max_ngram: 4"), encoding="utf-8"
+        config_path.read_text(encoding="utf-8").replace("max_ngram: 4", "max_ngram: 5"), encoding="utf-8"
     )
     with pytest.raises(ModelError, match="another configuration"):
         ru_project.models.load(load_config(config_path))
