@@ -1,4 +1,4 @@
-# botdesk: `make run` to chat with the default bot, `make test` for the whole suite.
+# botdesk: `make run` serves the default bot on 127.0.0.1:8000, `make test` runs the whole suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
