@@ -118,11 +118,12 @@ class ConversationService:
 
         pipeline = self.pipeline()
         parsed = pipeline.parse(inbound.text)
+        nlu = parsed.to_parse_dict()
         now = self.clock()
         async with self.db.session() as session:
             conversation = await session.get_one(Conversation, conversation_id)
             message = await session.get_one(StoredMessage, message_id)
-            await set_nlu(session, message, parsed.to_parse_dict(), pipeline.version)
+            await set_nlu(session, message, nlu, pipeline.version)
             if conversation.state in HUMAN_STATES:
                 await session.commit()
                 return Handled([], conversation_id, silent=True)
@@ -141,7 +142,7 @@ class ConversationService:
             replies = list(result.replies)
             if result.escalation is not None:
                 handled.ticket_id, queue_reply = await self._open_ticket(
-                    session, conversation, state, result, parsed.to_parse_dict(), now
+                    session, conversation, state, result, nlu, now
                 )
                 if queue_reply is not None:
                     replies.append(queue_reply)
