@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.nlu.base import Component, ComponentOptions, Entity, Message
 from bot.nlu.data import TrainingData
-from bot.nlu.normalize import russian_lemma, squeeze
+from bot.nlu.normalize import lemmatize, squeeze
 from bot.nlu.persist import read_json, write_json
 from bot.nlu.registry import register_component
 
@@ -66,12 +66,9 @@ class RegexEntityExtractor(Component):
             for entity, patterns in sorted(regexes.items())
         ]
 
-    def _lemma(self, word: str) -> str:
-        norm = squeeze(word)
-        return russian_lemma(norm) if self.context.language == "ru" else norm
-
     def _key(self, phrase: str) -> tuple[str, ...]:
-        return tuple(self._lemma(w) for w in re.findall(r"\w+", phrase))
+        """The phrase as the tokenizer's lemmas, so lookups match inflected forms."""
+        return tuple(lemmatize(squeeze(w), self.context.language) for w in re.findall(r"\w+", phrase))
 
     def process(self, message: Message) -> None:
         found: list[Entity] = []
@@ -135,10 +132,7 @@ class EntitySynonymMapper(Component):
         self.process_batch(messages)
 
     def _lemmas(self, text: str) -> str:
-        words = re.findall(r"\w+", text.lower())
-        if self.context.language == "ru":
-            return " ".join(russian_lemma(squeeze(w)) for w in words)
-        return " ".join(squeeze(w) for w in words)
+        return " ".join(lemmatize(squeeze(w), self.context.language) for w in re.findall(r"\w+", text))
 
     def process(self, message: Message) -> None:
         for entity in message.entities:

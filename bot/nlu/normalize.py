@@ -23,6 +23,7 @@ _LATIN = re.compile(r"[A-Za-z]")
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _LAYOUT_CHUNK = re.compile(r"[A-Za-z\[\];',.`{}:\"<>~]+")
 _TRAILING_PUNCT = re.compile(r"[,.:;\"']+$")
+STEMMER_LANGUAGES = {"en": "english", "ru": "russian", "de": "german", "fr": "french", "es": "spanish"}
 _ONE_LETTER_WORDS = frozenset("вксуаоияВКСУАОИЯ")
 _STRETCH = re.compile(r"(\w)\1{2,}")
 
@@ -97,6 +98,26 @@ def russian_lemma(word: str) -> str:
 @lru_cache(maxsize=100_000)
 def is_russian_word(word: str) -> bool:
     return len(word) > 1 and bool(morph().word_is_known(word.lower()))
+
+
+@lru_cache(maxsize=4)
+def _stemmer(language: str) -> Any:
+    import Stemmer
+
+    name = STEMMER_LANGUAGES.get(language)
+    return Stemmer.Stemmer(name) if name else None
+
+
+@lru_cache(maxsize=200_000)
+def stem(language: str, word: str) -> str:
+    """Snowball stem ("refunded" -> "refund"); the word itself where no stemmer exists."""
+    stemmer = _stemmer(language)
+    return str(stemmer.stemWord(word)) if stemmer is not None else word
+
+
+def lemmatize(norm: str, language: str) -> str:
+    """The one definition of a word's lemma: pymorphy3 for Russian, a Snowball stem otherwise."""
+    return russian_lemma(norm) if language == "ru" else stem(language, norm)
 
 
 def fix_keyboard_layout(text: str) -> str:

@@ -14,35 +14,19 @@ from bot.nlu.normalize import (
     fix_keyboard_layout,
     is_latin,
     is_russian_word,
-    russian_lemma,
+    lemmatize,
     squeeze,
     transliterate_to_russian,
 )
 from bot.nlu.registry import register_component
 
 MAX_PARSE_CHARS = 4000
-STEMMER_LANGUAGES = {"en": "english", "ru": "russian", "de": "german", "fr": "french", "es": "spanish"}
 
 
 class SpacyTokenizerOptions(ComponentOptions):
     fix_layout: bool = True
     transliteration: bool = True
     lemmas: bool = True  # pymorphy3 lemmas for Russian, Snowball stems for other languages
-
-
-@lru_cache(maxsize=4)
-def _stemmer(language: str) -> Any:
-    import Stemmer
-
-    name = STEMMER_LANGUAGES.get(language)
-    return Stemmer.Stemmer(name) if name else None
-
-
-@lru_cache(maxsize=200_000)
-def stem(language: str, word: str) -> str:
-    """Snowball stem ("refunded" -> "refund"); the word itself where no stemmer exists."""
-    stemmer = _stemmer(language)
-    return str(stemmer.stemWord(word)) if stemmer is not None else word
 
 
 @lru_cache(maxsize=4)
@@ -63,9 +47,6 @@ class SpacyTokenizer(Component):
         self._nlp = blank_pipeline(context.language)
         self._russian = context.language == "ru"
 
-    def _lemma(self, norm: str) -> str:
-        return russian_lemma(norm) if self._russian else stem(self.context.language, norm)
-
     def process(self, message: Message) -> None:
         text = message.text[:MAX_PARSE_CHARS]
         if self._russian and self.options.fix_layout:
@@ -80,7 +61,7 @@ class SpacyTokenizer(Component):
                 converted = transliterate_to_russian(norm)
                 if mostly_latin or is_russian_word(converted):
                     norm = converted
-            lemma = self._lemma(norm) if self.options.lemmas else norm
+            lemma = lemmatize(norm, self.context.language) if self.options.lemmas else norm
             tokens.append(Token(t.text, t.idx, t.idx + len(t.text), norm, lemma))
         message.tokens = tokens
         message.normalized = " ".join(t.norm for t in tokens)

@@ -42,3 +42,9 @@ def test_english_cross_validation(en_project: Project) -> None:
     predictions, _ = cross_validate("en", en_project.config.pipeline, en_project.data, folds=5)
     result = summarise("cv", predictions, 0.0, 0.0)
     assert result.top1_accuracy >= 0.9, result.top1_accuracy
+
+
+def test_english_lookup_matches_on_stems(en_pipeline: Pipeline) -> None:
+    """Lookup entries are stemmed like the message ("Angeles" -> "angel"), so they still match."""
+    entities = {(e.entity, e.value) for e in en_pipeline.parse("do you deliver to Los Angeles?").entities}
+    assert ("city", "Los Angeles") in entities
