@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -348,21 +348,7 @@ class OperatorService:
             log.warning(
                 "delivery of message %s to %s failed (%s); retrying later", stored.id, outbound.channel, exc
             )
-            await enqueue(session, DELIVERY_KIND, _payload(outbound), f"deliver-{stored.id}")
+            await enqueue(session, DELIVERY_KIND, asdict(outbound), f"deliver-{stored.id}")
             if commit:
                 await session.commit()
         return outbound
-
-
-def _payload(message: OutboundMessage) -> dict[str, Any]:
-    return {
-        "channel": message.channel,
-        "recipient_id": message.recipient_id,
-        "conversation_id": message.conversation_id,
-        "text": message.text,
-        "sender": message.sender,
-        "sender_name": message.sender_name,
-        "buttons": message.buttons,
-        "message_id": message.message_id,
-        "response": message.response,
-    }

@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.cli import nlu_app
-from bot.cli.options import JsonOption, ProjectOption
+from bot.cli.options import JsonOption, ProjectOption, step_progress
 from bot.errors import ConfigError
 from bot.nlu.data import load_jsonl
 from bot.nlu.defaults import default_pipeline
@@ -93,19 +92,7 @@ def evaluate(
     if valid_file is not None and train_file is None:
         raise ConfigError("--valid needs --train and --test")
     specs, lang, threshold, project = _pipeline_for(project_dir, language, external=train_file is not None)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as progress:
-        task = progress.add_task("evaluating", total=1)
-
-        def step(name: str, index: int, total: int) -> None:
-            progress.update(task, total=total, completed=index, description=name)
-
+    with step_progress(err_console, "evaluating", disable=as_json) as step:
         if train_file is not None and test_file is not None:
             train = load_jsonl(train_file)
             splits = [load_jsonl(test_file)] + ([load_jsonl(valid_file)] if valid_file else [])

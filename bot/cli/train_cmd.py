@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.cli import app
-from bot.cli.options import ProjectOption
+from bot.cli.options import ProjectOption, step_progress
 from bot.nlu.model_store import ModelInfo
 from bot.project import Project
 
@@ -24,20 +23,7 @@ def train_project(project: Project, force: bool = False, quiet: bool = False) ->
         current = project.models.is_up_to_date(config, data)
         if current is not None:
             return current, False
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=quiet,
-    ) as progress:
-        task = progress.add_task("training", total=len(config.pipeline))
-
-        def step(name: str, index: int, total: int) -> None:
-            progress.update(task, completed=index, description=f"training: {name}")
-
+    with step_progress(console, "training", disable=quiet) as step:
         info = project.models.train(config, data, step)
     return info, True
 
