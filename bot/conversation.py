@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from bot.dialogue.engine import DialogueEngine, DialogueState, Reply, TurnResult
 from bot.dialogue.validators import mask_phone
+from bot.events import NO_EVENTS, EventBus
 from bot.messages import InboundMessage, OutboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.settings import BotdeskConfig
@@ -78,12 +79,14 @@ class ConversationService:
         pipeline: Callable[[], Pipeline],
         engine: DialogueEngine,
         clock: Clock = utc_now,
+        events: EventBus = NO_EVENTS,
     ) -> None:
         self.config = config
         self.db = database
         self.pipeline = pipeline  # a callable: the model can be swapped while running
         self.engine = engine
         self.clock = clock
+        self.events = events
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def _lock(self, inbound: InboundMessage) -> asyncio.Lock:
@@ -126,6 +129,7 @@ class ConversationService:
             await set_nlu(session, message, nlu, pipeline.version)
             if conversation.state in HUMAN_STATES:
                 await session.commit()
+                self._announce_inbound(conversation_id, message_id, inbound, nlu)
                 return Handled([], conversation_id, silent=True)
             state = DialogueState.from_dict(conversation.dialogue)
             result = self.engine.handle(state, parsed, now)
@@ -158,7 +162,41 @@ class ConversationService:
             conversation.active_loop = state.tracker.active_loop
             conversation.misunderstood_in_a_row = state.misunderstood_in_a_row
             await session.commit()
+        self._announce_inbound(conversation_id, message_id, inbound, nlu)
+        for said in handled.replies:
+            self.events.emit(
+                "message",
+                conversation_id,
+                message_id=said.message_id,
+                sender=said.sender,
+                sender_name=said.sender_name,
+                text=said.text,
+            )
+        if handled.ticket_id is not None:
+            self.events.emit(
+                "ticket",
+                conversation_id,
+                ticket_id=handled.ticket_id,
+                status="queued",
+                reason=result.escalation.reason if result.escalation else None,
+            )
         return handled
+
+    def _announce_inbound(
+        self, conversation_id: int, message_id: int, inbound: InboundMessage, nlu: dict[str, Any]
+    ) -> None:
+        intent = nlu.get("intent") or {}
+        self.events.emit(
+            "message",
+            conversation_id,
+            message_id=message_id,
+            sender="customer",
+            sender_name=(inbound.profile or {}).get("name"),
+            text=inbound.text,
+            channel=inbound.channel,
+            intent=intent.get("name"),
+            confidence=intent.get("confidence"),
+        )
 
     async def _bot_says(
         self, session: Any, conversation: Conversation, inbound: InboundMessage, reply: Reply

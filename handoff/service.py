@@ -19,6 +19,7 @@ from sqlalchemy import select
 from bot.conversation import Clock, utc_now
 from bot.dialogue.engine import DialogueEngine, DialogueState
 from bot.errors import BotdeskError
+from bot.events import NO_EVENTS, EventBus
 from bot.messages import OutboundMessage, SenderKind
 from bot.settings import BotdeskConfig
 from bot.store import (
@@ -80,12 +81,14 @@ class OperatorService:
         engine: DialogueEngine,
         deliver: Deliver = stored_only,
         clock: Clock = utc_now,
+        events: EventBus = NO_EVENTS,
     ) -> None:
         self.config = config
         self.db = database
         self.engine = engine
         self.deliver = deliver
         self.clock = clock
+        self.events = events
 
     # ---- queue -------------------------------------------------------------------------
     async def queue(self, department_id: int | None = None) -> list[QueueEntry]:
@@ -126,6 +129,7 @@ class OperatorService:
             if won:
                 operator = await session.get_one(Operator, operator_id)
                 await self._tell(session, ticket_id, "utter_operator_joined", operator=operator.display_name)
+                await self._ticket_changed(session, ticket_id)
         return won
 
     async def reply(self, ticket_id: int, operator_id: int, text: str) -> OutboundMessage:
@@ -144,6 +148,7 @@ class OperatorService:
             done = await release_ticket(session, ticket_id, operator_id, now=self.clock())
             if done:
                 await self._tell(session, ticket_id, "utter_operator_left", operator=operator.display_name)
+                await self._ticket_changed(session, ticket_id)
         return done
 
     async def transfer(
@@ -166,6 +171,8 @@ class OperatorService:
             if done and to_operator_id is not None:
                 operator = await session.get_one(Operator, to_operator_id)
                 await self._tell(session, ticket_id, "utter_operator_joined", operator=operator.display_name)
+            if done:
+                await self._ticket_changed(session, ticket_id)
         return done
 
     async def return_to_bot(self, ticket_id: int, operator_id: int) -> bool:
@@ -179,6 +186,7 @@ class OperatorService:
                 state.awaiting_feedback = True  # a "no" goes straight back to a person
                 conversation.dialogue = {**(conversation.dialogue or {}), **state.to_dict()}
                 await self._tell(session, ticket_id, "utter_back_to_bot")
+                await self._ticket_changed(session, ticket_id)
         return done
 
     async def close(self, ticket_id: int, operator_id: int, resolution: str) -> bool:
@@ -188,6 +196,7 @@ class OperatorService:
             )
             if done:
                 await self._tell(session, ticket_id, "utter_conversation_closed")
+                await self._ticket_changed(session, ticket_id)
         return done
 
     async def history(self, customer_id: int, limit: int = 100) -> list[HistoryEntry]:
@@ -240,6 +249,7 @@ class OperatorService:
                 operator = await session.get(Operator, item.operator_id) if item.operator_id else None
                 name = operator.display_name if operator else ""
                 await self._tell(session, item.ticket_id, "utter_operator_left", operator=name)
+                await self._ticket_changed(session, item.ticket_id)
         waited = await self._offer_callback_after_wait(now, timedelta(minutes=escalation.queue_wait_minutes))
         return {"requeued": [r.ticket_id for r in requeued], "callback_offered": waited}
 
@@ -285,6 +295,19 @@ class OperatorService:
         return delivered
 
     # ---- helpers -----------------------------------------------------------------------
+    async def _ticket_changed(self, session: Any, ticket_id: int) -> None:
+        ticket = await session.get_one(HandoffTicket, ticket_id)
+        await session.refresh(ticket)
+        self.events.emit(
+            "ticket",
+            ticket.conversation_id,
+            ticket_id=ticket.id,
+            status=str(ticket.status),
+            reason=ticket.reason,
+            operator_id=ticket.operator_id,
+            department_id=ticket.department_id,
+        )
+
     async def _held(self, session: Any, ticket_id: int, operator_id: int) -> HandoffTicket:
         ticket: HandoffTicket | None = await session.get(HandoffTicket, ticket_id)
         if ticket is None or ticket.status != TicketStatus.CLAIMED or ticket.operator_id != operator_id:
@@ -342,6 +365,15 @@ class OperatorService:
         )
         if commit:
             await session.commit()  # stored before it is sent: a crash loses nothing
+        self.events.emit(
+            "message",
+            conversation.id,
+            message_id=stored.id,
+            sender=sender,
+            sender_name=name,
+            text=text,
+            operator_id=operator_id,
+        )
         try:
             await self.deliver(outbound)
         except Exception as exc:

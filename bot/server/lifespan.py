@@ -28,6 +28,7 @@ from bot.channels.base import ChannelRouter
 from bot.channels.rest import RestCallback
 from bot.cli.train_cmd import train_project
 from bot.conversation import Clock, ConversationService, utc_now
+from bot.events import EventBus
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.inflight import InFlight
@@ -66,6 +67,7 @@ class ServerState:
     router: ChannelRouter
     outbox: OutboxWorker
     metrics: Metrics
+    events: EventBus
     ready: bool = False  # the store is migrated and usable
     problem: str | None = None  # why not, for /healthz
     closers: list[RestCallback] = field(default_factory=list)
@@ -116,15 +118,19 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         await db.close()
         raise
     metrics.watch_outbox(outbox)
+    events = EventBus()
     state = ServerState(
         config=config,
         db=db,
         pipeline=pipeline,
-        conversations=ConversationService(config, db, lambda: pipeline, engine, clock=options.clock),
-        operators=OperatorService(config, db, engine, deliver=router, clock=options.clock),
+        conversations=ConversationService(
+            config, db, lambda: pipeline, engine, clock=options.clock, events=events
+        ),
+        operators=OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events),
         router=router,
         outbox=outbox,
         metrics=metrics,
+        events=events,
         closers=closers,
     )
     await state.migrate()

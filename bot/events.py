@@ -1,0 +1,105 @@
+"""Live events inside one server process: what the operator panel shows without a reload.
+
+The services publish after they commit ("a message was stored", "a ticket changed");
+WebSocket handlers subscribe and forward what their user may see. Events are hints to
+re-read or append, never the source of truth: a subscriber that falls behind loses
+events (its ``lost`` counter grows) and should reload from the API, and a process
+restart loses none of the data, only the notifications.
+
+Across several server processes the same protocol is backed by a shared broker
+(PostgreSQL LISTEN/NOTIFY or Redis pub/sub); this in-process bus is the default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+log = logging.getLogger("botdesk.events")
+
+EventKind = Literal["message", "ticket", "operator"]
+"""``message``: a message was stored in a conversation (customer, bot, operator, system).
+``ticket``: a handoff ticket was created or changed state (queued, claimed, released,
+transferred, returned, closed, requeued). ``operator``: an operator's status changed."""
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    conversation_id: int | None
+    data: dict[str, Any]
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "conversation_id": self.conversation_id,
+            "at": self.at.isoformat(),
+            **self.data,
+        }
+
+
+class Subscription:
+    """One listener's queue; iterate it for events. Bounded: a slow reader loses the oldest."""
+
+    def __init__(self, limit: int) -> None:
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(limit)
+        self.lost = 0
+
+    def put(self, event: Event) -> None:
+        while True:
+            try:
+                self._queue.put_nowait(event)
+                return
+            except asyncio.QueueFull:
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    self._queue.get_nowait()
+                    self.lost += 1
+
+    async def get(self) -> Event:
+        return await self._queue.get()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self._queue.get()
+
+
+class EventBus:
+    """Fan-out of events to every current subscriber; ``publish`` never blocks."""
+
+    def __init__(self, queue_limit: int = 1000) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._queue_limit = queue_limit
+
+    def publish(self, event: Event) -> None:
+        for subscription in list(self._subscribers):
+            subscription.put(event)
+
+    def emit(self, kind: EventKind, conversation_id: int | None, **data: Any) -> None:
+        self.publish(Event(kind, conversation_id, data))
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[Subscription]:
+        """``with bus.subscribe() as events: async for event in events: ...``"""
+        subscription = Subscription(self._queue_limit)
+        self._subscribers.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscribers.discard(subscription)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+
+NO_EVENTS = EventBus()
+"""A bus nobody listens to: the default for services used outside the server (CLI, tests)."""
