@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chromium
+
+# Browser tests drive Debian's Chromium through Playwright (nothing is downloaded by Playwright).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -28,7 +31,12 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff check bot handoff tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+chromium:
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: lint chromium
 	$(BIN)/pytest
 
 bench: $(STAMP_DEV)
