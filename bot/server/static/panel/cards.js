@@ -1,0 +1,142 @@
+// The side cards of a dialogue: the handoff note, the customer, private notes, the
+// ticket's actions (transfer, return to the bot, close) and the lead card form.
+
+import { post } from "./api.js";
+import { el, part, setText } from "./dom.js";
+import { channelLabel, percent, reasonLabel, slotValue, when } from "./format.js";
+
+/** The bot's note for the operator: why it handed off and what it knew by then. */
+export function renderNote(root, ticket) {
+  const note = ticket?.note ?? null;
+  root.hidden = !ticket;
+  if (!ticket) return;
+  const field = (name) => root.querySelector(`[data-field="${name}"]`);
+  setText(field("reason"), reasonLabel(note?.reason ?? ticket.reason));
+  setText(field("detail"), note?.detail ?? "");
+  field("detail").previousElementSibling.hidden = !note?.detail;
+  const intent = note?.intent ? `${note.intent} (${percent(note.confidence) || "?"})` : "—";
+  setText(field("intent"), intent);
+  const slots = Object.entries(note?.slots ?? {});
+  field("slots").replaceChildren(
+    ...(slots.length
+      ? slots.map(([name, value]) => el("span", { class: "slot" }, el("b", { text: name }), ` ${slotValue(value)}`))
+      : ["—"]),
+  );
+  const summary = note?.summary ?? [];
+  const list = field("summary");
+  list.replaceChildren(...summary.map((text) => el("li", { text })));
+  list.parentElement.hidden = summary.length === 0;
+  field("after-hours").hidden = !note?.after_hours;
+}
+
+export function renderCustomer(root, customer) {
+  setText(part(root, "customer-name"), customer?.display_name || `Customer #${customer?.id ?? "?"}`);
+  setText(part(root, "customer-phone"), customer?.phone ?? "");
+  setText(part(root, "customer-email"), customer?.email ?? "");
+  part(root, "customer-channels").replaceChildren(
+    ...(customer?.channels ?? []).map((channel) =>
+      el(
+        "li",
+        { class: channel.reachable ? "" : "unreachable" },
+        el("span", { class: "tag channel", text: channelLabel(channel.channel) }),
+        ` ${channel.external_id}`,
+        channel.reachable ? "" : el("span", { class: "muted", text: " (unreachable)" }),
+      ),
+    ),
+  );
+}
+
+export function noteItem(note) {
+  return el(
+    "li",
+    { class: "private-note", testid: "note" },
+    el("div", { class: "note-meta" }, el("b", { text: note.author ?? "" }), " · ", when(note.created_at)),
+    el("p", { text: note.text }),
+  );
+}
+
+/** The "Transfer to" choices: other operators (with their status), then departments. */
+export function fillTransferTargets(select, operators, departments, myId) {
+  const others = operators.filter((o) => o.id !== myId && o.role !== "editor");
+  select.replaceChildren(
+    el("option", { value: "", text: "Transfer to…" }),
+    el(
+      "optgroup",
+      { label: "Operators" },
+      others.map((o) => el("option", { value: `operator:${o.id}`, text: `${o.display_name} (${o.status ?? "away"})` })),
+    ),
+    el(
+      "optgroup",
+      { label: "Departments" },
+      departments.map((d) => el("option", { value: `department:${d.key}`, text: d.name })),
+    ),
+  );
+}
+
+/** The transfer request body for a "kind:value" choice. */
+export function transferBody(choice) {
+  const [kind, value] = choice.split(/:(.*)/s);
+  return kind === "operator" ? { operator_id: Number(value) } : { department: value };
+}
+
+/** The lead card form, prefilled from what the bot collected; POSTs to the leads endpoint. */
+export class LeadForm {
+  constructor(form, { conversationId, toast }) {
+    this.form = form;
+    this.conversationId = conversationId;
+    this.toast = toast;
+    this.touched = false;
+    form.addEventListener("input", () => {
+      this.touched = true;
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+  }
+
+  /** Fill in what the bot knows, unless the operator has started typing. */
+  prefill(prefill) {
+    if (this.touched || !prefill) return;
+    const fields = this.form.elements;
+    fields.name.value = prefill.name ?? "";
+    fields.phone.value = prefill.phone ?? "";
+    fields.email.value = prefill.email ?? "";
+    const interest = prefill.interest ?? [];
+    fields.interest.value = Array.isArray(interest) ? interest.join(", ") : String(interest);
+  }
+
+  async submit() {
+    const fields = this.form.elements;
+    const result = part(this.form, "lead-result");
+    const body = {
+      name: fields.name.value.trim(),
+      phone: fields.phone.value.trim(),
+      email: fields.email.value.trim() || null,
+      interest: fields.interest.value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+      consent: fields.consent.checked,
+    };
+    if (!body.consent) {
+      result.className = "form-result error";
+      setText(result, "The customer's consent is required before a lead card is sent.");
+      fields.consent.focus();
+      return;
+    }
+    const button = this.form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const lead = await post(`/api/conversations/${this.conversationId}/leads`, body);
+      result.className = "form-result ok";
+      setText(result, `Lead card ${lead?.id ? `#${lead.id} ` : ""}saved; it goes to the CRM.`);
+      this.touched = false;
+    } catch (error) {
+      result.className = "form-result error";
+      setText(result, error.detail ?? String(error));
+    } finally {
+      button.disabled = false;
+    }
+  }
+}

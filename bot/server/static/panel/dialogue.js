@@ -1,0 +1,268 @@
+// One open dialogue: the handoff note, the customer's whole history across channels, the
+// reply box, and the side cards. Loaded from GET /api/conversations/{id}; live messages
+// are appended as they arrive (deduplicated by message id).
+
+import { post, get } from "./api.js";
+import { el, fromTemplate, part, setText } from "./dom.js";
+import { LeadForm, fillTransferTargets, noteItem, renderCustomer, renderNote, transferBody } from "./cards.js";
+import { channelLabel, percent, reasonLabel, senderLabel, when } from "./format.js";
+import { ReplyBox } from "./reply.js";
+
+export class DialogueView {
+  /**
+   * ctx: { me, operators(), departments(), toast(text, kind), take(ticket) -> Promise<bool>,
+   *        changed() (the ticket changed: reload the queue) }
+   */
+  constructor(conversationId, ctx) {
+    this.id = conversationId;
+    this.ctx = ctx;
+    this.data = null;
+    this.seen = new Set();
+    this.lastConversationId = null;
+    this.node = fromTemplate("tpl-dialogue");
+    this.node.dataset.conversationId = conversationId;
+    this.history = part(this.node, "history");
+    this.reply = new ReplyBox(part(this.node, "reply-form"), { onSend: (text) => this.send(text) });
+    this.lead = new LeadForm(part(this.node, "lead-form"), { conversationId, toast: ctx.toast });
+    this.wire();
+  }
+
+  get ticket() {
+    return this.data?.ticket ?? null;
+  }
+
+  get customerName() {
+    const customer = this.data?.customer;
+    return customer?.display_name || (customer ? `Customer #${customer.id}` : `Conversation #${this.id}`);
+  }
+
+  heldByMe() {
+    const ticket = this.ticket;
+    return Boolean(ticket && ticket.status === "claimed" && ticket.operator_id === this.ctx.me.id);
+  }
+
+  wire() {
+    const node = this.node;
+    part(node, "dialogue-take").addEventListener("click", async () => {
+      if (this.ticket && (await this.ctx.take({ ticket_id: this.ticket.id, conversation_id: this.id }))) {
+        await this.load();
+      }
+    });
+    part(node, "note-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.addNote();
+    });
+    part(node, "transfer-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const choice = part(node, "transfer-target").value;
+      if (!choice) {
+        this.ctx.toast("Choose an operator or a department to transfer to.", "error");
+        return;
+      }
+      this.act("transfer", transferBody(choice), "Transferred.");
+    });
+    part(node, "release").addEventListener("click", () => this.act("release", {}, "Put back in the queue."));
+    part(node, "return-to-bot").addEventListener("click", () =>
+      this.act("return", {}, "Returned to the bot; it asks the customer whether the question is solved."),
+    );
+    part(node, "close-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const resolution = part(node, "resolution").value.trim();
+      this.act("close", { resolution }, "Dialogue closed.");
+    });
+  }
+
+  async load() {
+    this.data = await get(`/api/conversations/${this.id}`);
+    this.render();
+  }
+
+  render() {
+    const { conversation, customer, ticket } = this.data;
+    const node = this.node;
+    setText(part(node, "dialogue-title"), this.customerName);
+    setText(
+      part(node, "dialogue-meta"),
+      `${channelLabel(conversation.channel)} · conversation #${conversation.id} · since ${when(conversation.started_at)}`,
+    );
+    this.renderState();
+    renderNote(part(node, "handoff-note"), ticket);
+    renderCustomer(part(node, "customer-card"), customer);
+    this.renderHistory(this.data.history ?? []);
+    part(node, "note-list").replaceChildren(...(this.data.notes ?? []).map(noteItem));
+    this.reply.setPhrases(this.data.quick_phrases);
+    this.reply.setSuggestions(this.data.suggestions);
+    fillTransferTargets(part(node, "transfer-target"), this.ctx.operators(), this.ctx.departments(), this.ctx.me.id);
+    this.lead.prefill(this.data.lead_prefill);
+  }
+
+  /** Who holds the dialogue, and so what this operator can do with it. */
+  renderState() {
+    const ticket = this.ticket;
+    const mine = this.heldByMe();
+    const state = part(this.node, "dialogue-state");
+    let text;
+    let kind = ticket?.status ?? "none";
+    if (!ticket) text = "No handoff: the bot is answering.";
+    else if (ticket.status === "queued") text = `Waiting in the queue (${reasonLabel(ticket.reason)}). Take it to reply.`;
+    else if (mine) text = "You are answering this dialogue.";
+    else if (ticket.status === "claimed") {
+      const holder = this.ctx.operators().find((o) => o.id === ticket.operator_id);
+      text = `${holder?.display_name ?? "Another operator"} is answering this dialogue.`;
+      kind = "other";
+    } else if (ticket.status === "returned") text = "Returned to the bot.";
+    else text = "Closed.";
+    state.textContent = text;
+    state.dataset.state = mine ? "mine" : kind;
+    this.node.dataset.state = mine ? "mine" : kind;
+    part(this.node, "dialogue-take").hidden = ticket?.status !== "queued";
+    this.reply.setEnabled(mine);
+    setText(part(this.node, "reply-locked"), mine ? "" : "Replying is possible while you hold the dialogue.");
+    for (const control of part(this.node, "ticket-actions").querySelectorAll("button, select, input")) {
+      control.disabled = !mine;
+    }
+  }
+
+  renderHistory(messages) {
+    this.seen.clear();
+    this.lastConversationId = null;
+    this.history.replaceChildren();
+    for (const message of messages) this.appendMessage(message, false);
+    this.scrollToEnd(true);
+  }
+
+  /** Add one message unless it is already shown; returns whether it was new. */
+  appendMessage(message, scroll = true) {
+    if (message.id != null && this.seen.has(message.id)) return false;
+    if (message.id != null) this.seen.add(message.id);
+    const nearEnd = this.history.scrollHeight - this.history.scrollTop - this.history.clientHeight < 80;
+    if (message.conversation_id !== this.lastConversationId) {
+      this.history.append(
+        el(
+          "li",
+          { class: "divider", role: "separator" },
+          `Conversation #${message.conversation_id} · ${channelLabel(message.channel)}`,
+        ),
+      );
+      this.lastConversationId = message.conversation_id;
+    }
+    this.history.append(messageItem(message, this.id));
+    if (scroll) this.scrollToEnd(nearEnd);
+    return true;
+  }
+
+  /** A live message event for this conversation; returns whether it was new. */
+  receive(event) {
+    return this.appendMessage({
+      id: event.message_id,
+      conversation_id: event.conversation_id,
+      channel: event.channel ?? this.data?.conversation?.channel,
+      sender: event.sender,
+      sender_name: event.sender_name,
+      text: event.text ?? "",
+      created_at: event.at,
+      intent: event.intent,
+      confidence: event.confidence,
+      attachments: event.attachments ?? [],
+    });
+  }
+
+  scrollToEnd(force) {
+    if (force) this.history.scrollTop = this.history.scrollHeight;
+  }
+
+  async send(text) {
+    try {
+      const message = await post(`/api/tickets/${this.ticket.id}/reply`, { text });
+      this.appendMessage(message);
+      return true;
+    } catch (error) {
+      this.ctx.toast(error.detail ?? String(error), "error");
+      if (error.status === 409) await this.reloadQuietly();
+      return false;
+    }
+  }
+
+  async act(action, body, done) {
+    const ticket = this.ticket;
+    if (!ticket) return;
+    try {
+      await post(`/api/tickets/${ticket.id}/${action}`, body);
+      this.ctx.toast(done, "ok");
+    } catch (error) {
+      this.ctx.toast(error.detail ?? String(error), "error");
+    }
+    await this.reloadQuietly();
+    this.ctx.changed();
+  }
+
+  async addNote() {
+    const input = part(this.node, "note-input");
+    const text = input.value.trim();
+    if (!text) return;
+    try {
+      const note = await post(`/api/conversations/${this.id}/notes`, { text });
+      part(this.node, "note-list").append(noteItem(note));
+      input.value = "";
+    } catch (error) {
+      this.ctx.toast(error.detail ?? String(error), "error");
+    }
+  }
+
+  /** Reload after a change; a failure is told, not thrown. */
+  async reloadQuietly() {
+    try {
+      await this.load();
+    } catch (error) {
+      this.ctx.toast(error.detail ?? String(error), "error");
+    }
+  }
+}
+
+function messageItem(message, currentConversationId) {
+  const sender = message.sender;
+  const label =
+    sender === "operator" && message.sender_name
+      ? `${message.sender_name} (operator)`
+      : sender === "customer" && message.sender_name
+        ? message.sender_name
+        : senderLabel(sender);
+  const intent =
+    sender === "customer" && message.intent
+      ? el("span", {
+          class: "intent",
+          testid: "message-intent",
+          title: "What the NLU understood, and how sure it was",
+          text: `${message.intent} · ${percent(message.confidence) || "?"}`,
+        })
+      : null;
+  const attachments = (message.attachments ?? []).map((item) => attachmentNode(item));
+  return el(
+    "li",
+    {
+      class: `message from-${sender}${message.conversation_id === currentConversationId ? "" : " earlier"}`,
+      testid: "message",
+      dataset: { sender, messageId: message.id ?? "" },
+    },
+    el(
+      "div",
+      { class: "message-meta" },
+      el("span", { class: "sender", testid: "message-sender", text: label }),
+      el("span", { class: "tag channel", text: channelLabel(message.channel) }),
+      el("time", { datetime: message.created_at ?? "", text: when(message.created_at) }),
+      intent,
+    ),
+    el("p", { class: "message-text", testid: "message-text", text: message.text ?? "" }),
+    attachments.length ? el("ul", { class: "attachments" }, attachments) : null,
+  );
+}
+
+/** An attachment as a link when it has a web address, as its name otherwise. */
+function attachmentNode(item) {
+  const name = typeof item === "string" ? item : (item?.name ?? item?.filename ?? item?.type ?? "attachment");
+  const url = typeof item === "object" && item ? String(item.url ?? "") : "";
+  if (/^https?:\/\//i.test(url)) {
+    return el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: name }));
+  }
+  return el("li", { text: name });
+}

@@ -1,0 +1,231 @@
+"""The operator panel in headless Chromium: login, the live queue, a dialogue worked end to end.
+
+Customers write through the REST webhook (``live_server.customer_says``) while the
+operator's page is open; nothing is reloaded by the test, so what appears came over
+the panel's WebSocket.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
+
+from tests.browser.conftest import LiveServer, screenshot
+
+PASSWORD = "correct-horse-battery"
+ASK_FOR_PERSON = "Позовите оператора, пожалуйста"
+HI = "Здравствуйте! Меня зовут Anna, я помогу разобраться."
+SCRIPT = "<script>window.__xss = 'script'; alert('script')</script>"
+IMAGE = "<img src=x onerror=\"window.__xss = 'img'; alert('img')\">"
+
+
+def log_in(page: Page, server: LiveServer, login: str, display_name: str) -> None:
+    """Log in through the form and wait until the panel is live (its WebSocket is open)."""
+    page.goto(server.url + "/panel")
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form[action='/panel/login'] button[type=submit]").click()
+    expect(page.get_by_test_id("operator-name")).to_have_text(display_name)
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+
+
+def open_dialogue(page: Page) -> Locator:
+    return page.locator("[data-testid=dialogue]:visible")
+
+
+def messages(dialogue: Locator, sender: str) -> Locator:
+    return dialogue.locator(f"[data-testid=message][data-sender={sender}]")
+
+
+def polled(server: LiveServer, sender: str) -> list[dict[str, Any]]:
+    """What the REST customer gets when polling for later messages."""
+    response = server.get("/webhooks/rest/messages", params={"sender": sender, "after": 0})
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()
+    return items
+
+
+def test_the_panel_without_a_session_sends_to_the_login_form(live_server: LiveServer, page: Page) -> None:
+    page.goto(live_server.url + "/panel")
+
+    url = urlparse(page.url)
+    assert url.path == "/panel/login"
+    assert parse_qs(url.query)["next"] == ["/panel"]
+    expect(page.locator("input[name=password]")).to_be_visible()
+    expect(page.get_by_test_id("queue")).to_have_count(0)
+
+
+def test_an_operator_takes_a_handoff_answers_with_a_quick_phrase_and_returns_it_to_the_bot(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    log_in(page, live_server, "anna", "Anna")
+    expect(page.get_by_test_id("waiting-empty")).to_be_visible()
+
+    live_server.customer_says("rest-ivan", ASK_FOR_PERSON)
+
+    item = page.get_by_test_id("queue-item")
+    expect(item).to_have_count(1)
+    expect(item.get_by_test_id("queue-reason")).to_have_text("asked for a person")
+    expect(item.get_by_test_id("queue-last-message")).to_have_text(ASK_FOR_PERSON)
+    expect(item.get_by_test_id("queue-channel")).to_have_text("REST")
+    screenshot(page, "panel-queue")
+
+    item.get_by_test_id("take").click()
+
+    dialogue = open_dialogue(page)
+    expect(dialogue.get_by_test_id("dialogue-state")).to_have_text("You are answering this dialogue.")
+    expect(dialogue.get_by_test_id("note-reason")).to_have_text("asked for a person")
+    expect(messages(dialogue, "customer").get_by_test_id("message-text")).to_have_text([ASK_FOR_PERSON])
+    expect(messages(dialogue, "customer").get_by_test_id("message-intent")).to_contain_text("human_request")
+    expect(messages(dialogue, "bot").first).to_be_visible()  # the bot's part is in the history too
+    joined = messages(dialogue, "system").get_by_test_id("message-text").last
+    expect(joined).to_have_text("Anna (оператор) подключился к чату.")
+    expect(page.get_by_test_id("queue-item")).to_have_count(0)
+    expect(page.get_by_test_id("mine-item")).to_have_count(1)
+    expect(dialogue.get_by_test_id("quick-phrase")).to_have_count(4)  # the list is visible
+
+    reply = dialogue.get_by_test_id("reply-input")
+    reply.fill("/hi")
+    reply.press("Tab")
+    expect(reply).to_have_value(HI)
+    screenshot(page, "panel-dialogue")
+    dialogue.get_by_test_id("send").click()
+
+    sent = messages(dialogue, "operator")
+    expect(sent.get_by_test_id("message-text")).to_have_text([HI])
+    expect(sent.get_by_test_id("message-sender")).to_have_text(["Anna (operator)"])
+    expect(reply).to_have_value("")
+    told = [m for m in polled(live_server, "rest-ivan") if m["sender"] == "operator"]
+    assert [(m["text"], m["sender_name"]) for m in told] == [(HI, "Anna")]
+
+    dialogue.get_by_test_id("return-to-bot").click()
+
+    expect(dialogue.get_by_test_id("dialogue-state")).to_have_text("Returned to the bot.")
+    expect(dialogue.get_by_test_id("reply-input")).to_be_disabled()
+    expect(page.get_by_test_id("mine-item")).to_have_count(0)
+    assert polled(live_server, "rest-ivan")[-1]["text"].startswith("Вы снова общаетесь с ботом.")
+    answer = live_server.customer_says("rest-ivan", "Сколько стоит доставка?")
+    assert answer and all(item["sender"] == "bot" for item in answer)
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_what_a_customer_types_is_shown_as_text_and_never_runs(live_server: LiveServer, page: Page) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    log_in(page, live_server, "anna", "Anna")
+
+    first = f"{IMAGE} позовите оператора"
+    live_server.customer_says("rest-mallory", first)
+    item = page.get_by_test_id("queue-item")
+    expect(item.get_by_test_id("queue-last-message")).to_have_text(first)
+    item.get_by_test_id("take").click()
+    dialogue = open_dialogue(page)
+    expect(dialogue.get_by_test_id("dialogue-state")).to_have_text("You are answering this dialogue.")
+
+    live_server.customer_says("rest-mallory", SCRIPT)
+
+    texts = messages(dialogue, "customer").get_by_test_id("message-text")
+    expect(texts).to_have_text([first, SCRIPT])
+    expect(dialogue.get_by_test_id("note-summary")).to_be_attached()
+    assert page.locator("img[src=x]").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+FAKE_NOTIFICATIONS = """
+window.__notifications = [];
+window.Notification = class {
+  constructor(title, options) { window.__notifications.push({ title, body: options && options.body }); }
+  close() {}
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+"""
+
+
+def test_a_handoff_notifies_and_unread_messages_count_in_tabs_and_title(
+    live_server: LiveServer, page: Page
+) -> None:
+    page.add_init_script(FAKE_NOTIFICATIONS)
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    log_in(page, live_server, "anna", "Anna")
+
+    live_server.customer_says("rest-first", ASK_FOR_PERSON)
+    page.wait_for_function("() => window.__notifications.length === 1")
+    notification = page.evaluate("window.__notifications[0]")
+    assert notification["body"] == ASK_FOR_PERSON
+    assert "waiting" in notification["title"]
+    page.get_by_test_id("take").click()
+    expect(page.get_by_test_id("tab")).to_have_count(1)
+
+    live_server.customer_says("rest-second", "Соедините с живым человеком")
+    page.wait_for_function("() => window.__notifications.length === 2")
+    page.get_by_test_id("take").click()
+    tabs = page.get_by_test_id("tab")
+    expect(tabs).to_have_count(2)
+    expect(tabs.nth(1)).to_have_class("tab active")
+    expect(page).to_have_title("botdesk panel")
+
+    live_server.customer_says("rest-first", "Вы тут?")
+    live_server.customer_says("rest-first", "Ау")
+
+    expect(tabs.nth(0).get_by_test_id("unread")).to_have_text("2")
+    expect(page).to_have_title("(2) botdesk panel")
+    expect(page.get_by_test_id("mine-item").get_by_test_id("unread").filter(visible=True)).to_have_text(["2"])
+    expect(tabs.nth(1).get_by_test_id("unread")).to_be_hidden()
+
+    tabs.nth(0).get_by_test_id("tab-open").click()
+
+    expect(tabs.nth(0).get_by_test_id("unread")).to_be_hidden()
+    expect(page).to_have_title("botdesk panel")
+    expect(messages(open_dialogue(page), "customer").get_by_test_id("message-text").last).to_have_text("Ау")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_taking_a_dialogue_someone_else_took_says_why(live_server: LiveServer, page: Page) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    live_server.add_operator("boris", PASSWORD, display_name="Boris")
+    page.route_web_socket("**/api/events", lambda ws: None)  # Anna's live feed says nothing
+    live_server.customer_says("rest-olga", ASK_FOR_PERSON)
+    log_in(page, live_server, "anna", "Anna")
+    item = page.get_by_test_id("queue-item")
+    expect(item).to_have_count(1)
+
+    with httpx.Client(base_url=live_server.url, timeout=10) as boris:
+        csrf = boris.post("/api/login", json={"login": "boris", "password": PASSWORD}).json()["csrf_token"]
+        ticket = boris.get("/api/queue").json()["waiting"][0]["ticket_id"]
+        boris.post(f"/api/tickets/{ticket}/claim", headers={"X-CSRF-Token": csrf}).raise_for_status()
+    item.get_by_test_id("take").click()
+
+    toast = page.get_by_test_id("toast")
+    expect(toast).to_have_count(1)
+    expect(toast).to_have_attribute("role", "alert")
+    expect(toast).not_to_be_empty()
+    expect(page.get_by_test_id("queue-item")).to_have_count(0)  # reloaded: nobody is waiting now
+    expect(page.get_by_test_id("tab")).to_have_count(0)
+
+
+def test_the_live_feed_reconnects_by_itself(live_server: LiveServer, page: Page) -> None:
+    attempts: list[WebSocketRoute] = []
+
+    def flaky(ws: WebSocketRoute) -> None:
+        attempts.append(ws)
+        if len(attempts) == 1:
+            ws.close(code=1011, reason="server restarting")
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket("**/api/events", flaky)
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    log_in(page, live_server, "anna", "Anna")  # waits for "live": only the second connection gets there
+
+    live_server.customer_says("rest-pavel", ASK_FOR_PERSON)
+
+    expect(page.get_by_test_id("queue-item")).to_have_count(1)
+    assert len(attempts) >= 2  # the first connection was closed: the item came after a reconnect
