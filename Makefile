@@ -20,8 +20,15 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The tests and the benchmark use the optional sentence embeddings (extra `embeddings`, ~1 GB).
+# torch goes first, pinned to the CPU build kept on this project's machines: left to resolve
+# `torch>=2.2` itself, pip would fetch a CUDA build of several GB. Elsewhere pass your own, e.g.
+# TORCH="torch==2.13.0 --index-url <PyTorch's CPU index>".
+TORCH ?= torch==2.13.0
+
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,postgres]"
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,embeddings]"
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)

@@ -98,6 +98,17 @@ class OperatorSettings(StrictModel):
         description="Shortcut -> canned text, e.g. '/hi': 'Здравствуйте! Меня зовут ...'",
     )
     suggestions: int = Field(default=3, ge=0, le=10, description="Suggested answers from the NLU ranking")
+    max_parallel: int = Field(
+        default=5, ge=1, le=100, description="Dialogues one operator may hold at once (per-operator override)"
+    )
+    auto_assign: bool = Field(
+        default=False,
+        description="Give queued dialogues to online operators in turn instead of waiting for a claim",
+    )
+    session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="How long a panel login lasts before logging in again"
+    )
+
 
 
 class CRMItem(BaseModel):

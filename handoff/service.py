@@ -46,6 +46,7 @@ from bot.store import (
     transfer_ticket,
 )
 from bot.store import Message as StoredMessage
+from bot.store.operators import claimed_count, lock_operator
 
 log = logging.getLogger("botdesk.handoff")
 Deliver = Callable[[OutboundMessage], Awaitable[None]]
@@ -58,6 +59,11 @@ async def stored_only(message: OutboundMessage) -> None:
 
 class HandoffError(BotdeskError):
     """An operator action that does not fit the ticket's state (told to the operator)."""
+
+
+class LimitReached(HandoffError):
+    """The operator already holds as many dialogues as they may (``operators.max_parallel``)."""
+
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,12 @@ class OperatorService:
         return entries
 
     async def claim(self, ticket_id: int, operator_id: int) -> bool:
-        """Exactly one of any number of operators wins; the customer sees who joined."""
+        """Exactly one of any number of operators wins; the customer sees who joined.
+
+        An operator at their limit of parallel dialogues gets ``LimitReached`` instead.
+        """
         async with self.db.session() as session:
+            await self._check_limit(session, operator_id)
             won = await claim_ticket(session, ticket_id, operator_id, now=self.clock())
             if won:
                 operator = await session.get_one(Operator, operator_id)
@@ -160,6 +170,8 @@ class OperatorService:
         to_department_id: int | None = None,
     ) -> bool:
         async with self.db.session() as session:
+            if to_operator_id is not None:
+                await self._check_limit(session, to_operator_id)
             done = await transfer_ticket(
                 session,
                 ticket_id,
@@ -295,6 +307,18 @@ class OperatorService:
         return delivered
 
     # ---- helpers -----------------------------------------------------------------------
+    async def _check_limit(self, session: Any, operator_id: int) -> None:
+        """Refuse one more dialogue to an operator at their limit (row-locked until the claim commits)."""
+        operator = await lock_operator(session, operator_id)
+        if operator is None or not operator.active:
+            raise HandoffError(f"there is no active operator {operator_id}")
+        limit = operator.max_parallel or self.config.operators.max_parallel
+        if await claimed_count(session, operator_id) >= limit:
+            raise LimitReached(
+                f"{operator.display_name} already has {limit} dialogues open, the most allowed at once; "
+                "close or hand over one first"
+            )
+
     async def _ticket_changed(self, session: Any, ticket_id: int) -> None:
         ticket = await session.get_one(HandoffTicket, ticket_id)
         await session.refresh(ticket)

@@ -15,6 +15,17 @@ DEFAULT_PIPELINE: list[dict[str, object]] = [
     {"name": "FallbackClassifier", "threshold": 0.4, "ambiguity_threshold": 0.05},
 ]
 
+EMBEDDING_FEATURIZER: dict[str, object] = {"name": "SentenceEmbeddingFeaturizer"}
+"""The optional dense block (the ``embeddings`` extra), placed just before the classifier."""
+
 
 def default_pipeline() -> list[ComponentSpec]:
     return [ComponentSpec.model_validate(item) for item in DEFAULT_PIPELINE]
+
+
+def embeddings_pipeline() -> list[ComponentSpec]:
+    """The default pipeline plus sentence embeddings: more accurate, ~6 ms a parse, ~1 GB installed."""
+    items = list(DEFAULT_PIPELINE)
+    at = next(i for i, item in enumerate(items) if item["name"] == "LinearIntentClassifier")
+    items.insert(at, EMBEDDING_FEATURIZER)
+    return [ComponentSpec.model_validate(item) for item in items]

@@ -18,7 +18,7 @@ from bot.project import Project
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
-from bot.server.routes import health, rest
+from bot.server.routes import api_auth, api_conversations, api_events, api_queue, health, rest
 
 
 def create_app(
@@ -59,6 +59,9 @@ def create_app(
     app.state.requests = InFlight()
     app.add_middleware(InFlightMiddleware, tracker=app.state.requests)
     app.include_router(health.router)
+    for api in (api_auth, api_queue, api_conversations, api_events):  # the operator panel's JSON API
+        app.include_router(api.router)
+    app.include_router(api_auth.pages)  # /panel/login and /panel/logout
     if config.channels.rest.enabled:
         app.include_router(rest.router)
     return app

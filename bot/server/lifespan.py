@@ -33,6 +33,7 @@ from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.inflight import InFlight
 from bot.server.metrics import Metrics
+from bot.server.panel_services import PanelServices
 from bot.settings import BotdeskConfig
 from bot.store import Database, StoreError, upgrade
 from bot.store.db import display_url
@@ -68,6 +69,7 @@ class ServerState:
     outbox: OutboxWorker
     metrics: Metrics
     events: EventBus
+    panel: PanelServices  # first admin, auto-assignment, login throttle
     ready: bool = False  # the store is migrated and usable
     problem: str | None = None  # why not, for /healthz
     closers: list[RestCallback] = field(default_factory=list)
@@ -119,6 +121,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         raise
     metrics.watch_outbox(outbox)
     events = EventBus()
+    operators = OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events)
     state = ServerState(
         config=config,
         db=db,
@@ -126,14 +129,16 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         conversations=ConversationService(
             config, db, lambda: pipeline, engine, clock=options.clock, events=events
         ),
-        operators=OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events),
+        operators=operators,
         router=router,
         outbox=outbox,
         metrics=metrics,
         events=events,
+        panel=PanelServices(config, db, operators, events, options.clock),
         closers=closers,
     )
     await state.migrate()
+    await state.panel.start(state.ready)
     outbox.start()
     log.info(
         "botdesk ready: model %s, database %s%s, channels out: %s",
@@ -151,6 +156,7 @@ async def maintain(state: ServerState, every: float, stopping: asyncio.Event) ->
         try:
             if state.ready or await state.migrate():
                 await state.operators.tick()
+                await state.panel.tick()
                 redelivered = await state.operators.redeliver()
                 if redelivered:
                     state.metrics.redelivered.inc(redelivered)
@@ -172,6 +178,7 @@ async def stop(
     except TimeoutError:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    await state.panel.aclose()
     await state.outbox.aclose(timeout)
     for channel in state.closers:
         await channel.aclose()

@@ -102,6 +102,13 @@ class OperatorRole(StrEnum):
     ADMIN = "admin"
 
 
+class OperatorStatus(StrEnum):
+    """Whether an operator takes new dialogues now (auto-assignment gives them only to ``online``)."""
+
+    ONLINE = "online"
+    AWAY = "away"
+
+
 class ConversationState(StrEnum):
     """Who owns the conversation now."""
 
@@ -168,6 +175,24 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[OperatorStatus] = mapped_column(
+        _enum(OperatorStatus, "operator_status"), default=OperatorStatus.AWAY, server_default="away"
+    )
+    max_parallel: Mapped[int | None] = mapped_column(Integer)  # None: operators.max_parallel in config
+
+
+class OperatorSession(Base):
+    """A panel login: the cookie's token is kept only as its SHA-256, so a stolen table opens nothing."""
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Customer(Base):
@@ -272,6 +297,19 @@ Index(
     HandoffTicket.priority.desc(),
     HandoffTicket.created_at,
 )
+
+
+class OperatorNote(Base):
+    """A private note on a conversation: operators see it, the customer never does."""
+
+    __tablename__ = "operator_notes"
+    __table_args__ = (Index("ix_operator_notes_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(String(MAX_MESSAGE_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Lead(Base):

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Department, Operator, OperatorRole
-from bot.store.rows import insert_or_get
+from bot.store.db import dialect_of
+from bot.store.models import (
+    Department,
+    HandoffTicket,
+    Operator,
+    OperatorRole,
+    OperatorSession,
+    OperatorStatus,
+    TicketStatus,
+)
+from bot.store.rows import affected, insert_or_get
 
 
 async def ensure_department(session: AsyncSession, key: str, name: str | None = None) -> Department:
@@ -48,3 +59,69 @@ async def create_operator(
 async def operator_by_login(session: AsyncSession, login: str) -> Operator | None:
     result = await session.execute(select(Operator).where(Operator.login == login))
     return result.scalar_one_or_none()
+
+
+async def lock_operator(session: AsyncSession, operator_id: int) -> Operator | None:
+    """The operator, row-locked on PostgreSQL until commit: checks of their workload hold until then.
+
+    (On SQLite the session's BEGIN IMMEDIATE already serialises writers.)
+    """
+    query = select(Operator).where(Operator.id == operator_id).execution_options(populate_existing=True)
+    if dialect_of(session) == "postgresql":
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def claimed_count(session: AsyncSession, operator_id: int) -> int:
+    """How many dialogues an operator holds now."""
+    count = await session.scalar(
+        select(func.count(HandoffTicket.id)).where(
+            HandoffTicket.status == TicketStatus.CLAIMED, HandoffTicket.operator_id == operator_id
+        )
+    )
+    return int(count or 0)
+
+
+async def list_operators(session: AsyncSession, *, include_inactive: bool = False) -> list[Operator]:
+    """Operator accounts by login (disabled ones only when asked)."""
+    query = select(Operator).order_by(Operator.login)
+    if not include_inactive:
+        query = query.where(Operator.active.is_(True))
+    return list((await session.execute(query)).scalars())
+
+
+async def set_status(session: AsyncSession, operator_id: int, status: OperatorStatus) -> bool:
+    """Online or away; True when it changed. Does not commit."""
+    result = await session.execute(
+        update(Operator).where(Operator.id == operator_id, Operator.status != status).values(status=status)
+    )
+    return affected(result) == 1
+
+
+async def available_operators(session: AsyncSession, *, now: datetime) -> list[tuple[Operator, int]]:
+    """Operators who can take a dialogue now, by id, with how many they hold.
+
+    Available: active, online, working role (operator or admin), and logged in (a
+    session that has not expired): a closed browser tab does not keep collecting work.
+    """
+    held = (
+        select(func.count(HandoffTicket.id))
+        .where(HandoffTicket.status == TicketStatus.CLAIMED, HandoffTicket.operator_id == Operator.id)
+        .scalar_subquery()
+    )
+    logged_in = (
+        select(OperatorSession.id)
+        .where(OperatorSession.operator_id == Operator.id, OperatorSession.expires_at > now)
+        .exists()
+    )
+    result = await session.execute(
+        select(Operator, held)
+        .where(
+            Operator.active.is_(True),
+            Operator.status == OperatorStatus.ONLINE,
+            Operator.role.in_([OperatorRole.OPERATOR, OperatorRole.ADMIN]),
+            logged_in,
+        )
+        .order_by(Operator.id)
+    )
+    return [(operator, int(count or 0)) for operator, count in result.all()]

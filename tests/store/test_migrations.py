@@ -32,7 +32,10 @@ TABLES = {
     "handoff_tickets",
     "leads",
     "outbox",
+    "operator_sessions",
+    "operator_notes",
 }
+HEAD = "0002"
 
 
 def _table_names(connection: Connection) -> set[str]:
@@ -44,7 +47,7 @@ async def test_upgrade_creates_every_table(db: Database) -> None:
         tables = await connection.run_sync(_table_names)
     assert tables == TABLES | {"alembic_version"}
     assert set(Base.metadata.tables) == TABLES
-    assert await current_revision(db.engine) == head_revision() == "0001"
+    assert await current_revision(db.engine) == head_revision() == HEAD
 
 
 async def test_autogenerate_finds_no_difference(db: Database) -> None:
@@ -59,7 +62,7 @@ async def test_difference_check_is_not_blind(db: Database) -> None:
 
 
 async def test_upgrade_twice_changes_nothing(db: Database) -> None:
-    assert await upgrade(db.engine) == "0001"
+    assert await upgrade(db.engine) == HEAD
     assert await differences(db.engine) == []
 
 
@@ -67,7 +70,7 @@ async def test_downgrade_to_base_and_back(db: Database) -> None:
     assert await downgrade(db.engine, "base") is None
     async with db.engine.connect() as connection:
         assert await connection.run_sync(_table_names) == {"alembic_version"}
-    assert await upgrade(db.engine) == "0001"
+    assert await upgrade(db.engine) == HEAD
     assert await differences(db.engine) == []
 
 
@@ -82,11 +85,11 @@ def test_cli_upgrade_and_current(db_url: str, capsys: pytest.CaptureFixture[str]
     assert main(["db", "current", "--url", db_url]) == 1
     assert "run `botdesk db upgrade`" in capsys.readouterr().out
     assert main(["db", "upgrade", "--url", db_url]) == 0
-    assert "to revision 0001" in capsys.readouterr().out
+    assert f"to revision {HEAD}" in capsys.readouterr().out
     assert main(["db", "upgrade", "--url", db_url]) == 0
     assert "up to date" in capsys.readouterr().out
     assert main(["db", "current", "--url", db_url]) == 0
-    assert capsys.readouterr().out.strip() == "0001 (head)"
+    assert capsys.readouterr().out.strip() == f"{HEAD} (head)"
 
 
 def test_cli_uses_the_project_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,185 @@
+"""One conversation as the operator sees it, private notes, and lead cards for the CRM.
+
+The history is the customer's whole history on every channel (the bot's part too),
+oldest first. A lead card goes to the CRM through the outbox, like the bot's own
+leads: stored with its push in one transaction, retried until delivered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from bot.server.auth import OperatorWorker
+from bot.server.deps import ReadyStateDep
+from bot.server.lifespan import ServerState
+from bot.server.routes.api_shapes import message_json, note_json
+from bot.store import (
+    MAX_MESSAGE_CHARS,
+    Conversation,
+    Customer,
+    InputRejected,
+    create_lead,
+    history,
+    identities_of,
+    lead_card,
+)
+from bot.store.notes import add_note, notes_of
+from bot.store.views import latest_ticket, operator_names
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+HISTORY_LIMIT = 500
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$")
+DEFAULT_REGION = {"ru": "RU", "en": "US"}
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+class LeadIn(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
+    interest: list[str] = Field(default_factory=list, max_length=20)
+    consent: bool = False
+
+
+async def _conversation(state: ServerState, conversation_id: int) -> Conversation:
+    async with state.db.reader() as session:
+        conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, f"there is no conversation {conversation_id}")
+    return conversation
+
+
+@router.get("/{conversation_id}", summary="The conversation, its customer, ticket, whole history and notes")
+async def conversation(
+    conversation_id: int, operator: OperatorWorker, state: ReadyStateDep
+) -> dict[str, Any]:
+    found = await _conversation(state, conversation_id)
+    async with state.db.reader() as session:
+        customer = await session.get_one(Customer, found.customer_id)
+        identities = await identities_of(session, customer.id)
+        ticket = await latest_ticket(session, conversation_id)
+        entries = await history(session, customer.id, HISTORY_LIMIT)
+        notes = await notes_of(session, conversation_id)
+        names = await operator_names(
+            session, {e.message.operator_id for e in entries if e.message.operator_id is not None}
+        )
+    suggestions = await state.operators.suggestions(ticket.id) if ticket is not None else []
+    note = dict(ticket.note or {}) if ticket is not None else {}
+    return {
+        "conversation": {
+            "id": found.id,
+            "customer_id": found.customer_id,
+            "channel": found.channel,
+            "state": found.state.value,
+            "slots": dict(found.slots or {}),
+            "started_at": found.started_at.isoformat(),
+        },
+        "customer": {
+            "id": customer.id,
+            "display_name": customer.display_name,
+            "phone": customer.phone,
+            "email": customer.email,
+            "channels": [
+                {"channel": i.channel, "external_id": i.external_id, "reachable": i.reachable}
+                for i in identities
+            ],
+        },
+        "ticket": None
+        if ticket is None
+        else {
+            "id": ticket.id,
+            "status": ticket.status.value,
+            "reason": ticket.reason,
+            "priority": ticket.priority,
+            "operator_id": ticket.operator_id,
+            "note": {
+                key: note.get(key)
+                for key in ("reason", "detail", "intent", "confidence", "slots", "summary", "after_hours")
+            },
+        },
+        "history": [message_json(entry, customer, names, state) for entry in entries],
+        "notes": [note_json(n, author) for n, author in notes],
+        "suggestions": [{"intent": intent, "text": text} for intent, text in suggestions],
+        "quick_phrases": state.operators.quick_phrases(operator.display_name),
+        "lead_prefill": {
+            "name": customer.display_name,
+            "phone": customer.phone,
+            "email": customer.email,
+            "interest": list((found.dialogue or {}).get("interest", [])),
+        },
+    }
+
+
+@router.post("/{conversation_id}/notes", summary="A private note for colleagues (never sent to the customer)")
+async def add_conversation_note(
+    conversation_id: int, body: NoteIn, operator: OperatorWorker, state: ReadyStateDep
+) -> dict[str, Any]:
+    await _conversation(state, conversation_id)
+    async with state.db.session() as session:
+        try:
+            note = await add_note(
+                session, conversation_id, operator.id, body.text, now=state.operators.clock()
+            )
+        except InputRejected as exc:
+            raise HTTPException(422, str(exc)) from None
+        await session.commit()
+        return note_json(note, operator.display_name)
+
+
+def normal_phone(raw: str, language: str) -> str:
+    try:
+        number = phonenumbers.parse(raw, DEFAULT_REGION.get(language, "RU"))
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise HTTPException(422, f"phone: {raw!r} is not a valid phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+@router.post("/{conversation_id}/leads", summary="A lead card for the CRM (needs the customer's consent)")
+async def add_lead(
+    conversation_id: int, body: LeadIn, operator: OperatorWorker, state: ReadyStateDep
+) -> dict[str, Any]:
+    found = await _conversation(state, conversation_id)
+    if not body.consent:
+        raise HTTPException(
+            422, "consent: the customer must agree before their contact details go to the CRM"
+        )
+    phone = (
+        normal_phone(body.phone.strip(), state.config.language) if body.phone and body.phone.strip() else None
+    )
+    email = body.email.strip().lower() if body.email and body.email.strip() else None
+    if email is not None and not EMAIL.match(email):
+        raise HTTPException(422, f"email: {body.email!r} is not an e-mail address")
+    if phone is None and email is None:
+        raise HTTPException(422, "a lead needs a phone number or an e-mail address to call back")
+    interest = [item.strip()[:100] for item in body.interest if item.strip()]
+    async with state.db.session() as session:
+        try:
+            lead = await create_lead(
+                session,
+                customer_id=found.customer_id,
+                conversation_id=found.id,
+                channel=found.channel,
+                name=(body.name or "").strip() or None,
+                phone=phone,
+                email=email,
+                consent=True,
+                interest=interest,
+                source=f"operator:{operator.login}"[:64],
+            )
+        except InputRejected as exc:
+            raise HTTPException(422, str(exc)) from None
+        await session.commit()
+        card = {"id": lead.id, **lead_card(lead)}
+    state.outbox.wake()
+    return card

@@ -1,0 +1,198 @@
+"""The operator queue and the ticket actions: claim, reply, release, return, close, transfer.
+
+Every action goes through ``OperatorService``, so the customer sees the same notices
+("Анна (оператор) подключился к чату") as from any other client, and ownership is the
+store's compare-and-set: of two operators claiming one ticket exactly one gets 200,
+the other 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+
+from bot.server.auth import CurrentOperator, OperatorWorker
+from bot.server.deps import ReadyStateDep
+from bot.server.lifespan import ServerState
+from bot.server.routes.api_shapes import message_json, operator_json, ticket_json
+from bot.store import (
+    MAX_MESSAGE_CHARS,
+    HandoffTicket,
+    HistoryEntry,
+    InputRejected,
+    Operator,
+    claimed_by,
+    ensure_department,
+    get_ticket,
+    list_queue,
+)
+from bot.store import Message as StoredMessage
+from bot.store.operators import list_operators
+from bot.store.views import operator_names, ticket_views
+from handoff.service import HandoffError, LimitReached
+
+router = APIRouter(prefix="/api", tags=["queue"])
+
+OK = {"ok": True}
+NOT_HELD = "you do not hold this dialogue (it was closed, returned, or taken back to the queue)"
+
+
+class ReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+class CloseIn(BaseModel):
+    resolution: str = Field(default="resolved", min_length=1, max_length=200)
+
+
+class TransferIn(BaseModel):
+    operator_id: int | None = None
+    department: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferIn:
+        if (self.operator_id is None) == (self.department is None):
+            raise ValueError("give exactly one of operator_id or department")
+        return self
+
+
+async def _ticket(state: ServerState, ticket_id: int) -> HandoffTicket:
+    async with state.db.reader() as session:
+        ticket = await get_ticket(session, ticket_id)
+    if ticket is None:
+        raise HTTPException(404, f"there is no ticket {ticket_id}")
+    return ticket
+
+
+async def department_id(state: ServerState, key: str) -> int:
+    """The department with this key from config.yml (stored on first use); 422 for an unknown key."""
+    names = {d.key: d.name for d in state.config.departments}
+    if key not in names:
+        raise HTTPException(422, f"unknown department {key!r}; known: {', '.join(names)}")
+    async with state.db.session() as session:
+        department = await ensure_department(session, key, names[key])
+        await session.commit()
+        return department.id
+
+
+@router.get("/queue", summary="Dialogues waiting for an operator, and the ones I hold")
+async def queue(
+    operator: OperatorWorker,
+    state: ReadyStateDep,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, list[dict[str, Any]]]:
+    wanted = await department_id(state, department) if department else None
+    now = state.operators.clock()
+    async with state.db.reader() as session:
+        waiting = await ticket_views(session, await list_queue(session, wanted, now=now))
+        mine = await ticket_views(session, await claimed_by(session, operator.id))
+    return {"waiting": [ticket_json(v, now) for v in waiting], "mine": [ticket_json(v, now) for v in mine]}
+
+
+@router.get("/departments", summary="Departments from config.yml")
+async def departments(operator: CurrentOperator, state: ReadyStateDep) -> list[dict[str, str]]:
+    return [{"key": d.key, "name": d.name} for d in state.config.departments]
+
+
+@router.get("/operators", summary="Active operator accounts (for transfers)")
+async def operators(operator: CurrentOperator, state: ReadyStateDep) -> list[dict[str, Any]]:
+    async with state.db.reader() as session:
+        return [operator_json(op) for op in await list_operators(session)]
+
+
+@router.post("/tickets/{ticket_id}/claim", summary="Take a waiting dialogue (409 if someone was faster)")
+async def claim(ticket_id: int, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
+    await _ticket(state, ticket_id)
+    try:
+        won = await state.operators.claim(ticket_id, operator.id)
+    except LimitReached as exc:
+        raise HTTPException(409, str(exc)) from None
+    if won:
+        return OK
+    ticket = await _ticket(state, ticket_id)
+    if ticket.operator_id == operator.id and ticket.status.value == "claimed":
+        return OK  # asked twice: it is mine
+    if ticket.status.value == "claimed" and ticket.operator_id is not None:
+        async with state.db.reader() as session:
+            holder = await session.get(Operator, ticket.operator_id)
+        name = holder.display_name if holder else "another operator"
+        raise HTTPException(409, f"{name} has already taken this dialogue")
+    raise HTTPException(409, f"this dialogue is not waiting any more (it is {ticket.status.value})")
+
+
+@router.post(
+    "/tickets/{ticket_id}/reply", summary="Answer the customer (a quick-phrase shortcut is expanded)"
+)
+async def reply(
+    ticket_id: int, body: ReplyIn, operator: OperatorWorker, state: ReadyStateDep
+) -> dict[str, Any]:
+    await _ticket(state, ticket_id)
+    text = state.operators.expand(body.text, operator.display_name)
+    if not text.strip():
+        raise HTTPException(422, "the reply is empty")
+    try:
+        sent = await state.operators.reply(ticket_id, operator.id, text)
+    except InputRejected as exc:
+        raise HTTPException(422, str(exc)) from None
+    except HandoffError:
+        raise HTTPException(409, NOT_HELD) from None
+    async with state.db.reader() as session:
+        stored = await session.get_one(StoredMessage, sent.message_id)
+        names = await operator_names(session, {operator.id})
+    return message_json(HistoryEntry(stored, sent.channel), None, names, state)
+
+
+@router.post("/tickets/{ticket_id}/release", summary="Put the dialogue back in the queue")
+async def release(ticket_id: int, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
+    await _ticket(state, ticket_id)
+    if not await state.operators.release(ticket_id, operator.id):
+        raise HTTPException(409, NOT_HELD)
+    return OK
+
+
+@router.post("/tickets/{ticket_id}/return", summary="Give the dialogue back to the bot")
+async def return_to_bot(ticket_id: int, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
+    await _ticket(state, ticket_id)
+    if not await state.operators.return_to_bot(ticket_id, operator.id):
+        raise HTTPException(409, NOT_HELD)
+    return OK
+
+
+@router.post("/tickets/{ticket_id}/close", summary="Close the dialogue with a resolution")
+async def close(
+    ticket_id: int, operator: OperatorWorker, state: ReadyStateDep, body: CloseIn | None = None
+) -> dict[str, bool]:
+    await _ticket(state, ticket_id)
+    resolution = (body or CloseIn()).resolution
+    if not await state.operators.close(ticket_id, operator.id, resolution):
+        raise HTTPException(409, NOT_HELD)
+    return OK
+
+
+@router.post("/tickets/{ticket_id}/transfer", summary="Hand the dialogue to a colleague or a department")
+async def transfer(
+    ticket_id: int, body: TransferIn, operator: OperatorWorker, state: ReadyStateDep
+) -> dict[str, bool]:
+    await _ticket(state, ticket_id)
+    to_department = await department_id(state, body.department) if body.department else None
+    if body.operator_id is not None:
+        if body.operator_id == operator.id:
+            raise HTTPException(422, "this dialogue is already yours; transfer it to a colleague")
+        async with state.db.reader() as session:
+            target = await session.scalar(
+                select(Operator).where(Operator.id == body.operator_id, Operator.active.is_(True))
+            )
+        if target is None or target.role.value == "editor":
+            raise HTTPException(422, f"there is no operator {body.operator_id} who can take dialogues")
+    try:
+        done = await state.operators.transfer(
+            ticket_id, operator.id, to_operator_id=body.operator_id, to_department_id=to_department
+        )
+    except LimitReached as exc:
+        raise HTTPException(409, str(exc)) from None
+    if not done:
+        raise HTTPException(409, NOT_HELD)
+    return OK

@@ -1,0 +1,182 @@
+"""Operator accounts: passwords (argon2), creating, disabling, the first admin.
+
+The server and ``botdesk operator`` both come here, so the rules are one: a login is
+a short lowercase name, a password has at least ``MIN_PASSWORD_CHARS`` characters, a
+disabled account or a new password logs the operator out everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.errors import BotdeskError
+from bot.store import Database, Operator, OperatorRole, create_operator, operator_by_login
+from bot.store.sessions import revoke_sessions
+
+log = logging.getLogger("botdesk.panel")
+
+ADMIN_LOGIN = "admin"
+ADMIN_PASSWORD_ENV = "BOTDESK_ADMIN_PASSWORD"
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 1024
+LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+_hasher = PasswordHasher()
+# Verifying against this costs as much as a real check: an unknown login answers as slowly.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(BotdeskError):
+    """A request about an account that cannot be done (told to the admin as is)."""
+
+
+def check_login(login: str) -> str:
+    if not LOGIN_PATTERN.match(login):
+        raise AccountError(
+            f"{login!r} is not a usable login: 1-64 characters of lowercase latin letters, "
+            "digits, '.', '_' or '-'"
+        )
+    return login
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"the password is too short: at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise AccountError(f"the password is too long: at most {MAX_PASSWORD_CHARS} characters")
+    return password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(check_password(password))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; constant work whether or not the account has a password."""
+    if len(password) > MAX_PASSWORD_CHARS:
+        return False
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """The hash was made with weaker parameters than today's: store a new one at the next login."""
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+async def add_account(
+    db: Database,
+    login: str,
+    password: str,
+    *,
+    role: OperatorRole = OperatorRole.OPERATOR,
+    display_name: str | None = None,
+    max_parallel: int | None = None,
+) -> Operator:
+    """Create an account; a taken login is an AccountError."""
+    check_login(login)
+    hashed = hash_password(password)
+    async with db.session() as session:
+        if await operator_by_login(session, login) is not None:
+            raise AccountError(f"the login {login!r} is taken")
+        operator = await create_operator(
+            session, login, (display_name or login).strip() or login, role=role, password_hash=hashed
+        )
+        operator.max_parallel = max_parallel
+        try:
+            await session.commit()
+        except IntegrityError:
+            raise AccountError(f"the login {login!r} is taken") from None
+        return operator
+
+
+async def _account(db: Database, login: str) -> Operator:
+    async with db.reader() as session:
+        operator = await operator_by_login(session, login)
+    if operator is None:
+        raise AccountError(f"there is no operator with the login {login!r}")
+    return operator
+
+
+async def set_password(db: Database, login: str, password: str) -> None:
+    """A new password; every session of the account ends."""
+    hashed = hash_password(password)
+    operator = await _account(db, login)
+    async with db.session() as session:
+        account = await session.get_one(Operator, operator.id)
+        account.password_hash = hashed
+        await revoke_sessions(session, operator.id)
+        await session.commit()
+
+
+async def set_active(db: Database, login: str, active: bool) -> bool:
+    """Disable (logged out everywhere at once) or enable an account; False when nothing changed."""
+    operator = await _account(db, login)
+    async with db.session() as session:
+        account = await session.get_one(Operator, operator.id)
+        changed = account.active != active
+        account.active = active
+        if not active:
+            await revoke_sessions(session, operator.id)
+        await session.commit()
+    return changed
+
+
+async def ensure_admin(db: Database) -> str | None:
+    """Create the first admin when there is no admin at all; returns the login created, if any.
+
+    The password comes from ``$BOTDESK_ADMIN_PASSWORD``; without it a random one is
+    generated and logged exactly once, here: it is stored only as a hash.
+    """
+    async with db.reader() as session:
+        has_admin = await session.scalar(
+            select(Operator.id).where(Operator.role == OperatorRole.ADMIN).limit(1)
+        )
+        taken = await operator_by_login(session, ADMIN_LOGIN)
+    if has_admin is not None:
+        return None
+    if taken is not None:
+        log.warning(
+            "there is no panel admin, and the login %r belongs to a %s; "
+            "create one with `botdesk operator add NAME --role admin`",
+            ADMIN_LOGIN,
+            taken.role.value,
+        )
+        return None
+    given = os.environ.get(ADMIN_PASSWORD_ENV)
+    password = given or generate_password()
+    try:
+        await add_account(db, ADMIN_LOGIN, password, role=OperatorRole.ADMIN, display_name="Administrator")
+    except AccountError as exc:
+        if given is not None and "password" in str(exc):
+            raise AccountError(f"${ADMIN_PASSWORD_ENV}: {exc}") from None
+        return None  # another server process created it a moment ago
+    if given:
+        log.warning(
+            "first start: panel admin login %r created with the password from $%s",
+            ADMIN_LOGIN,
+            ADMIN_PASSWORD_ENV,
+        )
+    else:
+        log.warning(
+            "first start: panel admin login %r, password %r (shown only this once; change it with "
+            "`botdesk operator passwd %s`)",
+            ADMIN_LOGIN,
+            password,
+            ADMIN_LOGIN,
+        )
+    return ADMIN_LOGIN
