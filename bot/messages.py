@@ -34,6 +34,7 @@ class OutboundMessage:
     message_id: int | None = None
     image: str | None = None  # a picture URL from the response, for channels that show one
     response: str | None = None  # which response (utter_*) the text came from, if any
+    sender_photo: str | None = None  # the operator's photo URL, for channels that show one
 
     def labelled(self) -> str:
         """The text as plain-text channels show it: who speaks, then what."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.dialogue.hours import Department
 from bot.errors import ConfigError
@@ -159,6 +159,60 @@ class ChannelsSettings(StrictModel):
     rest: RestChannelSettings = Field(default_factory=RestChannelSettings)
 
 
+class WidgetInvitation(StrictModel):
+    """A proactive line shown beside the chat button on matching pages, once per visitor."""
+
+    pattern: str = Field(min_length=1, max_length=500, description="URL glob, e.g. '*/bikes*'")
+    text: str = Field(min_length=1, max_length=300, description="e.g. 'Выбираете велосипед? Спросите нас'")
+    delay_seconds: float = Field(default=15, ge=0, le=3600)
+
+
+class WidgetSettings(StrictModel):
+    """The web chat widget: one <script src=".../widget.js"> tag on the shop's pages (docs/widget.md)."""
+
+    enabled: bool = True
+    title: str = Field(default="Чат с магазином", min_length=1, max_length=100)
+    hidden_pages: list[str] = Field(
+        default_factory=list, description="URL globs where the widget stays hidden, e.g. '*/checkout*'"
+    )
+    invitations: list[WidgetInvitation] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Sites that may embed the widget (scheme://host[:port]); empty: any site",
+    )
+    messages_per_minute: int = Field(default=30, ge=1, le=600, description="Per visitor connection")
+    history_limit: int = Field(default=100, ge=1, le=500, description="Messages shown again on reload")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.match(r"^https?://[^/\s]+$", origin):
+                raise ValueError(f"expected an origin like https://shop.example (no path), got {origin!r}")
+        return [origin.lower() for origin in value]
+
+
+class EmailSettings(StrictModel):
+    """SMTP for transcripts by email; the login comes only from BOTDESK_SMTP_USERNAME/_PASSWORD."""
+
+    host: str | None = Field(default=None, description="None: email is off")
+    port: int = Field(default=587, ge=1, le=65535)
+    sender: str | None = Field(default=None, description="From: address, e.g. shop@example.com")
+    starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS (port 587)")
+    use_tls: bool = Field(default=False, description="TLS from the first byte (port 465)")
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+    subject: str = Field(default="Копия вашего диалога", min_length=1, max_length=200)
+    per_conversation_per_hour: int = Field(default=3, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _complete(self) -> EmailSettings:
+        if self.host is not None and not self.sender:
+            raise ValueError("email.sender (the From: address) is required when email.host is set")
+        if self.starttls and self.use_tls:
+            raise ValueError("email: choose starttls (port 587) or use_tls (port 465), not both")
+        return self
+
+
 class BotdeskConfig(StrictModel):
     """The whole of config.yml."""
 
@@ -177,6 +231,8 @@ class BotdeskConfig(StrictModel):
     crm: list[CRMItem] = Field(default_factory=list, description="Where lead cards go (outbox, retried)")
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
+    widget: WidgetSettings = Field(default_factory=WidgetSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.storage.url

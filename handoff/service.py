@@ -148,7 +148,13 @@ class OperatorService:
             operator = await session.get_one(Operator, operator_id)
             conversation = await session.get_one(Conversation, ticket.conversation_id)
             outbound = await self._send(
-                session, conversation, text, "operator", operator.display_name, operator_id
+                session,
+                conversation,
+                text,
+                "operator",
+                operator.display_name,
+                operator_id,
+                photo=operator.photo_url,
             )
         return outbound
 
@@ -367,6 +373,7 @@ class OperatorService:
         buttons: list[dict[str, Any]] | None = None,
         commit: bool = True,
         response: str | None = None,
+        photo: str | None = None,
     ) -> OutboundMessage:
         kind = Sender.OPERATOR if sender == "operator" else Sender.SYSTEM
         stored = await store_outbound(session, conversation, text, sender=kind, operator_id=operator_id)
@@ -386,6 +393,7 @@ class OperatorService:
             buttons=list(buttons or []),
             message_id=stored.id,
             response=response,
+            sender_photo=photo,
         )
         if commit:
             await session.commit()  # stored before it is sent: a crash loses nothing

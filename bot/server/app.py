@@ -18,7 +18,7 @@ from bot.project import Project
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
-from bot.server.routes import api_auth, api_conversations, api_events, api_queue, health, rest
+from bot.server.routes import api_auth, api_conversations, api_events, api_queue, health, rest, webchat
 
 
 def create_app(
@@ -64,4 +64,6 @@ def create_app(
     app.include_router(api_auth.pages)  # /panel/login and /panel/logout
     if config.channels.rest.enabled:
         app.include_router(rest.router)
+    if config.widget.enabled:
+        app.include_router(webchat.router)  # the web chat widget, its WebSocket and the demo page
     return app

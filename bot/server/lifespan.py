@@ -26,6 +26,7 @@ from fastapi import FastAPI
 
 from bot.channels.base import ChannelRouter
 from bot.channels.rest import RestCallback
+from bot.channels.webchat import WebChatChannel
 from bot.cli.train_cmd import train_project
 from bot.conversation import Clock, ConversationService, utc_now
 from bot.events import EventBus
@@ -109,6 +110,8 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         metrics.set_model(pipeline.version)
         engine = project.engine(seed=None)
         router = ChannelRouter()
+        if config.widget.enabled:
+            router.register(WebChatChannel())  # operator replies reach open widget windows
         closers = []
         rest = config.channels.rest
         if rest.enabled and rest.callback_url:

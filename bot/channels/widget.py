@@ -1,0 +1,113 @@
+"""What the widget shows on a page: hidden or not, which invitation, and who is on duty.
+
+The shop configures it in config.yml's ``widget:`` section (hidden pages and
+invitations by URL glob) and ``departments:`` (working hours). The server matches the
+globs, so the widget's JavaScript never has to, and the hours line is computed from the
+same ``WorkingHours`` the dialogue uses for "a person answers from 9:00".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from bot.dialogue.hours import DAYS, WorkingHours, describe_opening
+from bot.settings import BotdeskConfig, WidgetSettings
+
+DAY_NAMES = {
+    "ru": ("пн", "вт", "ср", "чт", "пт", "сб", "вс"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+WORDS = {
+    "ru": {
+        "daily": "ежедневно",
+        "closed": "выходной",
+        "online": "Операторы на связи — отвечаем в чате.",
+        "offline": "Сейчас отвечает только бот; человек ответит {when}.",
+        "never": "Сейчас отвечает только бот.",
+        "moscow": "по московскому времени",
+    },
+    "en": {
+        "daily": "daily",
+        "closed": "closed",
+        "online": "Operators are online and answer in this chat.",
+        "offline": "Only the bot answers now; a person answers {when}.",
+        "never": "Only the bot answers now.",
+        "moscow": "Moscow time",
+    },
+}
+
+
+def matches(url: str, pattern: str) -> bool:
+    """A URL glob (``*/checkout*``), case-insensitive, against the whole URL."""
+    return fnmatchcase(url.lower(), pattern.lower())
+
+
+def page_settings(widget: WidgetSettings, url: str) -> dict[str, Any]:
+    """``{"hidden": bool, "invitation": {id, text, delay_seconds} | None}`` for one page URL."""
+    if any(matches(url, pattern) for pattern in widget.hidden_pages):
+        return {"hidden": True, "invitation": None}
+    for invitation in widget.invitations:
+        if matches(url, invitation.pattern):
+            key = hashlib.sha256(f"{invitation.pattern}\n{invitation.text}".encode()).hexdigest()[:12]
+            return {
+                "hidden": False,
+                "invitation": {"id": key, "text": invitation.text, "delay_seconds": invitation.delay_seconds},
+            }
+    return {"hidden": False, "invitation": None}
+
+
+def describe_hours(hours: WorkingHours, language: str) -> str:
+    """The schedule as a line: "ежедневно 09:00–21:00 (по московскому времени)"."""
+    words = WORDS.get(language, WORDS["en"])
+    names = DAY_NAMES.get(language, DAY_NAMES["en"])
+    parts = []
+    for key, span in hours.schedule.items():
+        days = key.strip().lower()
+        if days in ("daily", "every day", "mon-sun"):
+            shown_days = words["daily"]
+        elif "-" in days:
+            first, last = (DAYS.index(part.strip()) for part in days.split("-", 1))
+            shown_days = f"{names[first]}–{names[last]}"
+        else:
+            shown_days = names[DAYS.index(days)]
+        shown_span = words["closed"] if span.strip().lower() == "closed" else span.strip().replace("-", "–")
+        parts.append(f"{shown_days} {shown_span}")
+    zone = words["moscow"] if hours.timezone == "Europe/Moscow" else hours.timezone
+    return f"{', '.join(parts)} ({zone})"
+
+
+def status(config: BotdeskConfig, now: datetime) -> dict[str, Any]:
+    """The window's status frame: is a person on duty, the hours, and the line to show."""
+    language = config.language
+    words = WORDS.get(language, WORDS["en"])
+    departments = config.departments
+    online = any(d.hours.is_open(now) for d in departments)
+    if len(departments) == 1:
+        hours = [describe_hours(departments[0].hours, language)]
+    else:
+        hours = [f"{d.name}: {describe_hours(d.hours, language)}" for d in departments]
+    if online:
+        line = words["online"]
+    else:
+        openings = [
+            (opening, d.hours) for d in departments if (opening := d.hours.next_opening(now)) is not None
+        ]
+        if openings:
+            opening, _ = min(openings, key=lambda item: item[0])
+            line = words["offline"].format(when=describe_opening(opening, now, language))
+        else:
+            line = words["never"]
+    return {
+        "type": "status",
+        "online": online,
+        "hours": hours,
+        "line": line,
+        "title": config.widget.title,
+        "bot_label": config.bot.label,
+        "bot_name": config.bot.name,
+        "email": config.email.host is not None,  # whether "send me a copy" can work
+        "language": language,
+    }
