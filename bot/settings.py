@@ -110,7 +110,6 @@ class OperatorSettings(StrictModel):
     )
 
 
-
 class CRMItem(BaseModel):
     """One ``crm`` entry: ``adapter: <name>`` plus that adapter's options (checked by handoff.crm)."""
 

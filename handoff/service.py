@@ -65,7 +65,6 @@ class LimitReached(HandoffError):
     """The operator already holds as many dialogues as they may (``operators.max_parallel``)."""
 
 
-
 @dataclass(frozen=True)
 class QueueEntry:
     ticket_id: int

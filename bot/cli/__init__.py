@@ -28,6 +28,8 @@ app.add_typer(export_app, name="export")
 app.add_typer(db_app, name="db")
 outbox_app = typer.Typer(help="Watch and deliver the CRM outbox (lead cards).", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+operator_app = typer.Typer(help="Operator panel accounts: add, list, disable, passwd.", no_args_is_help=True)
+app.add_typer(operator_app, name="operator")
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -40,6 +42,7 @@ from bot.cli import (  # noqa: E402,F401
     import_cmd,
     init_cmd,
     nlu_cmd,
+    operator_cmd,
     outbox_cmd,
     run_cmd,
     shell_cmd,
