@@ -217,3 +217,16 @@ async def test_the_admin_password_can_come_from_the_environment(
         me = (await client.get("/api/me")).json()
     assert me["role"] == "admin"
     assert not [r for r in caplog.records if "from-the-environment" in r.getMessage()]
+
+
+async def test_a_session_ends_after_session_hours(make_app: AppFactory, clock: Clock) -> None:
+    app = make_app()
+    async with serve(app) as (base, _):
+        await add_operator(app, "anna")
+        async with logged_in(base, "anna") as client:
+            clock.now += timedelta(hours=11, minutes=59)
+            still = await client.get("/api/me")
+            clock.now += timedelta(minutes=2)
+            expired = await client.get("/api/me")
+    assert still.status_code == 200
+    assert expired.status_code == 401
