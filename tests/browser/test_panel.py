@@ -229,3 +229,106 @@ def test_the_live_feed_reconnects_by_itself(live_server: LiveServer, page: Page)
 
     expect(page.get_by_test_id("queue-item")).to_have_count(1)
     assert len(attempts) >= 2  # the first connection was closed: the item came after a reconnect
+
+
+def take_first(page: Page, server: LiveServer, sender: str) -> Locator:
+    """A REST customer asks for a person; the operator takes the dialogue; its view."""
+    server.customer_says(sender, ASK_FOR_PERSON)
+    page.get_by_test_id("queue-item").get_by_test_id("take").click()
+    dialogue = open_dialogue(page)
+    expect(dialogue.get_by_test_id("dialogue-state")).to_have_text("You are answering this dialogue.")
+    return dialogue
+
+
+def test_the_reply_box_offers_quick_phrases_and_suggested_answers(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    log_in(page, live_server, "anna", "Anna")
+    dialogue = take_first(page, live_server, "rest-nina")
+    reply = dialogue.get_by_test_id("reply-input")
+    menu = dialogue.get_by_test_id("quick-phrase-menu")
+
+    reply.press_sequentially("/")
+    expect(menu.get_by_test_id("quick-phrase-option")).to_have_count(4)
+    reply.press_sequentially("w")
+    expect(menu.get_by_test_id("quick-phrase-option")).to_have_text(["/waitМинуту, уточняю информацию."])
+    reply.press("Enter")  # picks the highlighted phrase, does not send
+    expect(reply).to_have_value("Минуту, уточняю информацию.")
+    expect(menu).to_be_hidden()
+
+    chip = dialogue.get_by_test_id("suggestion").first
+    suggested = chip.text_content() or ""
+    assert suggested
+    chip.click()
+    expect(reply).to_have_value(f"Минуту, уточняю информацию. {suggested}")
+
+    reply.fill("")
+    dialogue.get_by_test_id("quick-phrase").filter(has_text="/bye").click()
+    expect(reply).to_have_value("Спасибо за обращение! Хорошего дня.")
+    reply.press("Enter")
+    expect(messages(dialogue, "operator").get_by_test_id("message-text")).to_have_text(
+        ["Спасибо за обращение! Хорошего дня."]
+    )
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_notes_stay_private_a_lead_needs_consent_and_a_closed_dialogue_is_read_only(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    log_in(page, live_server, "anna", "Anna")
+    dialogue = take_first(page, live_server, "rest-oleg")
+
+    dialogue.get_by_test_id("note-input").fill("Постоянный клиент, <b>VIP</b>")
+    dialogue.get_by_test_id("add-note").click()
+    note = dialogue.get_by_test_id("note")
+    expect(note.locator("p")).to_have_text("Постоянный клиент, <b>VIP</b>")
+    expect(note).to_contain_text("Anna")
+    assert all("VIP" not in m["text"] for m in polled(live_server, "rest-oleg"))
+
+    lead = dialogue.get_by_test_id("lead-form")
+    lead.get_by_test_id("lead-name").fill("Олег")
+    lead.get_by_test_id("lead-phone").fill("+7 916 123-45-67")
+    lead.get_by_test_id("lead-interest").fill("велосипед, доставка")
+    lead.get_by_test_id("lead-submit").click()
+    expect(lead.get_by_test_id("lead-result")).to_contain_text("consent")
+    lead.get_by_test_id("lead-consent").check()
+    lead.get_by_test_id("lead-submit").click()
+    expect(lead.get_by_test_id("lead-result")).to_have_text("Lead card #1 saved; it goes to the CRM.")
+
+    dialogue.get_by_test_id("resolution").fill("answered")
+    dialogue.get_by_test_id("close-ticket").click()
+
+    expect(dialogue.get_by_test_id("dialogue-state")).to_have_text("Closed.")
+    expect(dialogue.get_by_test_id("reply-input")).to_be_disabled()
+    expect(dialogue.get_by_test_id("return-to-bot")).to_be_disabled()
+    expect(page.get_by_test_id("mine-item")).to_have_count(0)
+    page.reload()  # what was stored, not just what the page appended
+    dialogue = open_dialogue(page)
+    expect(dialogue.get_by_test_id("note").locator("p")).to_have_text("Постоянный клиент, <b>VIP</b>")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_a_transfer_goes_to_the_chosen_colleague_and_the_status_toggle_is_stored(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    boris = live_server.add_operator("boris", PASSWORD, display_name="Boris")
+    log_in(page, live_server, "anna", "Anna")
+    dialogue = take_first(page, live_server, "rest-vera")
+
+    dialogue.get_by_test_id("transfer-target").select_option(f"operator:{boris}")
+    dialogue.get_by_test_id("transfer").click()
+
+    expect(dialogue.get_by_test_id("dialogue-state")).to_have_text("Boris is answering this dialogue.")
+    expect(page.get_by_test_id("mine-item")).to_have_count(0)
+
+    toggle = page.get_by_test_id("status-toggle")
+    expect(toggle).to_have_attribute("data-status", "online")  # logging in makes one online
+    toggle.click()
+    expect(toggle).to_have_attribute("data-status", "away")
+    expect(toggle).to_have_attribute("aria-checked", "false")
+    page.reload()
+    expect(page.get_by_test_id("status-toggle")).to_have_attribute("data-status", "away")
+    assert page.js_errors == []  # type: ignore[attr-defined]

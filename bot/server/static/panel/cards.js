@@ -11,7 +11,9 @@ export function renderNote(root, ticket) {
   root.hidden = !ticket;
   if (!ticket) return;
   const field = (name) => root.querySelector(`[data-field="${name}"]`);
-  setText(field("reason"), reasonLabel(note?.reason ?? ticket.reason));
+  const reason = reasonLabel(note?.reason ?? ticket.reason);
+  setText(field("reason"), reason);
+  field("reason-summary").textContent = reason;
   setText(field("detail"), note?.detail ?? "");
   field("detail").previousElementSibling.hidden = !note?.detail;
   const intent = note?.intent ? `${note.intent} (${percent(note.confidence) || "?"})` : "—";

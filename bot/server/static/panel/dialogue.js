@@ -167,6 +167,12 @@ export class DialogueView {
     });
   }
 
+  /** The tab became visible: a dialogue opened in the background starts at its latest message. */
+  shown() {
+    if (!this.shownBefore) this.scrollToEnd(true);
+    this.shownBefore = true;
+  }
+
   scrollToEnd(force) {
     if (force) this.history.scrollTop = this.history.scrollHeight;
   }
@@ -221,12 +227,10 @@ export class DialogueView {
 
 function messageItem(message, currentConversationId) {
   const sender = message.sender;
-  const label =
-    sender === "operator" && message.sender_name
-      ? `${message.sender_name} (operator)`
-      : sender === "customer" && message.sender_name
-        ? message.sender_name
-        : senderLabel(sender);
+  // Operators are named; the bot keeps its label and a visible "bot" mark (CSS), never a person's name.
+  let label = senderLabel(sender);
+  if (sender === "operator" && message.sender_name) label = `${message.sender_name} (operator)`;
+  else if ((sender === "customer" || sender === "bot") && message.sender_name) label = message.sender_name;
   const intent =
     sender === "customer" && message.intent
       ? el("span", {

@@ -47,7 +47,7 @@ export class ReplyBox {
 
   setSuggestions(suggestions) {
     const chips = (suggestions ?? []).map(({ intent, text }) => {
-      const chip = el("button", { type: "button", class: "chip", testid: "suggestion", title: `Suggested for "${intent}"`, text });
+      const chip = el("button", { type: "button", class: "chip", testid: "suggestion", title: `${text}\n(suggested for "${intent}")`, text });
       chip.addEventListener("click", () => this.insert(text, this.input.selectionStart, this.input.selectionEnd));
       return chip;
     });

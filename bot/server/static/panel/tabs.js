@@ -84,6 +84,7 @@ export class Tabs {
       entry.tab.classList.toggle("active", selected);
       entry.view.node.hidden = !selected;
     }
+    this.open.get(id).view.shown?.();
     if (!document.hidden) this.setUnread(id, 0, false);
     this.changed();
   }
