@@ -77,6 +77,18 @@
     return node;
   }
   function show(node, visible) { node.hidden = !visible; }
+  function chatIcon() {  // a speech bubble, drawn: no icon font or emoji font needed
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "bd-launcher-icon");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
 
   // ---- the widget ---------------------------------------------------------------------
   function Widget(config) {
@@ -100,6 +112,8 @@
     var self = this;
     var host = el("div");
     host.id = "botdesk-widget";
+    host.dataset.connection = "idle";
+    this.host = host;
     var root = host.attachShadow({ mode: "open" });
     var style = el("link");
     style.rel = "stylesheet";
@@ -109,7 +123,7 @@
     this.launcher = el("button", "bd-launcher");
     this.launcher.type = "button";
     this.launcher.setAttribute("aria-label", T.open);
-    this.launcher.appendChild(el("span", "bd-launcher-icon", "💬"));
+    this.launcher.appendChild(chatIcon());
     this.badge = el("span", "bd-unread");
     show(this.badge, false);
     this.launcher.appendChild(this.badge);
@@ -246,13 +260,21 @@
 
   Widget.prototype.maybeInvite = function (invitation) {
     var self = this;
+    var host = this.host;
+    host.dataset.invitation = "none";  // what happened to this page's invitation, for tests and debugging
     if (load("open") === "1") { this.open(); return; }
-    if (!invitation || load("active") === "1" || load("invited:" + invitation.id)) return;
+    if (!invitation) return;
+    if (load("active") === "1" || load("invited:" + invitation.id)) {
+      host.dataset.invitation = "skipped";  // shown before, or the visitor chats already
+      return;
+    }
+    host.dataset.invitation = "scheduled";
     setTimeout(function () {
       if (!self.window.hidden || load("invited:" + invitation.id)) return;
       save("invited:" + invitation.id, "1");
       self.inviteText.textContent = invitation.text;
       show(self.invite, true);
+      host.dataset.invitation = "shown";
     }, Math.max(0, invitation.delay_seconds) * 1000);
   };
 
@@ -265,6 +287,7 @@
     socket.onopen = function () {
       self.attempt = 0;
       show(self.banner, false);
+      self.host.dataset.connection = "live";
       socket.send(JSON.stringify({ type: "page", url: location.href.slice(0, 2000) }));
     };
     socket.onmessage = function (event) {
@@ -277,10 +300,12 @@
       self.socket = null;
       if (event.code === 1008) {  // refused on purpose: retrying will not help
         self.stopped = true;
+        self.host.dataset.connection = "refused";
         self.notice(T.unavailable + (event.reason || event.code));
         return;
       }
       show(self.banner, true);
+      self.host.dataset.connection = "reconnecting";
       var delay = Math.min(30000, 1000 * Math.pow(2, self.attempt)) * (0.5 + Math.random() / 2);
       self.attempt += 1;
       setTimeout(function () { self.connect(); }, delay);
@@ -475,6 +500,7 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (config) {
         if (config && !config.hidden) window.__botdeskWidget = new Widget(config);
+        else window.__botdeskWidget = config ? "hidden" : "unavailable";
       })
       .catch(function () { /* botdesk unreachable: the page works without the chat */ });
   }
