@@ -68,7 +68,7 @@ export class DialogueView {
     part(node, "close-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const resolution = part(node, "resolution").value.trim();
-      this.act("close", { resolution }, "Dialogue closed.");
+      this.act("close", resolution ? { resolution } : {}, "Dialogue closed."); // empty: "resolved"
     });
   }
 
