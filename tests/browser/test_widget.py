@@ -7,10 +7,11 @@ widget shows came over its WebSocket.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from tests.browser.conftest import LiveServer, screenshot
 
@@ -85,6 +86,37 @@ def test_the_history_survives_a_reload(live_server: LiveServer, page: Page) -> N
     expect(page.locator(".bd-window")).to_be_visible()  # it was open: it opens again
     expect(page.locator(".bd-log .bd-text")).to_have_text(said)
     expect(page.locator(".bd-bot .bd-badge").first).to_have_text("🤖 Бот")
+
+
+def test_the_widget_reconnects_and_sends_what_was_typed_offline(live_server: LiveServer, page: Page) -> None:
+    network = {"up": True}
+    sockets: list[WebSocketRoute] = []
+
+    def route(socket: WebSocketRoute) -> None:  # between the page and botdesk: the network
+        if network["up"]:
+            socket.connect_to_server()
+            sockets.append(socket)
+        else:
+            socket.close(code=4000, reason="network down")
+
+    page.route_web_socket(re.compile(r"/ws/chat"), route)
+    widget = open_widget(page, live_server.url + "/")
+    write(page, "привет")
+    expect(page.locator(".bd-bot")).not_to_have_count(0)
+
+    network["up"] = False
+    sockets[-1].close(code=4000, reason="network down")
+    expect(page.locator(".bd-conn")).to_be_visible()  # "reconnecting…"
+    write(page, "как оформить возврат?")
+    expect(page.locator(".bd-customer.bd-pending")).to_have_text(["как оформить возврат?"])
+    bot_answers = page.locator(".bd-bot").count()
+
+    network["up"] = True
+    expect(widget).to_have_attribute("data-connection", "live")
+    expect(page.locator(".bd-customer.bd-pending")).to_have_count(0)  # sent after the reconnect, stored
+    expect(page.locator(".bd-customer")).to_have_text(["привет", "как оформить возврат?"])
+    expect(page.locator(".bd-bot")).not_to_have_count(bot_answers)  # and answered
+    expect(page.locator(".bd-conn")).to_be_hidden()
 
 
 def test_the_widget_stays_hidden_on_the_checkout_page(live_server: LiveServer, page: Page) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -325,3 +326,13 @@ async def test_allowed_origins_keep_other_sites_out(
     assert theirs.status_code == 403
     assert refused.value.rcvd is not None and refused.value.rcvd.code == 1008
     assert status["type"] == "status"
+
+
+def test_the_widget_never_puts_data_into_markup() -> None:
+    """Every text reaches the page through textContent: no HTML-parsing sink in the widget."""
+    from bot.server.routes.webchat import STATIC
+
+    script = (STATIC / "widget.js").read_text(encoding="utf-8")
+    sinks = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function")
+    assert "textContent" in script
+    assert sinks.findall(script) == []
