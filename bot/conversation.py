@@ -41,6 +41,7 @@ from bot.store import (
     identify_customer,
     open_conversation,
     redact_messages,
+    remember_contact,
     set_nlu,
     store_inbound,
     store_outbound,
@@ -120,19 +121,23 @@ class ConversationService:
             return Handled([], conversation_id, duplicate=True)
 
         pipeline = self.pipeline()
-        parsed = pipeline.parse(inbound.text)
-        nlu = parsed.to_parse_dict()
+        # A photo or a sticker alone has no words to understand.
+        parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+        nlu = parsed.to_parse_dict() if parsed is not None else {}
         now = self.clock()
         async with self.db.session() as session:
             conversation = await session.get_one(Conversation, conversation_id)
             message = await session.get_one(StoredMessage, message_id)
-            await set_nlu(session, message, nlu, pipeline.version)
+            if parsed is not None:
+                await set_nlu(session, message, nlu, pipeline.version)
             if conversation.state in HUMAN_STATES:
                 await session.commit()
                 self._announce_inbound(conversation_id, message_id, inbound, nlu)
                 return Handled([], conversation_id, silent=True)
             state = DialogueState.from_dict(conversation.dialogue)
-            result = self.engine.handle(state, parsed, now)
+            result = (
+                self.engine.handle(state, parsed, now) if parsed is not None else self.engine.non_text(state)
+            )
             handled = Handled([], conversation_id, result=result)
             form_answers = (
                 list(conversation.dialogue.get("_form_answers", [])) if conversation.dialogue else []
@@ -194,6 +199,7 @@ class ConversationService:
             sender_name=(inbound.profile or {}).get("name"),
             text=inbound.text,
             channel=inbound.channel,
+            attachments=list(inbound.attachments),
             intent=intent.get("name"),
             confidence=intent.get("confidence"),
         )
@@ -279,6 +285,8 @@ class ConversationService:
     ) -> int:
         lead = result.lead
         assert lead is not None and lead.consent
+        # The same phone or e-mail from another channel: one customer, one history for operators.
+        customer_id = await remember_contact(session, customer_id, phone=lead.phone, email=lead.email)
         saved = await create_lead(
             session,
             customer_id=customer_id,

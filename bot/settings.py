@@ -152,10 +152,56 @@ class RestChannelSettings(StrictModel):
         return value
 
 
+class TelegramChannelSettings(StrictModel):
+    """The Telegram channel (docs/telegram.md). It runs when TELEGRAM_BOT_TOKEN is set.
+
+    The token comes only from the environment, the webhook secret from
+    TELEGRAM_WEBHOOK_SECRET (else generated at start), the Bot API address from
+    TELEGRAM_API_BASE_URL (default Telegram's).
+    """
+
+    enabled: bool = Field(default=True, description="False: ignore TELEGRAM_BOT_TOKEN")
+    mode: Literal["polling", "webhook"] = Field(
+        default="polling", description="polling: one process asks Telegram; webhook: Telegram POSTs to us"
+    )
+    webhook_url: str | None = Field(
+        default=None, description="Public https URL of POST /webhooks/telegram (webhook mode)"
+    )
+    drop_pending_updates: bool = Field(
+        default=False, description="Skip what customers wrote while the bot was down"
+    )
+    keyboard: Literal["inline", "reply"] = Field(
+        default="inline", description="Response buttons as buttons under the message or as a reply keyboard"
+    )
+    edited_messages: Literal["answer", "ignore"] = Field(
+        default="answer", description="answer: an edited message is handled as a new one; ignore: logged"
+    )
+    contact_responses: list[str] = Field(
+        default_factory=lambda: ["utter_ask_phone"],
+        description="Responses that ask for the phone: sent with a 'share my number' button",
+    )
+    share_contact_button: str | None = Field(
+        default=None, max_length=100, description="The button's text; default by language"
+    )
+    poll_timeout_seconds: float = Field(default=10, ge=0, le=50, description="Long-polling wait")
+    flood_retries: int = Field(
+        default=5, ge=0, le=20, description="429s in a row before a message waits for redelivery"
+    )
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramChannelSettings:
+        if self.webhook_url is not None and not re.match(r"^https://[^/\s]+", self.webhook_url):
+            raise ValueError("channels.telegram.webhook_url must be an https:// URL (Telegram requires it)")
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("channels.telegram.webhook_url is required in webhook mode")
+        return self
+
+
 class ChannelsSettings(StrictModel):
     """Where customers write from; each channel has its own section."""
 
     rest: RestChannelSettings = Field(default_factory=RestChannelSettings)
+    telegram: TelegramChannelSettings = Field(default_factory=TelegramChannelSettings)
 
 
 class WidgetInvitation(StrictModel):
@@ -170,7 +216,9 @@ class WidgetSettings(StrictModel):
     """The web chat widget: one <script src=".../widget.js"> tag on the shop's pages (docs/widget.md)."""
 
     enabled: bool = True
-    title: str = Field(default="Чат с магазином", min_length=1, max_length=100)
+    title: str | None = Field(
+        default=None, min_length=1, max_length=100, description="The window's heading; default by language"
+    )
     hidden_pages: list[str] = Field(
         default_factory=list, description="URL globs where the widget stays hidden, e.g. '*/checkout*'"
     )
@@ -200,7 +248,9 @@ class EmailSettings(StrictModel):
     starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS (port 587)")
     use_tls: bool = Field(default=False, description="TLS from the first byte (port 465)")
     timeout_seconds: float = Field(default=10, gt=0, le=120)
-    subject: str = Field(default="Копия вашего диалога", min_length=1, max_length=200)
+    subject: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Of the transcript email; default by language"
+    )
     per_conversation_per_hour: int = Field(default=3, ge=1, le=100)
 
     @model_validator(mode="after")

@@ -46,6 +46,7 @@ SYSTEM_RESPONSES = frozenset(
         "utter_lead_saved",
         "utter_lead_declined",
         "utter_form_gave_up",
+        "utter_non_text",
     }
 )
 
@@ -155,6 +156,18 @@ class DialogueEngine:
 
     def introduction(self) -> Reply:
         return Reply(self.config.bot.introduction, response="introduction")
+
+    def non_text(self, state: DialogueState) -> TurnResult:
+        """A photo, voice message or sticker without words: the bot reads text, a person can look.
+
+        Nothing in the dialogue moves (an open form still waits for its answer).
+        """
+        result = TurnResult(intent="non_text")
+        if not state.introduced:
+            state.introduced = True
+            result.replies.append(self.introduction())
+        result.replies.append(self.say("utter_non_text"))
+        return result
 
     def department(self, key: str | None) -> Department:
         return self.departments.get(key or "", self.config.departments[0])

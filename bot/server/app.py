@@ -18,7 +18,17 @@ from bot.project import Project
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
-from bot.server.routes import api_auth, api_conversations, api_events, api_queue, health, rest, webchat
+from bot.server.routes import (
+    api_auth,
+    api_conversations,
+    api_events,
+    api_queue,
+    health,
+    panel,
+    rest,
+    telegram,
+    webchat,
+)
 
 
 def create_app(
@@ -64,6 +74,9 @@ def create_app(
     app.include_router(api_auth.pages)  # /panel/login and /panel/logout
     if config.channels.rest.enabled:
         app.include_router(rest.router)
+    app.include_router(telegram.router)  # Telegram's webhook and customers' files for operators
     if config.widget.enabled:
         app.include_router(webchat.router)  # the web chat widget, its WebSocket and the demo page
+    app.include_router(panel.router)  # the operator workspace page
+    panel.mount_static(app)  # its JavaScript and CSS under /panel/static
     return app

@@ -26,6 +26,7 @@ from fastapi import FastAPI
 
 from bot.channels.base import ChannelRouter
 from bot.channels.rest import RestCallback
+from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChatChannel
 from bot.cli.train_cmd import train_project
 from bot.conversation import Clock, ConversationService, utc_now
@@ -35,6 +36,7 @@ from bot.project import Project
 from bot.server.inflight import InFlight
 from bot.server.metrics import Metrics
 from bot.server.panel_services import PanelServices
+from bot.server.telegram import start_telegram
 from bot.settings import BotdeskConfig
 from bot.store import Database, StoreError, upgrade
 from bot.store.db import display_url
@@ -74,6 +76,7 @@ class ServerState:
     ready: bool = False  # the store is migrated and usable
     problem: str | None = None  # why not, for /healthz
     closers: list[RestCallback] = field(default_factory=list)
+    telegram: TelegramChannel | None = None  # running when TELEGRAM_BOT_TOKEN is set
 
     @property
     def model_version(self) -> str | None:
@@ -141,6 +144,11 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         closers=closers,
     )
     await state.migrate()
+    try:  # a token Telegram refuses stops the start, like a broken config.yml
+        state.telegram = await start_telegram(config, state.conversations, db, router, metrics, outbox)
+    except BaseException:
+        await db.close()
+        raise
     await state.panel.start(state.ready)
     outbox.start()
     log.info(
@@ -175,6 +183,8 @@ async def stop(
     requests.close()
     if not await requests.wait_idle(timeout):
         log.warning("shutdown: %d request(s) still running after %g s", requests.count, timeout)
+    if state.telegram is not None:
+        await state.telegram.stop()  # the updates in hand are handled while the store is open
     stopping.set()
     try:
         await asyncio.wait_for(asyncio.shield(task), timeout)

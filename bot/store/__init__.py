@@ -23,6 +23,7 @@ from bot.store.customers import (
     identities_of,
     link_identity,
     merge_customers,
+    remember_contact,
     set_reachable,
 )
 from bot.store.db import Database, async_url, make_engine, make_sessions, transaction
@@ -149,6 +150,7 @@ __all__ = [
     "operator_by_login",
     "redact_messages",
     "release_ticket",
+    "remember_contact",
     "requeue_unanswered",
     "retry_dead",
     "retry_delay",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,7 @@ from bot.store.errors import InputRejected, StoreError
 from bot.store.models import ChannelIdentity, Conversation, Customer, Lead
 from bot.store.rows import affected
 
+log = logging.getLogger("botdesk.store")
 MAX_CHANNEL_CHARS = 32
 MAX_EXTERNAL_ID_CHARS = 255
 
@@ -153,3 +155,64 @@ async def identities_of(session: AsyncSession, customer_id: int) -> list[Channel
         select(ChannelIdentity).where(ChannelIdentity.customer_id == customer_id).order_by(ChannelIdentity.id)
     )
     return list(result.scalars())
+
+
+def _normal_phone(phone: str | None) -> str | None:
+    """The comparable form of a phone: digits with a leading "+" ("79123456789" -> "+79123456789")."""
+    if not phone:
+        return None
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"+{digits}" if 6 <= len(digits) <= 15 else None
+
+
+async def remember_contact(
+    session: AsyncSession, customer_id: int, *, phone: str | None = None, email: str | None = None
+) -> int:
+    """Record a phone or e-mail the customer gave; returns the id of the customer that remains.
+
+    When another customer already has that phone or e-mail, it is the same person
+    writing from another channel: the two are merged into the older one, so operators
+    see the web and the Telegram history together. Two customers that each have an
+    identity in the same channel are different accounts there and are not merged (a
+    conversation goes out through the customer's one identity per channel). Known
+    details are never overwritten. Does not commit.
+    """
+    phone, email = _normal_phone(phone), (email or "").strip().lower() or None
+    if phone is None and email is None:
+        return customer_id
+    matches = [Customer.phone == phone] if phone else []
+    if email:
+        matches.append(Customer.email == email)
+    others = list(
+        (
+            await session.execute(
+                select(Customer)
+                .where(Customer.id != customer_id, Customer.forgotten_at.is_(None), or_(*matches))
+                .order_by(Customer.created_at, Customer.id)
+            )
+        ).scalars()
+    )
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise InputRejected(f"no customer {customer_id} to remember a contact of")
+    channels = {i.channel for i in await identities_of(session, customer_id)}
+    keep = customer
+    for other in others:  # oldest first
+        theirs = {i.channel for i in await identities_of(session, other.id)}
+        if channels & theirs:
+            log.info(
+                "customers %s and %s share a contact but both have a %s identity: not merged",
+                customer_id,
+                other.id,
+                "/".join(sorted(channels & theirs)),
+            )
+            continue
+        older, newer = sorted((keep, other), key=lambda c: (c.created_at, c.id))
+        await merge_customers(session, older.id, newer.id)
+        log.info("customer %s merged into %s (same phone or e-mail)", newer.id, older.id)
+        keep = older
+        channels |= theirs
+    keep.phone = keep.phone or phone
+    keep.email = keep.email or email
+    await session.flush()
+    return keep.id

@@ -332,3 +332,36 @@ def test_a_transfer_goes_to_the_chosen_colleague_and_the_status_toggle_is_stored
     page.reload()
     expect(page.get_by_test_id("status-toggle")).to_have_attribute("data-status", "away")
     assert page.js_errors == []  # type: ignore[attr-defined]
+
+    page.get_by_test_id("logout").click()
+    expect(page.locator("input[name=password]")).to_be_visible()
+    page.goto(live_server.url + "/panel")
+    assert urlparse(page.url).path == "/panel/login"  # the session is gone, not just the page
+
+
+def test_a_waiting_dialogue_can_be_viewed_before_taking_it_and_filtered_by_department(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    live_server.customer_says("rest-lena", ASK_FOR_PERSON)
+    log_in(page, live_server, "anna", "Anna")
+
+    page.get_by_test_id("department-filter").select_option(label="Поддержка")
+    item = page.get_by_test_id("queue-item")
+    expect(item).to_have_count(1)
+    page.reload()
+    expect(page.get_by_test_id("department-filter")).to_have_value("support")  # remembered
+
+    page.get_by_test_id("queue-item").get_by_test_id("view").click()
+    dialogue = open_dialogue(page)
+    expect(dialogue.get_by_test_id("dialogue-state")).to_contain_text("Waiting in the queue")
+    expect(dialogue.get_by_test_id("reply-input")).to_be_disabled()
+    expect(dialogue.get_by_test_id("return-to-bot")).to_be_disabled()
+
+    dialogue.get_by_test_id("dialogue-take").click()
+
+    expect(dialogue.get_by_test_id("dialogue-state")).to_have_text("You are answering this dialogue.")
+    expect(dialogue.get_by_test_id("reply-input")).to_be_enabled()
+    expect(dialogue.get_by_test_id("dialogue-take")).to_be_hidden()
+    expect(page.get_by_test_id("tab")).to_have_count(1)
+    assert page.js_errors == []  # type: ignore[attr-defined]

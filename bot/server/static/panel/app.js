@@ -199,17 +199,21 @@ class Workspace {
 }
 
 async function main() {
-  let me;
   try {
-    me = await get("/api/me");
+    const me = await get("/api/me");
+    setCsrfToken(me.csrf_token);
+    await new Workspace(me).start();
   } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return; // on the way to the login form
     document.querySelector('[data-testid="toasts"]').append(
-      el("div", { class: "toast error", role: "alert", testid: "toast", text: `The panel cannot start: ${error.detail ?? error}` }),
+      el("div", {
+        class: "toast error",
+        role: "alert",
+        testid: "toast",
+        text: `The panel cannot start: ${error.detail ?? error}. Reload the page to try again.`,
+      }),
     );
-    return;
   }
-  setCsrfToken(me.csrf_token);
-  await new Workspace(me).start();
 }
 
 main();
