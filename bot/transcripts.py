@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.widget import title_of
 from bot.errors import BotdeskError
 from bot.mailer import Mailer, MailError
 from bot.settings import BotdeskConfig
@@ -36,6 +37,7 @@ TEXTS = {
         "you": "Вы",
         "operator": "{name} (оператор)",
         "heading": "Копия вашего диалога — {title}",
+        "subject": "Копия вашего диалога",
         "times": "Время указано {zone}.",
         "moscow": "по Москве",
         "zone": "в часовом поясе {zone}",
@@ -51,6 +53,7 @@ TEXTS = {
         "you": "You",
         "operator": "{name} (operator)",
         "heading": "A copy of your conversation — {title}",
+        "subject": "A copy of your conversation",
         "times": "Times are {zone}.",
         "moscow": "Moscow time",
         "zone": "in the {zone} time zone",
@@ -211,10 +214,10 @@ class TranscriptService:
         ):
             raise TranscriptError(texts["limit"])
         zone = ZoneInfo(self.config.departments[0].hours.timezone)
-        plain, body = render(lines, self.config.widget.title, zone, self.language)
+        plain, body = render(lines, title_of(self.config), zone, self.language)
         message = EmailMessage()
         message["To"] = address
-        message["Subject"] = self.config.email.subject
+        message["Subject"] = self.config.email.subject or texts["subject"]
         message.set_content(plain)
         message.add_alternative(body, subtype="html")
         try:

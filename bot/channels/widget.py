@@ -40,6 +40,11 @@ WORDS = {
 }
 
 
+def title_of(config: BotdeskConfig) -> str:
+    """The window's heading: ``widget.title``, else a plain one in the bot's language."""
+    return config.widget.title or ("Чат с магазином" if config.language == "ru" else "Chat with us")
+
+
 def matches(url: str, pattern: str) -> bool:
     """A URL glob (``*/checkout*``), case-insensitive, against the whole URL."""
     return fnmatchcase(url.lower(), pattern.lower())
@@ -105,7 +110,7 @@ def status(config: BotdeskConfig, now: datetime) -> dict[str, Any]:
         "online": online,
         "hours": hours,
         "line": line,
-        "title": config.widget.title,
+        "title": title_of(config),
         "bot_label": config.bot.label,
         "bot_name": config.bot.name,
         "email": config.email.host is not None,  # whether "send me a copy" can work

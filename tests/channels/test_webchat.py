@@ -209,3 +209,13 @@ def test_status_says_when_a_person_answers(trained_ru: Project) -> None:
     closed = status(config, late)
     assert closed["online"] is False
     assert closed["line"] == "Сейчас отвечает только бот; человек ответит завтра в 09:00."
+
+
+def test_an_english_bot_gets_an_english_window(en_project: Project) -> None:
+    config = en_project.config
+    late = datetime(2030, 3, 6, 3, 30, tzinfo=UTC)  # Tuesday 22:30 in New York
+    shown = status(config, late)
+    assert shown["title"] == "Chat with us"
+    assert shown["language"] == "en"
+    assert shown["hours"] == ["Mon–Fri 09:00–21:00, Sat–Sun 10:00–18:00 (America/New_York)"]
+    assert shown["line"] == "Only the bot answers now; a person answers tomorrow at 09:00."

@@ -41,7 +41,7 @@ from bot.channels.webchat import (
     stored_frame,
     stored_inbound,
 )
-from bot.channels.widget import page_settings, status
+from bot.channels.widget import page_settings, status, title_of
 from bot.errors import BotdeskError
 from bot.mailer import mailer_from_config
 from bot.messages import InboundMessage
@@ -115,7 +115,7 @@ async def demo(request: Request, state: StateDep) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "demo.html",
-        {"page": DEMO_PAGES.get(request.url.path, "home"), "title": state.config.widget.title},
+        {"page": DEMO_PAGES.get(request.url.path, "home"), "title": title_of(state.config)},
     )
 
 
