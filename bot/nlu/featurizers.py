@@ -24,6 +24,7 @@ from bot.nlu.base import Component, ComponentOptions, Message, PipelineContext, 
 from bot.nlu.data import TrainingData
 from bot.nlu.persist import read_array, read_json, write_array, write_json
 from bot.nlu.registry import register_component
+from bot.nlu.spacy_import import import_spacy
 
 
 class CountVectorsOptions(ComponentOptions):
@@ -44,7 +45,7 @@ def _split(text: str) -> list[str]:
 
 @lru_cache(maxsize=8)
 def stop_words(language: str) -> frozenset[str]:
-    import spacy
+    spacy = import_spacy()
 
     return frozenset(spacy.blank(language).Defaults.stop_words)
 

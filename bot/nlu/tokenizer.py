@@ -19,6 +19,7 @@ from bot.nlu.normalize import (
     transliterate_to_russian,
 )
 from bot.nlu.registry import register_component
+from bot.nlu.spacy_import import import_spacy
 
 MAX_PARSE_CHARS = 4000
 
@@ -31,7 +32,7 @@ class SpacyTokenizerOptions(ComponentOptions):
 
 @lru_cache(maxsize=4)
 def blank_pipeline(language: str) -> Any:
-    import spacy
+    spacy = import_spacy()
 
     return spacy.blank(language)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -240,3 +242,25 @@ def test_options_are_checked() -> None:
         SentenceEmbeddingFeaturizer.Options.model_validate({"weight": 0})
     with pytest.raises(ValidationError):
         SentenceEmbeddingFeaturizer.Options.model_validate({"batch": 8})
+
+
+def test_the_sparse_pipeline_does_not_load_torch() -> None:
+    """With the extra installed, a bot without embeddings must not pay torch's ~230 MB (spaCy would)."""
+    script = """
+import sys
+from bot.nlu.data import TrainingData
+from bot.nlu.defaults import default_pipeline
+from bot.nlu.pipeline import Pipeline
+
+pipeline = Pipeline("en", default_pipeline())
+pairs = [("hello friendly robot", "greet"), ("good morning robot", "greet"),
+         ("goodbye friendly robot", "bye"), ("farewell robot buddy", "bye")]
+pipeline.train(TrainingData.from_pairs(pairs))
+print(pipeline.parse("hello robot").intent.name, "torch" in sys.modules)
+import torch  # still importable when a pipeline needs it
+print(torch.__name__)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert result.stdout.split() == ["greet", "False", "torch"], result.stderr[-2000:]
