@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     Enum,
@@ -141,6 +142,13 @@ class TicketStatus(StrEnum):
 class LeadKind(StrEnum):
     LEAD = "lead"
     CALLBACK = "callback"
+
+
+class FeedbackAbout(StrEnum):
+    """Whose answer the customer rated."""
+
+    BOT = "bot"
+    OPERATOR = "operator"
 
 
 class OutboxStatus(StrEnum):
@@ -351,3 +359,31 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Feedback(Base):
+    """One satisfaction survey: written when the customer is asked, filled in when they answer.
+
+    A row without ``answered_at`` is a survey the customer ignored, so the response rate
+    is known; ``score`` (1..5) is optional even when ``helpful`` is given.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("score IS NULL OR (score >= 1 AND score <= 5)", name="score_range"),
+        Index("ix_feedback_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("handoff_tickets.id", ondelete="SET NULL"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    about: Mapped[FeedbackAbout] = mapped_column(_enum(FeedbackAbout, "feedback_about"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    helpful: Mapped[bool | None] = mapped_column(Boolean)
+    score: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -34,8 +34,9 @@ TABLES = {
     "outbox",
     "operator_sessions",
     "operator_notes",
+    "feedback",
 }
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _table_names(connection: Connection) -> set[str]:
