@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean chromium
+.PHONY: run test lint bench clean chromium screenshots
 
 # Browser tests drive Debian's Chromium through Playwright (nothing is downloaded by Playwright).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -45,6 +45,12 @@ chromium:
 
 test: lint chromium
 	$(BIN)/pytest
+
+# The key screens for the docs, taken by the browser tests (emoji need a font in headless Chromium).
+screenshots: $(STAMP_DEV) chromium
+	@[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-color-emoji
+	BOTDESK_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/nlu.py

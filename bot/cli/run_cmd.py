@@ -54,7 +54,7 @@ def run(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the bot: REST channel (Rasa-compatible), /healthz, /metrics. Ctrl-C stops it gracefully."""
+    """Serve the bot: widget, operator panel, REST channel, /healthz, /metrics. Ctrl-C stops it gracefully."""
     import uvicorn
 
     from bot.server.app import create_app  # here: bot.server imports the CLI's train_project
@@ -74,6 +74,12 @@ def run(
         log_level="info",
     )
     server = uvicorn.Server(config)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(
+        f"botdesk on http://{shown}:{port}/ : the demo shop with the chat widget; "
+        f"operator panel at /panel, API docs at /docs",
+        highlight=False,
+    )
     server.run()
     if not server.started:
         raise typer.Exit(1)
