@@ -387,3 +387,58 @@ class Feedback(Base):
     channel: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AnnotationAction(StrEnum):
+    """What an editor (or an operator, as a proposal) decided about an inbox message."""
+
+    ASSIGN = "assign"  # an example of an existing intent
+    NEW_INTENT = "new_intent"  # the first example of a new intent, with its answer
+    OUT_OF_SCOPE = "out_of_scope"  # a question the shop does not answer
+    IGNORE = "ignore"  # noise: off the inbox, into no file
+
+
+class AnnotationStatus(StrEnum):
+    PROPOSED = "proposed"  # by an operator, waiting for an editor
+    APPROVED = "approved"  # approved, not written yet (a write failed)
+    REJECTED = "rejected"
+    APPLIED = "applied"  # written into intents/*.yml (or, for ignore, just recorded)
+
+
+class Annotation(Base):
+    """An inbox message labelled for training; ``text`` is what goes into the YAML (masked by default)."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    text: Mapped[str] = mapped_column(String(MAX_MESSAGE_CHARS))
+    action: Mapped[AnnotationAction] = mapped_column(_enum(AnnotationAction, "annotation_action"))
+    intent: Mapped[str | None] = mapped_column(String(100))
+    response: Mapped[str | None] = mapped_column(String(MAX_MESSAGE_CHARS))
+    file: Mapped[str | None] = mapped_column(String(200))
+    masked: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[AnnotationStatus] = mapped_column(
+        _enum(AnnotationStatus, "annotation_status"), default=AnnotationStatus.PROPOSED
+    )
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModelPublication(Base):
+    """A model put into service from the editor pages: who, when, and what the gate said."""
+
+    __tablename__ = "model_publications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    previous_version: Mapped[str | None] = mapped_column(String(64))
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    gate: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=_empty_dict)
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -35,8 +35,10 @@ TABLES = {
     "operator_sessions",
     "operator_notes",
     "feedback",
+    "annotations",
+    "model_publications",
 }
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _table_names(connection: Connection) -> set[str]:
