@@ -47,7 +47,7 @@ from bot.mailer import mailer_from_config
 from bot.messages import InboundMessage
 from bot.server.deps import StateDep
 from bot.server.lifespan import ServerState
-from bot.store import InputRejected, StoreError
+from bot.store import MAX_MESSAGE_CHARS, InputRejected, StoreError
 from bot.transcripts import TranscriptError, TranscriptService, latest_conversation
 
 router = APIRouter(tags=["web chat widget"])
@@ -197,7 +197,10 @@ class ChatSocket:
             text = received.get("text")
             if text is None:
                 await self.refuse("binary frames are not accepted; send JSON text frames")
-            elif len(text) > MAX_FRAME_CHARS:
+            elif len(text) > MAX_FRAME_CHARS:  # the widget shows the reason; the socket closes as too big
+                await self.refuse(
+                    f"the message is too long: the limit is {MAX_MESSAGE_CHARS} characters; not stored"
+                )
                 await self.websocket.close(1009, f"frame over {MAX_FRAME_CHARS} characters")
                 return
             else:
