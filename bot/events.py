@@ -7,7 +7,8 @@ events (its ``lost`` counter grows) and should reload from the API, and a proces
 restart loses none of the data, only the notifications.
 
 Across several server processes the same protocol is backed by a shared broker
-(PostgreSQL LISTEN/NOTIFY or Redis pub/sub); this in-process bus is the default.
+(``bot.events_redis``: Redis pub/sub, chosen by config ``events.backend``); this
+in-process bus is the default and the shared one's local half.
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ class EventBus:
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
+
+    async def start(self) -> None:
+        """Connect to a shared broker, if any (see ``bot.events_redis``); nothing to do in-process."""
+
+    async def aclose(self) -> None:
+        """Disconnect from a shared broker, if any."""
 
 
 NO_EVENTS = EventBus()
