@@ -21,6 +21,7 @@ from bot.yamlio import line_of, load_yaml, to_plain
 
 CONFIG_FILE = "config.yml"
 DATABASE_URL_ENV = "BOTDESK_DATABASE_URL"
+REDIS_URL_ENV = "BOTDESK_REDIS_URL"
 SECRET_KEY_PATTERN = re.compile(r"(token|password|passwd|secret|api_key)$", re.IGNORECASE)
 
 
@@ -88,6 +89,31 @@ class EscalationSettings(StrictModel):
         default=True, description="Ask 'did this answer your question?' after FAQ answers"
     )
     average_handle_minutes: float = Field(default=3, gt=0, description="For 'about N minutes' in the queue")
+
+
+class SurveySettings(StrictModel):
+    """The satisfaction survey: "did this answer your question?" once per dialogue (docs/kpis.md)."""
+
+    enabled: bool = Field(default=True, description="Ask at all (answers feed the CSAT KPI)")
+    quiet_minutes: float = Field(
+        default=10, gt=0, description="After a bot answer, ask once the customer has been quiet this long"
+    )
+    after_operator: bool = Field(default=True, description="Ask when an operator closes the dialogue")
+    ask_score: bool = Field(default=True, description="After yes/no, offer an optional 1-5 score")
+    answer_window_minutes: float = Field(
+        default=60, gt=0, description="How long after asking an answer still counts"
+    )
+
+
+class KpiSettings(StrictModel):
+    """How the KPIs count (docs/kpis.md)."""
+
+    first_response_sla_seconds: float = Field(
+        default=300, gt=0, description="A handoff not answered by a person within this is 'missed'"
+    )
+    timezone: str | None = Field(
+        default=None, description="For load by hour and report dates; default: the first department's"
+    )
 
 
 class OperatorSettings(StrictModel):
@@ -239,6 +265,23 @@ class WidgetSettings(StrictModel):
         return [origin.lower() for origin in value]
 
 
+class EditorSettings(StrictModel):
+    """The editor pages: inbox grouping, candidate answers and the evaluation gate."""
+
+    max_regression: float = Field(
+        default=0.01, ge=0.0, le=1.0, description="Accuracy a new model may lose before publishing is refused"
+    )
+    gate_folds: int = Field(default=3, ge=2, le=10, description="Cross-validation folds of the gate")
+    cluster_similarity: float = Field(
+        default=0.45, gt=0.0, lt=1.0, description="Cosine similarity at which inbox messages group"
+    )
+    answer_similarity: float = Field(
+        default=0.8, gt=0.0, le=1.0, description="Operator answer vs FAQ answer: 'the bot could have answered'"
+    )
+    inbox_days: int = Field(default=30, ge=1, le=3650, description="How far back the inbox looks by default")
+    out_of_scope_intent: str = Field(default="out_of_scope", pattern=r"^[\w\-]+$", max_length=100)
+
+
 class EmailSettings(StrictModel):
     """SMTP for transcripts by email; the login comes only from BOTDESK_SMTP_USERNAME/_PASSWORD."""
 
@@ -262,6 +305,28 @@ class EmailSettings(StrictModel):
         return self
 
 
+class EventsSettings(StrictModel):
+    """How live panel events reach operators connected to other server processes (docs/deploy.md)."""
+
+    backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="memory: one process; redis: several processes share events over Redis pub/sub",
+    )
+    url: str | None = Field(
+        default=None, description=f"redis://host:6379/0; ${REDIS_URL_ENV} overrides it (and selects redis)"
+    )
+    channel: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Default: botdesk:<assistant_id>"
+    )
+
+    def redis_url(self) -> str | None:
+        """The broker's URL, or None for in-process events only."""
+        url = os.environ.get(REDIS_URL_ENV) or self.url
+        if self.backend == "memory" and not os.environ.get(REDIS_URL_ENV):
+            return None
+        return url or "redis://127.0.0.1:6379/0"
+
+
 class BotdeskConfig(StrictModel):
     """The whole of config.yml."""
 
@@ -282,6 +347,10 @@ class BotdeskConfig(StrictModel):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    editor: EditorSettings = Field(default_factory=EditorSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)
+    kpis: KpiSettings = Field(default_factory=KpiSettings)
 
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.storage.url
