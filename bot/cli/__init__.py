@@ -30,12 +30,15 @@ outbox_app = typer.Typer(help="Watch and deliver the CRM outbox (lead cards).", 
 app.add_typer(outbox_app, name="outbox")
 operator_app = typer.Typer(help="Operator panel accounts: add, list, disable, passwd.", no_args_is_help=True)
 app.add_typer(operator_app, name="operator")
+customer_app = typer.Typer(help="Personal data: forget a customer, purge old chats.", no_args_is_help=True)
+app.add_typer(customer_app, name="customer")
 
 err_console = Console(stderr=True, soft_wrap=True)
 
 # Commands register themselves on the apps above.
 from bot.cli import (  # noqa: E402,F401
     crm_cmd,
+    customer_cmd,
     data_cmd,
     db_cmd,
     export_cmd,
@@ -44,6 +47,7 @@ from bot.cli import (  # noqa: E402,F401
     nlu_cmd,
     operator_cmd,
     outbox_cmd,
+    report_cmd,
     run_cmd,
     shell_cmd,
     test_cmd,

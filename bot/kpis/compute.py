@@ -205,7 +205,11 @@ def intents(s: Slice) -> list[dict[str, Any]]:
     order = sorted(set(messages) | set(tickets), key=lambda i: (-len(tickets.get(i, [])), -messages[i], i))
     for intent in order:
         group = tickets.get(intent, [])
-        waits = [(t.claimed_at - t.created_at).total_seconds() for t in group if t.claimed_at is not None]
+        waits = [
+            max(0.0, (t.claimed_at - response_start(t)).total_seconds())
+            for t in group
+            if t.claimed_at is not None
+        ]
         rows.append(
             {
                 "intent": intent,
