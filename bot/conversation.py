@@ -33,8 +33,8 @@ from bot.store import (
     HandoffTicket,
     InputRejected,
     LeadKind,
-    Sender,
     TicketStatus,
+    add_replies,
     create_lead,
     create_ticket,
     ensure_department,
@@ -44,10 +44,6 @@ from bot.store import (
     remember_contact,
     set_nlu,
     store_inbound,
-    store_outbound,
-)
-from bot.store import (
-    Message as StoredMessage,
 )
 
 log = logging.getLogger("botdesk.conversation")
@@ -117,20 +113,22 @@ class ConversationService:
                 session, conversation, inbound.text, inbound.message_id, list(inbound.attachments)
             )  # committed: from here on the message cannot be lost
             conversation_id, message_id, customer_id = conversation.id, stored.id, customer.id
-        if not created:
-            return Handled([], conversation_id, duplicate=True)
+            if not created:
+                return Handled([], conversation_id, duplicate=True)
 
-        pipeline = self.pipeline()
-        # A photo or a sticker alone has no words to understand.
-        parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
-        nlu = parsed.to_parse_dict() if parsed is not None else {}
-        now = self.clock()
-        async with self.db.session() as session:
-            conversation = await session.get_one(Conversation, conversation_id)
-            message = await session.get_one(StoredMessage, message_id)
+            pipeline = self.pipeline()
+            # A photo or a sticker alone has no words to understand.
+            parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+            nlu = parsed.to_parse_dict() if parsed is not None else {}
+            now = self.clock()
+            # The same session, a new transaction. The conversation is read again: an
+            # operator may have claimed it while the NLU ran.
+            conversation = await session.get_one(Conversation, conversation_id, populate_existing=True)
+            message = stored
             if parsed is not None:
                 await set_nlu(session, message, nlu, pipeline.version)
             if conversation.state in HUMAN_STATES:
+                conversation.updated_at = stored.created_at
                 await session.commit()
                 self._announce_inbound(conversation_id, message_id, inbound, nlu)
                 return Handled([], conversation_id, silent=True)
@@ -157,8 +155,7 @@ class ConversationService:
                     replies.append(queue_reply)
             if result.lead is not None:
                 handled.lead_id = await self._save_lead(session, conversation, customer_id, result)
-            for reply in replies:
-                said = await self._bot_says(session, conversation, inbound, reply)
+            for said in await self._bot_says(session, conversation, inbound, replies):
                 handled.replies.append(said)
                 if result.form_answer and not result.forget_form_answers and result.lead is None:
                     form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
@@ -205,21 +202,26 @@ class ConversationService:
         )
 
     async def _bot_says(
-        self, session: Any, conversation: Conversation, inbound: InboundMessage, reply: Reply
-    ) -> OutboundMessage:
-        stored = await store_outbound(session, conversation, reply.text, sender=Sender.BOT)
-        return OutboundMessage(
-            channel=inbound.channel,
-            recipient_id=inbound.sender_id,
-            conversation_id=conversation.id,
-            text=reply.text,
-            sender="bot",
-            sender_name=self.config.bot.label,
-            buttons=reply.buttons,
-            message_id=stored.id,
-            image=reply.image,
-            response=reply.response,
-        )
+        self, session: Any, conversation: Conversation, inbound: InboundMessage, replies: list[Reply]
+    ) -> list[OutboundMessage]:
+        """Store the bot's replies in one round trip; they go out in the channel's answer."""
+        stored = add_replies(session, conversation, [reply.text for reply in replies])
+        await session.flush()
+        return [
+            OutboundMessage(
+                channel=inbound.channel,
+                recipient_id=inbound.sender_id,
+                conversation_id=conversation.id,
+                text=reply.text,
+                sender="bot",
+                sender_name=self.config.bot.label,
+                buttons=reply.buttons,
+                message_id=row.id,
+                image=reply.image,
+                response=reply.response,
+            )
+            for reply, row in zip(replies, stored, strict=True)
+        ]
 
     async def _open_ticket(
         self,

@@ -7,6 +7,7 @@ and say in their docstring whether they commit. See docs/store.md.
 
 from bot.store.conversations import (
     HistoryEntry,
+    add_replies,
     check_text,
     close_conversation,
     conversation_messages,
@@ -30,9 +31,7 @@ from bot.store.db import Database, async_url, make_engine, make_sessions, transa
 from bot.store.errors import InputRejected, MessageTooLong, StoreError
 from bot.store.leads import (
     CRM_LEAD,
-    Forgotten,
     create_lead,
-    forget_customer,
     lead_card,
     lead_key,
     transcript_of,
@@ -72,6 +71,7 @@ from bot.store.outbox import (
     retry_dead,
     retry_delay,
 )
+from bot.store.privacy import Forgotten, Purged, UnknownCustomer, forget_customer, purge_expired_batch
 from bot.store.queue import claimed_by, get_ticket, list_queue, open_ticket_for
 from bot.store.tickets import (
     RequeuedTicket,
@@ -110,10 +110,13 @@ __all__ = [
     "OperatorStatus",
     "OutboxItem",
     "OutboxStatus",
+    "Purged",
     "RequeuedTicket",
     "Sender",
     "StoreError",
     "TicketStatus",
+    "UnknownCustomer",
+    "add_replies",
     "async_url",
     "check_text",
     "claim_due",
@@ -148,6 +151,7 @@ __all__ = [
     "open_conversation",
     "open_ticket_for",
     "operator_by_login",
+    "purge_expired_batch",
     "redact_messages",
     "release_ticket",
     "remember_contact",

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import dialect_of
@@ -23,7 +25,7 @@ from bot.store.models import (
     TicketStatus,
     utcnow,
 )
-from bot.store.rows import affected, insert_or_get
+from bot.store.rows import affected
 
 MAX_CHANNEL_MESSAGE_ID_CHARS = 255
 
@@ -108,7 +110,8 @@ async def store_inbound(
 ) -> tuple[Message, bool]:
     """Store a customer's message and COMMIT: it is stored before anything answers it.
 
-    Returns ``(message, created)``; a message redelivered with the same
+    The conversation's ``updated_at`` is left to the turn's own update of the
+    conversation. Returns ``(message, created)``; a message redelivered with the same
     ``channel_message_id`` returns the stored row and ``created=False``, so it is
     answered once. Over-long or binary text raises ``InputRejected`` and writes nothing.
     """
@@ -127,18 +130,43 @@ async def store_inbound(
     if channel_message_id is None:
         session.add(message)
     else:
-        message, created = await insert_or_get(
-            session,
-            message,
-            select(Message).where(
-                Message.conversation_id == conversation.id,
-                Message.channel_message_id == channel_message_id,
-            ),
+        # One round trip in the usual case: insert unless the (conversation, channel
+        # message id) pair is stored already; only a redelivery reads the stored row.
+        inserted = await session.scalar(
+            _insert_for(session)(Message)
+            .values(
+                conversation_id=conversation.id,
+                direction=Direction.IN,
+                sender=Sender.CUSTOMER,
+                text=text,
+                attachments=[dict(a) for a in attachments or ()],
+                channel_message_id=channel_message_id,
+                created_at=message.created_at,
+            )
+            .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
+            .returning(Message),
+            execution_options={"populate_existing": True},
         )
-    if created:
-        conversation.updated_at = message.created_at
+        if inserted is None:
+            created = False
+            message = await session.get_one(
+                Message,
+                await session.scalar(
+                    select(Message.id).where(
+                        Message.conversation_id == conversation.id,
+                        Message.channel_message_id == channel_message_id,
+                    )
+                ),
+            )
+        else:
+            message = inserted
     await session.commit()
     return message, created
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    return postgresql_insert if dialect_of(session) == "postgresql" else sqlite_insert
 
 
 async def store_outbound(
@@ -190,6 +218,28 @@ async def store_outbound(
     return message
 
 
+def add_replies(session: AsyncSession, conversation: Conversation, texts: Sequence[str]) -> list[Message]:
+    """The bot's replies of one turn, added for the next flush (one round trip for all).
+
+    Unlike ``store_outbound`` it leaves the conversation alone: the turn updates it anyway.
+    """
+    now = utcnow()
+    messages = []
+    for text in texts:
+        check_text(text)
+        message = Message(
+            conversation_id=conversation.id,
+            direction=Direction.OUT,
+            sender=Sender.BOT,
+            text=text,
+            attachments=[],
+            created_at=now,
+        )
+        session.add(message)
+        messages.append(message)
+    return messages
+
+
 async def set_nlu(
     session: AsyncSession, message: Message, result: Mapping[str, Any], model_version: str | None = None
 ) -> None:
@@ -197,7 +247,6 @@ async def set_nlu(
     message.nlu = dict(result)
     version = model_version if model_version is not None else result.get("model_version")
     message.model_version = str(version) if version is not None else None
-    await session.flush()
 
 
 async def redact_messages(session: AsyncSession, message_ids: Sequence[int]) -> int:

@@ -59,7 +59,14 @@ async def identify_customer(
     """
     _check_identity(channel, external_id)
     lookup = _identity_lookup(channel, external_id)
-    identity: ChannelIdentity | None = (await session.execute(lookup)).scalar_one_or_none()
+    known = (
+        await session.execute(
+            select(ChannelIdentity, Customer)
+            .join(Customer, Customer.id == ChannelIdentity.customer_id)
+            .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        )
+    ).first()  # the usual case, a returning customer: one round trip
+    identity: ChannelIdentity | None = known[0] if known else None
     if identity is None:
         customer = Customer(display_name=_display_name(profile or {}))
         try:
@@ -83,7 +90,7 @@ async def identify_customer(
         identity.profile = {**identity.profile, **profile}
     if not identity.reachable:
         identity.reachable = True
-    found = await session.get(Customer, identity.customer_id)
+    found = known[1] if known else await session.get(Customer, identity.customer_id)
     if found is None:  # only a concurrent forget_customer can get here
         raise StoreError(f"customer {identity.customer_id} of {channel} sender {external_id} vanished")
     if found.display_name is None and profile:
