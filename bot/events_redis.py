@@ -119,6 +119,9 @@ class RedisEventBus(EventBus):
             asyncio.create_task(self._send(), name="botdesk-events-send"),
             asyncio.create_task(self._listen(), name="botdesk-events-listen"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(_log_crash)
+        log.info("live events shared over Redis, channel %s", self.channel)
 
     async def wait_connected(self, timeout: float) -> bool:
         """True once subscribed (for start-up logs and tests)."""
@@ -197,3 +200,8 @@ class RedisEventBus(EventBus):
         if self._down is not None:
             log.info("Redis events broker reachable again")
         self._down = None
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped: %r", task.get_name(), task.exception(), exc_info=task.exception())

@@ -46,6 +46,7 @@ from bot.store import (
     transfer_ticket,
 )
 from bot.store import Message as StoredMessage
+from bot.store.db import dialect_of
 from bot.store.operators import claimed_count, lock_operator
 
 log = logging.getLogger("botdesk.handoff")
@@ -271,17 +272,19 @@ class OperatorService:
         return {"requeued": [r.ticket_id for r in requeued], "callback_offered": waited}
 
     async def _offer_callback_after_wait(self, now: datetime, wait: timedelta) -> list[int]:
+        """Once per ticket, also with several processes ticking: on PostgreSQL the rows are locked
+        (another process's pass skips them, then sees ``wait_notified``); SQLite's writers take
+        turns (BEGIN IMMEDIATE), so the second pass reads the first one's mark."""
         offered = []
         async with self.db.session() as session:
-            tickets = (
-                await session.execute(
-                    select(HandoffTicket).where(
-                        HandoffTicket.status == TicketStatus.QUEUED,
-                        HandoffTicket.created_at <= now - wait,
-                        HandoffTicket.callback_at.is_(None),
-                    )
-                )
-            ).scalars()
+            query = select(HandoffTicket).where(
+                HandoffTicket.status == TicketStatus.QUEUED,
+                HandoffTicket.created_at <= now - wait,
+                HandoffTicket.callback_at.is_(None),
+            )
+            if dialect_of(session) == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            tickets = (await session.execute(query.execution_options(populate_existing=True))).scalars()
             for ticket in list(tickets):
                 if (ticket.note or {}).get("wait_notified"):
                     continue

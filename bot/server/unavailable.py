@@ -1,0 +1,53 @@
+"""The database went away while the server runs: 503 with Retry-After, not a 500 and a traceback.
+
+A request that finds PostgreSQL down (restarting, failing over, a network cut) gets a
+clear sentence and ``Retry-After``; nothing it sent was acknowledged, so a client that
+retries loses nothing. The engine checks connections before use (``pool_pre_ping``),
+so when the database is back the next request simply works: no restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from bot.server.deps import NO_DATABASE
+from bot.store import InputRejected, MessageTooLong, StoreError
+
+log = logging.getLogger("botdesk.server")
+RETRY_AFTER_SECONDS = 5
+LOG_EVERY_SECONDS = 10.0
+
+
+class _Quiet:
+    """One log line per outage window, not one per request."""
+
+    last = 0.0
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    now = time.monotonic()
+    if now - _Quiet.last > LOG_EVERY_SECONDS:
+        _Quiet.last = now
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.error("database unavailable during %s %s: %s", request.method, request.url.path, first[:1])
+    return JSONResponse(
+        {"detail": NO_DATABASE}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
+
+
+async def input_rejected(request: Request, exc: Exception) -> JSONResponse:
+    """A StoreError that is the input's fault, not the database's (routes usually catch it first)."""
+    return JSONResponse({"detail": str(exc)}, status_code=413 if isinstance(exc, MessageTooLong) else 422)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every route's database outage the same way."""
+    app.add_exception_handler(InputRejected, input_rejected)
+    for error in (OperationalError, InterfaceError, PoolTimeout, StoreError):
+        app.add_exception_handler(error, database_unavailable)
