@@ -147,6 +147,20 @@ class CRMItem(BaseModel):
         return dict(self.model_extra or {})
 
 
+class PrivacySettings(StrictModel):
+    """Personal data: how long conversations are kept (docs/security.md)."""
+
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="Delete conversations (and their messages) inactive this long; null: keep them",
+    )
+    purge_every_minutes: float = Field(
+        default=60, gt=0, le=1440, description="How often the server looks for expired conversations"
+    )
+
+
 class StorageSettings(StrictModel):
     url: str = "sqlite:///botdesk.db"
 
@@ -351,6 +365,7 @@ class BotdeskConfig(StrictModel):
     events: EventsSettings = Field(default_factory=EventsSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
     kpis: KpiSettings = Field(default_factory=KpiSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.storage.url

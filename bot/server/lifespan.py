@@ -31,7 +31,9 @@ from bot.channels.webchat import WebChatChannel
 from bot.cli.train_cmd import train_project
 from bot.conversation import Clock, ConversationService, utc_now
 from bot.events import EventBus
+from bot.events_redis import RedisEventBus
 from bot.nlu.pipeline import Pipeline
+from bot.privacy import RetentionSweeper
 from bot.project import Project
 from bot.server.inflight import InFlight
 from bot.server.metrics import Metrics
@@ -96,6 +98,14 @@ class ServerState:
         return True
 
 
+def event_bus(config: BotdeskConfig) -> EventBus:
+    """In-process events, or shared over Redis when config/env says so (several processes)."""
+    url = config.events.redis_url()
+    if url is None:
+        return EventBus()
+    return RedisEventBus(url, config.events.channel or f"botdesk:{config.assistant_id}")
+
+
 async def load_pipeline(project: Project) -> Pipeline:
     """The current model, trained first when it does not fit the data and config."""
     info, trained = await asyncio.to_thread(train_project, project, False, True)
@@ -126,7 +136,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         await db.close()
         raise
     metrics.watch_outbox(outbox)
-    events = EventBus()
+    events = event_bus(config)
     operators = OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events)
     state = ServerState(
         config=config,
@@ -149,6 +159,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
     except BaseException:
         await db.close()
         raise
+    await events.start()  # a shared broker that is down is not fatal: local events still flow
     await state.panel.start(state.ready)
     outbox.start()
     log.info(
@@ -162,12 +173,14 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
 
 
 async def maintain(state: ServerState, every: float, stopping: asyncio.Event) -> None:
-    """The operator service's timers and retried deliveries, every ``every`` seconds."""
+    """The operator service's timers, retried deliveries and retention, every ``every`` seconds."""
+    retention = RetentionSweeper(state.config.privacy, state.db, state.operators.clock)  # old conversations
     while not stopping.is_set():
         try:
             if state.ready or await state.migrate():
                 await state.operators.tick()
                 await state.panel.tick()
+                await retention.tick()
                 redelivered = await state.operators.redeliver()
                 if redelivered:
                     state.metrics.redelivered.inc(redelivered)
@@ -192,6 +205,7 @@ async def stop(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     await state.panel.aclose()
+    await state.events.aclose()
     await state.outbox.aclose(timeout)
     for channel in state.closers:
         await channel.aclose()

@@ -1,4 +1,4 @@
-"""Leads and callback requests, and forgetting a customer.
+"""Leads and callback requests (forgetting a customer: ``bot.store.privacy``).
 
 A lead and its CRM push are written in one transaction (the lead row and an outbox
 row ``crm.lead``): either both exist or neither, so a lead is never lost and never
@@ -8,29 +8,20 @@ pushed twice under different keys.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.errors import InputRejected
 from bot.store.models import (
-    ChannelIdentity,
-    Conversation,
-    Customer,
-    HandoffTicket,
     Lead,
     LeadKind,
     Message,
-    OutboxItem,
-    OutboxStatus,
     Sender,
     utcnow,
 )
 from bot.store.outbox import enqueue
-from bot.store.rows import affected
 
 CRM_LEAD = "crm.lead"
 TRANSCRIPT_LINES = 20
@@ -125,81 +116,3 @@ async def create_lead(
     await session.flush()
     await enqueue(session, CRM_LEAD, lead_card(lead), lead_key(lead))
     return lead
-
-
-@dataclass(frozen=True)
-class Forgotten:
-    """What ``forget_customer`` removed, for the audit log."""
-
-    customer_id: int
-    messages: int
-    leads: int
-    identities: int
-    outbox_items: int
-
-
-async def forget_customer(
-    session: AsyncSession, customer_id: int, *, now: datetime | None = None
-) -> Forgotten:
-    """Delete a customer's personal data. Commits.
-
-    Gone: every message, lead and channel identity, unsent CRM pushes of the leads,
-    the collected slots, the dialogue state and the ticket notes. Sent pushes keep only their key. What
-    stays: the customer row (no name, phone or e-mail; ``forgotten_at`` set) and the
-    conversations and tickets as bare counts for the KPIs.
-    """
-    now = now or utcnow()
-    conversation_ids = select(Conversation.id).where(Conversation.customer_id == customer_id)
-    leads = list((await session.execute(select(Lead).where(Lead.customer_id == customer_id))).scalars())
-    keys = [lead_key(lead) for lead in leads]
-    outbox = 0
-    if keys:
-        outbox += affected(
-            await session.execute(
-                delete(OutboxItem)
-                .where(OutboxItem.idempotency_key.in_(keys), OutboxItem.status != OutboxStatus.SENT)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        outbox += affected(
-            await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.idempotency_key.in_(keys))
-                .values(payload={"forgotten": True})
-                .execution_options(synchronize_session=False)
-            )
-        )
-    messages = await session.execute(
-        delete(Message)
-        .where(Message.conversation_id.in_(conversation_ids))
-        .execution_options(synchronize_session=False)
-    )
-    lead_rows = await session.execute(
-        delete(Lead).where(Lead.customer_id == customer_id).execution_options(synchronize_session=False)
-    )
-    identities = await session.execute(
-        delete(ChannelIdentity)
-        .where(ChannelIdentity.customer_id == customer_id)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.customer_id == customer_id)
-        .values(slots={}, active_loop=None, dialogue={})
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(HandoffTicket)
-        .where(HandoffTicket.conversation_id.in_(conversation_ids))
-        .values(note={})
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id)
-        .values(display_name=None, phone=None, email=None, forgotten_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await session.commit()
-    session.expunge_all()  # objects still in the session hold what was just deleted
-    return Forgotten(customer_id, affected(messages), affected(lead_rows), affected(identities), outbox)

@@ -1,0 +1,114 @@
+"""``botdesk customer forget | purge-expired``: personal data deleted from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.cli import main
+from bot.store import (
+    Conversation,
+    Database,
+    Message,
+    identify_customer,
+    open_conversation,
+    store_inbound,
+    upgrade,
+)
+from bot.store.models import utcnow
+from tests.conftest import REPO, copy_project
+
+PHONE = "+79161234567"
+
+
+def seed(url: str, sender: str, text: str, days_old: float = 0) -> int:
+    """A customer who said ``text`` ``days_old`` days ago; returns the customer id."""
+
+    async def run() -> int:
+        async with Database.open(url) as db:
+            await upgrade(db.engine)
+            async with db.session() as session:
+                customer, _ = await identify_customer(session, "rest", sender)
+                conversation = await open_conversation(session, customer, "rest")
+                await store_inbound(session, conversation, text)
+                await session.commit()
+                if days_old:
+                    then = utcnow() - timedelta(days=days_old)
+                    await session.execute(
+                        update(Conversation)
+                        .where(Conversation.id == conversation.id)
+                        .values(started_at=then, updated_at=then)
+                    )
+                    await session.execute(
+                        update(Message)
+                        .where(Message.conversation_id == conversation.id)
+                        .values(created_at=then)
+                    )
+                    await session.commit()
+                return int(customer.id)
+
+    return asyncio.run(run())
+
+
+def texts(url: str) -> list[str]:
+    async def run() -> list[str]:
+        async with Database.open(url) as db, db.reader() as session:
+            return sorted((await session.scalars(select(Message.text))).all())
+
+    return asyncio.run(run())
+
+
+def conversations(url: str) -> int:
+    async def run() -> int:
+        async with Database.open(url) as db, db.reader() as session:
+            return int(await session.scalar(select(func.count()).select_from(Conversation)) or 0)
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'privacy.db'}"
+
+
+def test_forget_deletes_what_the_customer_said(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    anna = seed(url, "anna", f"мой телефон {PHONE}")
+    seed(url, "ivan", "где мой заказ")
+    code = main(["customer", "forget", str(anna), "--yes", "--url", url, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    again = main(["customer", "forget", "4242", "--yes", "--url", url])
+    assert code == 0 and report["customer_id"] == anna and report["messages"] == 1
+    assert texts(url) == ["где мой заказ"]
+    assert again == 2 and "there is no customer 4242" in capsys.readouterr().err
+
+
+def test_forget_asks_first(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    anna = seed(url, "anna", "привет")
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("n\n"))
+    assert main(["customer", "forget", str(anna), "--url", url]) == 1  # aborted
+    assert texts(url) == ["привет"]
+
+
+def test_purge_expired_uses_the_config_or_days(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(REPO, tmp_path / "bot")
+    seed(url, "old", "старый вопрос", days_old=100)
+    seed(url, "recent", "свежий вопрос", days_old=10)
+    off = main(["customer", "purge-expired", "--project", str(project), "--url", url])
+    assert off == 2 and "retention is off" in capsys.readouterr().err
+    config = project / "config.yml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + "\nprivacy:\n  retention_days: 30\n", encoding="utf-8"
+    )
+    assert main(["customer", "purge-expired", "--project", str(project), "--url", url]) == 0
+    assert "deleted 1 conversations older than 30 days" in capsys.readouterr().out
+    assert texts(url) == ["свежий вопрос"]
+    assert main(["customer", "purge-expired", "--days", "5", "--url", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["conversations"] == 1
+    assert conversations(url) == 0
