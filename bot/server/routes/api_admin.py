@@ -1,0 +1,149 @@
+"""Admin-only API: panel accounts and forgetting a customer (role ``admin``; others get 403).
+
+The same rules as ``botdesk operator ...`` and ``botdesk customer forget`` (both go
+through ``handoff.accounts`` and ``bot.privacy``). A password is never echoed back,
+except one the server generated, once, in the answer that created it. An admin cannot
+disable their own account, so there is always someone left who can undo a mistake.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import BaseModel, Field
+
+from bot.privacy import forget
+from bot.server.auth import Admin
+from bot.server.deps import ReadyStateDep
+from bot.server.routes.api_shapes import operator_json
+from bot.store import Operator, OperatorRole, UnknownCustomer
+from bot.store.operators import list_operators
+from handoff.accounts import (
+    MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS,
+    AccountError,
+    add_account,
+    generate_password,
+    set_active,
+    set_password,
+)
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+LoginPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+
+class AccountIn(BaseModel):
+    login: str = Field(min_length=1, max_length=64, description="Lowercase latin letters, digits, . _ -")
+    password: str | None = Field(
+        default=None,
+        min_length=MIN_PASSWORD_CHARS,
+        max_length=MAX_PASSWORD_CHARS,
+        description="Omit to have one generated (returned once)",
+    )
+    role: OperatorRole = OperatorRole.OPERATOR
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    max_parallel: int | None = Field(default=None, ge=1, le=100)
+
+
+class PasswordIn(BaseModel):
+    password: str | None = Field(
+        default=None,
+        min_length=MIN_PASSWORD_CHARS,
+        max_length=MAX_PASSWORD_CHARS,
+        description="Omit to have one generated (returned once)",
+    )
+
+
+def account_json(operator: Operator) -> dict[str, Any]:
+    return {**operator_json(operator), "active": operator.active, "max_parallel": operator.max_parallel}
+
+
+def _refused(exc: AccountError) -> HTTPException:
+    text = str(exc)
+    if "there is no operator" in text:
+        return HTTPException(404, text)
+    return HTTPException(409 if "is taken" in text else 422, text)
+
+
+@router.get("/operators", summary="Every panel account, disabled ones included")
+async def accounts(admin: Admin, state: ReadyStateDep) -> list[dict[str, Any]]:
+    async with state.db.reader() as session:
+        return [account_json(op) for op in await list_operators(session, include_inactive=True)]
+
+
+@router.post("/operators", status_code=201, summary="Create an account (409 when the login is taken)")
+async def create(account: AccountIn, admin: Admin, state: ReadyStateDep) -> dict[str, Any]:
+    password = account.password or generate_password()
+    try:
+        operator = await add_account(
+            state.db,
+            account.login,
+            password,
+            role=account.role,
+            display_name=account.display_name,
+            max_parallel=account.max_parallel,
+        )
+    except AccountError as exc:
+        raise _refused(exc) from None
+    answer = account_json(operator)
+    if account.password is None:
+        answer["password"] = password  # generated: shown this once, stored only as a hash
+    return answer
+
+
+async def _set_active(state: ReadyStateDep, admin: Operator, login: str, active: bool) -> dict[str, Any]:
+    if not active and login == admin.login:
+        raise HTTPException(409, "you cannot disable your own account; ask another admin")
+    try:
+        changed = await set_active(state.db, login, active)
+    except AccountError as exc:
+        raise _refused(exc) from None
+    return {"login": login, "active": active, "changed": changed}
+
+
+@router.post("/operators/{login}/disable", summary="Lock an account out now (its sessions end)")
+async def disable(login: LoginPath, admin: Admin, state: ReadyStateDep) -> dict[str, Any]:
+    return await _set_active(state, admin, login, False)
+
+
+@router.post("/operators/{login}/enable", summary="Let a disabled account log in again")
+async def enable(login: LoginPath, admin: Admin, state: ReadyStateDep) -> dict[str, Any]:
+    return await _set_active(state, admin, login, True)
+
+
+@router.post("/operators/{login}/password", summary="Set a new password (their sessions end)")
+async def reset_password(
+    login: LoginPath, change: PasswordIn, admin: Admin, state: ReadyStateDep
+) -> dict[str, Any]:
+    password = change.password or generate_password()
+    try:
+        await set_password(state.db, login, password)
+    except AccountError as exc:
+        raise _refused(exc) from None
+    answer: dict[str, Any] = {"login": login, "sessions_ended": True}
+    if change.password is None:
+        answer["password"] = password
+    return answer
+
+
+@router.delete(
+    "/customers/{customer_id}",
+    summary="Forget a customer: messages, leads, identities and notes are deleted for good",
+)
+async def forget_customer(
+    customer_id: Annotated[int, Path(ge=1, le=2**31 - 1)], admin: Admin, state: ReadyStateDep
+) -> dict[str, Any]:
+    try:
+        report = await forget(state.db, customer_id, by=f"admin {admin.login}")
+    except UnknownCustomer as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {
+        "customer_id": report.customer_id,
+        "messages": report.messages,
+        "leads": report.leads,
+        "identities": report.identities,
+        "outbox_items": report.outbox_items,
+        "other_rows": report.other_rows,
+    }
