@@ -18,6 +18,7 @@ from bot.kpis import Filters, kpi_report, period_for
 from bot.kpis.demo import write_demo
 from bot.kpis.period import kpi_timezone
 from bot.kpis.render import render
+from bot.project import Project
 from bot.settings import BotdeskConfig, load_config
 from bot.store import Database, upgrade
 
@@ -82,7 +83,13 @@ def demo_data(
     url: UrlOption = None,
 ) -> None:
     """Write a month of realistic demo traffic (ending yesterday) into the project's database."""
-    config = _config(project_dir)
+    project = Project.open(project_dir)
+    config = project.config
+    answers = {
+        name: str(variants[0].get("text", ""))
+        for name, variants in project.data.responses.items()
+        if variants
+    }
     yesterday = datetime.now(UTC).astimezone(kpi_timezone(config)).date() - timedelta(days=1)
     target, base_dir = database_target(project_dir, url)
 
@@ -90,7 +97,9 @@ def demo_data(
         async with Database.open(target, base_dir=base_dir) as db:
             await upgrade(db.engine)
             async with db.session() as session:
-                return await write_demo(session, config, yesterday, days=days, per_day=per_day, seed=seed)
+                return await write_demo(
+                    session, config, yesterday, days=days, per_day=per_day, seed=seed, answers=answers
+                )
 
     summary = asyncio.run(run())
     console.print(

@@ -59,6 +59,15 @@ UNRECOGNISED = (
     ("ghjdthrf", "asdfgh"),
     ("что с моим кешбэком", "what about my cashback"),
 )
+# What customers say once a person is there, and what operators answer.
+WITH_OPERATOR = (
+    (("номер заказа 4815162", "order number 4815162"), "order_status"),
+    (("спасибо, понятно", "thanks, got it"), "thanks"),
+    (("а когда привезут?", "when will it arrive?"), "order_status"),
+    (("хорошо, жду", "ok, I'll wait"), "affirm"),
+)
+GREETING = ("Здравствуйте! Меня зовут {name}, сейчас посмотрю.", "Hello! I'm {name}, looking into it now.")
+ANSWER = ("Проверила: всё в порядке, заказ уже в пути.", "Checked: all is well, the order is on its way.")
 CHANNELS = (("web", 55), ("telegram", 35), ("rest", 10))
 HOUR_WEIGHTS = (1, 1, 0, 0, 0, 0, 1, 2, 4, 7, 9, 10, 10, 9, 8, 8, 8, 7, 7, 8, 9, 8, 5, 2)
 OPERATORS = (("demo-anna", "Анна"), ("demo-boris", "Борис"), ("demo-vera", "Вера"))
@@ -75,7 +84,10 @@ class DemoSummary:
 
 
 class DemoWriter:
-    def __init__(self, session: AsyncSession, config: BotdeskConfig, seed: int) -> None:
+    def __init__(
+        self, session: AsyncSession, config: BotdeskConfig, seed: int, answers: dict[str, str] | None = None
+    ) -> None:
+        self.answers = answers or {}
         self.session = session
         self.config = config
         self.rng = random.Random(seed)
@@ -83,6 +95,7 @@ class DemoWriter:
         self.tz = ZoneInfo(config.kpis.timezone or config.departments[0].hours.timezone)
         self.summary = DemoSummary()
         self.operators: list[int] = []
+        self.names: dict[int, str] = {}
         self.departments: list[tuple[int, Any]] = []
 
     async def prepare(self) -> None:
@@ -96,6 +109,7 @@ class DemoWriter:
                 self.session.add(found)
                 await self.session.flush()
             self.operators.append(found.id)
+            self.names[found.id] = found.display_name
 
     def _pick(self, items: tuple[tuple[str, int], ...]) -> str:
         return self.rng.choices([k for k, _ in items], [w for _, w in items])[0]
@@ -119,6 +133,11 @@ class DemoWriter:
             )
         )
         self.summary.messages += 1
+
+    async def _answer(self, conversation: Conversation, when: datetime, intent: str) -> None:
+        """The bot's reply: the project's own answer text when it has one."""
+        text = self.answers.get(f"utter_{intent}") or f"[{intent}]"
+        await self._say(conversation, Sender.BOT, when, text)
 
     async def _customer(
         self, conversation: Conversation, when: datetime, text: str, intent: str, confidence: float
@@ -159,7 +178,7 @@ class DemoWriter:
                 conversation, t + timedelta(seconds=1), rng.choice(("human_request", "complaint")), intent
             )
             return
-        await self._say(conversation, Sender.BOT, t + timedelta(seconds=1), f"[{intent}]")
+        await self._answer(conversation, t + timedelta(seconds=1), intent)
         follow_ups = rng.choices((0, 1, 2), (5, 3, 2))[0]
         for _ in range(follow_ups):
             t += timedelta(seconds=rng.randint(15, 240))
@@ -167,7 +186,7 @@ class DemoWriter:
             await self._customer(
                 conversation, t, QUESTIONS[intent][self.lang], intent, rng.uniform(0.6, 0.99)
             )
-            await self._say(conversation, Sender.BOT, t + timedelta(seconds=1), f"[{intent}]")
+            await self._answer(conversation, t + timedelta(seconds=1), intent)
         if rng.random() < 0.08:
             await self._lead(conversation, t + timedelta(minutes=1), LeadKind.LEAD)
         if rng.random() < 0.45 and self.config.survey.enabled:
@@ -195,7 +214,7 @@ class DemoWriter:
         )
         self.session.add(ticket)
         conversation.department_id = dep_id
-        await self._say(conversation, Sender.BOT, t, "[utter_handoff_queued]")
+        await self._answer(conversation, t, "handoff_queued")
         if after_hours and opening is not None:
             await self._lead(conversation, t + timedelta(minutes=1), LeadKind.CALLBACK)
             t = opening
@@ -214,14 +233,14 @@ class DemoWriter:
         ticket.resolution = "solved"
         conversation.operator_id = operator
         t = ticket.answered_at
-        await self._say(conversation, Sender.OPERATOR, t, "…", operator_id=operator)
-        for _ in range(rng.randint(1, 4)):
+        greeting = GREETING[self.lang].format(name=self.names[operator])
+        await self._say(conversation, Sender.OPERATOR, t, greeting, operator_id=operator)
+        for _ in range(rng.randint(1, 3)):
             t += timedelta(seconds=rng.randint(30, 300))
-            await self._customer(
-                conversation, t, "…", "nlu_fallback" if rng.random() < 0.1 else "thanks", 0.5
-            )
+            text, said_intent = rng.choice(WITH_OPERATOR)
+            await self._customer(conversation, t, text[self.lang], said_intent, rng.uniform(0.5, 0.95))
             t += timedelta(seconds=rng.randint(20, 200))
-            await self._say(conversation, Sender.OPERATOR, t, "…", operator_id=operator)
+            await self._say(conversation, Sender.OPERATOR, t, ANSWER[self.lang], operator_id=operator)
         t += timedelta(minutes=rng.randint(1, 10))
         conversation.state = ConversationState.CLOSED
         conversation.closed_at = t
@@ -285,9 +304,13 @@ async def write_demo(
     days: int = 30,
     per_day: int = 40,
     seed: int = 7,
+    answers: dict[str, str] | None = None,
 ) -> DemoSummary:
-    """``days`` days of traffic ending on ``last_day`` (local), about ``per_day`` dialogues a day. Commits."""
-    writer = DemoWriter(session, config, seed)
+    """``days`` days of traffic ending on ``last_day`` (local), about ``per_day`` dialogues a day. Commits.
+
+    ``answers``: response name -> text (the project's), for bot messages that read like the real bot.
+    """
+    writer = DemoWriter(session, config, seed, answers)
     await writer.prepare()
     number = 0
     for offset in range(days - 1, -1, -1):

@@ -22,6 +22,7 @@ JANUARY = ("--from", "2000-01-01", "--to", "2000-01-31")
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "config.yml", tmp_path / "config.yml")
+    shutil.copytree(ROOT / "intents", tmp_path / "intents")
     return tmp_path
 
 

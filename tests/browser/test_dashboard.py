@@ -1,0 +1,70 @@
+"""The KPI dashboard in headless Chromium, over a generated month of traffic (``botdesk demo-data``)."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from bot.cli import main
+from bot.project import Project
+from tests.browser.conftest import LiveServer, screenshot
+
+PASSWORD = "dashboard-password-1"
+
+
+def log_in(page: Page, server: LiveServer, login: str) -> None:
+    page.goto(server.url + "/panel/dashboard")
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form[action='/panel/login'] button[type=submit]").click()
+    expect(page.get_by_test_id("dashboard")).to_be_visible()
+
+
+def test_the_dashboard_shows_a_month_of_demo_traffic(
+    live_server: LiveServer, page: Page, trained_ru: Project
+) -> None:
+    demo = ["demo-data", "--project", str(trained_ru.root), "--url", live_server.database_url, "--seed", "11"]
+    with ThreadPoolExecutor(1) as pool:  # the CLI runs its own event loop; Playwright holds this thread's
+        assert pool.submit(main, demo).result() == 0
+    live_server.add_operator("olga", PASSWORD, display_name="Ольга", role="admin")
+    page.set_viewport_size({"width": 1440, "height": 1400})
+    log_in(page, live_server, "olga")
+
+    dialogues = page.get_by_test_id("kpi-dialogues-value")
+    expect(dialogues).to_have_text(re.compile(r"^\d{3,}$"))  # a month: hundreds of dialogues
+    for key in ("first_response", "resolution", "containment", "handoff_rate", "csat_bot", "csat_operator"):
+        expect(page.get_by_test_id(f"kpi-{key}-value")).not_to_have_text("—")
+    expect(page.get_by_test_id("kpi-containment-value")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    for chart in ("chart-by-day", "chart-by-hour", "chart-reasons", "chart-top-intents"):
+        expect(page.get_by_test_id(chart).locator("rect.bar").first).to_be_visible()
+    assert page.get_by_test_id("chart-by-hour").locator("rect.bar").count() == 24
+    expect(page.get_by_test_id("table-operators").locator("tbody tr")).to_have_count(3)
+    expect(page.get_by_test_id("table-unrecognised")).to_contain_text("промокод не работает")
+    screenshot(page, "dashboard")
+
+    month = int(dialogues.inner_text())
+    page.get_by_role("button", name="7 days").click()
+    expect(dialogues).not_to_have_text(str(month))
+    assert 0 < int(dialogues.inner_text()) < month
+    page.get_by_test_id("filter-channel").select_option("telegram")
+    expect(page).to_have_url(re.compile(r"channel=telegram"))
+    assert "department=" not in page.url  # empty filters stay out of the address
+
+    with page.expect_download() as download:
+        page.get_by_test_id("export-csv").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("kpi,value,from,to,timezone") and "\ndialogues," in text
+
+
+def test_the_workspace_links_to_the_dashboard(live_server: LiveServer, page: Page) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Анна")
+    page.goto(live_server.url + "/panel")
+    page.locator("input[name=login]").fill("anna")
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form[action='/panel/login'] button[type=submit]").click()
+    page.get_by_test_id("to-dashboard").click()
+    expect(page.get_by_test_id("kpi-dialogues-value")).to_have_text("0")
+    expect(page.get_by_test_id("chart-by-day")).to_contain_text("No data in this period.")
