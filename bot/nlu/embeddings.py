@@ -47,7 +47,9 @@ class SentenceEmbeddingOptions(ComponentOptions):
     weight: float = Field(default=1.0, gt=0)
     batch_size: int = Field(default=64, ge=1, le=4096)
     threads: int | None = Field(default=None, ge=1)
-    """Torch CPU threads; default: the machine's cores, at most 4 (one message gains nothing from more)."""
+    """Torch CPU threads for batches (training, evaluation); default: the cores, at most 4.
+    One message is always encoded on one thread: it gains little from more and, on a busy
+    machine, threads waiting for each other turn milliseconds into hundreds."""
 
 
 class Encoder(Protocol):
@@ -115,7 +117,7 @@ class SentenceTransformerEncoder:
             transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         except ImportError:  # pragma: no cover - older transformers
             pass
-        torch.set_num_threads(threads or min(os.cpu_count() or 1, MAX_THREADS))
+        self._threads = threads or min(os.cpu_count() or 1, MAX_THREADS)
         path = source.path
         if path is None and source.package is not None:
             package = importlib.import_module(source.package)
@@ -138,6 +140,9 @@ class SentenceTransformerEncoder:
         self.dimension = int(dimension)
 
     def encode(self, texts: list[str], batch_size: int) -> NDArray[np.float32]:
+        threads = 1 if len(texts) == 1 else self._threads
+        if self._torch.get_num_threads() != threads:
+            self._torch.set_num_threads(threads)
         with self._torch.inference_mode():
             vectors = self._model.encode(
                 texts,
