@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select, update
 
 from bot.dialogue.engine import DialogueEngine, DialogueState, Reply, TurnResult
 from bot.dialogue.validators import mask_phone
@@ -45,6 +45,11 @@ from bot.store import (
     set_nlu,
     store_inbound,
 )
+from bot.store import Message as StoredMessage
+from bot.store.models import FeedbackAbout
+from bot.store.rows import affected
+from bot.store.stranded import stranded_message
+from bot.survey import asked_after_close, record_answer, record_asked
 
 log = logging.getLogger("botdesk.conversation")
 HUMAN_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR)
@@ -66,6 +71,7 @@ class Handled:
     result: TurnResult | None = None
     ticket_id: int | None = None
     lead_id: int | None = None
+    feedback: tuple[str, bool | None, int | None] | None = None  # a survey answer: about, helpful, score
 
 
 class ConversationService:
@@ -99,6 +105,40 @@ class ConversationService:
         async with self._lock(inbound):
             return await self._handle(inbound)
 
+    async def answer_stored(self, message_id: int) -> Handled | None:
+        """Answer a customer message that was stored but whose turn never ran (its process died).
+
+        The message must still be the conversation's last and have no NLU result. A no-op
+        UPDATE takes its row lock first, so of several processes recovering at once one
+        answers and the others, once the lock is free, see it answered and step back.
+        None when there is nothing (or no longer anything) to answer.
+        """
+        async with self.db.reader() as session:
+            found = await stranded_message(session, message_id)
+        if found is None:
+            return None
+        message, conversation, external_id = found
+        inbound = InboundMessage(
+            conversation.channel,
+            external_id,
+            message.text,
+            message.channel_message_id,
+            tuple(message.attachments or ()),
+        )
+        async with self._lock(inbound), self.db.session() as session:
+            claimed = await session.execute(
+                update(StoredMessage)
+                .where(StoredMessage.id == message_id, StoredMessage.nlu.is_(None))
+                .values(nlu=null())  # SQL NULL, not JSON null: a no-op that takes the row lock
+                .execution_options(synchronize_session=False)
+            )
+            found = await stranded_message(session, message_id)  # again, under the row lock
+            if affected(claimed) != 1 or found is None:
+                await session.rollback()
+                return None
+            stored, conversation, _ = found
+            return await self._answer(session, inbound, stored, conversation.customer_id)
+
     async def _handle(self, inbound: InboundMessage) -> Handled:
         if not inbound.text.strip() and not inbound.attachments:
             raise InputRejected("the message is empty")
@@ -112,58 +152,63 @@ class ConversationService:
             stored, created = await store_inbound(
                 session, conversation, inbound.text, inbound.message_id, list(inbound.attachments)
             )  # committed: from here on the message cannot be lost
-            conversation_id, message_id, customer_id = conversation.id, stored.id, customer.id
+            conversation_id, customer_id = conversation.id, customer.id
             if not created:
                 return Handled([], conversation_id, duplicate=True)
+            return await self._answer(session, inbound, stored, customer_id)
 
-            pipeline = self.pipeline()
-            # A photo or a sticker alone has no words to understand.
-            parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
-            nlu = parsed.to_parse_dict() if parsed is not None else {}
-            now = self.clock()
-            # The same session, a new transaction. The conversation is read again: an
-            # operator may have claimed it while the NLU ran.
-            conversation = await session.get_one(Conversation, conversation_id, populate_existing=True)
-            message = stored
-            if parsed is not None:
-                await set_nlu(session, message, nlu, pipeline.version)
-            if conversation.state in HUMAN_STATES:
-                conversation.updated_at = stored.created_at
-                await session.commit()
-                self._announce_inbound(conversation_id, message_id, inbound, nlu)
-                return Handled([], conversation_id, silent=True)
-            state = DialogueState.from_dict(conversation.dialogue)
-            result = (
-                self.engine.handle(state, parsed, now) if parsed is not None else self.engine.non_text(state)
-            )
-            handled = Handled([], conversation_id, result=result)
-            form_answers = (
-                list(conversation.dialogue.get("_form_answers", [])) if conversation.dialogue else []
-            )
-            if result.form_answer:
-                form_answers.append(message_id)
-            if result.forget_form_answers and form_answers:
-                await redact_messages(session, form_answers)
-            if result.forget_form_answers or result.lead is not None:
-                form_answers = []
-            replies = list(result.replies)
-            if result.escalation is not None:
-                handled.ticket_id, queue_reply = await self._open_ticket(
-                    session, conversation, state, result, nlu, now
-                )
-                if queue_reply is not None:
-                    replies.append(queue_reply)
-            if result.lead is not None:
-                handled.lead_id = await self._save_lead(session, conversation, customer_id, result)
-            for said in await self._bot_says(session, conversation, inbound, replies):
-                handled.replies.append(said)
-                if result.form_answer and not result.forget_form_answers and result.lead is None:
-                    form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
-            conversation.dialogue = {**state.to_dict(), "_form_answers": form_answers}
-            conversation.slots = {k: v for k, v in state.tracker.slots.items() if not k.startswith("_")}
-            conversation.active_loop = state.tracker.active_loop
-            conversation.misunderstood_in_a_row = state.misunderstood_in_a_row
+    async def _answer(
+        self, session: Any, inbound: InboundMessage, stored: StoredMessage, customer_id: int
+    ) -> Handled:
+        """The bot's part of a turn for a stored customer message (also one a crash left unanswered)."""
+        conversation_id, message_id = stored.conversation_id, stored.id
+        pipeline = self.pipeline()
+        # A photo or a sticker alone has no words to understand.
+        parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+        nlu = parsed.to_parse_dict() if parsed is not None else {}
+        now = self.clock()
+        # The same session, a new transaction. The conversation is read again: an
+        # operator may have claimed it while the NLU ran.
+        conversation = await session.get_one(Conversation, conversation_id, populate_existing=True)
+        message = stored
+        if parsed is not None:
+            await set_nlu(session, message, nlu, pipeline.version)
+        if conversation.state in HUMAN_STATES:
+            conversation.updated_at = stored.created_at
             await session.commit()
+            self._announce_inbound(conversation_id, message_id, inbound, nlu)
+            return Handled([], conversation_id, silent=True)
+        state = DialogueState.from_dict(conversation.dialogue)
+        if not conversation.dialogue and await self._survey_after_close(session, conversation, now):
+            state.awaiting_feedback = True  # the question asked as their last dialogue was closed
+        result = self.engine.handle(state, parsed, now) if parsed is not None else self.engine.non_text(state)
+        handled = Handled([], conversation_id, result=result)
+        handled.feedback = await self._record_survey(session, conversation, result, now)
+        form_answers = list(conversation.dialogue.get("_form_answers", [])) if conversation.dialogue else []
+        if result.form_answer:
+            form_answers.append(message_id)
+        if result.forget_form_answers and form_answers:
+            await redact_messages(session, form_answers)
+        if result.forget_form_answers or result.lead is not None:
+            form_answers = []
+        replies = list(result.replies)
+        if result.escalation is not None:
+            handled.ticket_id, queue_reply = await self._open_ticket(
+                session, conversation, state, result, nlu, now
+            )
+            if queue_reply is not None:
+                replies.append(queue_reply)
+        if result.lead is not None:
+            handled.lead_id = await self._save_lead(session, conversation, customer_id, result)
+        for said in await self._bot_says(session, conversation, inbound, replies):
+            handled.replies.append(said)
+            if result.form_answer and not result.forget_form_answers and result.lead is None:
+                form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
+        conversation.dialogue = {**state.to_dict(), "_form_answers": form_answers}
+        conversation.slots = {k: v for k, v in state.tracker.slots.items() if not k.startswith("_")}
+        conversation.active_loop = state.tracker.active_loop
+        conversation.misunderstood_in_a_row = state.misunderstood_in_a_row
+        await session.commit()
         self._announce_inbound(conversation_id, message_id, inbound, nlu)
         for said in handled.replies:
             self.events.emit(
@@ -222,6 +267,30 @@ class ConversationService:
             )
             for reply, row in zip(replies, stored, strict=True)
         ]
+
+    async def _survey_after_close(self, session: Any, conversation: Conversation, now: datetime) -> bool:
+        return self.config.survey.enabled and await asked_after_close(
+            session, conversation, self.config.survey, now
+        )
+
+    async def _record_survey(
+        self, session: Any, conversation: Conversation, result: TurnResult, now: datetime
+    ) -> tuple[str, bool | None, int | None] | None:
+        """The survey's rows (bot.survey): the question asked this turn, or the answer or score given."""
+        if result.survey_asked:
+            await record_asked(session, conversation, FeedbackAbout.BOT, now)
+        if result.feedback is None and result.score is None:
+            return None
+        row = await record_answer(
+            session,
+            conversation.customer_id,
+            conversation.channel,
+            self.config.survey,
+            now,
+            helpful=result.feedback,
+            score=result.score,
+        )
+        return (row.about.value, result.feedback, result.score) if row is not None else None
 
     async def _open_ticket(
         self,

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from bot.project import Project
-from tests.server.conftest import project_with
+from tests.server.conftest import clock, make_app, project_with, sqlite_url  # noqa: F401 (fixtures)
 from tests.store.conftest import postgres_schema
 
 BOTDESK = Path(sys.executable).parent / "botdesk"

@@ -1,0 +1,69 @@
+"""Customer messages whose turn never ran: stored (and maybe acknowledged), then the process died.
+
+"Stranded" means: a customer's message with no NLU result that is still the last message
+of its conversation (nothing answered it, nothing came after it). An attachment-only
+message in a dialogue a person owns is never parsed nor answered by the bot, so it is
+not stranded. The server answers stranded messages at start-up and now and then after
+(``bot.server.recovery``); ``ConversationService.answer_stored`` does one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.store.models import ChannelIdentity, Conversation, ConversationState, Message, Sender
+
+PERSON_OWNS = (ConversationState.QUEUED, ConversationState.OPERATOR)
+
+
+def _stranded() -> list[object]:
+    later = aliased(Message)
+    return [
+        Message.sender == Sender.CUSTOMER,
+        Message.nlu.is_(None),
+        ~exists().where(later.conversation_id == Message.conversation_id, later.id > Message.id),
+        or_(Message.text != "", Conversation.state.not_in(PERSON_OWNS)),
+    ]
+
+
+async def stranded_ids(
+    session: AsyncSession, *, before: datetime, after: datetime, limit: int = 100
+) -> list[int]:
+    """Stranded messages stored between ``after`` and ``before`` (live turns are younger), oldest first."""
+    query = (
+        select(Message.id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.created_at < before, Message.created_at > after, *_stranded())  # type: ignore[arg-type]
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def stranded_message(
+    session: AsyncSession, message_id: int
+) -> tuple[Message, Conversation, str] | None:
+    """The message, its conversation and the customer's id in its channel, if it is still stranded."""
+    query = (
+        select(Message, Conversation, ChannelIdentity.external_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(
+            ChannelIdentity,
+            and_(
+                ChannelIdentity.customer_id == Conversation.customer_id,
+                ChannelIdentity.channel == Conversation.channel,
+            ),
+        )
+        .where(Message.id == message_id, *_stranded())  # type: ignore[arg-type]
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    message, conversation, external_id = row
+    return message, conversation, str(external_id)
