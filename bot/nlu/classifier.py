@@ -109,7 +109,12 @@ class LinearIntentClassifier(Component):
         scores = np.zeros((len(labels), len(self.classes)))
         for train_idx, test_idx in splitter.split(features, labels):
             coef, intercept = self._fit(features[train_idx], labels[train_idx])
-            scores[test_idx] = features[test_idx] @ coef.T + intercept
+            fold = features[test_idx] @ coef.T + intercept
+            # An intent with fewer examples than folds is missing from some folds' training:
+            # its placeholder score (-1e3) says nothing about confidence, so it is left out
+            # of the fit (kept in, it flattened the sigmoid to ~1/K for every intent).
+            fold[:, np.isin(np.arange(len(self.classes)), labels[train_idx], invert=True)] = np.nan
+            scores[test_idx] = fold
         return _pooled_platt(scores, labels, self.options.random_state)
 
     def confidences(self, features: sp.csr_matrix) -> NDArray[np.float64]:
@@ -162,12 +167,14 @@ def _pooled_platt(scores: NDArray[np.float64], labels: NDArray[np.int64], seed: 
     truth = np.zeros((n, k), dtype=bool)
     truth[np.arange(n), labels] = True
     flat_scores, flat_truth = scores.ravel(), truth.ravel()
-    positives = np.flatnonzero(flat_truth)
-    negatives = np.flatnonzero(~flat_truth)
-    kept = min(len(negatives), NEGATIVES_PER_POSITIVE * len(positives))
+    known = np.isfinite(flat_scores)  # NaN: the intent was not in that fold's training
+    positives = np.flatnonzero(flat_truth & known)
+    negatives = np.flatnonzero(~flat_truth & known)
+    all_negatives = len(negatives)
+    kept = min(all_negatives, NEGATIVES_PER_POSITIVE * len(positives))
     negatives = np.random.RandomState(seed).choice(negatives, kept, replace=False)
     rows = np.concatenate([positives, negatives])
-    weights = np.where(flat_truth[rows], 1.0, (flat_truth.size - len(positives)) / max(kept, 1))
+    weights = np.where(flat_truth[rows], 1.0, all_negatives / max(kept, 1))
     platt = LogisticRegression(C=1e4, max_iter=1000)
     platt.fit(flat_scores[rows].reshape(-1, 1), flat_truth[rows], sample_weight=weights)
     return float(platt.coef_[0, 0]), float(platt.intercept_[0])
