@@ -15,14 +15,19 @@ import bot
 from bot.conversation import Clock, utc_now
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
+from bot.server import unavailable
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
 from bot.server.routes import (
+    api_admin,
     api_auth,
     api_conversations,
+    api_editor,
     api_events,
     api_queue,
+    dashboard,
+    editor_page,
     health,
     panel,
     rest,
@@ -72,11 +77,16 @@ def create_app(
     for api in (api_auth, api_queue, api_conversations, api_events):  # the operator panel's JSON API
         app.include_router(api.router)
     app.include_router(api_auth.pages)  # /panel/login and /panel/logout
+    app.include_router(api_admin.router)  # admins: accounts, forgetting a customer
     if config.channels.rest.enabled:
         app.include_router(rest.router)
     app.include_router(telegram.router)  # Telegram's webhook and customers' files for operators
     if config.widget.enabled:
         app.include_router(webchat.router)  # the web chat widget, its WebSocket and the demo page
     app.include_router(panel.router)  # the operator workspace page
+    app.include_router(dashboard.router)  # KPIs: /panel/dashboard and /api/kpis
+    app.include_router(api_editor.router)  # the editor pages' API: inbox, labels, retrain, publish
+    app.include_router(editor_page.router)  # /panel/editor
     panel.mount_static(app)  # its JavaScript and CSS under /panel/static
+    unavailable.install(app)  # the database down mid-run: 503 with Retry-After, recovery without restart
     return app

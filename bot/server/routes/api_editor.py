@@ -1,0 +1,175 @@
+"""The editor pages' JSON API: inbox, labels and proposals, retraining, gate, publish, test stories.
+
+Editors and admins do everything; an operator may read the inbox and label messages,
+and those labels are proposals an editor approves or rejects. State-changing requests
+need the session's CSRF token like the rest of ``/api``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from bot.project import Project
+from bot.server.auth import CurrentOperator, require_role
+from bot.server.editor import EditorToolsDep
+from bot.store import Operator, OperatorRole
+from bot.store.models import AnnotationAction, AnnotationStatus
+from handoff.editor.annotations import MAX_BATCH, AnnotationError, Label
+from handoff.editor.inbox import inbox, parse_since
+from handoff.editor.stories import StoryError, append_story, conversation_steps, record_story, story_path
+from handoff.editor.training import TrainingError
+
+router = APIRouter(prefix="/api/editor", tags=["editor"])
+Editor = Annotated[Operator, Depends(require_role(OperatorRole.EDITOR, OperatorRole.ADMIN))]
+
+
+class AnnotateIn(BaseModel):
+    message_ids: list[int] = Field(min_length=1, max_length=MAX_BATCH)
+    action: AnnotationAction
+    intent: str | None = Field(default=None, min_length=1, max_length=100)
+    response: str | None = Field(default=None, max_length=4000)
+    file: str | None = Field(default=None, min_length=1, max_length=100)
+    confirm_personal_data: bool = False
+
+
+class ReviewIn(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class PublishIn(BaseModel):
+    override: bool = False
+
+
+class StoryIn(BaseModel):
+    conversation_id: int
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    file: str | None = Field(default=None, min_length=1, max_length=200)
+    confirm_personal_data: bool = False
+
+
+def _since(value: str | None) -> datetime | None:
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"since: {exc}") from None
+
+
+@router.get("/inbox", summary="What the bot did not answer alone, grouped")
+async def get_inbox(
+    tools: EditorToolsDep,
+    operator: CurrentOperator,
+    since: Annotated[str | None, Query(description="ISO date or date-time")] = None,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+) -> dict[str, Any]:
+    state = tools.state
+    responses = tools.trainer.service_data.responses
+    return await inbox(state.db, state.config, responses, state.operators.clock(), _since(since), limit)
+
+
+@router.get("/intents", summary="The bot's intents, for the label menu")
+async def get_intents(tools: EditorToolsDep, operator: CurrentOperator) -> dict[str, Any]:
+    data = tools.trainer._read_data()
+    counts: dict[str, int] = {}
+    for example in data.examples:
+        counts[example.intent] = counts.get(example.intent, 0) + 1
+    return {
+        "intents": [{"name": name, "examples": n} for name, n in sorted(counts.items())],
+        "out_of_scope_intent": tools.state.config.editor.out_of_scope_intent,
+        "can_edit": operator.role in (OperatorRole.EDITOR, OperatorRole.ADMIN),
+    }
+
+
+@router.post("/annotations", summary="Label messages (an operator's labels are proposals)")
+async def annotate(body: AnnotateIn, tools: EditorToolsDep, operator: CurrentOperator) -> dict[str, Any]:
+    label = Label(body.action, body.intent, body.response, body.file)
+    try:
+        return await tools.annotations.label(
+            operator, body.message_ids, label, body.confirm_personal_data, tools.state.operators.clock()
+        )
+    except AnnotationError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+@router.get("/annotations", summary="Labels, newest first (status=proposed: waiting for review)")
+async def list_annotations(
+    tools: EditorToolsDep,
+    operator: CurrentOperator,
+    status: AnnotationStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    return await tools.annotations.listing(status, limit)
+
+
+async def _review(tools: Any, editor: Operator, ids: list[int], approve: bool) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = await tools.annotations.review(
+            editor, ids, approve, tools.state.operators.clock()
+        )
+        return result
+    except AnnotationError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+@router.post("/annotations/approve", summary="Approve proposals: write them into intents/*.yml")
+async def approve(body: ReviewIn, tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    return await _review(tools, editor, body.ids, approve=True)
+
+
+@router.post("/annotations/reject", summary="Reject proposals")
+async def reject(body: ReviewIn, tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    return await _review(tools, editor, body.ids, approve=False)
+
+
+@router.post("/train", status_code=202, summary="Retrain in the background, then run the gate")
+async def train(tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    try:
+        return tools.trainer.start(editor)
+    except TrainingError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+@router.get("/train", summary="The latest training: progress, then the gate report")
+async def training(tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    return tools.trainer.status() or {"status": "idle", "model_version": tools.state.model_version}
+
+
+@router.get("/gate", summary="The gate report of the latest training")
+async def gate(tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    job = tools.trainer.job
+    if job is None or job.gate is None:
+        raise HTTPException(404, "no gate report yet: train a new model first")
+    return job.gate
+
+
+@router.post("/publish", summary="Put the trained model in service (override: despite the gate)")
+async def publish(body: PublishIn, tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    try:
+        return await tools.trainer.publish(editor, body.override)
+    except TrainingError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+@router.get("/publications", summary="Models published from the editor pages")
+async def publications(tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    return {
+        "model_version": tools.state.model_version,
+        "publications": await tools.trainer.publications(),
+    }
+
+
+@router.post("/stories", summary="A conversation as a test story for `botdesk test`")
+async def make_story(body: StoryIn, tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    project = tools.options.project
+    try:
+        path = story_path(project, body.file)
+        at, steps = await conversation_steps(tools.state.db, body.conversation_id, body.confirm_personal_data)
+        name = body.name or f"conversation {body.conversation_id} ({at.date().isoformat()})"
+        story = await record_story(Project(project.root), tools.state.pipeline, name, at, steps)
+        append_story(path, story)
+    except StoryError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return {"file": str(path.relative_to(project.root)), "story": story}

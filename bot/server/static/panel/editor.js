@@ -1,0 +1,340 @@
+// The editor page: the NLU inbox in groups, labels (proposals for operators), proposals to
+// review, retraining with progress, the gate report and publishing. Customer text is shown
+// with textContent only (dom.js), never as markup.
+
+import { ApiError, get, post } from "./api.js";
+import { el, part, setText } from "./dom.js";
+
+const root = document.querySelector('[data-testid="editor"]');
+const canEdit = root.dataset.canEdit === "true";
+const selected = new Set();
+const REASONS = {
+  fallback: "not understood",
+  escalation: "handed to a person",
+  said_no: "“did not help”",
+  bot_could_answer: "the bot could have answered",
+};
+
+function toast(text, kind = "ok") {
+  const box = part(document, "toasts");
+  const note = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, el("span", { text }));
+  box.append(note);
+  setTimeout(() => note.remove(), 6000);
+}
+
+function explain(error) {
+  return error instanceof ApiError ? error.detail : String(error);
+}
+
+async function guarded(action) {
+  try {
+    return await action();
+  } catch (error) {
+    toast(explain(error), "error");
+    return undefined;
+  }
+}
+
+// ---- inbox ------------------------------------------------------------------------------
+
+function updateSelection() {
+  part(document, "selected-count").textContent = String(selected.size);
+  part(document, "label-submit").disabled = selected.size === 0;
+}
+
+function select(checkbox, id) {
+  if (checkbox.checked) selected.add(id);
+  else selected.delete(id);
+  updateSelection();
+}
+
+function renderContext(message) {
+  const list = el("ol", { class: "context", testid: "message-context" });
+  for (const line of message.context) {
+    list.append(
+      el(
+        "li",
+        { class: `context-line sender-${line.sender}${line.this ? " this" : ""}` },
+        el("span", { class: "who", text: line.sender }),
+        el("span", { text: line.text }),
+      ),
+    );
+  }
+  return el("details", { class: "context-box" }, el("summary", { text: "Conversation" }), list);
+}
+
+async function makeStory(message, button) {
+  button.disabled = true;
+  const result = await guarded(() => post("/api/editor/stories", { conversation_id: message.conversation_id }));
+  button.disabled = false;
+  if (result) toast(`Test story “${result.story.story}” added to ${result.file}`);
+}
+
+function renderMessage(message) {
+  const checkbox = el("input", {
+    type: "checkbox",
+    testid: "message-select",
+    "aria-label": "Select this message",
+    dataset: { message: String(message.message_id) },
+  });
+  checkbox.addEventListener("change", () => select(checkbox, message.message_id));
+  const guess = message.intent
+    ? `bot: ${message.intent} ${message.confidence === null ? "" : message.confidence.toFixed(2)}`
+    : null;
+  const meta = el(
+    "div",
+    { class: "message-meta" },
+    message.reasons.map((r) => el("span", { class: `tag reason-${r}`, text: REASONS[r] ?? r })),
+    guess ? el("span", { class: "muted small", text: guess, testid: "message-guess" }) : null,
+    message.has_personal_data ? el("span", { class: "tag private-tag", text: "personal data masked" }) : null,
+  );
+  const item = el(
+    "li",
+    { class: "inbox-message", testid: "message", dataset: { message: String(message.message_id) } },
+    el("label", { class: "check" }, checkbox, el("span", { class: "message-text", text: message.text, testid: "message-text" })),
+    meta,
+  );
+  if (message.could_answer) {
+    item.append(
+      el("p", {
+        class: "could-answer small",
+        testid: "could-answer",
+        text: `The bot could have answered this: ${message.could_answer.intent}`,
+      }),
+    );
+  }
+  if (message.operator_answer) {
+    item.append(el("p", { class: "operator-answer small", testid: "operator-answer", text: `Operator: ${message.operator_answer}` }));
+  }
+  const tools = el("div", { class: "message-tools" }, renderContext(message));
+  if (canEdit) {
+    const story = el("button", { type: "button", class: "small", testid: "make-story", text: "Make a test story" });
+    story.addEventListener("click", () => makeStory(message, story));
+    tools.append(story);
+  }
+  item.append(tools);
+  return item;
+}
+
+function renderGroup(group) {
+  const all = el("input", { type: "checkbox", testid: "group-select", "aria-label": `Select all ${group.size}` });
+  const list = el("ul", { class: "group-messages" }, group.messages.map(renderMessage));
+  all.addEventListener("change", () => {
+    for (const box of list.querySelectorAll('[data-testid="message-select"]')) {
+      box.checked = all.checked;
+      select(box, Number(box.dataset.message));
+    }
+  });
+  const head = el(
+    "header",
+    { class: "group-head" },
+    el("label", { class: "check" }, all, el("b", { text: group.label, testid: "group-label" })),
+    el("span", { class: "count", text: group.size, testid: "group-size", title: "messages in this group" }),
+    group.suggested_intent ? el("span", { class: "tag", text: `bot thought: ${group.suggested_intent}` }) : null,
+  );
+  return el("li", { class: "group card", testid: "group" }, head, list);
+}
+
+async function loadInbox() {
+  const since = part(document, "inbox-since").value;
+  const data = await guarded(() => get(`/api/editor/inbox${since ? `?since=${encodeURIComponent(since)}` : ""}`));
+  if (!data) return;
+  selected.clear();
+  updateSelection();
+  part(document, "inbox-total").textContent = String(data.total);
+  part(document, "inbox-empty").hidden = data.total > 0;
+  part(document, "groups").replaceChildren(...data.groups.map(renderGroup));
+}
+
+async function loadIntents() {
+  const data = await guarded(() => get("/api/editor/intents"));
+  if (!data) return;
+  document.getElementById("intent-names").replaceChildren(...data.intents.map((i) => el("option", { value: i.name })));
+}
+
+// ---- labels ----------------------------------------------------------------------------
+
+function showActionFields() {
+  const action = part(document, "label-action").value;
+  const form = part(document, "label-form");
+  form.querySelector('[data-part="intent"]').hidden = action === "out_of_scope" || action === "ignore";
+  form.querySelector('[data-part="new-intent"]').hidden = action !== "new_intent";
+}
+
+function describeWrite(result) {
+  const annotations = result.annotations;
+  if (!result.written) {
+    return annotations[0]?.status === "proposed"
+      ? `Proposed ${annotations.length} label(s); an editor reviews them.`
+      : `Marked ${annotations.length} message(s).`;
+  }
+  const skipped = Object.keys(result.written.skipped).length;
+  return `Added ${result.written.added.length} example(s) to ${result.written.file}${skipped ? `, ${skipped} skipped (already there)` : ""}.`;
+}
+
+async function submitLabel(event) {
+  event.preventDefault();
+  const action = part(document, "label-action").value;
+  const body = {
+    message_ids: [...selected],
+    action,
+    confirm_personal_data: part(document, "label-keep-personal-data")?.checked ?? false,
+  };
+  const intent = part(document, "label-intent").value.trim();
+  if (action === "assign" || action === "new_intent") body.intent = intent || null;
+  if (action === "new_intent") {
+    body.response = part(document, "label-response").value.trim() || null;
+    body.file = part(document, "label-file").value.trim() || null;
+  }
+  const button = part(document, "label-submit");
+  button.disabled = true;
+  const result = await guarded(() => post("/api/editor/annotations", body));
+  if (result) {
+    setText(part(document, "label-result"), describeWrite(result));
+    part(document, "label-response").value = "";
+    await Promise.all([loadInbox(), loadIntents(), canEdit ? loadProposals() : null]);
+  }
+  updateSelection();
+}
+
+// ---- proposals -------------------------------------------------------------------------
+
+async function loadProposals() {
+  const rows = await guarded(() => get("/api/editor/annotations?status=proposed"));
+  if (!rows) return;
+  part(document, "proposal-count").textContent = String(rows.length);
+  part(document, "proposals-empty").hidden = rows.length > 0;
+  const list = part(document, "proposal-list");
+  list.replaceChildren(
+    ...rows.map((row) => {
+      const box = el("input", { type: "checkbox", testid: "proposal-select", dataset: { id: String(row.id) } });
+      const what = row.action === "assign" || row.action === "new_intent" ? `${row.action} → ${row.intent}` : row.action;
+      return el(
+        "li",
+        { class: "proposal", testid: "proposal" },
+        el("label", { class: "check" }, box, el("span", { text: row.text })),
+        el("span", { class: "tag", text: what }),
+      );
+    }),
+  );
+  const update = () => {
+    const any = list.querySelector("input:checked") !== null;
+    part(document, "approve").disabled = !any;
+    part(document, "reject").disabled = !any;
+  };
+  list.onchange = update;
+  update();
+}
+
+async function review(approve) {
+  const ids = [...part(document, "proposal-list").querySelectorAll("input:checked")].map((b) => Number(b.dataset.id));
+  const result = await guarded(() => post(`/api/editor/annotations/${approve ? "approve" : "reject"}`, { ids }));
+  if (result) {
+    toast(approve ? `Approved ${ids.length} proposal(s)` : `Rejected ${ids.length} proposal(s)`);
+    await Promise.all([loadProposals(), loadInbox(), loadIntents()]);
+  }
+}
+
+// ---- training, gate, publish -----------------------------------------------------------
+
+function percent(value) {
+  return `${(value * 100).toFixed(1)}%`;
+}
+
+function rows(listName, items, text) {
+  part(document, listName).replaceChildren(...items.map((item) => el("li", { text: text(item) })));
+}
+
+function renderGate(job) {
+  const gate = job.gate;
+  const box = part(document, "gate");
+  box.hidden = !gate;
+  if (!gate) return;
+  box.dataset.passed = String(gate.passed);
+  setText(part(document, "gate-verdict"), gate.passed ? `Gate passed: ${gate.reason}` : `Gate refused: ${gate.reason}`);
+  part(document, "gate-service").textContent = `${percent(gate.service_accuracy)} (${gate.service_version ?? "?"})`;
+  part(document, "gate-candidate").textContent = `${percent(gate.candidate_accuracy)} (${gate.delta >= 0 ? "+" : ""}${percent(gate.delta)})`;
+  part(document, "gate-messages").textContent =
+    `${gate.cross_validation_messages} examples in ${gate.folds} folds + ${gate.inbox_messages} labelled inbox messages`;
+  const change = (row) => `${row.intent}: ${percent(row.service)} → ${percent(row.candidate)} (${row.support})`;
+  rows("gate-better", gate.better, change);
+  rows("gate-worse", gate.worse, change);
+  rows("gate-fixed", gate.fixed, (m) => `${m.text} → ${m.candidate} (was ${m.service})`);
+  rows("gate-broken", gate.broken, (m) => `${m.text} → ${m.candidate} (was ${m.service}, should be ${m.intent})`);
+  const override = box.querySelector('[data-part="override"]');
+  override.hidden = gate.passed;
+  const publish = part(document, "publish");
+  const refresh = () => {
+    publish.disabled = Boolean(job.published) || (!gate.passed && !part(document, "override").checked);
+  };
+  part(document, "override").onchange = refresh;
+  publish.textContent = gate.passed ? "Publish" : "Publish anyway";
+  refresh();
+  if (job.published) setText(part(document, "publish-result"), `Model ${job.published} is in service.`);
+}
+
+function renderJob(job) {
+  const training = part(document, "training");
+  training.hidden = !job || job.status === "idle";
+  if (!job || job.status === "idle") return;
+  part(document, "train-progress").value = job.progress;
+  const phase = job.status === "failed" ? `Training failed: ${job.error}` : job.status === "done" ? "Done." : job.phase;
+  part(document, "train-phase").textContent = phase;
+  part(document, "train").disabled = job.status === "running";
+  if (job.status !== "running") renderGate(job);
+}
+
+async function pollTraining() {
+  for (;;) {
+    const job = await guarded(() => get("/api/editor/train"));
+    if (!job) return;
+    renderJob(job);
+    if (job.status !== "running") return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function train() {
+  part(document, "gate").hidden = true;
+  part(document, "publish-result").hidden = true;
+  const job = await guarded(() => post("/api/editor/train"));
+  if (job) {
+    renderJob(job);
+    await pollTraining();
+  }
+}
+
+async function publish() {
+  const override = part(document, "override").checked;
+  part(document, "publish").disabled = true;
+  const result = await guarded(() => post("/api/editor/publish", { override }));
+  if (result) {
+    setText(part(document, "publish-result"), `Model ${result.version} is in service${result.overridden ? " (gate overridden)" : ""}.`);
+    part(document, "model-version").textContent = `model ${result.version}`;
+    toast("Published: the bot answers with the new model now");
+  } else {
+    part(document, "publish").disabled = false;
+  }
+}
+
+// ---- start -----------------------------------------------------------------------------
+
+part(document, "label-action").addEventListener("change", showActionFields);
+part(document, "label-form").addEventListener("submit", submitLabel);
+part(document, "inbox-filter").addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadInbox();
+});
+showActionFields();
+updateSelection();
+loadInbox();
+loadIntents();
+if (canEdit) {
+  part(document, "approve").addEventListener("click", () => review(true));
+  part(document, "reject").addEventListener("click", () => review(false));
+  part(document, "train").addEventListener("click", train);
+  part(document, "publish").addEventListener("click", publish);
+  loadProposals();
+  pollTraining();
+}
+root.dataset.ready = "true";

@@ -1,0 +1,151 @@
+"""The editor page in headless Chromium: label a group from the inbox, propose and approve,
+retrain, read the gate, publish, and the running bot answers with the new model.
+
+The server runs a copy of the default bot (its intents/*.yml are written to) under real
+uvicorn in a thread, like ``live_server``; the gate uses two folds to keep it short.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect
+
+from bot.nlu.pipeline import Pipeline
+from bot.project import Project
+from bot.server.app import create_app
+from tests.browser.conftest import ADMIN_PASSWORD, LiveServer, _free_socket, screenshot
+from tests.conftest import REPO, copy_project
+from tests.server.conftest import Clock
+
+PASSWORD = "editor password 1"
+RENTAL = [
+    "у вас есть прокат велосипедов?",
+    "прокат велосипедов есть?",
+    "есть ли прокат велосипедов на выходные",
+]
+GIFT_CARDS = ["продаёте подарочные карты", "подарочный сертификат на 3000 есть?"]
+ANSWER = "Прокат велосипедов — в шоуруме на Велосипедной, 12: от 500 ₽ в день."
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = copy_project(REPO, tmp_path / "bot")
+    with (root / "config.yml").open("a", encoding="utf-8") as config:
+        config.write("\neditor:\n  gate_folds: 2\n")
+    return Project.open(root)
+
+
+@pytest.fixture
+def server(
+    project: Project, ru_pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LiveServer]:
+    """``live_server``, but serving the writable copy in ``project``."""
+    monkeypatch.setenv("BOTDESK_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    database_url = f"sqlite:///{tmp_path / 'editor.db'}"
+    app = create_app(
+        project, pipeline=ru_pipeline, clock=Clock(), database_url=database_url, tick_seconds=0.2
+    )
+    sock = _free_socket()
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, ws="websockets-sansio")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if server.started or not thread.is_alive():
+            break
+        threading.Event().wait(0.01)
+    assert server.started, "botdesk did not start"
+    try:
+        yield LiveServer(f"http://127.0.0.1:{sock.getsockname()[1]}", app, database_url)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+def log_in(page: Page, server: LiveServer, login: str) -> None:
+    page.goto(server.url + "/panel/editor")  # the login form, then back here
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form[action='/panel/login'] button[type=submit]").click()
+    expect(page.get_by_test_id("editor")).to_have_attribute("data-ready", "true")
+
+
+def test_editor_turns_a_group_into_an_intent_retrains_and_publishes(
+    server: LiveServer, project: Project, page: Page
+) -> None:
+    server.add_operator("ed", PASSWORD, display_name="Ирина", role="editor")
+    for number, text in enumerate([*RENTAL, *GIFT_CARDS, "какая погода завтра"]):
+        server.customer_says(f"customer-{number}", text)
+    server.customer_says("xss", "<img src=x onerror=alert(1)> а самокат напрокат?")
+    log_in(page, server, "ed")
+
+    group = page.get_by_test_id("group").first
+    expect(group.get_by_test_id("group-size")).to_have_text("3")
+    expect(group.get_by_test_id("message-text")).to_have_text(RENTAL[::-1])  # newest first
+    expect(page.get_by_test_id("message-text").filter(has_text="<img")).to_have_count(1)  # text, not markup
+    assert page.locator(".message-text img").count() == 0
+    screenshot(page, "editor-inbox")
+
+    group.get_by_test_id("group-select").check()
+    expect(page.get_by_test_id("selected-count")).to_have_text("3")
+    page.get_by_test_id("label-action").select_option("new_intent")
+    page.get_by_test_id("label-intent").fill("bike_rental")
+    page.get_by_test_id("label-response").fill(ANSWER)
+    page.get_by_test_id("label-submit").click()
+    expect(page.get_by_test_id("label-result")).to_have_text("Added 3 example(s) to bike_rental.yml.")
+    expect(page.get_by_test_id("message-text").filter(has_text="прокат велосипедов")).to_have_count(0)
+    written = (project.intents_dir / "bike_rental.yml").read_text(encoding="utf-8")
+    assert all(f"    - {text}\n" in written for text in RENTAL) and ANSWER in written
+
+    page.get_by_test_id("train").click()
+    expect(page.get_by_test_id("gate-verdict")).to_have_text(re.compile("^Gate passed"), timeout=120_000)
+    expect(page.get_by_test_id("gate-better")).to_contain_text("bike_rental")
+    expect(page.get_by_test_id("train-progress")).to_have_attribute("value", "1")
+    page.get_by_test_id("gate-verdict").scroll_into_view_if_needed()
+    screenshot(page, "editor-gate")
+    served = page.get_by_test_id("model-version").inner_text()
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("publish-result")).to_contain_text("is in service")
+    expect(page.get_by_test_id("model-version")).not_to_have_text(served)
+
+    replies = server.customer_says("after", "а прокат велосипедов у вас есть?")
+    assert ANSWER in [reply["text"] for reply in replies]
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_an_operator_proposes_and_an_editor_approves(
+    server: LiveServer, project: Project, page: Page, second_context: object
+) -> None:
+    server.add_operator("op", PASSWORD, display_name="Олег", role="operator")
+    server.add_operator("ed", PASSWORD, display_name="Ирина", role="editor")
+    for number, text in enumerate(GIFT_CARDS):
+        server.customer_says(f"customer-{number}", text)
+    before = (project.intents_dir / "payment.yml").read_text(encoding="utf-8")
+    log_in(page, server, "op")
+    expect(page.get_by_test_id("proposal-note")).to_be_visible()
+    expect(page.get_by_test_id("train")).to_have_count(0)  # operators do not retrain
+    for text in GIFT_CARDS:
+        page.get_by_test_id("message").filter(has_text=text).get_by_test_id("message-select").check()
+    page.get_by_test_id("label-intent").fill("payment_methods")
+    page.get_by_test_id("label-submit").click()
+    expect(page.get_by_test_id("label-result")).to_have_text("Proposed 2 label(s); an editor reviews them.")
+    assert (project.intents_dir / "payment.yml").read_text(encoding="utf-8") == before
+
+    editor = second_context.new_page()  # type: ignore[attr-defined]
+    log_in(editor, server, "ed")
+    expect(editor.get_by_test_id("proposal")).to_have_count(2)
+    for box in editor.get_by_test_id("proposal-select").all():
+        box.check()
+    editor.get_by_test_id("approve").click()
+    expect(editor.get_by_test_id("proposals-empty")).to_be_visible()
+    after = (project.intents_dir / "payment.yml").read_text(encoding="utf-8")
+    added = [line for line in after.splitlines() if line not in before.splitlines()]
+    assert added == [f"    - {text}" for text in GIFT_CARDS]

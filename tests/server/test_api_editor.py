@@ -1,0 +1,251 @@
+"""The editor's loop over real HTTP: a recorded log, labels, proposals, retrain, gate, publish.
+
+The server runs a copy of the default bot (its intents/*.yml are written to) with the
+session's trained model; the gate uses two folds to keep the run short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from bot.project import Project
+from bot.store import Message, OperatorRole, Sender
+from tests.conftest import REPO, copy_project
+from tests.server.api_helpers import WEBHOOK, add_operator, logged_in
+from tests.server.conftest import AppFactory, serve, state_of
+
+RENTAL = [
+    "у вас есть прокат велосипедов?",
+    "прокат велосипедов есть?",
+    "есть ли прокат велосипедов на выходные",
+    "прокат великов есть? мой телефон 89123456789",
+]
+GIFT_CARDS = ["продаёте подарочные карты", "подарочный сертификат на 3000 есть?"]
+OFF_TOPIC = ["какая погода завтра", "расскажи анекдот"]
+MASKED = "прокат великов есть? мой телефон <phone>"
+RENTAL_ANSWER = "Прокат велосипедов — в шоуруме на Велосипедной, 12: от 500 ₽ в день, нужен паспорт."
+
+
+def editor_project(tmp_path: Path) -> Project:
+    root = copy_project(REPO, tmp_path / "bot")
+    with (root / "config.yml").open("a", encoding="utf-8") as config:
+        config.write("\neditor:\n  gate_folds: 2\n")
+    return Project.open(root)
+
+
+def intent_texts(project: Project) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(project.intents_dir.glob("*.yml"))}
+
+
+def added_lines(before: str, after: str) -> list[str]:
+    """The diff as a list of added lines; fails on any removed or changed line."""
+    diff = [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if not line.startswith(("---", "+++", "@@"))
+    ]
+    assert all(line.startswith("+") for line in diff), diff
+    return [line[1:] for line in diff]
+
+
+async def say(client: httpx.AsyncClient, sender: str, text: str) -> list[dict[str, Any]]:
+    answer = await client.post(WEBHOOK, json={"sender": sender, "message": text})
+    assert answer.status_code == 200, answer.text
+    replies: list[dict[str, Any]] = answer.json()
+    return replies
+
+
+async def record_log(client: httpx.AsyncClient) -> None:
+    for number, text in enumerate(RENTAL + GIFT_CARDS + OFF_TOPIC):
+        await say(client, f"customer-{number}", text)
+
+
+def message_ids(inbox: dict[str, Any], texts: list[str]) -> list[int]:
+    by_text = {m["text"]: m["message_id"] for g in inbox["groups"] for m in g["messages"]}
+    return [by_text[t] for t in texts]
+
+
+async def trained(client: httpx.AsyncClient) -> dict[str, Any]:
+    started = await client.post("/api/editor/train")
+    assert started.status_code == 202, started.text
+    for _ in range(3000):  # a training in a worker thread; the server answers meanwhile
+        job: dict[str, Any] = (await client.get("/api/editor/train")).json()
+        if job["status"] != "running":
+            assert job["status"] == "done", job
+            assert job["progress"] == 1.0
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError("the training did not finish")
+
+
+async def test_inbox_groups_what_the_bot_did_not_understand(make_app: AppFactory, tmp_path: Path) -> None:
+    app = make_app(editor_project(tmp_path))
+    async with serve(app) as (base, _):
+        await add_operator(app, "ed", OperatorRole.EDITOR)
+        async with httpx.AsyncClient(base_url=base) as customer:
+            await record_log(customer)
+            await say(customer, "happy", "сколько стоит доставка по Москве?")  # answered: not in the inbox
+        async with logged_in(base, "ed") as editor:
+            inbox = (await editor.get("/api/editor/inbox")).json()
+    texts = [m["text"] for g in inbox["groups"] for m in g["messages"]]
+    assert "сколько стоит доставка по Москве?" not in texts
+    assert "прокат великов есть? мой телефон <phone>" in texts  # masked for display
+    assert not any("912345" in t for t in texts)
+    biggest = inbox["groups"][0]
+    assert biggest["size"] >= 3
+    assert set(RENTAL[:3]) <= {m["text"] for m in biggest["messages"]}
+    assert not set(GIFT_CARDS + OFF_TOPIC) & {m["text"] for m in biggest["messages"]}
+    weather = next(m for g in inbox["groups"] for m in g["messages"] if m["text"] == "какая погода завтра")
+    assert weather["reasons"] == ["fallback"]
+    assert weather["fallback_reason"] == "low_confidence"
+    assert weather["intent"] and 0 <= weather["confidence"] < 0.4  # the guess before the fallback
+    assert [c["sender"] for c in weather["context"]][:1] == ["customer"]
+    assert any(c["sender"] == "bot" for c in weather["context"])
+
+
+async def test_operator_proposes_editor_approves_and_the_yaml_diff_is_the_examples(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    project = editor_project(tmp_path)
+    app = make_app(project)
+    before = intent_texts(project)
+    async with serve(app) as (base, _):
+        await add_operator(app, "ed", OperatorRole.EDITOR)
+        await add_operator(app, "op", OperatorRole.OPERATOR)
+        async with httpx.AsyncClient(base_url=base) as customer:
+            await record_log(customer)
+        async with logged_in(base, "op") as operator, logged_in(base, "ed") as editor:
+            inbox = (await editor.get("/api/editor/inbox")).json()
+            proposal = await operator.post(
+                "/api/editor/annotations",
+                json={
+                    "message_ids": message_ids(inbox, GIFT_CARDS),
+                    "action": "assign",
+                    "intent": "payment_methods",
+                },
+            )
+            assert proposal.status_code == 200, proposal.text
+            assert {a["status"] for a in proposal.json()["annotations"]} == {"proposed"}
+            assert intent_texts(project) == before  # a proposal writes nothing
+            refused = await operator.post("/api/editor/annotations/approve", json={"ids": [1]})
+            assert refused.status_code == 403
+            assert (await operator.post("/api/editor/train")).status_code == 403
+            waiting = (await editor.get("/api/editor/annotations", params={"status": "proposed"})).json()
+            ids = [a["id"] for a in waiting]
+            approved = await editor.post("/api/editor/annotations/approve", json={"ids": ids})
+            assert approved.status_code == 200, approved.text
+            assert {a["status"] for a in approved.json()["annotations"]} == {"applied"}
+            missing = await editor.post(
+                "/api/editor/annotations", json={"message_ids": [1], "action": "assign", "intent": "no_such"}
+            )
+            assert missing.status_code == 422
+            assert "no_such" in missing.json()["detail"]
+            no_csrf = await httpx.AsyncClient(base_url=base, cookies=editor.cookies).post(
+                "/api/editor/annotations/reject", json={"ids": [1]}
+            )
+            assert no_csrf.status_code == 403
+            again = (await editor.get("/api/editor/inbox")).json()
+    after = intent_texts(project)
+    assert {name for name in after if after[name] != before[name]} == {"payment.yml"}
+    assert added_lines(before["payment.yml"], after["payment.yml"]) == [f"    - {t}" for t in GIFT_CARDS]
+    remaining = {m["text"] for g in again["groups"] for m in g["messages"]}
+    assert not remaining & set(GIFT_CARDS)  # labelled messages leave the inbox
+
+
+async def test_new_intent_retrain_gate_and_publish_without_restart(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    project = editor_project(tmp_path)
+    app = make_app(project)
+    before = intent_texts(project)
+    async with serve(app) as (base, _):
+        await add_operator(app, "ed", OperatorRole.EDITOR)
+        state = state_of(app)
+        old_version = state.model_version
+        async with httpx.AsyncClient(base_url=base) as customer, logged_in(base, "ed") as editor:
+            await record_log(customer)
+            inbox = (await editor.get("/api/editor/inbox")).json()
+            labelled = await editor.post(
+                "/api/editor/annotations",
+                json={
+                    "message_ids": message_ids(inbox, [*RENTAL[:3], MASKED]),
+                    "action": "new_intent",
+                    "intent": "bike_rental",
+                    "response": RENTAL_ANSWER,
+                },
+            )
+            assert labelled.status_code == 200, labelled.text
+            written = labelled.json()["written"]
+            assert written["file"] == "bike_rental.yml"
+            assert "прокат великов есть? мой телефон <phone>" in written["added"]  # masked, not confirmed
+            out = await editor.post(
+                "/api/editor/annotations",
+                json={"message_ids": message_ids(inbox, OFF_TOPIC), "action": "out_of_scope"},
+            )
+            assert out.status_code == 200, out.text
+            rental_file = (project.intents_dir / "bike_rental.yml").read_text(encoding="utf-8")
+            assert "89123456789" not in rental_file and "utter_bike_rental" in rental_file
+            now = intent_texts(project)
+            assert {n for n in before if now[n] != before[n]} == set()  # only new files
+
+            job = await trained(editor)
+            gate = job["gate"]
+            assert gate["passed"], gate
+            assert gate["inbox_messages"] == 6
+            assert gate["cross_validation_messages"] > 500
+            fixed = {row["text"] for row in gate["fixed"]}
+            assert set(RENTAL[:3]) <= fixed
+            assert any(row["intent"] == "bike_rental" for row in gate["better"])
+
+            published = await editor.post("/api/editor/publish", json={})
+            assert published.status_code == 200, published.text
+            version = published.json()["version"]
+            assert version != old_version and state.model_version == version
+            assert (await editor.post("/api/editor/publish", json={})).status_code == 409  # once
+
+            replies = await say(customer, "after-publish", "а прокат велосипедов у вас есть?")
+            assert RENTAL_ANSWER in [r["text"] for r in replies]
+            off = await say(customer, "off-topic", "какая погода завтра")
+            assert any("вне моей темы" in r["text"] for r in off)
+    async with state.db.reader() as session:
+        stored = (
+            await session.scalars(
+                select(Message).where(Message.sender == Sender.CUSTOMER).order_by(Message.id.desc()).limit(1)
+            )
+        ).one()
+    assert stored.model_version == version  # every NLU result records its model
+    current = Project.open(project.root).models.current()
+    assert current is not None and current.version == version  # a restart serves it too
+
+
+async def test_gate_refuses_a_worse_model_unless_overridden(make_app: AppFactory, tmp_path: Path) -> None:
+    project = editor_project(tmp_path)
+    app = make_app(project)
+    async with serve(app) as (base, _):
+        await add_operator(app, "ed", OperatorRole.EDITOR)
+        # An edit in git that makes the bot unsure of almost everything.
+        config = project.config_path.read_text(encoding="utf-8")
+        project.config_path.write_text(config.replace("threshold: 0.4 ", "threshold: 0.99"), encoding="utf-8")
+        async with logged_in(base, "ed") as editor:
+            job = await trained(editor)
+            gate = job["gate"]
+            assert not gate["passed"]
+            assert gate["candidate_accuracy"] < gate["service_accuracy"] - 0.1
+            assert gate["worse"] and gate["broken"]
+            assert "worse" in gate["reason"]
+            refused = await editor.post("/api/editor/publish", json={})
+            assert refused.status_code == 409
+            assert "gate refused" in refused.json()["detail"]
+            assert state_of(app).model_version != job.get("published")
+            forced = await editor.post("/api/editor/publish", json={"override": True})
+            assert forced.status_code == 200, forced.text
+            assert forced.json()["overridden"] is True
+            history = (await editor.get("/api/editor/publications")).json()
+    assert history["publications"][0]["overridden"] is True
+    assert history["model_version"] == forced.json()["version"]
