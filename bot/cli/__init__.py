@@ -43,6 +43,7 @@ from bot.cli import (  # noqa: E402,F401
     db_cmd,
     export_cmd,
     import_cmd,
+    inbox_cmd,
     init_cmd,
     nlu_cmd,
     operator_cmd,

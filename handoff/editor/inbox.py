@@ -144,13 +144,17 @@ async def collect(
             earlier = [m for m in by_conversation.get(conversation_id, []) if m.created_at <= moment]
             return earlier[-1 - back] if len(earlier) > back else None
 
+        said_no: set[int] = set()
         for message in customer:
             _, _, final, _ = _nlu_fields(message.nlu)
             if final == FALLBACK_INTENT:
                 flag(message.id, "fallback")
         for ticket in tickets:
             if ticket.reason == "did_not_help":
+                said = before(ticket.conversation_id, ticket.created_at)
                 asked = before(ticket.conversation_id, ticket.created_at, back=1)
+                if said is not None:
+                    said_no.add(said.id)  # the "no" itself is understood (as a no), not for the inbox
                 if asked is not None:
                     flag(asked.id, "said_no")
                 continue
@@ -165,7 +169,10 @@ async def collect(
         chosen = [
             m
             for m in customer
-            if m.id in reasons and m.id not in labelled and m.text.strip() and not m.text.startswith("/")
+            if m.id in reasons
+            and m.id not in labelled | said_no
+            and m.text.strip()
+            and not m.text.startswith("/")
         ][:limit]
         conversation_ids = {m.conversation_id for m in chosen}
         around: dict[int, list[Message]] = {}
