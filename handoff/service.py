@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.conversation import Clock, utc_now
-from bot.dialogue.engine import DialogueEngine, DialogueState
+from bot.dialogue.engine import CONVERSATIONAL, DialogueEngine, DialogueState, TurnResult
 from bot.errors import BotdeskError
 from bot.events import NO_EVENTS, EventBus
 from bot.messages import OutboundMessage, SenderKind
@@ -47,7 +47,9 @@ from bot.store import (
 )
 from bot.store import Message as StoredMessage
 from bot.store.db import dialect_of
+from bot.store.models import FeedbackAbout
 from bot.store.operators import claimed_count, lock_operator
+from bot.survey import quiet_dialogues, record_asked
 
 log = logging.getLogger("botdesk.handoff")
 Deliver = Callable[[OutboundMessage], Awaitable[None]]
@@ -95,6 +97,8 @@ class OperatorService:
         self.deliver = deliver
         self.clock = clock
         self.events = events
+        # Live monitoring (Prometheus): seconds from a handoff to its first operator reply.
+        self.first_response_observer: Callable[[float], None] | None = None
 
     # ---- queue -------------------------------------------------------------------------
     async def queue(self, department_id: int | None = None) -> list[QueueEntry]:
@@ -147,6 +151,9 @@ class OperatorService:
             ticket = await self._held(session, ticket_id, operator_id)
             operator = await session.get_one(Operator, operator_id)
             conversation = await session.get_one(Conversation, ticket.conversation_id)
+            owed_since = ticket.created_at if ticket.answered_at is None else None
+            if owed_since is not None and ticket.callback_at is not None and ticket.callback_at > owed_since:
+                owed_since = ticket.callback_at  # after hours: the clock starts at the opening
             outbound = await self._send(
                 session,
                 conversation,
@@ -156,6 +163,8 @@ class OperatorService:
                 operator_id,
                 photo=operator.photo_url,
             )
+        if owed_since is not None and self.first_response_observer is not None:
+            self.first_response_observer(max(0.0, (self.clock() - owed_since).total_seconds()))
         return outbound
 
     async def release(self, ticket_id: int, operator_id: int) -> bool:
@@ -202,7 +211,17 @@ class OperatorService:
                 conversation = await session.get_one(Conversation, ticket.conversation_id)
                 state = DialogueState.from_dict(conversation.dialogue)
                 state.awaiting_feedback = True  # a "no" goes straight back to a person
+                state.surveyed = True
                 conversation.dialogue = {**(conversation.dialogue or {}), **state.to_dict()}
+                if self.config.survey.enabled:
+                    await record_asked(
+                        session,
+                        conversation,
+                        FeedbackAbout.OPERATOR,
+                        self.clock(),
+                        ticket_id=ticket_id,
+                        operator_id=operator_id,
+                    )
                 await self._tell(session, ticket_id, "utter_back_to_bot")
                 await self._ticket_changed(session, ticket_id)
         return done
@@ -214,8 +233,27 @@ class OperatorService:
             )
             if done:
                 await self._tell(session, ticket_id, "utter_conversation_closed")
+                await self._ask_about_operator(session, ticket_id, operator_id)
                 await self._ticket_changed(session, ticket_id)
         return done
+
+    async def _ask_about_operator(self, session: Any, ticket_id: int, operator_id: int) -> None:
+        """The survey as an operator closes: the answer comes in the customer's next dialogue."""
+        survey = self.config.survey
+        if not (survey.enabled and survey.after_operator and "utter_ask_feedback" in self.engine.responses):
+            return
+        ticket = await session.get_one(HandoffTicket, ticket_id)
+        conversation = await session.get_one(Conversation, ticket.conversation_id)
+        asked = await record_asked(
+            session,
+            conversation,
+            FeedbackAbout.OPERATOR,
+            self.clock(),
+            ticket_id=ticket_id,
+            operator_id=operator_id,
+        )
+        if asked is not None:
+            await self._tell(session, ticket_id, "utter_ask_feedback")
 
     async def history(self, customer_id: int, limit: int = 100) -> list[HistoryEntry]:
         """Everything this customer said and was told, on every channel, bot part included."""
@@ -269,7 +307,40 @@ class OperatorService:
                 await self._tell(session, item.ticket_id, "utter_operator_left", operator=name)
                 await self._ticket_changed(session, item.ticket_id)
         waited = await self._offer_callback_after_wait(now, timedelta(minutes=escalation.queue_wait_minutes))
-        return {"requeued": [r.ticket_id for r in requeued], "callback_offered": waited}
+        surveyed = await self._survey_quiet_dialogues(now)
+        return {"requeued": [r.ticket_id for r in requeued], "callback_offered": waited, "surveyed": surveyed}
+
+    async def _survey_quiet_dialogues(self, now: datetime) -> list[int]:
+        """Ask "did this answer your question?" where the bot answered and the customer went quiet."""
+        survey = self.config.survey
+        if not (survey.enabled and "utter_ask_feedback" in self.engine.responses):
+            return []
+        asked = []
+        async with self.db.session() as session:
+            for conversation in await quiet_dialogues(session, survey, now):
+                state = DialogueState.from_dict(conversation.dialogue)
+                answered = any(t.answered and t.intent not in CONVERSATIONAL for t in state.turns)
+                busy = state.awaiting_feedback or state.pending_offer or state.tracker.active_loop
+                if state.surveyed or busy or not answered:
+                    continue
+                result = TurnResult()
+                self.engine.ask_feedback(state, result)
+                conversation.dialogue = {**(conversation.dialogue or {}), **state.to_dict()}
+                await record_asked(session, conversation, FeedbackAbout.BOT, now)
+                question = result.replies[-1]
+                await self._send(
+                    session,
+                    conversation,
+                    question.text,
+                    "system",
+                    self.config.bot.label,
+                    None,
+                    question.buttons,
+                    True,
+                    question.response,
+                )
+                asked.append(conversation.id)
+        return asked
 
     async def _offer_callback_after_wait(self, now: datetime, wait: timedelta) -> list[int]:
         """Once per ticket, also with several processes ticking: on PostgreSQL the rows are locked

@@ -9,6 +9,7 @@ in the shell, the server and the tests.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -27,6 +28,7 @@ YES_NO = ("affirm", "deny")
 YES_NO_NEIGHBOURS = frozenset({"thanks", "goodbye"})  # "нет, спасибо", "да, пока"
 YES_NO_MIN_CONFIDENCE = 0.2
 MAX_ACTIONS_PER_TURN = 10
+SCORE = re.compile(r"([1-5])\s*(?:/\s*5)?\s*[!.]?")
 CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"})
 # Texts the engine itself says; they live in intents/*.yml responses like any other answer.
 SYSTEM_RESPONSES = frozenset(
@@ -43,6 +45,8 @@ SYSTEM_RESPONSES = frozenset(
         "utter_offer_declined",
         "utter_ask_feedback",
         "utter_feedback_thanks",
+        "utter_ask_score",
+        "utter_score_thanks",
         "utter_lead_saved",
         "utter_lead_declined",
         "utter_form_gave_up",
@@ -77,6 +81,8 @@ class DialogueState:
     introduced: bool = False
     misunderstood_in_a_row: int = 0
     awaiting_feedback: bool = False
+    surveyed: bool = False  # "did this answer your question?" was asked in this dialogue (once only)
+    awaiting_score: bool = False  # the 1-5 score question is open
     pending_offer: str | None = None  # "lead" | "callback"
     lead_offered: bool = False
     lead_kind: str = "lead"
@@ -89,6 +95,8 @@ class DialogueState:
             "introduced": self.introduced,
             "misunderstood_in_a_row": self.misunderstood_in_a_row,
             "awaiting_feedback": self.awaiting_feedback,
+            "surveyed": self.surveyed,
+            "awaiting_score": self.awaiting_score,
             "pending_offer": self.pending_offer,
             "lead_offered": self.lead_offered,
             "lead_kind": self.lead_kind,
@@ -105,6 +113,8 @@ class DialogueState:
             introduced=bool(data.get("introduced")),
             misunderstood_in_a_row=int(data.get("misunderstood_in_a_row", 0)),
             awaiting_feedback=bool(data.get("awaiting_feedback")),
+            surveyed=bool(data.get("surveyed")),
+            awaiting_score=bool(data.get("awaiting_score")),
             pending_offer=data.get("pending_offer"),
             lead_offered=bool(data.get("lead_offered")),
             lead_kind=str(data.get("lead_kind", "lead")),
@@ -124,6 +134,9 @@ class TurnResult:
     actions: list[str] = field(default_factory=list)
     form_answer: bool = False  # this customer message answered a form question
     forget_form_answers: bool = False  # consent declined: the store must blank this form's answers
+    survey_asked: bool = False  # the bot asked "did this answer your question?" this turn
+    feedback: bool | None = None  # this message answered that question: helpful or not
+    score: int | None = None  # this message gave the optional 1-5 score
 
 
 class DialogueEngine:
@@ -178,6 +191,15 @@ class DialogueEngine:
         if not state.introduced:
             state.introduced = True
             result.replies.append(self.introduction())
+        if state.awaiting_score:
+            state.awaiting_score = False
+            score = _score(message.text)
+            if score is not None:
+                result.intent = "score"
+                result.score = score
+                result.replies.append(self.say("utter_score_thanks"))
+                state.turns.append(Turn("score", message.text, True))
+                return result
         message = self._expect_yes_no(state, message)
         intent = message.intent.name if message.intent else FALLBACK_INTENT
         result.intent = intent
@@ -208,6 +230,9 @@ class DialogueEngine:
             self._answer_offer(state, intent, result)
         elif awaited_feedback and intent == "affirm":
             result.replies.append(self.say("utter_feedback_thanks"))
+            if self.config.survey.ask_score and "utter_ask_score" in self.responses:
+                state.awaiting_score = True
+                result.replies.append(self.say("utter_ask_score"))
         elif intent == FALLBACK_INTENT:
             state.misunderstood_in_a_row += 1
             result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
@@ -215,6 +240,8 @@ class DialogueEngine:
             self._run_policy(state, intent, message, result)
         if result.actions and any(a.startswith("utter_") for a in result.actions):
             self._after_answer(state, intent, result)
+        if awaited_feedback and intent in YES_NO:
+            result.feedback = intent == "affirm"
         if intent != FALLBACK_INTENT:
             state.misunderstood_in_a_row = 0
         state.turns.append(Turn(intent, message.text, bool(result.actions)))
@@ -297,12 +324,20 @@ class DialogueEngine:
             result.replies.append(self.say("utter_offer_lead"))
         elif (
             self.config.escalation.ask_feedback
+            and self.config.survey.enabled
+            and not state.surveyed
             and "utter_ask_feedback" in self.responses
             and intent not in CONVERSATIONAL
             and f"utter_{intent}" in result.actions
         ):
-            state.awaiting_feedback = True
-            result.replies.append(self.say("utter_ask_feedback"))
+            self.ask_feedback(state, result)
+
+    def ask_feedback(self, state: DialogueState, result: TurnResult) -> None:
+        """The survey question, once per dialogue (inline after an answer, or when the customer is quiet)."""
+        state.awaiting_feedback = True
+        state.surveyed = True
+        result.survey_asked = True
+        result.replies.append(self.say("utter_ask_feedback"))
 
     def _answer_offer(self, state: DialogueState, intent: str, result: TurnResult) -> None:
         offer, state.pending_offer = state.pending_offer, None
@@ -369,6 +404,12 @@ class DialogueEngine:
         tracker.history = [
             s for s in tracker.history if not (s.kind == "slot" and s.name in ("name", "phone", "email"))
         ]
+
+
+def _score(text: str) -> int | None:
+    """A 1-5 score: the button's payload, or the digit typed ("5", "5/5", "4!")."""
+    found = SCORE.fullmatch(text.strip())
+    return int(found.group(1)) if found else None
 
 
 class _Blank(dict[str, Any]):

@@ -22,6 +22,8 @@ from handoff.outbox import OutboxWorker, outbox_summary
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+RESPONSE_BUCKETS = (15, 30, 60, 120, 300, 600, 1200, 3600, 4 * 3600)
+SCORE_BUCKETS = (1, 2, 3, 4, 5)
 OUTCOMES = ("answered", "handoff", "silent", "duplicate", "rejected", "error")
 
 
@@ -61,6 +63,25 @@ class Metrics:
         self.escalations = Counter(
             "botdesk_escalations", "Dialogues handed to a person, by escalation rule", ["reason"], registry=r
         )
+        self.first_response = Histogram(
+            "botdesk_first_response_seconds",
+            "From a handoff (or, after hours, the opening) to the operator's first reply",
+            buckets=RESPONSE_BUCKETS,
+            registry=r,
+        )
+        self.feedback = Counter(
+            "botdesk_feedback",
+            "Answers to 'did this answer your question?', about the bot or an operator",
+            ["about", "helpful"],
+            registry=r,
+        )
+        self.feedback_score = Histogram(
+            "botdesk_feedback_score",
+            "Optional 1-5 scores of the survey",
+            ["about"],
+            buckets=SCORE_BUCKETS,
+            registry=r,
+        )
         self.queue_length = Gauge(
             "botdesk_queue_length", "Handed-off dialogues waiting for an operator", registry=r
         )
@@ -92,6 +113,12 @@ class Metrics:
             self.fallbacks.labels(channel).inc()
         if result.escalation is not None:
             self.escalations.labels(result.escalation.reason).inc()
+        if handled.feedback is not None:
+            about, helpful, score = handled.feedback
+            if helpful is not None:
+                self.feedback.labels(about, "yes" if helpful else "no").inc()
+            if score is not None:
+                self.feedback_score.labels(about).observe(score)
 
     def refused(self, channel: str, outcome: str = "rejected") -> None:
         """A message that was not handled: bad input (``rejected``) or a server-side ``error``."""

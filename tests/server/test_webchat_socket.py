@@ -166,7 +166,7 @@ async def test_what_the_operator_says_while_the_visitor_is_away_comes_with_the_h
         await operators.close(entry.ticket_id, anna, "solved")
         async with widget(base) as socket:
             _, history = await opened(socket)
-    assert [(m["sender"], m["sender_name"], m["text"]) for m in history[-3:]] == [
+    assert [(m["sender"], m["sender_name"], m["text"]) for m in history[-4:]] == [
         ("system", "🤖 Бот", "Анна (оператор) подключился к чату."),
         ("operator", "Анна", "Вы ещё здесь? Пришлите номер заказа."),
         (
@@ -174,6 +174,7 @@ async def test_what_the_operator_says_while_the_visitor_is_away_comes_with_the_h
             "🤖 Бот",
             "Оператор завершил диалог. Если появятся вопросы — просто напишите, я на связи.",
         ),
+        ("system", "🤖 Бот", "Ответ помог?"),  # the satisfaction survey (docs/kpis.md)
     ]
 
 

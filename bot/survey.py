@@ -1,0 +1,148 @@
+"""The satisfaction survey's bookkeeping: who was asked "did this answer your question?", and the answer.
+
+The question itself is the dialogue engine's (``DialogueEngine.ask_feedback``; a "no"
+after a bot answer escalates through the ``did_not_help`` rule). It is asked once per
+dialogue about the bot, and once per handoff about the operator:
+
+- after a bot answer: right away when ``escalation.ask_feedback`` is on, otherwise when
+  the customer has been quiet for ``survey.quiet_minutes`` (``quiet_dialogues``, run by
+  the maintenance tick);
+- when an operator closes the dialogue or gives it back to the bot.
+
+Every question is a ``feedback`` row at once (so the response rate is known); the
+answer and the optional 1-5 score fill it in when they come, within
+``survey.answer_window_minutes``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.settings import SurveySettings
+from bot.store.models import (
+    Conversation,
+    ConversationState,
+    Feedback,
+    FeedbackAbout,
+    Message,
+    Sender,
+)
+
+
+async def record_asked(
+    session: AsyncSession,
+    conversation: Conversation,
+    about: FeedbackAbout,
+    now: datetime,
+    *,
+    ticket_id: int | None = None,
+    operator_id: int | None = None,
+) -> Feedback | None:
+    """A new survey row, unless this dialogue (bot) or this handoff (operator) was asked already."""
+    query = select(Feedback.id).where(Feedback.conversation_id == conversation.id, Feedback.about == about)
+    if about == FeedbackAbout.OPERATOR:
+        query = query.where(Feedback.ticket_id == ticket_id)
+    if await session.scalar(query.limit(1)) is not None:
+        return None
+    row = Feedback(
+        conversation_id=conversation.id,
+        ticket_id=ticket_id,
+        customer_id=conversation.customer_id,
+        about=about,
+        operator_id=operator_id,
+        channel=conversation.channel,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _latest(
+    session: AsyncSession, customer_id: int, channel: str, since: datetime, *, unanswered: bool
+) -> Feedback | None:
+    query = select(Feedback).where(
+        Feedback.customer_id == customer_id, Feedback.channel == channel, Feedback.created_at >= since
+    )
+    if unanswered:
+        query = query.where(Feedback.helpful.is_(None))
+    else:
+        query = query.where(Feedback.helpful.is_not(None), Feedback.score.is_(None))
+    found: Feedback | None = await session.scalar(query.order_by(Feedback.id.desc()).limit(1))
+    return found
+
+
+async def record_answer(
+    session: AsyncSession,
+    customer_id: int,
+    channel: str,
+    settings: SurveySettings,
+    now: datetime,
+    *,
+    helpful: bool | None = None,
+    score: int | None = None,
+) -> Feedback | None:
+    """Fill in the customer's latest open survey; None when there is none (too late, or never asked)."""
+    since = now - timedelta(minutes=settings.answer_window_minutes)
+    row = await _latest(session, customer_id, channel, since, unanswered=helpful is not None)
+    if row is None:
+        return None
+    if helpful is not None:
+        row.helpful = helpful
+        row.answered_at = now
+    if score is not None:
+        row.score = score
+    await session.flush()
+    return row
+
+
+async def asked_after_close(
+    session: AsyncSession, conversation: Conversation, settings: SurveySettings, now: datetime
+) -> bool:
+    """Is the customer answering the question asked as their previous, closed dialogue ended?"""
+    since = now - timedelta(minutes=settings.answer_window_minutes)
+    row = await _latest(session, conversation.customer_id, conversation.channel, since, unanswered=True)
+    if row is None or row.conversation_id == conversation.id:
+        return False
+    state = await session.scalar(select(Conversation.state).where(Conversation.id == row.conversation_id))
+    return state == ConversationState.CLOSED
+
+
+async def quiet_dialogues(
+    session: AsyncSession, settings: SurveySettings, now: datetime, limit: int = 100
+) -> list[Conversation]:
+    """Bot dialogues whose last word was the bot's, quiet since ``quiet_minutes``, not yet surveyed.
+
+    Only dialogues that went quiet within the answer window count, so a restart after a
+    long pause does not ask yesterday's customers.
+    """
+    quiet = now - timedelta(minutes=settings.quiet_minutes)
+    horizon = quiet - timedelta(minutes=settings.answer_window_minutes)
+    surveyed = select(Feedback.conversation_id).where(Feedback.about == FeedbackAbout.BOT)
+    candidates = (
+        await session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.state == ConversationState.BOT,
+                Conversation.updated_at <= quiet,
+                Conversation.updated_at > horizon,
+                Conversation.id.not_in(surveyed),
+            )
+            .order_by(Conversation.id)
+            .limit(limit)
+        )
+    ).all()
+    found = []
+    for conversation in candidates:
+        last = await session.scalar(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        if last is not None and last.sender == Sender.BOT and last.created_at <= quiet:
+            found.append(conversation)
+    return found
