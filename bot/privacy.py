@@ -19,6 +19,29 @@ from bot.store.privacy import Forgotten, Purged, forget_customer, purge_expired_
 
 log = logging.getLogger("botdesk.privacy")
 MAX_BATCHES = 1000  # one pass deletes at most this many batches; the next pass goes on
+# Libraries that log SQL parameters, HTTP bodies or Telegram updates (INFO, DEBUG): customer text, phones.
+DATA_LOGGERS = (
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "psycopg",
+    "asyncpg",
+    "httpcore",
+    "telegram",
+)
+
+
+def keep_personal_data_out_of_logs() -> None:
+    """Cap the libraries that would log what customers said at WARNING, unless a level was set for them.
+
+    A root logger at DEBUG (``--log-level debug``) then shows botdesk's own detail, never
+    the message texts and phone numbers inside SQL parameters, request bodies and updates.
+    To see SQL while debugging, set a level for ``sqlalchemy.engine`` in your logging config.
+    """
+    for name in DATA_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 async def forget(db: Database, customer_id: int, *, by: str) -> Forgotten:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from bot.privacy import forget
 from bot.server.auth import Admin
 from bot.server.deps import ReadyStateDep
-from bot.server.routes.api_shapes import operator_json
+from bot.server.routes.api_shapes import RowId, operator_json
 from bot.store import Operator, OperatorRole, UnknownCustomer
 from bot.store.operators import list_operators
 from handoff.accounts import (
@@ -132,9 +132,7 @@ async def reset_password(
     "/customers/{customer_id}",
     summary="Forget a customer: messages, leads, identities and notes are deleted for good",
 )
-async def forget_customer(
-    customer_id: Annotated[int, Path(ge=1, le=2**31 - 1)], admin: Admin, state: ReadyStateDep
-) -> dict[str, Any]:
+async def forget_customer(customer_id: RowId, admin: Admin, state: ReadyStateDep) -> dict[str, Any]:
     try:
         report = await forget(state.db, customer_id, by=f"admin {admin.login}")
     except UnknownCustomer as exc:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from bot.server.auth import OperatorWorker
 from bot.server.deps import ReadyStateDep
 from bot.server.lifespan import ServerState
-from bot.server.routes.api_shapes import message_json, note_json
+from bot.server.routes.api_shapes import RowId, message_json, note_json
 from bot.store import (
     MAX_MESSAGE_CHARS,
     Conversation,
@@ -60,7 +60,7 @@ async def _conversation(state: ServerState, conversation_id: int) -> Conversatio
 
 @router.get("/{conversation_id}", summary="The conversation, its customer, ticket, whole history and notes")
 async def conversation(
-    conversation_id: int, operator: OperatorWorker, state: ReadyStateDep
+    conversation_id: RowId, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
     found = await _conversation(state, conversation_id)
     async with state.db.reader() as session:
@@ -121,7 +121,7 @@ async def conversation(
 
 @router.post("/{conversation_id}/notes", summary="A private note for colleagues (never sent to the customer)")
 async def add_conversation_note(
-    conversation_id: int, body: NoteIn, operator: OperatorWorker, state: ReadyStateDep
+    conversation_id: RowId, body: NoteIn, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
     await _conversation(state, conversation_id)
     async with state.db.session() as session:
@@ -147,7 +147,7 @@ def normal_phone(raw: str, language: str) -> str:
 
 @router.post("/{conversation_id}/leads", summary="A lead card for the CRM (needs the customer's consent)")
 async def add_lead(
-    conversation_id: int, body: LeadIn, operator: OperatorWorker, state: ReadyStateDep
+    conversation_id: RowId, body: LeadIn, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
     found = await _conversation(state, conversation_id)
     if not body.consent:

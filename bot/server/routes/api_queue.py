@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.server.auth import CurrentOperator, OperatorWorker
 from bot.server.deps import ReadyStateDep
 from bot.server.lifespan import ServerState
-from bot.server.routes.api_shapes import message_json, operator_json, ticket_json
+from bot.server.routes.api_shapes import BodyRowId, RowId, message_json, operator_json, ticket_json
 from bot.store import (
     MAX_MESSAGE_CHARS,
     HandoffTicket,
@@ -49,7 +49,7 @@ class CloseIn(BaseModel):
 
 
 class TransferIn(BaseModel):
-    operator_id: int | None = None
+    operator_id: BodyRowId | None = None
     department: str | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
@@ -104,7 +104,7 @@ async def operators(operator: CurrentOperator, state: ReadyStateDep) -> list[dic
 
 
 @router.post("/tickets/{ticket_id}/claim", summary="Take a waiting dialogue (409 if someone was faster)")
-async def claim(ticket_id: int, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
+async def claim(ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
     await _ticket(state, ticket_id)
     try:
         won = await state.operators.claim(ticket_id, operator.id)
@@ -127,7 +127,7 @@ async def claim(ticket_id: int, operator: OperatorWorker, state: ReadyStateDep) 
     "/tickets/{ticket_id}/reply", summary="Answer the customer (a quick-phrase shortcut is expanded)"
 )
 async def reply(
-    ticket_id: int, body: ReplyIn, operator: OperatorWorker, state: ReadyStateDep
+    ticket_id: RowId, body: ReplyIn, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
     await _ticket(state, ticket_id)
     text = state.operators.expand(body.text, operator.display_name)
@@ -146,7 +146,7 @@ async def reply(
 
 
 @router.post("/tickets/{ticket_id}/release", summary="Put the dialogue back in the queue")
-async def release(ticket_id: int, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
+async def release(ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
     await _ticket(state, ticket_id)
     if not await state.operators.release(ticket_id, operator.id):
         raise HTTPException(409, NOT_HELD)
@@ -154,7 +154,7 @@ async def release(ticket_id: int, operator: OperatorWorker, state: ReadyStateDep
 
 
 @router.post("/tickets/{ticket_id}/return", summary="Give the dialogue back to the bot")
-async def return_to_bot(ticket_id: int, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
+async def return_to_bot(ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
     await _ticket(state, ticket_id)
     if not await state.operators.return_to_bot(ticket_id, operator.id):
         raise HTTPException(409, NOT_HELD)
@@ -163,7 +163,7 @@ async def return_to_bot(ticket_id: int, operator: OperatorWorker, state: ReadySt
 
 @router.post("/tickets/{ticket_id}/close", summary="Close the dialogue with a resolution")
 async def close(
-    ticket_id: int, operator: OperatorWorker, state: ReadyStateDep, body: CloseIn | None = None
+    ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep, body: CloseIn | None = None
 ) -> dict[str, bool]:
     await _ticket(state, ticket_id)
     resolution = (body or CloseIn()).resolution
@@ -174,7 +174,7 @@ async def close(
 
 @router.post("/tickets/{ticket_id}/transfer", summary="Hand the dialogue to a colleague or a department")
 async def transfer(
-    ticket_id: int, body: TransferIn, operator: OperatorWorker, state: ReadyStateDep
+    ticket_id: RowId, body: TransferIn, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, bool]:
     await _ticket(state, ticket_id)
     to_department = await department_id(state, body.department) if body.department else None

@@ -7,11 +7,21 @@ Customer text goes out verbatim: JSON is data, and escaping it is the page's job
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import Field
 
 from bot.server.lifespan import ServerState
 from bot.store import Customer, HistoryEntry, Operator, OperatorNote, Sender
 from bot.store.views import TicketView
+
+MAX_ROW_ID = 2**31 - 1
+"""The largest id a row can have (PostgreSQL INTEGER): a larger one in a request is a 422, never a query."""
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id")]
+"""A row id in the path (``/api/tickets/{ticket_id}``)."""
+BodyRowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+"""A row id in a JSON body."""
 
 
 def ticket_json(view: TicketView, now: datetime) -> dict[str, Any]:

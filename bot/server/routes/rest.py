@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from bot.channels.rest import (
     CHANNEL,
     MAX_BODY_BYTES,
+    MAX_SENDER_CHARS,
     RestRequestError,
     messages_after,
     parse_webhook,
@@ -24,7 +25,7 @@ from bot.channels.rest import (
 )
 from bot.errors import BotdeskError
 from bot.server.deps import NO_DATABASE, DatabaseDep, MetricsDep, ReadyStateDep, StateDep
-from bot.store import InputRejected, MessageTooLong, StoreError
+from bot.store import MAX_MESSAGE_CHARS, InputRejected, MessageTooLong, StoreError
 
 router = APIRouter(prefix="/webhooks/rest", tags=["rest channel"])
 log = logging.getLogger("botdesk.channels.rest")
@@ -43,10 +44,32 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+# The body is read by hand (size-capped before parsing); this documents it for OpenAPI clients.
+WEBHOOK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["sender", "message"],
+                "properties": {
+                    "sender": {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS},
+                    "message": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE_CHARS},
+                    "message_id": {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS},
+                    "metadata": {"type": "object", "description": '{"name": "Анна"} names the customer'},
+                },
+            },
+            "example": {"sender": "user-1", "message": "сколько стоит доставка?"},
+        }
+    },
+}
+
+
 @router.post(
     "/webhook",
     summary="Send a customer message; the answer is the bot's replies (Rasa REST shape)",
     response_model=None,
+    openapi_extra={"requestBody": WEBHOOK_BODY},
 )
 async def webhook(request: Request, state: ReadyStateDep, metrics: MetricsDep) -> list[dict[str, Any]]:
     started = time.perf_counter()
@@ -89,7 +112,7 @@ async def messages(
     state: StateDep,
     db: DatabaseDep,
     sender: Annotated[str, Query(min_length=1, max_length=255, description="The webhook's sender")],
-    after: Annotated[int, Query(ge=0, description="The last message_id the client has")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="The last message_id the client has")] = 0,
 ) -> list[dict[str, Any]]:
     async with db.reader() as session:
         return await messages_after(session, sender, after, state.config.bot.label)
