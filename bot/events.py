@@ -23,10 +23,12 @@ from typing import Any, Literal
 
 log = logging.getLogger("botdesk.events")
 
-EventKind = Literal["message", "ticket", "operator"]
+EventKind = Literal["message", "ticket", "operator", "delivery"]
 """``message``: a message was stored in a conversation (customer, bot, operator, system).
 ``ticket``: a handoff ticket was created or changed state (queued, claimed, released,
-transferred, returned, closed, requeued). ``operator``: an operator's status changed."""
+transferred, returned, closed, requeued). ``operator``: an operator's status changed.
+``delivery``: a message for a customer's open connection, relayed between server
+processes (``bot.channels.webchat``); never shown to operators."""
 
 
 @dataclass(frozen=True)

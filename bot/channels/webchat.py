@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import BotdeskError
+from bot.events import EventBus
 from bot.messages import OutboundMessage
 from bot.store import (
     MAX_MESSAGE_CHARS,
@@ -299,6 +301,9 @@ class WebChatChannel:
     def __init__(self, max_per_visitor: int = 10) -> None:
         self.max_per_visitor = max_per_visitor
         self._connections: dict[str, set[Connection]] = {}
+        self._events: EventBus | None = None
+        self._relay: asyncio.Task[None] | None = None
+        self._origin = uuid.uuid4().hex
 
     def connect(self, connection: Connection) -> None:
         mine = self._connections.setdefault(connection.visitor_id, set())
@@ -331,6 +336,45 @@ class WebChatChannel:
         return delivered
 
     async def send(self, message: OutboundMessage) -> None:
-        delivered = await self.push(message.recipient_id, message_frame(message))
-        if not delivered:
+        frame = message_frame(message)
+        delivered = await self.push(message.recipient_id, frame)
+        if self._events is not None:  # the visitor's window may be open on another server process
+            self._events.emit(
+                "delivery",
+                message.conversation_id,
+                channel=CHANNEL,
+                visitor_id=message.recipient_id,
+                frame=frame,
+                origin=self._origin,
+            )
+        elif not delivered:
             log.debug("web visitor offline: message %s waits in the history", message.message_id)
+
+    def relay_through(self, events: EventBus) -> None:
+        """Share deliveries with the other server processes over ``events`` (a shared bus):
+        an operator on process A reaches a visitor whose socket is open on process B."""
+        self._events = events
+        if self._relay is None:
+            self._relay = asyncio.create_task(self._deliver_relayed(events), name="botdesk-webchat-relay")
+
+    async def aclose(self) -> None:
+        if self._relay is not None:
+            self._relay.cancel()
+            await asyncio.gather(self._relay, return_exceptions=True)
+            self._relay = None
+        self._events = None
+
+    async def _deliver_relayed(self, events: EventBus) -> None:
+        with events.subscribe() as deliveries:
+            async for event in deliveries:
+                data = event.data
+                if (
+                    event.kind != "delivery"
+                    or data.get("channel") != CHANNEL
+                    or data.get("origin") == self._origin
+                ):
+                    continue
+                try:
+                    await self.push(str(data.get("visitor_id")), dict(data.get("frame") or {}))
+                except Exception:  # one visitor's trouble must not stop the relay
+                    log.exception("relayed widget message not pushed")

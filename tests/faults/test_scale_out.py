@@ -98,3 +98,33 @@ async def test_a_panel_on_one_process_hears_a_handoff_made_through_the_other(
             select(func.count()).select_from(Message).where(Message.sender == Sender.CUSTOMER)
         )
     assert customers == 1
+
+
+async def test_an_operator_on_one_process_reaches_a_widget_open_on_the_other(
+    open_project: Project, pg_url: str, botdesk: Launch
+) -> None:
+    a = await botdesk(open_project, pg_url, **REDIS).start()
+    b = await botdesk(open_project, pg_url, **REDIS).start()
+    await add_operators(pg_url, "anna")
+    url = b.url.replace("http://", "ws://") + "/ws/chat?visitor=visitor-0123456789abcdef"
+    async with websockets.connect(url) as widget, logged_in(a.url, "anna") as anna:
+        frames = [json.loads(await asyncio.wait_for(widget.recv(), 10)) for _ in range(2)]  # status, history
+        assert [frame["type"] for frame in frames] == ["status", "history"]
+        await widget.send(json.dumps({"type": "message", "text": "позовите оператора", "client_id": "c-1"}))
+        waiting: list[dict[str, Any]] = []
+        for _ in range(100):
+            waiting = (await anna.get("/api/queue")).json()["waiting"]
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        ticket = waiting[0]["ticket_id"]
+        assert (await anna.post(f"/api/tickets/{ticket}/claim")).status_code == 200
+        answer = await anna.post(f"/api/tickets/{ticket}/reply", json={"text": "Здравствуйте, это Анна"})
+        assert answer.status_code == 200, answer.text
+        seen: list[dict[str, Any]] = []
+        while not any(frame.get("sender") == "operator" for frame in seen):
+            seen.append(json.loads(await asyncio.wait_for(widget.recv(), 15)))
+    said = [frame for frame in seen if frame.get("sender") == "operator"]
+    assert said[0]["text"] == "Здравствуйте, это Анна" and said[0]["sender_name"] == "Anna"
+    joined = [frame for frame in seen if frame.get("sender") == "system" and "Anna" in frame.get("text", "")]
+    assert len(joined) == 1  # "Anna joined the chat", once: relayed, not doubled

@@ -67,6 +67,8 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 async def visible(state: ServerState, login: Login, event: Event) -> bool:
+    if event.kind == "delivery":  # a customer's copy of a message, relayed between processes
+        return False
     if event.kind != "message":
         return True
     if event.conversation_id is None:
