@@ -12,9 +12,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
@@ -78,6 +79,13 @@ def log_in(page: Page, server: LiveServer, login: str) -> None:
     expect(page.get_by_test_id("editor")).to_have_attribute("data-ready", "true")
 
 
+def message_item(page: Page, text: str) -> Locator:
+    """The inbox entry of the message ``text`` (not of one that shows it as context)."""
+    return page.get_by_test_id("message").filter(
+        has=page.get_by_test_id("message-text").get_by_text(text, exact=True)
+    )
+
+
 def test_editor_turns_a_group_into_an_intent_retrains_and_publishes(
     server: LiveServer, project: Project, page: Page
 ) -> None:
@@ -133,7 +141,7 @@ def test_an_operator_proposes_and_an_editor_approves(
     expect(page.get_by_test_id("proposal-note")).to_be_visible()
     expect(page.get_by_test_id("train")).to_have_count(0)  # operators do not retrain
     for text in GIFT_CARDS:
-        page.get_by_test_id("message").filter(has_text=text).get_by_test_id("message-select").check()
+        message_item(page, text).get_by_test_id("message-select").check()
     page.get_by_test_id("label-intent").fill("payment_methods")
     page.get_by_test_id("label-submit").click()
     expect(page.get_by_test_id("label-result")).to_have_text("Proposed 2 label(s); an editor reviews them.")
@@ -149,3 +157,49 @@ def test_an_operator_proposes_and_an_editor_approves(
     after = (project.intents_dir / "payment.yml").read_text(encoding="utf-8")
     added = [line for line in after.splitlines() if line not in before.splitlines()]
     assert added == [f"    - {text}" for text in GIFT_CARDS]
+
+
+def answer_by_hand(server: LiveServer, answers: dict[str, str]) -> None:
+    """An operator takes every waiting dialogue and answers it: ``last customer message -> answer``."""
+    with httpx.Client(base_url=server.url) as client:
+        login = client.post("/api/login", json={"login": "op", "password": PASSWORD})
+        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        for entry in client.get("/api/queue").json()["waiting"]:
+            ticket = entry["ticket_id"]
+            assert client.post(f"/api/tickets/{ticket}/claim").status_code == 200
+            answer = answers[entry["last_customer_message"]]
+            assert client.post(f"/api/tickets/{ticket}/reply", json={"text": answer}).status_code == 200
+
+
+def test_operator_answers_become_examples_and_candidate_answers(
+    server: LiveServer, project: Project, page: Page
+) -> None:
+    server.add_operator("op", PASSWORD, display_name="Олег", role="operator")
+    server.add_operator("ed", PASSWORD, display_name="Ирина", role="editor")
+    for sender, texts in {"jokes": ["расскажи анекдот", "кто выиграл матч"], "gifts": GIFT_CARDS}.items():
+        for text in texts:  # not understood twice in a row: a person takes over
+            server.customer_says(sender, text)
+    delivery = project.data.responses["utter_delivery_terms"][0]["text"]
+    gift_answer = "Да, подарочные сертификаты на 1000–10000 ₽ продаём в шоуруме."
+    answer_by_hand(server, {"кто выиграл матч": f"Добрый день! {delivery}", GIFT_CARDS[1]: gift_answer})
+    before = (project.intents_dir / "delivery.yml").read_text(encoding="utf-8")
+    log_in(page, server, "ed")
+
+    matched = message_item(page, "кто выиграл матч")
+    expect(matched.get_by_test_id("could-answer")).to_contain_text("delivery_terms")
+    matched.get_by_test_id("use-could-answer").click()
+    expect(page.get_by_test_id("label-intent")).to_have_value("delivery_terms")
+    expect(page.get_by_test_id("selected-count")).to_have_text("1")
+    page.get_by_test_id("label-submit").click()
+    expect(page.get_by_test_id("label-result")).to_have_text("Added 1 example(s) to delivery.yml.")
+    after = (project.intents_dir / "delivery.yml").read_text(encoding="utf-8")
+    assert [line for line in after.splitlines() if line not in before.splitlines()] == [
+        "    - кто выиграл матч"
+    ]
+
+    gift = message_item(page, GIFT_CARDS[1])
+    expect(gift.get_by_test_id("operator-answer")).to_have_text(f"Operator: {gift_answer}")
+    page.get_by_test_id("label-action").select_option("new_intent")
+    gift.get_by_test_id("message-select").check()
+    expect(page.get_by_test_id("label-response")).to_have_value(gift_answer)  # the candidate answer
+    assert page.js_errors == []  # type: ignore[attr-defined]

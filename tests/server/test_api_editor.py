@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from bot.dialogue.test_stories import load_test_stories, run_stories
+from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Message, OperatorRole, Sender
 from tests.conftest import REPO, copy_project
@@ -84,8 +86,11 @@ async def trained(client: httpx.AsyncClient) -> dict[str, Any]:
     raise AssertionError("the training did not finish")
 
 
-async def test_inbox_groups_what_the_bot_did_not_understand(make_app: AppFactory, tmp_path: Path) -> None:
-    app = make_app(editor_project(tmp_path))
+async def test_inbox_groups_what_the_bot_did_not_understand_and_makes_test_stories(
+    make_app: AppFactory, ru_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    project = editor_project(tmp_path)
+    app = make_app(project)
     async with serve(app) as (base, _):
         await add_operator(app, "ed", OperatorRole.EDITOR)
         async with httpx.AsyncClient(base_url=base) as customer:
@@ -93,6 +98,28 @@ async def test_inbox_groups_what_the_bot_did_not_understand(make_app: AppFactory
             await say(customer, "happy", "сколько стоит доставка по Москве?")  # answered: not in the inbox
         async with logged_in(base, "ed") as editor:
             inbox = (await editor.get("/api/editor/inbox")).json()
+            weather_id = next(
+                m["conversation_id"]
+                for g in inbox["groups"]
+                for m in g["messages"]
+                if m["text"] == OFF_TOPIC[0]
+            )
+            story = await editor.post(
+                "/api/editor/stories", json={"conversation_id": weather_id, "name": "weather"}
+            )
+            assert story.status_code == 200, story.text
+            assert story.json()["file"] == "tests/test_stories.yml"
+            outside = await editor.post(
+                "/api/editor/stories", json={"conversation_id": weather_id, "file": "../x.yml"}
+            )
+            assert outside.status_code == 422
+            unknown = await editor.post("/api/editor/stories", json={"conversation_id": 9999})
+            assert unknown.status_code == 404
+    stories = load_test_stories([project.root / "tests" / "test_stories.yml"])
+    assert [s.name for s in stories] == ["weather"]
+    assert stories[0].turns[0].text == OFF_TOPIC[0] and stories[0].turns[0].actions == ["utter_default"]
+    (outcome,) = await run_stories(project, ru_pipeline, stories)  # `botdesk test` passes it
+    assert outcome.passed, outcome.failures
     texts = [m["text"] for g in inbox["groups"] for m in g["messages"]]
     assert "сколько стоит доставка по Москве?" not in texts
     assert "прокат великов есть? мой телефон <phone>" in texts  # masked for display

@@ -8,6 +8,7 @@ import { el, part, setText } from "./dom.js";
 const root = document.querySelector('[data-testid="editor"]');
 const canEdit = root.dataset.canEdit === "true";
 const selected = new Set();
+const operatorAnswers = new Map(); // message id -> what an operator answered it by hand
 const REASONS = {
   fallback: "not understood",
   escalation: "handed to a person",
@@ -46,6 +47,15 @@ function select(checkbox, id) {
   if (checkbox.checked) selected.add(id);
   else selected.delete(id);
   updateSelection();
+  offerCandidateAnswer();
+}
+
+/** For a new intent, an operator's answer to one of the chosen messages is the candidate answer. */
+function offerCandidateAnswer() {
+  const response = part(document, "label-response");
+  if (response.value.trim() || part(document, "label-action").value !== "new_intent") return;
+  const answer = [...selected].map((id) => operatorAnswers.get(id)).find(Boolean);
+  if (answer) response.value = answer;
 }
 
 function renderContext(message) {
@@ -95,15 +105,26 @@ function renderMessage(message) {
     meta,
   );
   if (message.could_answer) {
+    const intent = message.could_answer.intent;
+    const use = el("button", { type: "button", class: "link small", testid: "use-could-answer", text: `Add to ${intent}` });
+    use.addEventListener("click", () => {
+      checkbox.checked = true;
+      select(checkbox, message.message_id);
+      part(document, "label-action").value = "assign";
+      showActionFields();
+      part(document, "label-intent").value = intent;
+    });
     item.append(
-      el("p", {
-        class: "could-answer small",
-        testid: "could-answer",
-        text: `The bot could have answered this: ${message.could_answer.intent}`,
-      }),
+      el(
+        "p",
+        { class: "could-answer small", testid: "could-answer" },
+        `The bot could have answered this: the operator's answer matches ${intent}. `,
+        use,
+      ),
     );
   }
   if (message.operator_answer) {
+    operatorAnswers.set(message.message_id, message.operator_answer);
     item.append(el("p", { class: "operator-answer small", testid: "operator-answer", text: `Operator: ${message.operator_answer}` }));
   }
   const tools = el("div", { class: "message-tools" }, renderContext(message));
@@ -319,7 +340,10 @@ async function publish() {
 
 // ---- start -----------------------------------------------------------------------------
 
-part(document, "label-action").addEventListener("change", showActionFields);
+part(document, "label-action").addEventListener("change", () => {
+  showActionFields();
+  offerCandidateAnswer();
+});
 part(document, "label-form").addEventListener("submit", submitLabel);
 part(document, "inbox-filter").addEventListener("submit", (event) => {
   event.preventDefault();
