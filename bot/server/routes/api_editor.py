@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from bot.project import Project
 from bot.server.auth import CurrentOperator, require_role
 from bot.server.editor import EditorToolsDep
+from bot.server.routes.api_shapes import BodyRowId
 from bot.store import Operator, OperatorRole
 from bot.store.models import AnnotationAction, AnnotationStatus
 from handoff.editor.annotations import MAX_BATCH, AnnotationError, Label
@@ -28,7 +29,7 @@ Editor = Annotated[Operator, Depends(require_role(OperatorRole.EDITOR, OperatorR
 
 
 class AnnotateIn(BaseModel):
-    message_ids: list[int] = Field(min_length=1, max_length=MAX_BATCH)
+    message_ids: list[BodyRowId] = Field(min_length=1, max_length=MAX_BATCH)
     action: AnnotationAction
     intent: str | None = Field(default=None, min_length=1, max_length=100)
     response: str | None = Field(default=None, max_length=4000)
@@ -37,7 +38,7 @@ class AnnotateIn(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=MAX_BATCH)
+    ids: list[BodyRowId] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class PublishIn(BaseModel):
@@ -45,7 +46,7 @@ class PublishIn(BaseModel):
 
 
 class StoryIn(BaseModel):
-    conversation_id: int
+    conversation_id: BodyRowId
     name: str | None = Field(default=None, min_length=1, max_length=200)
     file: str | None = Field(default=None, min_length=1, max_length=200)
     confirm_personal_data: bool = False
