@@ -13,7 +13,7 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from bot.kpis.snapshot import Answer, Capture, Dialogue, Msg, Snapshot, Ticket
+from bot.kpis.snapshot import SCORE_INTENT, Answer, Capture, Dialogue, Msg, Snapshot, Ticket
 from bot.nlu.base import FALLBACK_INTENT
 
 # The JSON keys of ``botdesk report`` (the issue's list), in this order, then the extras.
@@ -91,6 +91,11 @@ def is_missed(ticket: Ticket, sla_seconds: float, now: datetime) -> bool:
     if ticket.status in LEFT_UNANSWERED:
         return True
     return (now - response_start(ticket)).total_seconds() > sla_seconds
+
+
+def _understood(intent: str | None) -> bool:
+    """An intent worth listing: not a fallback, not a survey score."""
+    return bool(intent) and intent not in (FALLBACK_INTENT, SCORE_INTENT)
 
 
 def _customer(messages: list[Msg]) -> list[Msg]:
@@ -197,7 +202,7 @@ def by_day(s: Slice, snap: Snapshot) -> list[dict[str, Any]]:
 
 def intents(s: Slice) -> list[dict[str, Any]]:
     """Handoff analytics per intent: how often an intent ends with a person, and how it goes."""
-    messages = Counter(m.intent for m in _customer(s.messages) if m.intent and m.intent != FALLBACK_INTENT)
+    messages = Counter(m.intent for m in _customer(s.messages) if m.intent and _understood(m.intent))
     tickets: dict[str, list[Ticket]] = defaultdict(list)
     for t in s.tickets:
         tickets[t.intent or FALLBACK_INTENT].append(t)
@@ -270,13 +275,12 @@ def build_report(snap: Snapshot, sla_seconds: float, *, with_breakdowns: bool = 
         "to": snap.period.last.isoformat(),
         "timezone": snap.period.tz.key,
         "first_response_sla_seconds": sla_seconds,
+        "survey_followups_left_out": snap.survey_followups,
     }
     report["by_day"] = by_day(s, snap)
     report["top_intents"] = [
         {"intent": i, "count": n}
-        for i, n in Counter(
-            m.intent for m in _customer(s.messages) if m.intent and m.intent != FALLBACK_INTENT
-        ).most_common(TOP)
+        for i, n in Counter(m.intent for m in _customer(s.messages) if _understood(m.intent)).most_common(TOP)
     ]
     report["top_unrecognised"] = top_unrecognised(s)
     report["intents"] = intents(s)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Executable, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.dialogue.engine import SCORE
 from bot.kpis.period import Period
 from bot.nlu.base import FALLBACK_INTENT
 from bot.store.models import (
@@ -23,6 +24,7 @@ from bot.store.models import (
     Department,
     Direction,
     Feedback,
+    FeedbackAbout,
     HandoffTicket,
     Lead,
     Message,
@@ -30,6 +32,9 @@ from bot.store.models import (
 )
 
 TEXT_SAMPLE_CHARS = 200  # unrecognised messages are grouped by their first characters
+SCORE_INTENT = "survey_score"
+SURVEY_ANSWERS = frozenset({"affirm", "deny", SCORE_INTENT})
+FOLLOWUP_SECONDS = 300  # the survey answer opened the dialogue: its first message is the answer
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Dialogue:
     started_at: datetime
     closed_at: datetime | None
     department_id: int | None
+    customer_id: int
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class Snapshot:
     leads: list[Capture] = field(default_factory=list)
     departments: dict[int, str] = field(default_factory=dict)  # id -> key
     operators: dict[int, str] = field(default_factory=dict)  # id -> display name
+    survey_followups: int = 0  # dialogues left out: only an answer to a closed dialogue's survey
 
 
 def cohort(period: Period, filters: Filters) -> Select[int]:
@@ -131,6 +138,44 @@ def cohort(period: Period, filters: Filters) -> Select[int]:
     return query
 
 
+async def _drop_survey_followups(session: AsyncSession, snap: Snapshot) -> None:
+    """Leave out dialogues that only answer the survey asked as a previous dialogue was closed.
+
+    The answer ("да", then "5") opens a new conversation; counting it as a dialogue the bot
+    kept would inflate dialogues and containment. It still counts as that survey's answer.
+    """
+    said: dict[int, set[str | None]] = {}
+    for m in snap.messages:
+        if m.sender == "customer":
+            said.setdefault(m.conversation_id, set()).add(m.intent)
+    handed = {t.conversation_id for t in snap.tickets}
+    candidates = [
+        d for d in snap.dialogues if d.id not in handed and said.get(d.id) and said[d.id] <= SURVEY_ANSWERS
+    ]
+    if not candidates:
+        return
+    answers = await _rows(
+        session,
+        select(Feedback.customer_id, Feedback.channel, Feedback.conversation_id, Feedback.answered_at).where(
+            Feedback.customer_id.in_({d.customer_id for d in candidates}),
+            Feedback.about == FeedbackAbout.OPERATOR,
+            Feedback.answered_at.is_not(None),
+        ),
+    )
+    followups = {
+        d.id
+        for d in candidates
+        for customer, channel, conversation_id, answered in answers
+        if (customer, channel) == (d.customer_id, d.channel)
+        and conversation_id != d.id
+        and abs((answered - d.started_at).total_seconds()) <= FOLLOWUP_SECONDS
+    }
+    snap.dialogues = [d for d in snap.dialogues if d.id not in followups]
+    snap.messages = [m for m in snap.messages if m.conversation_id not in followups]
+    snap.leads = [c for c in snap.leads if c.conversation_id not in followups]
+    snap.survey_followups = len(followups)
+
+
 async def _rows(session: AsyncSession, query: Executable) -> list[Any]:
     return list((await session.execute(query)).all())
 
@@ -158,6 +203,7 @@ async def load_snapshot(
             Conversation.started_at,
             Conversation.closed_at,
             Conversation.department_id,
+            Conversation.customer_id,
         ).where(Conversation.id.in_(ids)),
     )
     snap.dialogues = [Dialogue(*row) for row in rows]
@@ -176,6 +222,8 @@ async def load_snapshot(
     )
     for conversation_id, direction, sender, created_at, nlu, text in rows:
         intent = _intent(nlu) if direction == Direction.IN else None
+        if intent == FALLBACK_INTENT and text and SCORE.fullmatch(text.strip()):
+            intent = SCORE_INTENT  # "5" answering the survey's score question was understood
         keep_text = direction == Direction.IN and intent == FALLBACK_INTENT
         snap.messages.append(
             Msg(
@@ -227,6 +275,7 @@ async def load_snapshot(
     snap.feedback = [Answer(c, str(a), o, h, s, t) for c, a, o, h, s, t in rows]
     rows = await _rows(session, select(Lead.conversation_id, Lead.kind).where(Lead.conversation_id.in_(ids)))
     snap.leads = [Capture(c, str(k)) for c, k in rows]
+    await _drop_survey_followups(session, snap)
     snap.departments = {i: k for i, k in await _rows(session, select(Department.id, Department.key))}
     snap.operators = {i: n for i, n in await _rows(session, select(Operator.id, Operator.display_name))}
     return snap

@@ -48,13 +48,17 @@ class History:
             self.session.add(self.operators[login])
         await self.session.flush()
 
-    async def dialogue(self, channel: str, start: datetime, closed: datetime | None = None) -> Conversation:
-        customer = Customer(created_at=start)
-        self.session.add(customer)
-        await self.session.flush()
+    async def dialogue(
+        self, channel: str, start: datetime, closed: datetime | None = None, customer_id: int | None = None
+    ) -> Conversation:
+        if customer_id is None:
+            customer = Customer(created_at=start)
+            self.session.add(customer)
+            await self.session.flush()
+            customer_id = customer.id
         state = ConversationState.CLOSED if closed else ConversationState.BOT
         conversation = Conversation(
-            customer_id=customer.id, channel=channel, started_at=start, closed_at=closed, state=state
+            customer_id=customer_id, channel=channel, started_at=start, closed_at=closed, state=state
         )
         self.session.add(conversation)
         await self.session.flush()
@@ -134,6 +138,8 @@ async def build(session: AsyncSession) -> None:
     await h.say(d1, "bot", at(10, 10, 0, 1))
     await h.say(d1, "customer", at(10, 10, 0, 59), "спасибо", "thanks")
     await h.say(d1, "bot", at(10, 10, 1, 2))
+    await h.say(d1, "customer", at(10, 10, 1, 9), "5", FALLBACK)  # the survey's score: not a fallback
+    await h.say(d1, "bot", at(10, 10, 1, 10))
     await h.feedback(d1, "bot", helpful=True, score=5)
     # D2: not understood, and the customer leaves.
     d2 = await h.dialogue("telegram", at(10, 12, 0))
@@ -150,7 +156,11 @@ async def build(session: AsyncSession) -> None:
     await h.say(d3, "operator", at(10, 23, 53, 1))
     await h.say(d3, "customer", at(11, 0, 5), "спасибо", "thanks")
     await h.say(d3, "operator", at(11, 0, 6))
-    await h.feedback(d3, "operator", operator="anna", helpful=False, score=2)
+    await h.feedback(d3, "operator", operator="anna", helpful=False, score=2)  # answered 00:51
+    # D8: D3's customer answers the survey asked at closing; the answer opens a new conversation.
+    d8 = await h.dialogue("web", at(11, 0, 51), customer_id=d3.customer_id)
+    await h.say(d8, "customer", at(11, 0, 51), "нет", "deny")
+    await h.say(d8, "customer", at(11, 0, 51, 30), "2", FALLBACK)
     # D4: after hours (opening 09:00); the operator answers at 22:40 anyway; a call-back is left.
     d4 = await h.dialogue("telegram", at(10, 22, 30), closed=at(10, 22, 45))
     await h.say(d4, "customer", at(10, 22, 30, 0), "хочу вернуть товар", "return_policy")

@@ -1,11 +1,12 @@
 """Every KPI of a known history against hand-computed values, on SQLite and PostgreSQL.
 
 The history (tests/kpis/history.py), Moscow time, period 10-11 November 2026:
-D1 web, bot answered, "helpful" 5; D2 telegram, not understood, left; D3 web, 23:50 to
+D1 web, bot answered, "helpful", then "5" (the score); D2 telegram, not understood, left; D3 web, 23:50 to
 00:10, a person answers in 180 s, operator rated "no", 2; D4 telegram, after hours
 (opening 09:00) but answered at 22:40, call-back; D5 web, reopened: not understood
 twice, a person answers in 600 s (late), back to the bot, "no", queued again and
-closed unanswered, lead. D6 starts a minute before the period, D7 the day after.
+closed unanswered, lead. D6 starts a minute before the period, D7 the day after; D8 is
+D3's customer answering the survey asked at closing (a new conversation, left out).
 """
 
 from __future__ import annotations
@@ -42,17 +43,18 @@ async def history(db: Database) -> Database:
 
 async def test_headline_kpis_match_the_hand_computed_values(history: Database) -> None:
     r = await report(history)
-    assert r["dialogues"] == 5  # D6 started before the period, D7 after it
-    assert r["messages_in"] == 10
-    assert r["messages_out"] == 14
-    assert r["messages_out_by_sender"] == {"bot": 9, "operator": 4, "system": 1}
-    assert r["depth"] == 2.0
+    assert r["dialogues"] == 5  # D6 started before the period, D7 after it, D8 only answers a survey
+    assert r["period"]["survey_followups_left_out"] == 1
+    assert r["messages_in"] == 11
+    assert r["messages_out"] == 15
+    assert r["messages_out_by_sender"] == {"bot": 10, "operator": 4, "system": 1}
+    assert r["depth"] == 2.2
     assert r["first_response_seconds"] == 260.0  # (180 + 0 + 600) / 3; D4's clock starts at 09:00
-    assert r["resolution_seconds"] == 1140.5  # (62 + 1200 + 900 + 2400) / 4; D2 was abandoned
+    assert r["resolution_seconds"] == 1142.5  # (70 + 1200 + 900 + 2400) / 4; D2 was abandoned
     assert r["missed"] == 2  # D5's first handoff (600 s > 300 s) and its second, never taken
     assert r["handoffs"] == 4
     assert r["handoff_rate"] == 0.6
-    assert r["containment_rate"] == 0.2  # only D1: D2 left after a fallback
+    assert r["containment_rate"] == 0.2  # only D1 (its last message, "5", is a score): D2 left
     assert r["handoff_reasons"] == {"human_request": 1, "complaint": 1, "misunderstood": 1, "did_not_help": 1}
     assert r["abandonment_after_fallback"] == 1
     assert (r["leads"], r["callbacks"]) == (1, 1)
@@ -75,7 +77,7 @@ async def test_load_by_hour_is_in_the_configured_timezone(history: Database) -> 
     hours = (await report(history))["by_hour"]
     assert len(hours) == 24
     expected = [0] * 24
-    for hour, n in {0: 1, 9: 4, 10: 2, 12: 1, 22: 1, 23: 1}.items():
+    for hour, n in {0: 1, 9: 4, 10: 3, 12: 1, 22: 1, 23: 1}.items():
         expected[hour] = n
     assert hours == expected
 
@@ -84,7 +86,7 @@ async def test_a_dialogue_spanning_midnight_counts_on_the_day_it_began(history: 
     first_day = await report(history, last=10)
     second_day = await report(history, first=11)
     assert first_day["dialogues"] == 4 and second_day["dialogues"] == 1
-    assert first_day["messages_in"] == 6  # D3's message after midnight stays with D3
+    assert first_day["messages_in"] == 7  # D3's message after midnight stays with D3
     assert [d["dialogues"] for d in (await report(history))["by_day"]] == [4, 1]
 
 
