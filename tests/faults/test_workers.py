@@ -10,13 +10,15 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.project import Project
 from bot.store import (
     Conversation,
     Database,
     Message,
+    Operator,
+    OperatorStatus,
     Sender,
     claim_ticket,
     create_lead,
@@ -26,7 +28,9 @@ from bot.store import (
     upgrade,
 )
 from bot.store.models import utcnow
+from bot.store.sessions import create_session
 from handoff.accounts import add_account
+from handoff.assign import AutoAssigner
 from handoff.outbox import OutboxWorker
 from handoff.service import OperatorService
 
@@ -129,3 +133,40 @@ async def test_two_processes_ticking_at_once_tell_each_customer_once(
     for conversation_id in held:  # "Анна left the chat", once (then perhaps the wait notice, once)
         texts = told[conversation_id]
         assert [text for text in texts if "Анна" in text] == texts[:1] and len(texts) <= 2, texts
+
+
+async def test_auto_assignment_in_two_processes_never_gives_a_dialogue_twice(
+    two: tuple[Database, Database], trained_ru: Project
+) -> None:
+    first, second = two
+    config = trained_ru.config.model_copy(
+        update={"operators": trained_ru.config.operators.model_copy(update={"auto_assign": True})}
+    )
+    operator = await add_account(first, "anna", "correct horse battery", display_name="Анна", max_parallel=2)
+    async with first.session() as session:
+        await session.execute(update(Operator).values(status=OperatorStatus.ONLINE))
+        now = utcnow()
+        await create_session(
+            session, operator.id, "hash", "csrf", now=now, expires_at=now + timedelta(hours=1)
+        )
+        for n in range(5):
+            customer, _ = await identify_customer(session, "telegram", f"aa-{n}")
+            opened = await open_conversation(session, customer, "telegram")
+            await create_ticket(session, opened, reason="human_request")
+        await session.commit()
+    assigners = [
+        AutoAssigner(config, db, OperatorService(config, db, trained_ru.engine(seed=None)), utcnow)
+        for db in (first, second)
+    ]
+    given = await asyncio.gather(*(assigner.assign() for assigner in assigners for _ in range(3)))
+    tickets = [ticket for pass_ in given for ticket, _ in pass_]
+    async with first.reader() as session:
+        joined = list(
+            await session.scalars(
+                select(Message.conversation_id).where(
+                    Message.sender == Sender.SYSTEM, Message.text.contains("Анна")
+                )
+            )
+        )
+    assert len(tickets) == len(set(tickets)) == 2  # her limit, across both processes
+    assert len(joined) == len(set(joined)) == 2  # "Анна joined the chat", once per dialogue
