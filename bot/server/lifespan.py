@@ -33,11 +33,12 @@ from bot.conversation import Clock, ConversationService, utc_now
 from bot.events import EventBus
 from bot.events_redis import RedisEventBus
 from bot.nlu.pipeline import Pipeline
-from bot.privacy import RetentionSweeper
+from bot.privacy import RetentionSweeper, keep_personal_data_out_of_logs
 from bot.project import Project
 from bot.server.inflight import InFlight
 from bot.server.metrics import Metrics
 from bot.server.panel_services import PanelServices
+from bot.server.recovery import StrandedRecovery
 from bot.server.telegram import start_telegram
 from bot.settings import BotdeskConfig
 from bot.store import Database, StoreError, upgrade
@@ -115,6 +116,7 @@ async def load_pipeline(project: Project) -> Pipeline:
 
 
 async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
+    keep_personal_data_out_of_logs()  # no SQL parameters or request bodies at DEBUG
     project = options.project
     config = project.config
     db = Database.open(options.database_url or config.database_url(), base_dir=project.root)
@@ -138,6 +140,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
     metrics.watch_outbox(outbox)
     events = event_bus(config)
     operators = OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events)
+    operators.first_response_observer = metrics.first_response.observe  # KPIs live on /metrics
     state = ServerState(
         config=config,
         db=db,
@@ -160,6 +163,9 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         await db.close()
         raise
     await events.start()  # a shared broker that is down is not fatal: local events still flow
+    web = router.get(WebChatChannel.name)
+    if isinstance(web, WebChatChannel) and isinstance(events, RedisEventBus):
+        web.relay_through(events)  # an operator's reply reaches a widget open on another process
     await state.panel.start(state.ready)
     outbox.start()
     log.info(
@@ -175,12 +181,14 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
 async def maintain(state: ServerState, every: float, stopping: asyncio.Event) -> None:
     """The operator service's timers, retried deliveries and retention, every ``every`` seconds."""
     retention = RetentionSweeper(state.config.privacy, state.db, state.operators.clock)  # old conversations
+    stranded = StrandedRecovery(state.conversations, state.router)  # turns a crashed process left undone
     while not stopping.is_set():
         try:
             if state.ready or await state.migrate():
                 await state.operators.tick()
                 await state.panel.tick()
                 await retention.tick()
+                await stranded.tick()
                 redelivered = await state.operators.redeliver()
                 if redelivered:
                     state.metrics.redelivered.inc(redelivered)
@@ -205,6 +213,9 @@ async def stop(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     await state.panel.aclose()
+    web = state.router.get(WebChatChannel.name)
+    if isinstance(web, WebChatChannel):
+        await web.aclose()
     await state.events.aclose()
     await state.outbox.aclose(timeout)
     for channel in state.closers:
