@@ -103,9 +103,9 @@ def test_purge_expired_uses_the_config_or_days(
     off = main(["customer", "purge-expired", "--project", str(project), "--url", url])
     assert off == 2 and "retention is off" in capsys.readouterr().err
     config = project / "config.yml"
-    config.write_text(
-        config.read_text(encoding="utf-8") + "\nprivacy:\n  retention_days: 30\n", encoding="utf-8"
-    )
+    text = config.read_text(encoding="utf-8")
+    assert "retention_days: null" in text, "the default bot keeps conversations"
+    config.write_text(text.replace("retention_days: null", "retention_days: 30"), encoding="utf-8")
     assert main(["customer", "purge-expired", "--project", str(project), "--url", url]) == 0
     assert "deleted 1 conversations older than 30 days" in capsys.readouterr().out
     assert texts(url) == ["свежий вопрос"]

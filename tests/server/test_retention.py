@@ -18,9 +18,7 @@ from tests.server.conftest import AppFactory, Clock, project_with, serve, state_
 async def test_the_maintenance_loop_deletes_expired_conversations(
     make_app: AppFactory, trained_ru: Project, tmp_path: Path, clock: Clock
 ) -> None:
-    project = project_with(
-        trained_ru, tmp_path / "bot", {"storage:": "privacy:\n  retention_days: 30\nstorage:"}
-    )
+    project = project_with(trained_ru, tmp_path / "bot", {"retention_days: null": "retention_days: 30"})
     app = make_app(project)
     async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as client:
         for sender in ("old", "new"):
