@@ -22,7 +22,7 @@ from bot.server.auth import CurrentOperator, PanelLogin
 from bot.server.deps import ReadyStateDep
 from bot.server.lifespan import ServerState
 from bot.server.routes.panel import PAGE_HEADERS, templates
-from bot.store import Operator
+from bot.store import Conversation, Operator
 from bot.store.models import Department
 
 router = APIRouter(tags=["KPIs"])
@@ -89,6 +89,7 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
 async def _choices(state: ServerState) -> dict[str, list[tuple[str, str]]]:
     async with state.db.reader() as session:
         departments = list((await session.execute(select(Department.key, Department.name))).all())
+        channels = list((await session.scalars(select(Conversation.channel).distinct())).all())
         operators = list(
             (
                 await session.execute(
@@ -96,9 +97,8 @@ async def _choices(state: ServerState) -> dict[str, list[tuple[str, str]]]:
                 )
             ).all()
         )
-    channels = ["web", "telegram", "rest"]
     return {
-        "channel": [(c, c) for c in channels],
+        "channel": [(c, c) for c in sorted(channels)],
         "department": [(k, n) for k, n in departments],
         "operator": [(k, n) for k, n in operators],
     }
