@@ -121,6 +121,18 @@ class Annotations:
                 missing = [i for i in ids if i not in found]
                 if missing:
                     raise AnnotationError(f"no customer message with id {', '.join(map(str, missing))}", 404)
+                done = list(
+                    await session.scalars(
+                        select(Annotation.message_id).where(
+                            Annotation.message_id.in_(ids), Annotation.status != AnnotationStatus.REJECTED
+                        )
+                    )
+                )
+                if done:
+                    raise AnnotationError(
+                        f"already labelled (or proposed): message {', '.join(map(str, sorted({d for d in done if d is not None})))}",
+                        409,
+                    )
                 rows = []
                 for message_id in ids:
                     text = found[message_id].text
