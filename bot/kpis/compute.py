@@ -221,6 +221,8 @@ def intents(s: Slice) -> list[dict[str, Any]]:
                 "messages": messages[intent],
                 "handoffs": len(group),
                 "after_not_understood": sum(1 for t in group if t.reason in NOT_UNDERSTOOD_REASONS),
+                "after_fallback": sum(1 for t in group if t.reason == "misunderstood"),
+                "after_clarification": sum(1 for t in group if t.reason == "unsure"),
                 "time_to_human_seconds": _mean(waits),
                 "queue_abandoned": sum(
                     1 for t in group if t.claimed_at is None and t.status in LEFT_UNANSWERED

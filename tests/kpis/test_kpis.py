@@ -97,6 +97,8 @@ async def test_handoff_analytics_per_intent(history: Database) -> None:
         "messages": 1,
         "handoffs": 2,
         "after_not_understood": 1,
+        "after_fallback": 1,
+        "after_clarification": 0,
         "time_to_human_seconds": 540.0,
         "queue_abandoned": 1,
     }
