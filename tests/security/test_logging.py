@@ -23,7 +23,12 @@ from tests.handoff.crm.conftest import SECRET, StubServer
 from tests.server.api_helpers import WEBHOOK, add_operator, logged_in
 from tests.server.conftest import AppFactory, project_with, serve, state_of
 
-PHONES = {"9261112233": "8 (926) 111-22-33", "9165554433": "+7 916 555-44-33", "9031112233": "89031112233"}
+PHONES = {
+    "9261112233": "8 (926) 111-22-33",
+    "9165554433": "+7 916 555-44-33",
+    "9031112233": "89031112233",
+    "9857776655": "+7 (985) 777 66 55",
+}
 SEPARATORS = re.compile(r"[\s\-().+]")
 
 
@@ -93,6 +98,11 @@ async def test_no_log_line_holds_a_full_phone_number(
         async with logged_in(base, "boss") as admin:
             async with state_of(app).db.reader() as session:
                 lead = (await session.scalars(select(Lead).limit(1))).one()
+            card = await admin.post(
+                f"/api/conversations/{lead.conversation_id}/leads",
+                json={"name": "Анна", "phone": PHONES["9857776655"], "consent": True},
+            )
+            assert card.status_code == 200, card.text
             assert (await admin.delete(f"/api/admin/customers/{lead.customer_id}")).status_code == 200
 
     assert any(r.name.startswith("botdesk") for r in caplog.records), "the flow did log"
