@@ -107,6 +107,7 @@ async def test_a_quiet_customer_is_asked_once_by_the_maintenance_tick(
     app = make_app(project)
     async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as customer:
         replies = await say(customer, "quiet", FAQ)
+        greeted = (await say(customer, "greeter", "привет"))[-1]["message_id"]  # no answer to rate
         assert all(r["text"] != "Ответ помог?" for r in replies)
         seen = replies[-1]["message_id"]
         operators = state_of(app).operators
@@ -115,9 +116,11 @@ async def test_a_quiet_customer_is_asked_once_by_the_maintenance_tick(
         first = await operators.tick()
         second = await operators.tick()
         asked = await polled(customer, "quiet", seen)
+        not_asked = await polled(customer, "greeter", greeted)
         await say(customer, "quiet", "нет")
     assert len(first["surveyed"]) + len(second["surveyed"]) == 1  # the background tick may have been first
     assert [m["text"] for m in asked] == ["Ответ помог?"]
+    assert not_asked == []
     [row] = await feedback(app)
     assert (row.about, row.helpful) == ("bot", False)
     assert await reasons(app) == ["did_not_help"]
