@@ -18,6 +18,7 @@ from tests.handoff.crm.conftest import SECRET, StubServer
 from tests.server.api_helpers import WEBHOOK
 from tests.server.conftest import AppFactory, project_with, serve, state_of
 
+pytestmark = pytest.mark.slow  # a real server, a load of dialogues, a CRM outage
 CUSTOMERS = 16
 DIALOGUE = ("перезвоните мне пожалуйста", "Иван", "PHONE", "согласен")
 

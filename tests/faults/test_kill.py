@@ -37,6 +37,7 @@ from tests.faults.conftest import Launch
 from tests.server.api_helpers import WEBHOOK, ask_for_a_person
 from tests.store.conftest import postgres_schema
 
+pytestmark = pytest.mark.slow  # real botdesk run processes, killed and restarted
 QUESTIONS = ["сколько стоит доставка?", "привет", "какие способы оплаты", "доставка в Казань"]
 SENDERS = 12
 PER_SENDER = 25  # 300 messages at most

@@ -18,7 +18,7 @@ from tests.faults.conftest import Launch
 from tests.server.api_helpers import PASSWORD, ask_for_a_person, logged_in
 from tests.test_events_redis import needs_redis
 
-pytestmark = [pytest.mark.postgres, needs_redis]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, needs_redis]
 REDIS = {"BOTDESK_REDIS_URL": "redis://127.0.0.1:6379/0"}
 
 
