@@ -81,6 +81,9 @@ class QueueEntry:
     note: dict[str, Any]
 
 
+SURVEY_SCAN_EVERY = timedelta(minutes=1)
+
+
 class OperatorService:
     def __init__(
         self,
@@ -99,6 +102,7 @@ class OperatorService:
         self.events = events
         # Live monitoring (Prometheus): seconds from a handoff to its first operator reply.
         self.first_response_observer: Callable[[float], None] | None = None
+        self._survey_due: datetime | None = None  # the quiet-dialogue scan runs once a minute
 
     # ---- queue -------------------------------------------------------------------------
     async def queue(self, department_id: int | None = None) -> list[QueueEntry]:
@@ -315,6 +319,9 @@ class OperatorService:
         survey = self.config.survey
         if not (survey.enabled and "utter_ask_feedback" in self.engine.responses):
             return []
+        if self._survey_due is not None and now < self._survey_due:
+            return []
+        self._survey_due = now + SURVEY_SCAN_EVERY
         asked = []
         async with self.db.session() as session:
             for conversation in await quiet_dialogues(session, survey, now):
