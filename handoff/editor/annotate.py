@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import string
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,20 @@ def check_intent_name(name: str) -> str:
             "starting with a letter (e.g. gift_cards)"
         )
     return name
+
+
+def check_response(text: str) -> str:
+    """An answer the bot can say: braces only as ``{slot}`` placeholders (``{{`` for a brace)."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError:
+        fields = [""]
+    bad = [name for name in fields if not name.isidentifier()]
+    if bad:
+        raise DataError(
+            "the answer has a { or } that is not a {slot} placeholder; write {{ or }} for a brace itself"
+        )
+    return text
 
 
 def _examples(block: Any) -> list[str]:
@@ -151,6 +166,7 @@ class IntentFiles:
         entry["examples"] = LiteralScalarString("".join(f"- {line}\n" for line in lines))
         nlu.append(entry)
         if response and response.strip():
+            check_response(response)
             responses = data.get("responses")
             if responses is None:
                 responses = data["responses"] = CommentedMap()

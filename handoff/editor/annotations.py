@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.errors import BotdeskError, DataError
 from bot.store import Database, Message, Operator, OperatorRole, Sender
 from bot.store.models import Annotation, AnnotationAction, AnnotationStatus
-from handoff.editor.annotate import IntentFiles, WriteResult, check_intent_name
+from handoff.editor.annotate import IntentFiles, WriteResult, check_intent_name, check_response
 from handoff.editor.pii import has_personal_data, mask_personal_data
 
 EDITORS = frozenset({OperatorRole.EDITOR, OperatorRole.ADMIN})
@@ -91,6 +91,10 @@ class Annotations:
                 raise AnnotationError(f"intent {label.intent!r} exists already; assign the messages to it")
             if not (label.response or "").strip():
                 raise AnnotationError("a new intent needs its answer (response)")
+            try:
+                check_response(label.response or "")
+            except DataError as exc:
+                raise AnnotationError(str(exc)) from None
         elif label.action == AnnotationAction.OUT_OF_SCOPE:
             return Label(label.action, self.out_of_scope_intent)
         return label
@@ -130,7 +134,8 @@ class Annotations:
                 )
                 if done:
                     raise AnnotationError(
-                        f"already labelled (or proposed): message {', '.join(map(str, sorted({d for d in done if d is not None})))}",
+                        "already labelled (or proposed): message "
+                        + ", ".join(str(d) for d in sorted({d for d in done if d is not None})),
                         409,
                     )
                 rows = []

@@ -108,6 +108,9 @@ def test_bad_names_and_unknown_intents_are_clear_errors(intents: IntentFiles) ->
         intents.add_intent("Gift Cards", ["x"], "y")
     with pytest.raises(DataError, match="not valid"):
         intents.add_intent("gift", ["x"], "y", file="../config")
+    with pytest.raises(DataError, match=r"not a \{slot\} placeholder"):
+        intents.add_intent("gift", ["x"], "Скидка 5% {на всё")
+    intents.add_intent("gift", ["x"], "Здравствуйте, {name}! Скобки: {{ }}")  # a slot and escaped braces
     with pytest.raises(DataError, match="no intent 'nope'"):
         intents.add_examples("nope", ["x"])
     (intents.directory / "broken.yml").write_text("nlu: [\n", encoding="utf-8")
