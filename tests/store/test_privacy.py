@@ -31,7 +31,7 @@ from bot.store import (
     store_inbound,
     store_outbound,
 )
-from bot.store.models import utcnow
+from bot.store.models import Annotation, AnnotationAction, Feedback, FeedbackAbout, utcnow
 from bot.store.notes import add_note
 from bot.store.privacy import _dependents
 from tests.store.conftest import new_conversation
@@ -195,3 +195,27 @@ async def test_retention_works_in_batches(db: Database) -> None:
         second = await purge_expired_batch(session, before=before, limit=3)
         assert (first.conversations, second.conversations) == (3, 2)
         assert await _count(session, Conversation) == 0
+
+
+async def test_forget_removes_survey_answers_and_editor_annotations(db: Database) -> None:
+    async with db.sessions() as session:
+        customer, conversation = await new_conversation(session, "rated")
+        said, _ = await store_inbound(session, conversation, f"мой номер {PHONE}, перезвоните")
+        _, other = await new_conversation(session, "other")
+        kept, _ = await store_inbound(session, other, "где мой заказ")
+        for owner, where, message in ((customer.id, conversation, said), (other.customer_id, other, kept)):
+            session.add(
+                Feedback(
+                    conversation_id=where.id, customer_id=owner, about=FeedbackAbout.BOT, channel="telegram"
+                )
+            )
+            session.add(Annotation(message_id=message.id, text=message.text, action=AnnotationAction.IGNORE))
+        await session.commit()
+
+    async with db.sessions() as session:
+        report = await forget_customer(session, customer.id)
+    assert report.other_rows == 2
+
+    async with db.sessions() as session:
+        assert [a.text for a in (await session.scalars(select(Annotation))).all()] == ["где мой заказ"]
+        assert [f.customer_id for f in (await session.scalars(select(Feedback))).all()] == [other.customer_id]
