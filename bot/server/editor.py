@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from bot.dialogue.engine import DialogueEngine
+from bot.errors import BotdeskError
 from bot.nlu.pipeline import Pipeline
 from bot.server.deps import ReadyStateDep
 from bot.server.lifespan import ServerOptions, ServerState
@@ -60,7 +61,10 @@ def build_tools(state: ServerState, options: ServerOptions) -> EditorTools:
 def editor_tools(request: Request, state: ReadyStateDep) -> EditorTools:
     tools: EditorTools | None = getattr(request.app.state, "editor", None)
     if tools is None or tools.state is not state:  # a restarted lifespan has new services
-        tools = request.app.state.editor = build_tools(state, request.app.state.options)
+        try:
+            tools = request.app.state.editor = build_tools(state, request.app.state.options)
+        except BotdeskError as exc:  # intents/*.yml broken by hand: which file, which line
+            raise HTTPException(422, str(exc)) from None
     return tools
 
 

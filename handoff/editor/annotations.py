@@ -78,6 +78,12 @@ class Annotations:
         self.out_of_scope_intent = out_of_scope_intent
         self.lock = asyncio.Lock()
 
+    async def _index(self) -> tuple[dict[str, Any], dict[str, str]]:
+        try:
+            return await asyncio.to_thread(self.files.index)
+        except DataError as exc:  # a file broken by hand: say which and where
+            raise AnnotationError(str(exc)) from None
+
     def _check(self, label: Label, known_intents: set[str]) -> Label:
         if label.action == AnnotationAction.ASSIGN:
             if not label.intent or label.intent not in known_intents:
@@ -113,7 +119,7 @@ class Annotations:
             raise AnnotationError(f"choose between 1 and {MAX_BATCH} messages")
         editor = who.role in EDITORS
         async with self.lock:
-            where, _ = await asyncio.to_thread(self.files.index)
+            where, _ = await self._index()
             label = self._check(label, set(where))
             async with self.db.session() as session:
                 found = {
@@ -197,7 +203,7 @@ class Annotations:
                 raise AnnotationError("only proposed annotations can be approved or rejected", 409)
             written: list[dict[str, Any]] = []
             if approve:
-                where, _ = await asyncio.to_thread(self.files.index)
+                where, _ = await self._index()
                 batches: dict[tuple[Any, ...], list[Annotation]] = {}
                 for row in sorted(rows, key=lambda r: r.id):
                     batches.setdefault((row.action, row.intent, row.response, row.file), []).append(row)
@@ -208,7 +214,7 @@ class Annotations:
                             row.action = AnnotationAction.ASSIGN
                     self._check(Label(batch[0].action, batch[0].intent, batch[0].response), set(where))
                     written.append(_written_json(await self._apply(batch, who, now)) or {})
-                    where, _ = await asyncio.to_thread(self.files.index)
+                    where, _ = await self._index()
             else:
                 for row in rows:
                     row.status, row.reviewed_by, row.reviewed_at = AnnotationStatus.REJECTED, who.id, now

@@ -104,12 +104,12 @@ class Trainer:
         # What the model in service learnt from: the files as they were at start (the
         # server trained on them) or at the last publish.
         self.service_specs: list[ComponentSpec] = list(config.pipeline)
-        self.service_data = self._read_data()
+        self.service_data = self.read_data()
         self.job: Job | None = None
         self._task: asyncio.Task[None] | None = None
         self._count = 0
 
-    def _read_data(self) -> TrainingData:
+    def read_data(self) -> TrainingData:
         return load_training_data(intent_files(self.project.intents_dir))
 
     def status(self) -> dict[str, Any] | None:
@@ -152,7 +152,7 @@ class Trainer:
         config = load_config(self.project.config_path)
         if config.language != self.config.language:
             raise TrainingError("config.yml changed the bot's language; restart the server for that", 422)
-        data = self._read_data()
+        data = self.read_data()
         candidate = Pipeline(config.language, config.pipeline)
         components = len(candidate.components)
         folds = self.config.editor.gate_folds

@@ -203,3 +203,27 @@ def test_operator_answers_become_examples_and_candidate_answers(
     gift.get_by_test_id("message-select").check()
     expect(page.get_by_test_id("label-response")).to_have_value(gift_answer)  # the candidate answer
     assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_a_worse_model_is_refused_until_the_editor_overrides(
+    server: LiveServer, project: Project, page: Page
+) -> None:
+    server.add_operator("ed", PASSWORD, display_name="Ирина", role="editor")
+    config = project.config_path.read_text(encoding="utf-8")  # an edit in git: unsure of almost everything
+    project.config_path.write_text(config.replace("threshold: 0.4 ", "threshold: 0.99"), encoding="utf-8")
+    served = server.app.state.botdesk.model_version
+    log_in(page, server, "ed")
+    page.get_by_test_id("train").click()
+    expect(page.get_by_test_id("gate-verdict")).to_have_text(
+        re.compile("^Gate refused: the new model is worse"), timeout=120_000
+    )
+    expect(page.get_by_test_id("gate-worse")).not_to_be_empty()
+    publish = page.get_by_test_id("publish")
+    expect(publish).to_be_disabled()
+    expect(publish).to_have_text("Publish anyway")
+    assert server.app.state.botdesk.model_version == served
+    page.get_by_test_id("override").check()
+    expect(publish).to_be_enabled()
+    publish.click()
+    expect(page.get_by_test_id("publish-result")).to_contain_text("(gate overridden)")
+    assert server.app.state.botdesk.model_version != served

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from bot.errors import DataError
 from bot.project import Project
 from bot.server.auth import CurrentOperator, require_role
 from bot.server.editor import EditorToolsDep
@@ -73,7 +74,10 @@ async def get_inbox(
 
 @router.get("/intents", summary="The bot's intents, for the label menu")
 async def get_intents(tools: EditorToolsDep, operator: CurrentOperator) -> dict[str, Any]:
-    data = tools.trainer._read_data()
+    try:
+        data = tools.trainer.read_data()
+    except DataError as exc:
+        raise HTTPException(422, str(exc)) from None
     counts: dict[str, int] = {}
     for example in data.examples:
         counts[example.intent] = counts.get(example.intent, 0) + 1
