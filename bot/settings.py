@@ -322,19 +322,23 @@ class EmailSettings(StrictModel):
 class EventsSettings(StrictModel):
     """How live panel events reach operators connected to other server processes (docs/deploy.md)."""
 
-    backend: Literal["memory", "redis"] = Field(
+    backend: Literal["memory", "redis", "postgres"] = Field(
         default="memory",
-        description="memory: one process; redis: several processes share events over Redis pub/sub",
+        description="memory: one process; redis: Redis pub/sub; postgres: LISTEN/NOTIFY on the database",
     )
     url: str | None = Field(
-        default=None, description=f"redis://host:6379/0; ${REDIS_URL_ENV} overrides it (and selects redis)"
+        default=None,
+        description=f"redis://host:6379/0 (${REDIS_URL_ENV} overrides it and selects redis); "
+        "for postgres, default: the database's URL",
     )
     channel: str | None = Field(
         default=None, min_length=1, max_length=200, description="Default: botdesk:<assistant_id>"
     )
 
     def redis_url(self) -> str | None:
-        """The broker's URL, or None for in-process events only."""
+        """The Redis broker's URL, or None for in-process events (or PostgreSQL's) only."""
+        if self.backend == "postgres":
+            return None
         url = os.environ.get(REDIS_URL_ENV) or self.url
         if self.backend == "memory" and not os.environ.get(REDIS_URL_ENV):
             return None

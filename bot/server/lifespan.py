@@ -31,7 +31,9 @@ from bot.channels.webchat import WebChatChannel
 from bot.cli.train_cmd import train_project
 from bot.conversation import Clock, ConversationService, utc_now
 from bot.events import EventBus
+from bot.events_postgres import PostgresEventBus
 from bot.events_redis import RedisEventBus
+from bot.events_shared import SharedEventBus
 from bot.nlu.pipeline import Pipeline
 from bot.privacy import RetentionSweeper, keep_personal_data_out_of_logs
 from bot.project import Project
@@ -99,12 +101,23 @@ class ServerState:
         return True
 
 
-def event_bus(config: BotdeskConfig) -> EventBus:
-    """In-process events, or shared over Redis when config/env says so (several processes)."""
+def event_bus(config: BotdeskConfig, db: Database) -> EventBus:
+    """In-process events, or shared over Redis or PostgreSQL when config/env says so (several processes)."""
+    channel = config.events.channel or f"botdesk:{config.assistant_id}"
+    if config.events.backend == "postgres":
+        url = config.events.url or (
+            db.url.render_as_string(hide_password=False) if db.dialect == "postgresql" else None
+        )
+        if url is None:
+            raise StoreError(
+                "events.backend: postgres shares events through PostgreSQL, but the database is "
+                f"{db.dialect}; set events.url to a PostgreSQL URL, or use events.backend: redis"
+            )
+        return PostgresEventBus(url, channel)
     url = config.events.redis_url()
     if url is None:
         return EventBus()
-    return RedisEventBus(url, config.events.channel or f"botdesk:{config.assistant_id}")
+    return RedisEventBus(url, channel)
 
 
 async def load_pipeline(project: Project) -> Pipeline:
@@ -138,7 +151,11 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         await db.close()
         raise
     metrics.watch_outbox(outbox)
-    events = event_bus(config)
+    try:
+        events = event_bus(config, db)
+    except StoreError:
+        await db.close()
+        raise
     operators = OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events)
     operators.first_response_observer = metrics.first_response.observe  # KPIs live on /metrics
     state = ServerState(
@@ -164,7 +181,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         raise
     await events.start()  # a shared broker that is down is not fatal: local events still flow
     web = router.get(WebChatChannel.name)
-    if isinstance(web, WebChatChannel) and isinstance(events, RedisEventBus):
+    if isinstance(web, WebChatChannel) and isinstance(events, SharedEventBus):
         web.relay_through(events)  # an operator's reply reaches a widget open on another process
     await state.panel.start(state.ready)
     outbox.start()
