@@ -105,9 +105,22 @@ class Trainer:
         # server trained on them) or at the last publish.
         self.service_specs: list[ComponentSpec] = list(config.pipeline)
         self.service_data = self.read_data()
+        self.snapshot_note = self._check_snapshot(service())
         self.job: Job | None = None
         self._task: asyncio.Task[None] | None = None
         self._count = 0
+
+    def _check_snapshot(self, service: Pipeline) -> str | None:
+        """Whether the files read now are what the model in service learnt from (its fingerprint)."""
+        current = self.project.models.current()
+        if current is None or current.version != service.version:
+            return None
+        if current.metadata.get("fingerprint", {}).get("data") == self.service_data.fingerprint():
+            return None
+        return (
+            "intents/*.yml changed after the model in service was trained and before the editor pages "
+            "were first opened: the gate's in-service side learns from the files as they are now"
+        )
 
     def read_data(self) -> TrainingData:
         return load_training_data(intent_files(self.project.intents_dir))
@@ -179,6 +192,7 @@ class Trainer:
             gate,
         )
         job.gate["service_version"] = service.version
+        job.gate["notes"] = [self.snapshot_note] if self.snapshot_note else []
         job.candidate, job.config, job.data = candidate, config, data
 
     async def publish(self, who: Operator, override: bool) -> dict[str, Any]:
@@ -201,7 +215,7 @@ class Trainer:
         info = await asyncio.to_thread(project.models.save, candidate, config, data, job.seconds)
         previous = self.service().version
         self.swap(candidate, engine)
-        self.service_specs, self.service_data = list(config.pipeline), data
+        self.service_specs, self.service_data, self.snapshot_note = list(config.pipeline), data, None
         job.published = info.version
         async with self.db.session() as session:
             session.add(

@@ -273,6 +273,7 @@ function renderGate(job) {
   if (!gate) return;
   box.dataset.passed = String(gate.passed);
   setText(part(document, "gate-verdict"), gate.passed ? `Gate passed: ${gate.reason}` : `Gate refused: ${gate.reason}`);
+  setText(part(document, "gate-notes"), (gate.notes ?? []).join(" "));
   part(document, "gate-service").textContent = `${percent(gate.service_accuracy)} (${gate.service_version ?? "?"})`;
   part(document, "gate-candidate").textContent = `${percent(gate.candidate_accuracy)} (${gate.delta >= 0 ? "+" : ""}${percent(gate.delta)})`;
   part(document, "gate-messages").textContent =
