@@ -78,7 +78,14 @@ class PostgresEventBus(SharedEventBus):
     @contextlib.asynccontextmanager
     async def _messages(self) -> AsyncIterator[AsyncIterator[str | bytes]]:
         connection = await psycopg.AsyncConnection.connect(
-            self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            self.url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT,
+            # A listener only reads: TCP keepalives notice a peer that vanished without closing.
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
         )
         try:
             await connection.execute(
