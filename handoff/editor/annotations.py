@@ -212,8 +212,12 @@ class Annotations:
                     if first.action == AnnotationAction.NEW_INTENT and first.intent in where:
                         for row in batch:  # created meanwhile by another approval: just examples
                             row.action = AnnotationAction.ASSIGN
-                    self._check(Label(batch[0].action, batch[0].intent, batch[0].response), set(where))
-                    written.append(_written_json(await self._apply(batch, who, now)) or {})
+                    try:
+                        self._check(Label(first.action, first.intent, first.response), set(where))
+                        written.append(_written_json(await self._apply(batch, who, now)) or {})
+                    except AnnotationError:
+                        await session.commit()  # the batches already written stay applied
+                        raise
                     where, _ = await self._index()
             else:
                 for row in rows:
