@@ -102,13 +102,14 @@ def test_a_payload_over_the_notify_limit_is_shortened_but_still_an_event() -> No
 async def test_a_panel_on_one_process_hears_a_handoff_through_the_other_over_postgres(
     make_app: AppFactory, trained_ru: Project, tmp_path: Path, pg_url: str
 ) -> None:
-    project = project_with(trained_ru, tmp_path / "bot", {'daily: "09:00-21:00"': 'daily: "00:00-24:00"'})
-    config = project.config_path
-    config.write_text(
-        config.read_text(encoding="utf-8") + f"\nevents:\n  backend: postgres\n  channel: {channel()}\n",
-        encoding="utf-8",
+    project = project_with(
+        trained_ru,
+        tmp_path / "bot",
+        {
+            'daily: "09:00-21:00"': 'daily: "00:00-24:00"',
+            "events:\n  backend: memory\n": f"events:\n  backend: postgres\n  channel: {channel()}\n",
+        },
     )
-    project = Project.open(project.root)
     first, second = make_app(project, database_url=pg_url), make_app(project, database_url=pg_url)
     async with serve(first) as (a, _), serve(second) as (b, _), httpx.AsyncClient(base_url=b) as customer:
         await add_operator(first, "anna")

@@ -35,13 +35,14 @@ READY_SECONDS = 60.0
 def open_project(trained_ru: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The default bot, open 24/7, with a Redis events channel of its own (used when Redis is on)."""
     target = tmp_path_factory.mktemp("faults") / "bot"
-    project = project_with(trained_ru, target, {'daily: "09:00-21:00"': 'daily: "00:00-24:00"'})
-    config = project.config_path
-    config.write_text(
-        config.read_text(encoding="utf-8") + f"\nevents:\n  channel: botdesk-test-{uuid.uuid4().hex}\n",
-        encoding="utf-8",
+    project = project_with(
+        trained_ru,
+        target,
+        {
+            'daily: "09:00-21:00"': 'daily: "00:00-24:00"',
+            "  backend: memory\n": f"  backend: memory\n  channel: botdesk-test-{uuid.uuid4().hex}\n",
+        },
     )
-    project = Project.open(target)
     project.models.train(project.config, project.data)
     return project
 
