@@ -117,7 +117,7 @@ def test_editor_turns_a_group_into_an_intent_retrains_and_publishes(
     expect(page.get_by_test_id("gate-verdict")).to_have_text(re.compile("^Gate passed"), timeout=120_000)
     expect(page.get_by_test_id("gate-better")).to_contain_text("bike_rental")
     expect(page.get_by_test_id("train-progress")).to_have_attribute("value", "1")
-    page.get_by_test_id("gate-verdict").scroll_into_view_if_needed()
+    page.get_by_test_id("publish").scroll_into_view_if_needed()
     screenshot(page, "editor-gate")
     served = page.get_by_test_id("model-version").inner_text()
     page.get_by_test_id("publish").click()
@@ -217,7 +217,7 @@ def test_a_worse_model_is_refused_until_the_editor_overrides(
     expect(page.get_by_test_id("gate-verdict")).to_have_text(
         re.compile("^Gate refused: the new model is worse"), timeout=120_000
     )
-    expect(page.get_by_test_id("gate-worse")).not_to_be_empty()
+    expect(page.get_by_test_id("gate-worse")).to_contain_text("→")  # intents that got worse
     publish = page.get_by_test_id("publish")
     expect(publish).to_be_disabled()
     expect(publish).to_have_text("Publish anyway")

@@ -263,7 +263,8 @@ function percent(value) {
 }
 
 function rows(listName, items, text) {
-  part(document, listName).replaceChildren(...items.map((item) => el("li", { text: text(item) })));
+  const shown = items.length ? items.map((item) => el("li", { text: text(item) })) : [el("li", { class: "muted", text: "none" })];
+  part(document, listName).replaceChildren(...shown);
 }
 
 function renderGate(job) {
