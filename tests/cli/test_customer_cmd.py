@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -89,7 +90,7 @@ def test_forget_deletes_what_the_customer_said(url: str, capsys: pytest.CaptureF
 
 def test_forget_asks_first(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     anna = seed(url, "anna", "привет")
-    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("n\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     assert main(["customer", "forget", str(anna), "--url", url]) == 1  # aborted
     assert texts(url) == ["привет"]
 
