@@ -49,7 +49,8 @@ class SpacyTokenizer(Component):
         self._russian = context.language == "ru"
 
     def process(self, message: Message) -> None:
-        text = message.text[:MAX_PARSE_CHARS]
+        # A lone surrogate (broken UTF-16 from a client) would stop spaCy: one "?" each, offsets kept.
+        text = message.text[:MAX_PARSE_CHARS].encode("utf-8", "replace").decode("utf-8")
         if self._russian and self.options.fix_layout:
             text = fix_keyboard_layout(text)
         doc = self._nlp.make_doc(text)

@@ -28,6 +28,10 @@ WRONG: list[str | bytes] = [
 ]
 
 
+def raw(secret: str | bytes) -> bytes:
+    return secret if isinstance(secret, bytes) else secret.encode()
+
+
 async def test_a_wrong_secret_is_refused_and_stores_nothing(
     telegram_env: FakeTelegram,
     make_app: AppFactory,
@@ -47,7 +51,7 @@ async def test_a_wrong_secret_is_refused_and_stores_nothing(
         with caplog.at_level(logging.WARNING):
             missing = await client.post("/webhooks/telegram", json=update)
             refused = [
-                await client.post("/webhooks/telegram", json=update, headers={HEADER: secret})
+                await client.post("/webhooks/telegram", json=update, headers=[(HEADER.encode(), raw(secret))])
                 for secret in WRONG[1:]
             ]
         async with state_of(app).db.reader() as session:
