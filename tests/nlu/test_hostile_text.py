@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from bot.nlu.base import FALLBACK_INTENT
 from bot.nlu.pipeline import Pipeline, is_fallback
-from tests.security.hostile import WHITESPACE, hostile_text
+from tests.security.hostile import ONE_MEGABYTE, WHITESPACE, hostile_text
 
 BOUNDED = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @BOUNDED
 @given(text=hostile_text)
+@example(text="\ud800")  # a lone surrogate: broken UTF-16 from a client
+@example(text="доставка \udfff завтра")
+@example(text="\x00" * 64)
+@example(text="я" * ONE_MEGABYTE)
+@example(text="")
 def test_parse_never_crashes_and_answers_a_known_intent(ru_pipeline: Pipeline, text: str) -> None:
     message = ru_pipeline.parse(text)
     known = set(ru_pipeline.intents) | {FALLBACK_INTENT}
