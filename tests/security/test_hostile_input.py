@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -63,6 +63,10 @@ def test_the_rest_webhook_answers_or_refuses_with_a_sentence(make_app: AppFactor
 
         @BOUNDED
         @given(text=hostile_text)
+        @example(text="\ud800")
+        @example(text="я" * ONE_MEGABYTE)
+        @example(text=" \t\u3000\n")
+        @example(text="\x00binary\x01")
         def check(text: str) -> None:
             sender = f"hostile-{next(senders)}"
             # ensure_ascii: a lone surrogate travels as \udXXX, as a broken client would send it
@@ -108,6 +112,10 @@ def test_the_conversation_service_stores_faithfully_or_rejects(make_app: AppFact
 
         @BOUNDED
         @given(text=hostile_text)
+        @example(text="\ud800")
+        @example(text="я" * ONE_MEGABYTE)
+        @example(text=" \t\u3000\n")
+        @example(text="\x00binary\x01")
         def check(text: str) -> None:
             inbound = InboundMessage(channel="rest", sender_id=f"direct-{next(senders)}", text=text)
             try:
