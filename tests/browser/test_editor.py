@@ -214,6 +214,7 @@ def test_a_worse_model_is_refused_until_the_editor_overrides(
     served = server.app.state.botdesk.model_version
     log_in(page, server, "ed")
     page.get_by_test_id("train").click()
+    expect(page.get_by_test_id("train-phase")).to_have_text("Done.", timeout=120_000)
     expect(page.get_by_test_id("gate-verdict")).to_have_text(
         re.compile("^Gate refused: the new model is worse"), timeout=120_000
     )

@@ -211,9 +211,10 @@ async function submitLabel(event) {
   button.disabled = true;
   const result = await guarded(() => post("/api/editor/annotations", body));
   if (result) {
-    setText(part(document, "label-result"), describeWrite(result));
+    selected.clear(); // those messages leave the inbox
     part(document, "label-response").value = "";
     await Promise.all([loadInbox(), loadIntents(), canEdit ? loadProposals() : null]);
+    setText(part(document, "label-result"), describeWrite(result));
   }
   updateSelection();
 }
@@ -308,11 +309,23 @@ function renderJob(job) {
 }
 
 async function pollTraining() {
+  let failures = 0;
   for (;;) {
-    const job = await guarded(() => get("/api/editor/train"));
-    if (!job) return;
-    renderJob(job);
-    if (job.status !== "running") return;
+    let job;
+    try {
+      job = await get("/api/editor/train");
+      failures = 0;
+    } catch (error) {
+      // A busy server or a dropped connection: keep asking for a while before giving up.
+      if (error instanceof ApiError && error.status === 401) return;
+      failures += 1;
+      if (failures === 1 || failures >= 20) toast(explain(error), "error");
+      if (failures >= 20) return;
+    }
+    if (job) {
+      renderJob(job);
+      if (job.status !== "running") return;
+    }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
