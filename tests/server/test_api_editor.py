@@ -36,8 +36,9 @@ RENTAL_ANSWER = "Прокат велосипедов — в шоуруме на 
 
 def editor_project(tmp_path: Path) -> Project:
     root = copy_project(REPO, tmp_path / "bot")
-    with (root / "config.yml").open("a", encoding="utf-8") as config:
-        config.write("\neditor:\n  gate_folds: 2\n")
+    config = (root / "config.yml").read_text(encoding="utf-8")
+    assert "gate_folds: 3 " in config
+    (root / "config.yml").write_text(config.replace("gate_folds: 3 ", "gate_folds: 2 "), encoding="utf-8")
     return Project.open(root)
 
 
