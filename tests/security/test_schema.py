@@ -1,4 +1,4 @@
-"""schemathesis against the app's own OpenAPI schema: the JSON API and the REST webhook never answer 5xx.
+"""schemathesis against the OpenAPI schema: the JSON API, the REST webhook and the widget config never 5xx.
 
 botdesk runs under real uvicorn on 127.0.0.1 (a thread, one server for the module);
 every generated request is sent logged in as an admin with the session's CSRF token,
@@ -43,7 +43,7 @@ HEAVY = r"^/api/(editor/(train|publish|gate)|kpis)"
 OPENAPI = create_app(Project.open(REPO)).openapi()
 schema = (
     schemathesis.openapi.from_dict(OPENAPI)
-    .include(path_regex=r"^/(api|webhooks/rest)/")
+    .include(path_regex=r"^/(api/|webhooks/rest/|widget/config$)")
     .exclude(path="/api/logout")
     .exclude(path_regex=HEAVY)
 )
