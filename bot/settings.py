@@ -290,7 +290,7 @@ class EditorSettings(StrictModel):
         default=0.45, gt=0.0, lt=1.0, description="Cosine similarity at which inbox messages group"
     )
     answer_similarity: float = Field(
-        default=0.8, gt=0.0, le=1.0, description="Operator answer vs FAQ answer: 'the bot could have answered'"
+        default=0.8, gt=0.0, le=1.0, description="Operator answer vs FAQ answer: 'the bot could answer'"
     )
     inbox_days: int = Field(default=30, ge=1, le=3650, description="How far back the inbox looks by default")
     out_of_scope_intent: str = Field(default="out_of_scope", pattern=r"^[\w\-]+$", max_length=100)
