@@ -54,6 +54,7 @@ screenshots: $(STAMP_DEV) chromium
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/nlu.py
+	$(BIN)/python benchmarks/rest_load.py --suite
 
 clean:
 	rm -rf $(VENV) models reports .pytest_cache .mypy_cache .ruff_cache

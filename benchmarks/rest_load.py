@@ -1,20 +1,24 @@
-"""The REST channel under load: `botdesk run` in its own process, customers at a fixed rate.
+"""The REST channel under load: `botdesk run` in its own process(es), customers on 127.0.0.1.
 
-    python benchmarks/rest_load.py [--rate 200] [--seconds 20] [--senders 500]
+    python benchmarks/rest_load.py --suite [--seconds 15] [--rasa-url http://127.0.0.1:5005]
+    python benchmarks/rest_load.py [--rate 200 | --clients 16] [--processes 2]
                                    [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
 
 What it measures, on the default bot (DESIGN.md's budgets):
 - server start to ready: from spawning `botdesk run` (model already trained) to the first
   200 from /healthz;
-- memory: the server's RSS after start and after the load;
-- latency of a bot reply through the REST webhook, persisted, at a fixed arrival rate
-  (open loop: a slow answer does not slow the senders down, and latency counts from
-  when the message was due, so queueing shows);
+- memory: each server's RSS after the load;
+- a bot reply through the REST webhook, persisted: open loop (messages due at a fixed
+  rate; latency counts from when a message was due, so queueing shows) or closed loop
+  (N clients, each sending its next message when answered: the throughput);
 - lost messages: sent minus customer messages in the store afterwards, plus any answer
   that was not 200.
 
-Only 127.0.0.1 is used; the run is bounded by --seconds and stops by itself. The
-numbers go to docs/benchmarks.md (section "rest").
+`--suite` runs the table issue 8 asks for: 200 msg/s; 1 and 16 clients on SQLite and on
+PostgreSQL; 2 processes on one PostgreSQL; and, with `--rasa-url`, the same clients
+against a Rasa server (its REST channel takes the same requests). Only 127.0.0.1 is
+used; every run is bounded by --seconds and stops by itself. The table goes to
+docs/benchmarks.md (section "rest").
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +44,7 @@ from benchmarks.docs import write_section
 from bot.store import Database, Message, Sender
 
 REPO = Path(__file__).resolve().parents[1]
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BOTDESK = Path(sys.executable).with_name("botdesk")
 QUESTIONS = [
     "сколько стоит доставка по москве",
@@ -146,6 +150,46 @@ async def load(url: str, rate: float, seconds: float, senders: int, run: Run) ->
         await asyncio.gather(*tasks)
 
 
+async def clients_load(
+    url: str | list[str], clients: int, seconds: float, run: Run, prefix: str = "client"
+) -> None:
+    """Closed loop: ``clients`` customers, each sending its next message when answered.
+
+    With several URLs (several server processes) client i talks to URL i mod n.
+    """
+    urls = [url] if isinstance(url, str) else url
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def customer(index: int) -> None:
+            rng = random.Random(index)
+            base = urls[index % len(urls)]
+            n = 0
+            while time.perf_counter() < deadline:
+                body = {
+                    "sender": f"{prefix}-{index}",
+                    "message": rng.choice(QUESTIONS),
+                    "message_id": f"{prefix}-{index}-{n}",
+                }
+                n += 1
+                run.sent += 1
+                started = time.perf_counter()
+                try:
+                    response = await client.post(base + "/webhooks/rest/webhook", json=body)
+                except httpx.HTTPError as exc:
+                    run.fail(type(exc).__name__)
+                    continue
+                if response.status_code != 200:
+                    run.fail(f"HTTP {response.status_code}")
+                    continue
+                if not response.json():
+                    run.silent += 1
+                run.latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(customer(i) for i in range(clients)))
+
+
 async def stored_customer_messages(database_url: str, base_dir: Path) -> int:
     async with Database.open(database_url, base_dir=base_dir) as db, db.reader() as session:
         count = await session.scalar(
@@ -162,66 +206,178 @@ async def reset_postgres(database_url: str) -> None:
         await connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
 
 
-async def main_async(args: argparse.Namespace) -> str:
+@dataclass
+class Case:
+    """One row of the table: who serves, on which store, under which load."""
+
+    store: str  # "SQLite" | "PostgreSQL" | "-" (Rasa keeps trackers in memory)
+    processes: int
+    clients: int | None  # closed loop with this many clients, or None: open loop at ``rate``
+    rate: float
+    seconds: float
+    rasa_url: str | None = None
+
+    @property
+    def load(self) -> str:
+        return f"{self.clients} client(s)" if self.clients else f"{self.rate:g} msg/s open loop"
+
+
+@dataclass
+class Row:
+    case: Case
+    run: Run
+    elapsed: float
+    stored: int | None
+    ready: float | None
+    rss: list[float]
+
+
+def start_servers(
+    project: Path, env: dict[str, str], count: int
+) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    servers = []
+    for _ in range(count):
+        port = free_port()
+        command = [str(BOTDESK), "run", "--project", str(project), "--port", str(port)]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers.append((f"http://127.0.0.1:{port}", process))
+    return servers
+
+
+def stop_servers(servers: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    for _, process in servers:
+        process.send_signal(signal.SIGTERM)
+    for _, process in servers:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def run_case(case: Case, postgres_url: str) -> Row:
+    run = Run()
+    if case.rasa_url:  # a Rasa server started by hand: same webhook, nothing to count in a store
+        await clients_load(case.rasa_url, 2, 2, Run(), prefix="warm-up")
+        started = time.perf_counter()
+        await clients_load(case.rasa_url, case.clients or 1, case.seconds, run)
+        return Row(case, run, time.perf_counter() - started, None, None, [])
     with tempfile.TemporaryDirectory(prefix="botdesk-load-") as tmp:
         project = copy_default_bot(Path(tmp))
         env = {**os.environ, "BOTDESK_ADMIN_PASSWORD": "load-test"}
-        database_url = args.database_url or f"sqlite:///{project / 'botdesk.db'}"
+        database_url = postgres_url if case.store == "PostgreSQL" else f"sqlite:///{project / 'botdesk.db'}"
         env["BOTDESK_DATABASE_URL"] = database_url
-        if database_url.startswith("postgresql"):
+        if case.store == "PostgreSQL":
             await reset_postgres(database_url)
-        print("training the default bot ...", flush=True)
-        subprocess.run([str(BOTDESK), "train", "--project", str(project)], check=True, env=env)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [str(BOTDESK), "run", "--project", str(project), "--port", str(port)]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(
+            [str(BOTDESK), "train", "--project", str(project)], check=True, env=env, capture_output=True
+        )
+        if case.processes > 1:  # migrate once, before the processes race to do it
+            subprocess.run(
+                [str(BOTDESK), "db", "upgrade", "--project", str(project)],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
+        servers = start_servers(project, env, case.processes)
         try:
-            ready = await wait_ready(url, process)
-            idle_rss = rss_mb(process.pid)
-            print(f"ready in {ready:.2f} s, {idle_rss:.0f} MB RSS; warming up ...", flush=True)
-            await load(url, 50, 2, 50, Run())  # connections, caches, first-time code paths
+            ready = max([await wait_ready(url, process) for url, process in servers])
+            urls = [url for url, _ in servers]
+            # connections, caches, first-time code paths
+            await clients_load(urls, 4, 2, Run(), prefix="warm-up")
             before = await stored_customer_messages(database_url, project)
-            run = Run()
-            print(f"{args.rate:g}/s for {args.seconds:g} s from {args.senders} senders ...", flush=True)
             started = time.perf_counter()
-            await load(url, args.rate, args.seconds, args.senders, run)
+            if case.clients:
+                await clients_load(urls, case.clients, case.seconds, run)
+            else:
+                await load(urls[0], case.rate, case.seconds, 500, run)
             elapsed = time.perf_counter() - started
-            loaded_rss = rss_mb(process.pid)
+            rss = [rss_mb(process.pid) for _, process in servers]
             stored = await stored_customer_messages(database_url, project) - before
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    lost = run.sent - stored
-    achieved = len(run.latencies) / elapsed
-    ms = [1000 * x for x in run.latencies]
-    store = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite (WAL)"
-    failures = ", ".join(f"{k}: {v}" for k, v in sorted(run.failures.items())) or "none"
+            stop_servers(servers)
+    return Row(case, run, elapsed, stored, ready, rss)
+
+
+def table(rows: list[Row]) -> list[str]:
     lines = [
-        f"## REST channel under load ({store})",
-        "",
-        f"`python benchmarks/rest_load.py --rate {args.rate:g} --seconds {args.seconds:g} "
-        f"--senders {args.senders}{' --database-url ...' if args.database_url else ''}`: "
-        "`botdesk run` with the default bot in its own process, an open-loop load generator "
-        f"in another, both on this {os.cpu_count()}-core machine. Latency counts from when each "
-        "message was due to the bot's answer (stored before it is answered).",
-        "",
-        "| what | measured | budget |",
-        "|---|---|---|",
-        f"| server start to ready (model trained) | {ready:.2f} s | < 5 s |",
-        f"| RSS after start / after the load | {idle_rss:.0f} MB / {loaded_rss:.0f} MB | < 300 MB |",
-        f"| messages sent / answered / stored | {run.sent} / {len(run.latencies)} / {stored} | |",
-        f"| of them handed to a person (the bot stays silent) | {run.silent} | |",
-        f"| lost (sent but not stored) | {lost} | 0 |",
-        f"| failed answers | {failures} | none |",
-        f"| throughput answered | {achieved:.0f} messages/s | 200 |",
-        f"| latency p50 / p95 / p99 / max | {percentile(ms, 0.5):.1f} / {percentile(ms, 0.95):.1f} / "
-        f"{percentile(ms, 0.99):.1f} / {max(ms):.1f} ms | p99 < 50 ms |",
-        f"| latency mean | {statistics.fmean(ms):.1f} ms | |",
+        "| server | store | processes | load | answered msg/s | p50 ms | p99 ms | errors | lost | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    for row in rows:
+        ms = [1000 * x for x in row.run.latencies] or [float("nan")]
+        lost = "n/a" if row.stored is None else str(row.run.sent - row.stored)
+        errors = sum(row.run.failures.values())
+        server = "Rasa 3.6 (REST channel)" if row.case.rasa_url else "botdesk"
+        rss = " + ".join(f"{r:.0f}" for r in row.rss) or "n/a"
+        lines.append(
+            f"| {server} | {row.case.store} | {row.case.processes} | {row.case.load} | "
+            f"{len(row.run.latencies) / row.elapsed:.0f} | {percentile(ms, 0.5):.1f} | "
+            f"{percentile(ms, 0.99):.1f} | {errors} | {lost} | {rss} |"
+        )
+    return lines
+
+
+def suite(args: argparse.Namespace) -> list[Case]:
+    seconds = args.seconds
+    cases = [Case("SQLite", 1, None, args.rate, seconds)]
+    for store in ("SQLite", "PostgreSQL"):
+        for clients in (1, 16):
+            cases.append(Case(store, 1, clients, 0, seconds))
+    cases.append(Case("PostgreSQL", 1, None, args.rate, seconds))
+    cases.append(Case("PostgreSQL", 2, 16, 0, seconds))
+    if args.rasa_url:
+        cases += [Case("-", 1, clients, 0, seconds, args.rasa_url) for clients in (1, 16)]
+    return cases
+
+
+async def main_async(args: argparse.Namespace) -> str:
+    if args.suite:
+        cases = suite(args)
+    else:
+        store = "PostgreSQL" if args.database_url else "SQLite"
+        cases = [Case(store, args.processes, args.clients, args.rate, args.seconds, args.rasa_url)]
+    rows = []
+    for case in cases:
+        print(
+            f"{'Rasa' if case.rasa_url else 'botdesk'}, {case.store}, {case.processes} process(es), "
+            f"{case.load}, {case.seconds:g} s ...",
+            flush=True,
+        )
+        rows.append(await run_case(case, args.database_url or POSTGRES_URL))
+        print("\n".join(table(rows[-1:])[2:]), flush=True)
+    ready = [row.ready for row in rows if row.ready is not None]
+    botdesk = [row for row in rows if not row.case.rasa_url]
+    lines = [
+        "## REST channel under load",
+        "",
+        "`python benchmarks/rest_load.py"
+        + (" --suite" if args.suite else "")
+        + "`"
+        + (" with a Rasa server started by hand (`--rasa-url`)" if args.rasa_url else "")
+        + f": `botdesk run` with the default bot in its own process(es), the load generator in "
+        f"another, all on this {os.cpu_count()}-core machine. Open loop: messages due at a fixed "
+        "rate, latency counted from when each was due. Closed loop: each client sends its next "
+        "message when the previous one is answered. Lost = sent but not in the store afterwards. "
+        "Every botdesk answer is stored before it is sent.",
+        "",
+        *table(rows),
+        "",
+        f"Server start to ready (model trained, migrations done): {min(ready):.2f}–{max(ready):.2f} s "
+        f"(budget 5 s). RSS after the load: up to {max(max(r.rss) for r in botdesk):.0f} MB "
+        "per process (budget 300 MB)."
+        if ready and botdesk
+        else "",
+    ]
+    rasa = {row.case.clients: row for row in rows if row.case.rasa_url}
+    mine = {row.case.clients: row for row in botdesk if row.case.store == "SQLite" and row.case.clients}
+    if 16 in rasa and 16 in mine:
+        ratio = (len(mine[16].run.latencies) / mine[16].elapsed) / max(
+            1e-9, len(rasa[16].run.latencies) / rasa[16].elapsed
+        )
+        lines.append(
+            f"At 16 clients botdesk (SQLite) answers {ratio:.1f} times as many messages per "
+            "second as Rasa (budget: 20 times)."
+        )
     return "\n".join(lines)
 
 
@@ -229,18 +385,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rate", type=float, default=200, help="messages per second (default 200)")
-    parser.add_argument("--seconds", type=float, default=20, help="how long to send (default 20)")
-    parser.add_argument("--senders", type=int, default=500, help="distinct customers (default 500)")
-    parser.add_argument("--database-url", help="PostgreSQL URL instead of a fresh SQLite file")
+    parser.add_argument("--rate", type=float, default=200, help="open loop: messages per second (200)")
+    parser.add_argument("--clients", type=int, help="closed loop with this many clients instead")
+    parser.add_argument("--seconds", type=float, default=20, help="how long each run sends (default 20)")
+    parser.add_argument("--processes", type=int, default=1, help="botdesk run processes (PostgreSQL)")
+    parser.add_argument("--database-url", help=f"PostgreSQL URL (default {POSTGRES_URL})")
+    parser.add_argument("--rasa-url", help="a running Rasa server with the REST channel, for comparison")
+    parser.add_argument("--suite", action="store_true", help="the whole table: stores, clients, processes")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     print(report)
     if not args.no_write:
-        section = "rest-postgres" if args.database_url else "rest"
-        write_section(section, report)
-        print(f"written to docs/benchmarks.md ({section})")
+        write_section("rest", report)
+        print("written to docs/benchmarks.md (section rest)")
 
 
 if __name__ == "__main__":
