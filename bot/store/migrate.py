@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.db import reachable
@@ -26,6 +26,7 @@ from bot.store.errors import StoreError
 from bot.store.models import Base, UTCDateTime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x626F7464  # "botd": the PostgreSQL advisory lock held while migrating
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -67,6 +68,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
 
     with reachable(engine.url), _alembic_errors():
         async with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":  # several processes starting at once: one migrates
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(run)
     return await current_revision(engine)
 

@@ -170,3 +170,13 @@ async def test_auto_assignment_in_two_processes_never_gives_a_dialogue_twice(
         )
     assert len(tickets) == len(set(tickets)) == 2  # her limit, across both processes
     assert len(joined) == len(set(joined)) == 2  # "Анна joined the chat", once per dialogue
+
+
+async def test_processes_starting_at_once_migrate_the_database_once(pg_url: str) -> None:
+    engines = [Database.open(pg_url) for _ in range(3)]
+    try:
+        revisions = await asyncio.gather(*(upgrade(db.engine) for db in engines))
+    finally:
+        for db in engines:
+            await db.close()
+    assert len(set(revisions)) == 1 and revisions[0] is not None
