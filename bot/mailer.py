@@ -12,8 +12,6 @@ import os
 from email.message import EmailMessage
 from typing import Protocol
 
-import aiosmtplib
-
 from bot.errors import BotdeskError
 from bot.settings import EmailSettings
 
@@ -44,6 +42,8 @@ class SmtpMailer:
         self.password = os.environ.get(PASSWORD_ENV) or None
 
     async def send(self, message: EmailMessage) -> None:
+        import aiosmtplib  # imported when mail is sent: servers without email do not pay for it
+
         settings = self.settings
         if "From" not in message:
             message["From"] = self.sender

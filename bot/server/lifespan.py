@@ -31,8 +31,6 @@ from bot.channels.webchat import WebChatChannel
 from bot.cli.train_cmd import train_project
 from bot.conversation import Clock, ConversationService, utc_now
 from bot.events import EventBus
-from bot.events_postgres import PostgresEventBus
-from bot.events_redis import RedisEventBus
 from bot.events_shared import SharedEventBus
 from bot.nlu.pipeline import Pipeline
 from bot.privacy import RetentionSweeper, keep_personal_data_out_of_logs
@@ -113,10 +111,14 @@ def event_bus(config: BotdeskConfig, db: Database) -> EventBus:
                 "events.backend: postgres shares events through PostgreSQL, but the database is "
                 f"{db.dialect}; set events.url to a PostgreSQL URL, or use events.backend: redis"
             )
+        from bot.events_postgres import PostgresEventBus  # imported when used: memory is a budget
+
         return PostgresEventBus(url, channel)
     url = config.events.redis_url()
     if url is None:
         return EventBus()
+    from bot.events_redis import RedisEventBus
+
     return RedisEventBus(url, channel)
 
 
