@@ -13,7 +13,11 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
-from tests.browser.conftest import LiveServer, screenshot
+from bot.conversation import ConversationService
+from bot.messages import InboundMessage
+from bot.store import Database
+from tests.browser.conftest import LiveServer, run_async, screenshot
+from tests.server.conftest import Clock
 
 PASSWORD = "correct-horse-battery"
 ASK_FOR_PERSON = "Позовите оператора, пожалуйста"
@@ -364,4 +368,40 @@ def test_a_waiting_dialogue_can_be_viewed_before_taking_it_and_filtered_by_depar
     expect(dialogue.get_by_test_id("reply-input")).to_be_enabled()
     expect(dialogue.get_by_test_id("dialogue-take")).to_be_hidden()
     expect(page.get_by_test_id("tab")).to_have_count(1)
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def telegram_customer_sends_a_photo_presses_yes_and_asks_for_a_person(server: LiveServer) -> None:
+    """Straight through the services, into the live server's database (no fake Telegram needed)."""
+    options = server.app.state.options
+    project, pipeline = options.project, options.pipeline
+    async with Database.open(server.database_url) as db:
+        service = ConversationService(
+            project.config, db, lambda: pipeline, project.engine(seed=0), clock=Clock()
+        )
+        photo = {
+            "type": "photo",
+            "file_id": "AgAD-photo_1",
+            "caption": "сломанный руль",
+            "url": "/api/files/telegram/AgAD-photo_1",
+        }
+        await service.handle(InboundMessage("telegram", "4242", "", "1", (photo,)))
+        yes = {"kind": "button", "title": "Да", "payload": "/affirm"}
+        await service.handle(InboundMessage("telegram", "4242", "/affirm", "2", (yes,)))
+        await service.handle(InboundMessage("telegram", "4242", ASK_FOR_PERSON, "3"))
+
+
+def test_a_telegram_photo_is_a_link_through_the_server_and_a_pressed_button_shows_its_title(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    run_async(telegram_customer_sends_a_photo_presses_yes_and_asks_for_a_person(live_server))
+    log_in(page, live_server, "anna", "Anna")
+    page.get_by_test_id("queue-item").get_by_test_id("take").click()
+    dialogue = open_dialogue(page)
+
+    link = dialogue.get_by_test_id("attachment-link")
+    expect(link).to_have_attribute("href", "/api/files/telegram/AgAD-photo_1")
+    expect(link).to_have_text("photo · сломанный руль")
+    expect(dialogue.get_by_test_id("pressed-button")).to_have_text("pressed “Да”")
     assert page.js_errors == []  # type: ignore[attr-defined]

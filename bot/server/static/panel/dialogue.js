@@ -261,12 +261,22 @@ function messageItem(message, currentConversationId) {
   );
 }
 
-/** An attachment as a link when it has a web address, as its name otherwise. */
+/**
+ * An attachment: a pressed button by its title; a file as a link when it has a web address
+ * or a path to this server's file proxy (Telegram photos, documents, voice), by its name otherwise.
+ */
 function attachmentNode(item) {
-  const name = typeof item === "string" ? item : (item?.name ?? item?.filename ?? item?.type ?? "attachment");
+  if (item && typeof item === "object" && item.kind === "button") {
+    return el("li", { class: "pressed", testid: "pressed-button", text: `pressed “${item.title ?? ""}”` });
+  }
+  const described = item && typeof item === "object"
+    ? [item.type, item.file_name ?? item.name ?? item.filename, item.caption].filter(Boolean).join(" · ")
+    : "";
+  const name = typeof item === "string" ? item : described || "attachment";
   const url = typeof item === "object" && item ? String(item.url ?? "") : "";
-  if (/^https?:\/\//i.test(url)) {
-    return el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: name }));
+  if (/^https?:\/\//i.test(url) || /^\/api\/files\/[\w-]+\/[\w.-]+$/.test(url)) {
+    const link = { href: url, target: "_blank", rel: "noopener noreferrer", testid: "attachment-link", text: name };
+    return el("li", {}, el("a", link));
   }
   return el("li", { text: name });
 }
