@@ -99,3 +99,25 @@ async def test_the_feed_needs_a_session_and_the_same_origin(make_app: AppFactory
                     pass
     assert anonymous.value.response.status_code == 403
     assert cross_site.value.response.status_code == 403
+
+
+async def test_a_feed_says_nothing_more_once_its_session_is_logged_out(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.server.routes.api_events.RECHECK_SECONDS", 0.0)  # check before every event
+    app = make_app()
+    async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as customer:
+        await add_operator(app, "anna", name="Анна")
+        async with logged_in(base, "anna") as anna:
+            cookie = f"botdesk_session={anna.cookies['botdesk_session']}"
+            async with websockets.connect(
+                ws_url(base), additional_headers={"Cookie": cookie}, origin=base
+            ) as socket:
+                await ask_for_a_person(customer, "v1")
+                assert (await next_of_kind(socket, "ticket"))["status"] == "queued"
+                assert (await anna.post("/api/logout")).status_code in (200, 204)
+                await ask_for_a_person(customer, "v2")
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await next_of_kind(socket, "ticket")
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008 and "log in again" in closed.value.rcvd.reason

@@ -6,7 +6,10 @@ cookie. Non-browser clients send no Origin and need only the cookie.
 
 Each operator gets every ticket event and operator event, and the message events of
 conversations whose latest ticket waits in the queue or is (or was last) theirs.
-Events are hints: after a reconnect the panel reloads from the JSON API.
+Events are hints: after a reconnect the panel reloads from the JSON API. The session is
+checked again before forwarding when the last check is older than ``RECHECK_SECONDS``: a
+feed whose operator logged out, was disabled or got a new password is closed before it
+says anything more.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +36,8 @@ log = logging.getLogger("botdesk.panel")
 WORKERS = (OperatorRole.OPERATOR, OperatorRole.ADMIN)
 MESSAGE_KEYS = ("message_id", "sender", "sender_name", "text")
 POLICY_VIOLATION = 1008
+RECHECK_SECONDS = 5.0
+SESSION_ENDED = "the session ended; log in again"
 
 
 def same_origin(websocket: WebSocket) -> bool:
@@ -95,7 +101,8 @@ async def events(websocket: WebSocket) -> None:
         return
     with state.events.subscribe() as subscription:  # subscribed before accepting: nothing missed
         await websocket.accept()
-        forward = asyncio.create_task(_forward(state, login, websocket, subscription))
+        token = websocket.cookies.get(SESSION_COOKIE)
+        forward = asyncio.create_task(_forward(state, login, websocket, subscription, token))
         try:
             while True:  # the panel sends nothing that matters; this notices the disconnect
                 message = await websocket.receive()
@@ -109,9 +116,17 @@ async def events(websocket: WebSocket) -> None:
                 await forward
 
 
-async def _forward(state: ServerState, login: Login, websocket: WebSocket, subscription: Any) -> None:
+async def _forward(
+    state: ServerState, login: Login, websocket: WebSocket, subscription: Any, token: str | None
+) -> None:
+    checked = time.monotonic()
     async for event in subscription:
         try:
+            if time.monotonic() - checked >= RECHECK_SECONDS:
+                if await login_of(state, token) is None:
+                    await websocket.close(code=POLICY_VIOLATION, reason=SESSION_ENDED)
+                    return
+                checked = time.monotonic()
             if await visible(state, login, event):
                 await websocket.send_text(json.dumps(event_json(event), ensure_ascii=False))
         except (WebSocketDisconnect, RuntimeError):
