@@ -26,14 +26,19 @@ operator services.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.conversation import ConversationService
     from bot.project import Project
+    from bot.store import Database
+    from handoff.service import OperatorService
 
 from bot.errors import DataError
 from bot.messages import InboundMessage, OutboundMessage
@@ -134,13 +139,12 @@ def _names(messages: list[OutboundMessage]) -> list[str]:
     return names
 
 
-async def run_stories(project: Project, pipeline: Pipeline, stories: list[TestStory]) -> list[StoryOutcome]:
-    """Every story against one fresh store, each as its own customer."""
-    from bot.conversation import ConversationService
+@contextlib.asynccontextmanager
+async def scratch_store() -> AsyncIterator[tuple[Database, int]]:
+    """A fresh SQLite store in a temporary directory, and the operator that stories use."""
     from bot.store import Database, create_operator, upgrade
-    from handoff.service import OperatorService
 
-    with tempfile.TemporaryDirectory(prefix="botdesk-test-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="botdesk-story-") as tmp:
         db = Database.open(f"sqlite:///{Path(tmp) / 'stories.db'}")
         try:
             await upgrade(db.engine)
@@ -148,22 +152,39 @@ async def run_stories(project: Project, pipeline: Pipeline, stories: list[TestSt
                 operator = await create_operator(session, "story-operator", "Оператор")
                 await session.commit()
                 operator_id = operator.id
-            outcomes = []
-            for number, story in enumerate(stories):
-                delivered: list[OutboundMessage] = []
-
-                async def deliver(message: OutboundMessage, sink: list[OutboundMessage] = delivered) -> None:
-                    sink.append(message)
-
-                clock = _Clock(story.at)
-                engine = project.engine(seed=0)
-                customers = ConversationService(project.config, db, lambda: pipeline, engine, clock=clock)
-                operators = OperatorService(project.config, db, engine, deliver=deliver, clock=clock)
-                runner = _StoryRun(story, f"story-{number}", customers, operators, operator_id, delivered)
-                outcomes.append(await runner.run())
-            return outcomes
+            yield db, operator_id
         finally:
             await db.close()
+
+
+def story_services(
+    project: Project, pipeline: Pipeline, db: Database, at: datetime
+) -> tuple[ConversationService, OperatorService, list[OutboundMessage]]:
+    """The customer and operator services at a fixed time; what operators send is collected."""
+    from bot.conversation import ConversationService
+    from handoff.service import OperatorService
+
+    delivered: list[OutboundMessage] = []
+
+    async def deliver(message: OutboundMessage) -> None:
+        delivered.append(message)
+
+    clock = _Clock(at)
+    engine = project.engine(seed=0)
+    customers = ConversationService(project.config, db, lambda: pipeline, engine, clock=clock)
+    operators = OperatorService(project.config, db, engine, deliver=deliver, clock=clock)
+    return customers, operators, delivered
+
+
+async def run_stories(project: Project, pipeline: Pipeline, stories: list[TestStory]) -> list[StoryOutcome]:
+    """Every story against one fresh store, each as its own customer."""
+    async with scratch_store() as (db, operator_id):
+        outcomes = []
+        for number, story in enumerate(stories):
+            customers, operators, delivered = story_services(project, pipeline, db, story.at)
+            runner = _StoryRun(story, f"story-{number}", customers, operators, operator_id, delivered)
+            outcomes.append(await runner.run())
+        return outcomes
 
 
 class _Clock:

@@ -10,10 +10,8 @@ a file. Callers serialise writes (one editor action at a time).
 from __future__ import annotations
 
 import io
-import os
 import re
 import string
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from bot.errors import DataError
-from bot.yamlio import load_yaml
+from bot.yamlio import load_yaml, write_text_atomically
 
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}(\.yml)?$")
@@ -197,12 +195,4 @@ class IntentFiles:
     def _write(self, path: Path, data: Any) -> None:
         buffer = io.StringIO()
         _yaml().dump(data, buffer)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(buffer.getvalue())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomically(path, buffer.getvalue())

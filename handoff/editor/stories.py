@@ -12,9 +12,7 @@ the bot's to repeat.
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,16 +22,14 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 from sqlalchemy import select
 
-from bot.conversation import ConversationService
-from bot.dialogue.test_stories import TestStory, UserTurn, _names, _StoryRun
+from bot.dialogue.test_stories import TestStory, UserTurn, _names, _StoryRun, scratch_store, story_services
 from bot.errors import BotdeskError, DataError
-from bot.messages import InboundMessage, OutboundMessage
+from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
-from bot.store import Conversation, Database, Message, Sender, create_operator, upgrade
-from bot.yamlio import load_yaml
+from bot.store import Conversation, Database, Message, Sender
+from bot.yamlio import load_yaml, write_text_atomically
 from handoff.editor.pii import mask_personal_data
-from handoff.service import OperatorService
 
 STORY_FILE = re.compile(r"^[\w\-]+(/[\w\-]+)*\.yml$")
 DEFAULT_FILE = "tests/test_stories.yml"
@@ -87,49 +83,30 @@ async def record_story(
 ) -> dict[str, Any]:
     """Replay ``steps`` through the bot; the story as a plain dict (``story``, ``metadata``, ``steps``)."""
     story: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="botdesk-story-") as tmp:
-        db = Database.open(f"sqlite:///{Path(tmp) / 'story.db'}")
-        try:
-            await upgrade(db.engine)
-            async with db.session() as session:
-                operator = await create_operator(session, "story-operator", "Оператор")
-                await session.commit()
-                operator_id = operator.id
-            delivered: list[OutboundMessage] = []
-
-            async def deliver(message: OutboundMessage) -> None:
-                delivered.append(message)
-
-            def clock() -> Any:
-                return at
-
-            engine = project.engine(seed=0)
-            customers = ConversationService(project.config, db, lambda: pipeline, engine, clock=clock)
-            operators = OperatorService(project.config, db, engine, deliver=deliver, clock=clock)
-            turns = [UserTurn(s.text, None, [], None, operator=s.operator) for s in steps]
-            test = TestStory(name, turns, at, "", None)
-            runner = _StoryRun(test, "story-customer", customers, operators, operator_id, delivered)
-            for turn in turns:
-                if turn.operator:
-                    try:
-                        actions = await runner._operator(turn)
-                    except DataError:  # the bot in service no longer hands this dialogue off
-                        break
-                    story.append({"operator": turn.text})
-                else:
-                    handled = await customers.handle(InboundMessage("test", "story-customer", turn.text))
-                    result = handled.result
-                    if handled.ticket_id is not None:
-                        runner.ticket, runner.claimed = handled.ticket_id, False
-                    prefix = ["action_handoff"] if result is not None and result.escalation else []
-                    actions = prefix + _names(handled.replies)
-                    step: dict[str, Any] = {"user": turn.text}
-                    if result is not None and result.intent:
-                        step["intent"] = result.intent
-                    story.append(step)
-                story.extend({"action": action} for action in actions)
-        finally:
-            await db.close()
+    async with scratch_store() as (db, operator_id):
+        customers, operators, delivered = story_services(project, pipeline, db, at)
+        turns = [UserTurn(s.text, None, [], None, operator=s.operator) for s in steps]
+        test = TestStory(name, turns, at, "", None)
+        runner = _StoryRun(test, "story-customer", customers, operators, operator_id, delivered)
+        for turn in turns:
+            if turn.operator:
+                try:
+                    actions = await runner._operator(turn)
+                except DataError:  # the bot in service no longer hands this dialogue off
+                    break
+                story.append({"operator": turn.text})
+            else:
+                handled = await customers.handle(InboundMessage("test", "story-customer", turn.text))
+                result = handled.result
+                if handled.ticket_id is not None:
+                    runner.ticket, runner.claimed = handled.ticket_id, False
+                prefix = ["action_handoff"] if result is not None and result.escalation else []
+                actions = prefix + _names(handled.replies)
+                step: dict[str, Any] = {"user": turn.text}
+                if result is not None and result.intent:
+                    step["intent"] = result.intent
+                story.append(step)
+            story.extend({"action": action} for action in actions)
     return {"story": name, "metadata": {"time": at.isoformat()}, "steps": story}
 
 
@@ -169,13 +146,5 @@ def append_story(path: Path, story: dict[str, Any]) -> str:
     stories.append(entry)
     buffer = io.StringIO()
     yaml.dump(data, buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, buffer.getvalue())
     return buffer.getvalue()
