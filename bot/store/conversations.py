@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import dialect_of
-from bot.store.errors import InputRejected, MessageTooLong
+from bot.store.errors import InputRejected, MessageTooLong, StoreError
 from bot.store.models import (
     MAX_MESSAGE_CHARS,
     Conversation,
@@ -117,51 +117,41 @@ async def store_inbound(
     """
     check_text(text)
     _check_channel_message_id(channel_message_id)
-    message = Message(
-        conversation_id=conversation.id,
-        direction=Direction.IN,
-        sender=Sender.CUSTOMER,
-        text=text,
-        attachments=[dict(a) for a in attachments or ()],
-        channel_message_id=channel_message_id,
-        created_at=utcnow(),
-    )
-    created = True
+    values: dict[str, Any] = {
+        "conversation_id": conversation.id,
+        "direction": Direction.IN,
+        "sender": Sender.CUSTOMER,
+        "text": text,
+        "attachments": [dict(a) for a in attachments or ()],
+        "channel_message_id": channel_message_id,
+        "created_at": utcnow(),
+    }
     if channel_message_id is None:
+        message = Message(**values)
         session.add(message)
-    else:
-        # One round trip in the usual case: insert unless the (conversation, channel
-        # message id) pair is stored already; only a redelivery reads the stored row.
-        inserted = await session.scalar(
-            _insert_for(session)(Message)
-            .values(
-                conversation_id=conversation.id,
-                direction=Direction.IN,
-                sender=Sender.CUSTOMER,
-                text=text,
-                attachments=[dict(a) for a in attachments or ()],
-                channel_message_id=channel_message_id,
-                created_at=message.created_at,
-            )
-            .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
-            .returning(Message),
-            execution_options={"populate_existing": True},
+        await session.commit()
+        return message, True
+    # One round trip in the usual case: insert unless the (conversation, channel message
+    # id) pair is stored already; only a redelivery reads the stored row.
+    inserted = await session.scalar(
+        _insert_for(session)(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
+        .returning(Message),
+        execution_options={"populate_existing": True},
+    )
+    if inserted is not None:
+        await session.commit()
+        return inserted, True
+    stored = await session.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation.id, Message.channel_message_id == channel_message_id
         )
-        if inserted is None:
-            created = False
-            message = await session.get_one(
-                Message,
-                await session.scalar(
-                    select(Message.id).where(
-                        Message.conversation_id == conversation.id,
-                        Message.channel_message_id == channel_message_id,
-                    )
-                ),
-            )
-        else:
-            message = inserted
+    )
     await session.commit()
-    return message, created
+    if stored is None:  # the conflicting row went in between (a concurrent forget_customer)
+        raise StoreError(f"message {channel_message_id!r} of conversation {conversation.id} vanished")
+    return stored, False
 
 
 def _insert_for(session: AsyncSession) -> Any:
