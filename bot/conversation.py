@@ -1,12 +1,19 @@
 """handle(message): store first, then the bot — unless a person owns the dialogue.
 
-    inbound -> identify customer -> open conversation -> store (commit)
-            -> NLU (result stored beside the message, also when the bot stays silent)
-            -> human owns it? silent : dialogue engine -> replies, ticket, lead card
-            -> replies stored -> returned for the channel to send
+    inbound -> NLU (a pure function of the text)
+            -> one transaction: identify customer -> open conversation
+               -> store the message with its NLU result
+               -> human owns it? silent : dialogue engine -> replies, ticket, lead card
+               -> replies and dialogue state stored -> commit
+            -> replies returned for the channel to send (after the commit: an
+               acknowledged message is always stored)
 
-Messages of one customer are handled one at a time (an asyncio lock per sender), so
-the dialogue state is never written by two turns at once.
+If the NLU or the bot fails, the message is still stored on its own, unanswered, and
+``answer_stored`` answers it later (``bot.server.recovery``). Messages of one customer
+are handled one at a time (an asyncio lock per sender; on PostgreSQL also a row lock
+on the customer), so the dialogue state is never written by two turns at once. The
+usual turn runs four prepared Core statements (``bot.store.turns``); the rarer steps
+use the ORM on the same session.
 """
 
 from __future__ import annotations
@@ -19,11 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, null, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.engine import DialogueEngine, DialogueState, Reply, TurnResult
 from bot.dialogue.validators import mask_phone
 from bot.events import NO_EVENTS, EventBus
 from bot.messages import InboundMessage, OutboundMessage
+from bot.nlu.base import Message as Parsed
 from bot.nlu.pipeline import Pipeline
 from bot.settings import BotdeskConfig
 from bot.store import (
@@ -33,8 +43,9 @@ from bot.store import (
     HandoffTicket,
     InputRejected,
     LeadKind,
+    StoreError,
     TicketStatus,
-    add_replies,
+    check_text,
     create_lead,
     create_ticket,
     ensure_department,
@@ -46,9 +57,17 @@ from bot.store import (
     store_inbound,
 )
 from bot.store import Message as StoredMessage
-from bot.store.models import FeedbackAbout
+from bot.store.conversations import check_channel_message_id
+from bot.store.models import FeedbackAbout, utcnow
 from bot.store.rows import affected
 from bot.store.stranded import stranded_message
+from bot.store.turns import (
+    insert_inbound,
+    insert_replies,
+    save_dialogue,
+    sender_row,
+    touch_conversation,
+)
 from bot.survey import asked_after_close, record_answer, record_asked
 
 log = logging.getLogger("botdesk.conversation")
@@ -72,6 +91,41 @@ class Handled:
     ticket_id: int | None = None
     lead_id: int | None = None
     feedback: tuple[str, bool | None, int | None] | None = None  # a survey answer: about, helpful, score
+
+
+@dataclass
+class Turn:
+    """A customer message stored in the current transaction, and what the bot needs to answer it."""
+
+    inbound: InboundMessage
+    conversation_id: int
+    customer_id: int
+    state: ConversationState | None
+    dialogue: dict[str, Any]
+    message_id: int
+    parsed: Parsed | None
+    nlu: dict[str, Any] | None
+    now: datetime
+
+
+class LazyConversation:
+    """The conversation as an ORM object, loaded only by the rarer steps that need one."""
+
+    def __init__(self, session: AsyncSession, conversation_id: int) -> None:
+        self.session = session
+        self.conversation_id = conversation_id
+        self._loaded: Conversation | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    async def get(self) -> Conversation:
+        if self._loaded is None:
+            self._loaded = await self.session.get_one(
+                Conversation, self.conversation_id, populate_existing=True
+            )
+        return self._loaded
 
 
 class ConversationService:
@@ -106,7 +160,7 @@ class ConversationService:
             return await self._handle(inbound)
 
     async def answer_stored(self, message_id: int) -> Handled | None:
-        """Answer a customer message that was stored but whose turn never ran (its process died).
+        """Answer a customer message that was stored but never answered (its process died, the bot failed).
 
         The message must still be the conversation's last and have no NLU result. A no-op
         UPDATE takes its row lock first, so of several processes recovering at once one
@@ -125,68 +179,134 @@ class ConversationService:
             message.channel_message_id,
             tuple(message.attachments or ()),
         )
-        async with self._lock(inbound), self.db.session() as session:
-            claimed = await session.execute(
-                update(StoredMessage)
-                .where(StoredMessage.id == message_id, StoredMessage.nlu.is_(None))
-                .values(nlu=null())  # SQL NULL, not JSON null: a no-op that takes the row lock
-                .execution_options(synchronize_session=False)
-            )
-            found = await stranded_message(session, message_id)  # again, under the row lock
-            if affected(claimed) != 1 or found is None:
-                await session.rollback()
-                return None
-            stored, conversation, _ = found
-            return await self._answer(session, inbound, stored, conversation.customer_id)
+        async with self._lock(inbound):
+            pipeline = self.pipeline()
+            parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+            async with self.db.session() as session:
+                claimed = await session.execute(
+                    update(StoredMessage)
+                    .where(StoredMessage.id == message_id, StoredMessage.nlu.is_(None))
+                    .values(nlu=null())  # SQL NULL, not JSON null: a no-op that takes the row lock
+                    .execution_options(synchronize_session=False)
+                )
+                found = await stranded_message(session, message_id)  # again, under the row lock
+                if affected(claimed) != 1 or found is None:
+                    await session.rollback()
+                    return None
+                stored, conversation, _ = found
+                nlu = parsed.to_parse_dict() if parsed is not None else None
+                if nlu is not None:
+                    await set_nlu(session, stored, nlu, pipeline.version)
+                    await session.flush()
+                turn = Turn(
+                    inbound,
+                    conversation.id,
+                    conversation.customer_id,
+                    conversation.state,
+                    dict(conversation.dialogue or {}),
+                    stored.id,
+                    parsed,
+                    nlu,
+                    self.clock(),
+                )
+                return await self._respond(session, turn)
 
     async def _handle(self, inbound: InboundMessage) -> Handled:
         if not inbound.text.strip() and not inbound.attachments:
             raise InputRejected("the message is empty")
-        async with self.db.session() as session:
+        check_text(inbound.text)
+        check_channel_message_id(inbound.message_id)
+        pipeline = self.pipeline()
+        try:
+            # A photo or a sticker alone has no words to understand.
+            parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+            async with self.db.session() as session:
+                return await self._turn(session, inbound, parsed, pipeline.version)
+        except (InputRejected, StoreError, SQLAlchemyError):
+            raise  # nothing to keep (bad input) or nowhere to keep it (the database)
+        except Exception:
+            await self._keep_unanswered(inbound)  # the NLU or the bot failed: the message stays
+            raise
+
+    async def _keep_unanswered(self, inbound: InboundMessage) -> None:
+        """Store a message whose turn failed, without NLU result or answer: recovery answers it later."""
+        try:
+            async with self.db.session() as session:
+                customer, _ = await identify_customer(
+                    session, inbound.channel, inbound.sender_id, inbound.profile
+                )
+                conversation = await open_conversation(
+                    session, customer, inbound.channel, language=self.config.language
+                )
+                await store_inbound(
+                    session, conversation, inbound.text, inbound.message_id, list(inbound.attachments)
+                )
+        except Exception:
+            log.exception("a %s message could not be stored after its turn failed", inbound.channel)
+
+    async def _turn(
+        self, session: AsyncSession, inbound: InboundMessage, parsed: Parsed | None, version: str | None
+    ) -> Handled:
+        """Store the message and answer it, in one transaction of ``session``."""
+        connection = await session.connection()
+        sender = await sender_row(connection, inbound.channel, inbound.sender_id)
+        if sender is None or sender.conversation_id is None or sender.needs_update(inbound.profile):
+            # A new sender, a new conversation or a new profile: the ORM helpers write them.
             customer, _ = await identify_customer(
                 session, inbound.channel, inbound.sender_id, inbound.profile
             )
             conversation = await open_conversation(
                 session, customer, inbound.channel, language=self.config.language
             )
-            stored, created = await store_inbound(
-                session, conversation, inbound.text, inbound.message_id, list(inbound.attachments)
-            )  # committed: from here on the message cannot be lost
-            conversation_id, customer_id = conversation.id, customer.id
-            if not created:
-                return Handled([], conversation_id, duplicate=True)
-            return await self._answer(session, inbound, stored, customer_id)
-
-    async def _answer(
-        self, session: Any, inbound: InboundMessage, stored: StoredMessage, customer_id: int
-    ) -> Handled:
-        """The bot's part of a turn for a stored customer message (also one a crash left unanswered)."""
-        conversation_id, message_id = stored.conversation_id, stored.id
-        pipeline = self.pipeline()
-        # A photo or a sticker alone has no words to understand.
-        parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
-        nlu = parsed.to_parse_dict() if parsed is not None else {}
-        now = self.clock()
-        # The same session, a new transaction. The conversation is read again: an
-        # operator may have claimed it while the NLU ran.
-        conversation = await session.get_one(Conversation, conversation_id, populate_existing=True)
-        message = stored
-        if parsed is not None:
-            await set_nlu(session, message, nlu, pipeline.version)
-        if conversation.state in HUMAN_STATES:
-            conversation.updated_at = stored.created_at
+            customer_id, conversation_id = customer.id, conversation.id
+            state: ConversationState | None = conversation.state
+            dialogue = dict(conversation.dialogue or {})
+        else:
+            customer_id, conversation_id = sender.customer_id, sender.conversation_id
+            state, dialogue = sender.state, sender.dialogue
+        nlu = parsed.to_parse_dict() if parsed is not None else None
+        message_id = await insert_inbound(
+            connection,
+            conversation_id,
+            inbound.text,
+            channel_message_id=inbound.message_id,
+            attachments=inbound.attachments,
+            nlu=nlu,
+            model_version=version,
+            now=utcnow(),
+        )
+        if message_id is None:  # sent again: answered once, the first time
             await session.commit()
-            self._announce_inbound(conversation_id, message_id, inbound, nlu)
+            return Handled([], conversation_id, duplicate=True)
+        turn = Turn(
+            inbound, conversation_id, customer_id, state, dialogue, message_id, parsed, nlu, self.clock()
+        )
+        return await self._respond(session, turn)
+
+    async def _respond(self, session: AsyncSession, turn: Turn) -> Handled:
+        """The bot's part of a turn whose message is stored in ``session``'s transaction; commits."""
+        connection = await session.connection()
+        conversation_id, inbound, now = turn.conversation_id, turn.inbound, turn.now
+        nlu = turn.nlu or {}
+        if turn.state in HUMAN_STATES:
+            await touch_conversation(connection, conversation_id, utcnow())
+            await session.commit()
+            self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
             return Handled([], conversation_id, silent=True)
-        state = DialogueState.from_dict(conversation.dialogue)
-        if not conversation.dialogue and await self._survey_after_close(session, conversation, now):
+        conversation = LazyConversation(session, conversation_id)
+        state = DialogueState.from_dict(turn.dialogue)
+        if not turn.dialogue and await self._survey_after_close(session, conversation, now):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
-        result = self.engine.handle(state, parsed, now) if parsed is not None else self.engine.non_text(state)
+        result = (
+            self.engine.handle(state, turn.parsed, now)
+            if turn.parsed is not None
+            else self.engine.non_text(state)
+        )
         handled = Handled([], conversation_id, result=result)
-        handled.feedback = await self._record_survey(session, conversation, result, now)
-        form_answers = list(conversation.dialogue.get("_form_answers", [])) if conversation.dialogue else []
+        handled.feedback = await self._record_survey(session, conversation, turn, result)
+        form_answers = list(turn.dialogue.get("_form_answers", []))
         if result.form_answer:
-            form_answers.append(message_id)
+            form_answers.append(turn.message_id)
         if result.forget_form_answers and form_answers:
             await redact_messages(session, form_answers)
         if result.forget_form_answers or result.lead is not None:
@@ -194,22 +314,31 @@ class ConversationService:
         replies = list(result.replies)
         if result.escalation is not None:
             handled.ticket_id, queue_reply = await self._open_ticket(
-                session, conversation, state, result, nlu, now
+                session, await conversation.get(), state, result, nlu, now
             )
             if queue_reply is not None:
                 replies.append(queue_reply)
         if result.lead is not None:
-            handled.lead_id = await self._save_lead(session, conversation, customer_id, result)
-        for said in await self._bot_says(session, conversation, inbound, replies):
+            handled.lead_id = await self._save_lead(
+                session, await conversation.get(), turn.customer_id, result
+            )
+        if conversation.loaded:
+            await session.flush()  # the ORM's changes first; the statements below bypass it
+        for said in await self._bot_says(connection, conversation_id, inbound, replies):
             handled.replies.append(said)
             if result.form_answer and not result.forget_form_answers and result.lead is None:
                 form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
-        conversation.dialogue = {**state.to_dict(), "_form_answers": form_answers}
-        conversation.slots = {k: v for k, v in state.tracker.slots.items() if not k.startswith("_")}
-        conversation.active_loop = state.tracker.active_loop
-        conversation.misunderstood_in_a_row = state.misunderstood_in_a_row
+        await save_dialogue(
+            connection,
+            conversation_id,
+            dialogue={**state.to_dict(), "_form_answers": form_answers},
+            slots={k: v for k, v in state.tracker.slots.items() if not k.startswith("_")},
+            active_loop=state.tracker.active_loop,
+            misunderstood=state.misunderstood_in_a_row,
+            now=utcnow(),
+        )
         await session.commit()
-        self._announce_inbound(conversation_id, message_id, inbound, nlu)
+        self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
         for said in handled.replies:
             self.events.emit(
                 "message",
@@ -247,44 +376,48 @@ class ConversationService:
         )
 
     async def _bot_says(
-        self, session: Any, conversation: Conversation, inbound: InboundMessage, replies: list[Reply]
+        self, connection: Any, conversation_id: int, inbound: InboundMessage, replies: list[Reply]
     ) -> list[OutboundMessage]:
-        """Store the bot's replies in one round trip; they go out in the channel's answer."""
-        stored = add_replies(session, conversation, [reply.text for reply in replies])
-        await session.flush()
+        """Store the bot's replies in one statement; they go out in the channel's answer."""
+        stored = await insert_replies(
+            connection, conversation_id, [reply.text for reply in replies], utcnow()
+        )
         return [
             OutboundMessage(
                 channel=inbound.channel,
                 recipient_id=inbound.sender_id,
-                conversation_id=conversation.id,
+                conversation_id=conversation_id,
                 text=reply.text,
                 sender="bot",
                 sender_name=self.config.bot.label,
                 buttons=reply.buttons,
-                message_id=row.id,
+                message_id=message_id,
                 image=reply.image,
                 response=reply.response,
             )
-            for reply, row in zip(replies, stored, strict=True)
+            for reply, message_id in zip(replies, stored, strict=True)
         ]
 
-    async def _survey_after_close(self, session: Any, conversation: Conversation, now: datetime) -> bool:
+    async def _survey_after_close(
+        self, session: AsyncSession, conversation: LazyConversation, now: datetime
+    ) -> bool:
         return self.config.survey.enabled and await asked_after_close(
-            session, conversation, self.config.survey, now
+            session, await conversation.get(), self.config.survey, now
         )
 
     async def _record_survey(
-        self, session: Any, conversation: Conversation, result: TurnResult, now: datetime
+        self, session: AsyncSession, conversation: LazyConversation, turn: Turn, result: TurnResult
     ) -> tuple[str, bool | None, int | None] | None:
         """The survey's rows (bot.survey): the question asked this turn, or the answer or score given."""
+        now = turn.now
         if result.survey_asked:
-            await record_asked(session, conversation, FeedbackAbout.BOT, now)
+            await record_asked(session, await conversation.get(), FeedbackAbout.BOT, now)
         if result.feedback is None and result.score is None:
             return None
         row = await record_answer(
             session,
-            conversation.customer_id,
-            conversation.channel,
+            turn.customer_id,
+            turn.inbound.channel,
             self.config.survey,
             now,
             helpful=result.feedback,

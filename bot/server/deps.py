@@ -1,4 +1,8 @@
-"""The running services as ``Annotated`` dependencies, declared once for every route."""
+"""The running services as ``Annotated`` dependencies, declared once for every route.
+
+All are ``async def``: FastAPI runs a plain ``def`` dependency on a worker thread, and a
+thread hop per dependency cost more than the rest of a REST turn.
+"""
 
 from __future__ import annotations
 
@@ -16,21 +20,21 @@ STARTING = "the server is starting; try again in a moment"
 NO_DATABASE = "the database is not available; nothing was stored, try again later"
 
 
-def get_state(request: Request) -> ServerState:
+async def get_state(request: Request) -> ServerState:
     state: ServerState | None = getattr(request.app.state, "botdesk", None)
     if state is None:  # the lifespan has not run (yet)
         raise HTTPException(503, STARTING)
     return state
 
 
-def get_ready_state(state: Annotated[ServerState, Depends(get_state)]) -> ServerState:
+async def get_ready_state(state: Annotated[ServerState, Depends(get_state)]) -> ServerState:
     """The services, once the store is usable: a route that writes must not answer before."""
     if not state.ready:
         raise HTTPException(503, NO_DATABASE, headers={"Retry-After": "5"})
     return state
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
@@ -40,15 +44,15 @@ ReadyStateDep = Annotated[ServerState, Depends(get_ready_state)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def get_conversations(state: ReadyStateDep) -> ConversationService:
+async def get_conversations(state: ReadyStateDep) -> ConversationService:
     return state.conversations
 
 
-def get_operators(state: ReadyStateDep) -> OperatorService:
+async def get_operators(state: ReadyStateDep) -> OperatorService:
     return state.operators
 
 
-def get_database(state: ReadyStateDep) -> Database:
+async def get_database(state: ReadyStateDep) -> Database:
     return state.db
 
 

@@ -58,7 +58,7 @@ def build_tools(state: ServerState, options: ServerOptions) -> EditorTools:
     return EditorTools(state, options, annotations, trainer)
 
 
-def editor_tools(request: Request, state: ReadyStateDep) -> EditorTools:
+async def editor_tools(request: Request, state: ReadyStateDep) -> EditorTools:
     tools: EditorTools | None = getattr(request.app.state, "editor", None)
     if tools is None or tools.state is not state:  # a restarted lifespan has new services
         try:

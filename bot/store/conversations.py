@@ -53,7 +53,7 @@ def check_text(text: str) -> None:
         raise InputRejected("the message is not valid Unicode text (lone surrogate characters)") from None
 
 
-def _check_channel_message_id(value: str | None) -> None:
+def check_channel_message_id(value: str | None) -> None:
     if value is not None and (not value or len(value) > MAX_CHANNEL_MESSAGE_ID_CHARS or "\x00" in value):
         raise InputRejected(f"a channel message id must be 1 to {MAX_CHANNEL_MESSAGE_ID_CHARS} characters")
 
@@ -116,7 +116,7 @@ async def store_inbound(
     answered once. Over-long or binary text raises ``InputRejected`` and writes nothing.
     """
     check_text(text)
-    _check_channel_message_id(channel_message_id)
+    check_channel_message_id(channel_message_id)
     values: dict[str, Any] = {
         "conversation_id": conversation.id,
         "direction": Direction.IN,
@@ -179,7 +179,7 @@ async def store_outbound(
     if sender == Sender.OPERATOR and operator_id is None:
         raise ValueError("an operator's message needs the operator_id")
     check_text(text)
-    _check_channel_message_id(channel_message_id)
+    check_channel_message_id(channel_message_id)
     now = utcnow()
     message = Message(
         conversation_id=conversation.id,

@@ -2,11 +2,14 @@
 
 ``sqlite:///botdesk.db`` becomes ``sqlite+aiosqlite`` (a relative path is relative to
 the project directory), ``postgresql://`` becomes ``postgresql+psycopg``. SQLite runs
-in WAL mode with foreign keys on and a busy timeout, and every transaction starts with
-``BEGIN IMMEDIATE``: one writer at a time, waited for rather than failed, so a
-read-then-write transaction can never hit "database is locked" half way. The price:
-a session that has read holds the write lock until it commits, rolls back or closes,
-so never keep one open across network I/O; read-only work uses ``Database.reader()``.
+in WAL mode with foreign keys on, its statements run on the event loop's thread
+(``bot.store.sqlite_inline``), and every writing transaction starts with
+``BEGIN IMMEDIATE`` on the process's one writer connection: one writer at a time,
+waited for (in the pool, first come first served) rather than failed, so a
+read-then-write transaction can never hit "database is locked" half way. The price: a
+session that has read holds the writer until it commits, rolls back or closes, so never
+keep one open across network I/O; read-only work uses ``Database.reader()``, which has
+connections of its own.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from bot.store.errors import StoreError
+from bot.store.sqlite_inline import INLINE_BUSY_MS, begin_immediate, inline_creator
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write lock
 READ_ONLY = "botdesk_read_only"
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
 _POSTGRES_DRIVERS = {
@@ -71,18 +75,31 @@ def is_sqlite_memory(url: URL) -> bool:
 
 
 def make_engine(
-    url: str | URL, *, base_dir: Path | None = None, echo: bool = False, pool_size: int | None = None
+    url: str | URL,
+    *,
+    base_dir: Path | None = None,
+    echo: bool = False,
+    pool_size: int | None = None,
+    read_only: bool = False,
 ) -> AsyncEngine:
-    """An async engine for a configured URL (see ``async_url``), tuned for its backend."""
+    """An async engine for a configured URL (see ``async_url``), tuned for its backend.
+
+    A file SQLite engine is a writer (one connection; ``pool_size`` is ignored) unless
+    ``read_only``: then its connections begin DEFERRED and never take the write lock.
+    """
     target = async_url(url, base_dir)
     options: dict[str, Any] = {"echo": echo}
-    if target.get_backend_name() == "sqlite":
+    sqlite = target.get_backend_name() == "sqlite"
+    if sqlite:
         _check_sqlite_directory(target)
-        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        database = target.database or ":memory:"
+        options["async_creator"] = inline_creator(database, uri=database.startswith("file:"))
         if is_sqlite_memory(target):
             options["poolclass"] = StaticPool  # one connection, or each would see its own empty database
-        elif pool_size is not None:
-            options["pool_size"] = pool_size
+        elif read_only:
+            options["pool_size"] = pool_size or 5
+        else:  # the one writer: writers of this process queue for it (see the module docstring)
+            options.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
         options["pool_pre_ping"] = True
         if pool_size is not None:
@@ -91,8 +108,10 @@ def make_engine(
         engine = create_async_engine(target, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"cannot use the database URL {_shown(target)}: {exc}") from None
-    if target.get_backend_name() == "sqlite":
-        _tune_sqlite(engine, wal=not is_sqlite_memory(target))
+    if sqlite:
+        _tune_sqlite(engine, wal=not is_sqlite_memory(target), read_only=read_only)
+    elif read_only:
+        engine = engine.execution_options(**{READ_ONLY: True})
     return engine
 
 
@@ -107,7 +126,7 @@ def _check_sqlite_directory(url: URL) -> None:
         )
 
 
-def _tune_sqlite(engine: AsyncEngine, wal: bool) -> None:
+def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         # Take transaction control away from the sqlite3 module (see the module docstring).
@@ -117,13 +136,17 @@ def _tune_sqlite(engine: AsyncEngine, wal: bool) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # A writer never waits in SQLite's busy handler: that would block the event loop
+        # (begin_immediate waits with asyncio instead). Readers may, briefly, in rare cases.
+        cursor.execute(f"PRAGMA busy_timeout={INLINE_BUSY_MS if read_only else 0}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        reading = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
+        if read_only or connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            begin_immediate(connection, SQLITE_BUSY_TIMEOUT_MS / 1000)
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -138,17 +161,26 @@ def dialect_of(session: AsyncSession) -> str:
 
 @dataclass
 class Database:
-    """One engine and its session factory; ``async with Database.open(url) as db``."""
+    """The engines and the session factory; ``async with Database.open(url) as db``.
+
+    ``read_engine`` serves ``reader()``: on a SQLite file it has connections of its own
+    (the writer engine has one); elsewhere it is ``engine`` with a read-only option.
+    """
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    read_engine: AsyncEngine | None = None
 
     @classmethod
     def open(
         cls, url: str | URL, *, base_dir: Path | None = None, echo: bool = False, pool_size: int | None = None
     ) -> Database:
         engine = make_engine(url, base_dir=base_dir, echo=echo, pool_size=pool_size)
-        return cls(engine, make_sessions(engine))
+        if engine.dialect.name == "sqlite" and not is_sqlite_memory(engine.url):
+            read_engine = make_engine(url, base_dir=base_dir, echo=echo, pool_size=pool_size, read_only=True)
+        else:
+            read_engine = engine.execution_options(**{READ_ONLY: True})
+        return cls(engine, make_sessions(engine), read_engine)
 
     @property
     def dialect(self) -> str:
@@ -164,11 +196,12 @@ class Database:
     def reader(self) -> AsyncSession:
         """A session for reading only (pages, KPIs, exports).
 
-        On SQLite it begins DEFERRED, so it never holds up writers however long it stays
-        open; writing through it may fail with "database is locked". Elsewhere it is an
-        ordinary session.
+        On SQLite it begins DEFERRED on a connection of its own, so it never holds up
+        writers however long it stays open; writing through it may fail with "database is
+        locked". Elsewhere it is an ordinary session.
         """
-        return AsyncSession(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        engine = self.read_engine or self.engine.execution_options(**{READ_ONLY: True})
+        return AsyncSession(engine, expire_on_commit=False)
 
     async def check(self) -> None:
         """Connect once, so an unreachable database is one clear error at start-up."""
@@ -177,6 +210,11 @@ class Database:
                 await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if (
+            self.read_engine is not None
+            and self.read_engine.sync_engine.pool is not self.engine.sync_engine.pool
+        ):
+            await self.read_engine.dispose()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Database:

@@ -1,0 +1,232 @@
+"""A customer turn's usual statements, built once in SQLAlchemy Core.
+
+The ORM spends far more time per statement than SQLite or PostgreSQL do (building the
+statement, its cache key, the unit of work), and a customer turn is the one thing
+botdesk does hundreds of times a second. The usual turn of a known customer in an open
+conversation is four statements, all prepared here at import time:
+
+    sender_row        who wrote, in which open conversation (and its dialogue state);
+                      on PostgreSQL it locks the customer, as ``open_conversation`` does
+    insert_inbound    the message with its NLU result; a redelivered one is skipped
+    insert_replies    the bot's replies, in one statement
+    save_dialogue     the conversation's dialogue state after the turn
+
+Everything rarer (a new customer, a new conversation, a ticket, a lead, the survey) goes
+through the ORM helpers on the same session, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.conversations import check_text
+from bot.store.models import (
+    ChannelIdentity,
+    Conversation,
+    ConversationState,
+    Customer,
+    Direction,
+    Message,
+    Sender,
+)
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+_identities = _table(ChannelIdentity)
+_customers = _table(Customer)
+_conversations = _table(Conversation)
+_messages = _table(Message)
+
+_latest = _conversations.alias("latest")
+_open_conversation = (
+    select(func.max(_latest.c.id))
+    .where(
+        _latest.c.customer_id == _identities.c.customer_id,
+        _latest.c.channel == _identities.c.channel,
+        _latest.c.state != ConversationState.CLOSED,
+    )
+    .correlate(_identities)
+    .scalar_subquery()
+)
+_SENDER = (
+    select(
+        _identities.c.customer_id,
+        _identities.c.profile,
+        _identities.c.reachable,
+        _customers.c.display_name,
+        _conversations.c.id,
+        _conversations.c.state,
+        _conversations.c.dialogue,
+    )
+    .select_from(
+        _identities.join(_customers, _customers.c.id == _identities.c.customer_id).outerjoin(
+            _conversations, _conversations.c.id == _open_conversation
+        )
+    )
+    .where(
+        _identities.c.channel == bindparam("channel"), _identities.c.external_id == bindparam("external_id")
+    )
+)
+_SENDER_LOCKED = _SENDER.with_for_update(of=_customers)
+
+
+def _inbound(insert: Any) -> Insert:
+    statement: Insert = (
+        insert(_messages)
+        .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
+        .returning(_messages.c.id)
+    )
+    return statement
+
+
+_INBOUND = {"sqlite": _inbound(sqlite_insert), "postgresql": _inbound(postgresql_insert)}
+_REPLIES = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
+_SAVE_DIALOGUE = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation"))
+    .values(
+        dialogue=bindparam("new_dialogue"),
+        slots=bindparam("new_slots"),
+        active_loop=bindparam("new_active_loop"),
+        misunderstood_in_a_row=bindparam("new_misunderstood"),
+        updated_at=bindparam("now"),
+    )
+)
+_TOUCH = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation"))
+    .values(updated_at=bindparam("now"))
+)
+
+
+@dataclass(frozen=True)
+class SenderRow:
+    """A known sender and their open conversation in that channel (``conversation_id`` None: none)."""
+
+    customer_id: int
+    profile: dict[str, Any]
+    reachable: bool
+    display_name: str | None
+    conversation_id: int | None
+    state: ConversationState | None
+    dialogue: dict[str, Any]
+
+    def needs_update(self, profile: Mapping[str, Any] | None) -> bool:
+        """Does ``identify_customer`` have something to write (a new profile, reachable again)?"""
+        if not self.reachable:
+            return True
+        if not profile:
+            return False
+        return {**self.profile, **profile} != self.profile or self.display_name is None
+
+
+async def sender_row(connection: AsyncConnection, channel: str, external_id: str) -> SenderRow | None:
+    """The sender's customer and open conversation in one round trip; None for a new sender."""
+    statement = _SENDER_LOCKED if connection.dialect.name == "postgresql" else _SENDER
+    row = (await connection.execute(statement, {"channel": channel, "external_id": external_id})).first()
+    if row is None:
+        return None
+    customer_id, profile, reachable, display_name, conversation_id, state, dialogue = row
+    return SenderRow(
+        int(customer_id),
+        dict(profile or {}),
+        bool(reachable),
+        display_name,
+        conversation_id,
+        state,
+        dict(dialogue or {}),
+    )
+
+
+async def insert_inbound(
+    connection: AsyncConnection,
+    conversation_id: int,
+    text: str,
+    *,
+    channel_message_id: str | None,
+    attachments: Sequence[Mapping[str, Any]],
+    nlu: Mapping[str, Any] | None,
+    model_version: str | None,
+    now: datetime,
+) -> int | None:
+    """Store a customer's message with its NLU result; None if ``channel_message_id`` is stored already.
+
+    The text was checked (``check_text``) by the caller. Does not commit.
+    """
+    values = {
+        "conversation_id": conversation_id,
+        "direction": Direction.IN,
+        "sender": Sender.CUSTOMER,
+        "text": text,
+        "attachments": [dict(a) for a in attachments],
+        "channel_message_id": channel_message_id,
+        "nlu": dict(nlu) if nlu is not None else None,
+        "model_version": model_version if nlu is not None else None,
+        "created_at": now,
+    }
+    inserted = await connection.scalar(_INBOUND[connection.dialect.name], values)
+    return int(inserted) if inserted is not None else None
+
+
+async def insert_replies(
+    connection: AsyncConnection, conversation_id: int, texts: Sequence[str], now: datetime
+) -> list[int]:
+    """Store the bot's replies of one turn in one statement; their ids, in order. Does not commit."""
+    if not texts:
+        return []
+    for text in texts:
+        check_text(text)
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "direction": Direction.OUT,
+            "sender": Sender.BOT,
+            "text": text,
+            "attachments": [],
+            "created_at": now,
+        }
+        for text in texts
+    ]
+    result = await connection.execute(_REPLIES, rows)
+    return [int(message_id) for message_id in result.scalars()]
+
+
+async def save_dialogue(
+    connection: AsyncConnection,
+    conversation_id: int,
+    *,
+    dialogue: dict[str, Any],
+    slots: dict[str, Any],
+    active_loop: str | None,
+    misunderstood: int,
+    now: datetime,
+) -> None:
+    """Write the conversation's dialogue state after a bot turn. Does not commit."""
+    await connection.execute(
+        _SAVE_DIALOGUE,
+        {
+            "conversation": conversation_id,
+            "new_dialogue": dialogue,
+            "new_slots": slots,
+            "new_active_loop": active_loop,
+            "new_misunderstood": misunderstood,
+            "now": now,
+        },
+    )
+
+
+async def touch_conversation(connection: AsyncConnection, conversation_id: int, now: datetime) -> None:
+    """Mark the conversation as active now (a message the bot stays silent on). Does not commit."""
+    await connection.execute(_TOUCH, {"conversation": conversation_id, "now": now})

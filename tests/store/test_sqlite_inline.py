@@ -1,0 +1,102 @@
+"""SQLite on the loop thread: writers queue in-process, wait for other processes without blocking."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.store import Customer, Database, StoreError, identify_customer
+from bot.store import db as db_module
+from bot.store.migrate import upgrade
+
+
+async def test_statements_run_on_the_loop_thread(tmp_path: Path) -> None:
+    async with Database.open("sqlite:///t.db", base_dir=tmp_path) as db:
+        async with db.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            sqlite_connection = raw.driver_connection._conn  # type: ignore[union-attr]
+            seen: list[str] = []
+
+            def whoami() -> int:
+                seen.append(threading.current_thread().name)
+                return 1
+
+            sqlite_connection.create_function("whoami", 0, whoami)
+            await connection.exec_driver_sql("SELECT whoami()")
+        assert seen == [threading.current_thread().name]
+
+
+async def test_concurrent_writers_queue_for_the_one_writer(tmp_path: Path) -> None:
+    """Sixteen turns at once: none fails with "database is locked", all are stored."""
+    async with Database.open("sqlite:///w.db", base_dir=tmp_path) as db:
+        await upgrade(db.engine)
+
+        async def write(index: int) -> None:
+            async with db.session() as session:
+                await identify_customer(session, "web", f"visitor-{index}")
+                await asyncio.sleep(0.005)  # hold the writer across an await
+                await session.commit()
+
+        await asyncio.gather(*(write(i) for i in range(16)))
+        async with db.reader() as reader:
+            assert await reader.scalar(select(func.count()).select_from(Customer)) == 16
+
+
+def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:
+    """Another process's writer, as SQLite sees it: a connection in BEGIN IMMEDIATE."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")
+    locked.set()
+    time.sleep(seconds)
+    connection.execute("ROLLBACK")
+    connection.close()
+
+
+async def test_a_writer_waits_for_another_connection_without_blocking_the_loop(tmp_path: Path) -> None:
+    async with Database.open("sqlite:///x.db", base_dir=tmp_path) as db:
+        await upgrade(db.engine)
+        locked = threading.Event()
+        holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "x.db", 0.5, locked))
+        holder.start()
+        await asyncio.to_thread(locked.wait, 5)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        started = time.monotonic()
+        async with db.session() as session:
+            await identify_customer(session, "web", "patient")
+            await session.commit()
+        waited = time.monotonic() - started
+        ticker.cancel()
+        holder.join()
+        assert waited >= 0.4  # it did wait for the lock...
+        assert ticks >= 20  # ...and the event loop kept running meanwhile
+
+
+async def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    async with Database.open("sqlite:///y.db", base_dir=tmp_path) as db:
+        await upgrade(db.engine)
+        locked = threading.Event()
+        holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "y.db", 1.0, locked))
+        holder.start()
+        await asyncio.to_thread(locked.wait, 5)
+        with pytest.raises(StoreError, match="locked by another process"):
+            async with db.session() as session:
+                await identify_customer(session, "web", "impatient")
+        holder.join()
+        async with db.session() as session:  # and once it is free, writing works again
+            await identify_customer(session, "web", "impatient")
+            await session.commit()
