@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import httpx
 from sqlalchemy import func, select
 
@@ -113,29 +114,56 @@ async def wait_ready(url: str, process: subprocess.Popen[bytes], limit: float = 
     raise SystemExit(f"botdesk did not become ready in {limit} s")
 
 
-async def load(url: str, rate: float, seconds: float, senders: int, run: Run) -> None:
-    """Open loop: message i is due at start + i / rate, whatever happened to the others."""
+MESSAGES_PER_CUSTOMER = 4  # a customer asks this many different questions, then leaves
+OPEN_LOOP_CUSTOMERS = 50  # customers writing at once in the open loop
+
+
+def customer_questions(rng: random.Random) -> list[str]:
+    """One customer's visit: a few different questions (asked again, one would reach a person)."""
+    return rng.sample(QUESTIONS, MESSAGES_PER_CUSTOMER)
+
+
+async def send(
+    client: aiohttp.ClientSession, url: str, sender: str, text: str, message_id: str, run: Run
+) -> bool:
+    """POST one message; False (and counted) when it was not answered with 200."""
+    body = {"sender": sender, "message": text, "message_id": message_id}
+    try:
+        async with client.post(url + "/webhooks/rest/webhook", json=body) as response:
+            if response.status != 200:
+                run.fail(f"HTTP {response.status}")
+                return False
+            if not await response.json():  # a person owns the dialogue now
+                run.silent += 1
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        run.fail(type(exc).__name__)
+        return False
+    return True
+
+
+def http_client(connections: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections, force_close=False),
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
+
+
+async def load(url: str, rate: float, seconds: float, run: Run) -> None:
+    """Open loop: message i is due at start + i / rate, whatever happened to the others.
+
+    ``OPEN_LOOP_CUSTOMERS`` customers write in turn, each ``MESSAGES_PER_CUSTOMER``
+    different questions, then a new customer takes their place.
+    """
     rng = random.Random(7)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+    plans: dict[str, list[str]] = {}
+    async with http_client(512) as client:
 
         async def one(i: int, due: float) -> None:
-            body = {
-                "sender": f"load-{rng.randrange(senders)}",
-                "message": rng.choice(QUESTIONS),
-                "message_id": f"m{i}",
-            }
-            try:
-                response = await client.post("/webhooks/rest/webhook", json=body)
-            except httpx.HTTPError as exc:
-                run.fail(type(exc).__name__)
-                return
-            if response.status_code != 200:
-                run.fail(f"HTTP {response.status_code}")
-                return
-            if not response.json():  # a person owns the dialogue now (repeated question, say)
-                run.silent += 1
-            run.latencies.append(time.perf_counter() - due)
+            slot, turn = i % OPEN_LOOP_CUSTOMERS, i // OPEN_LOOP_CUSTOMERS
+            sender = f"open-{slot}-{turn // MESSAGES_PER_CUSTOMER}"
+            plan = plans.setdefault(sender, customer_questions(rng))
+            if await send(client, url, sender, plan[turn % MESSAGES_PER_CUSTOMER], f"m{i}", run):
+                run.latencies.append(time.perf_counter() - due)
 
         total = int(rate * seconds)
         start = time.perf_counter()
@@ -153,39 +181,30 @@ async def load(url: str, rate: float, seconds: float, senders: int, run: Run) ->
 async def clients_load(
     url: str | list[str], clients: int, seconds: float, run: Run, prefix: str = "client"
 ) -> None:
-    """Closed loop: ``clients`` customers, each sending its next message when answered.
+    """Closed loop: ``clients`` at once, each sending its next message when answered.
 
-    With several URLs (several server processes) client i talks to URL i mod n.
+    Each client plays one customer after another (``MESSAGES_PER_CUSTOMER`` different
+    questions each). With several URLs (several server processes) client i talks to URL
+    i mod n.
     """
     urls = [url] if isinstance(url, str) else url
-    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
     deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    async with http_client(clients + 4) as client:
 
         async def customer(index: int) -> None:
             rng = random.Random(index)
             base = urls[index % len(urls)]
             n = 0
             while time.perf_counter() < deadline:
-                body = {
-                    "sender": f"{prefix}-{index}",
-                    "message": rng.choice(QUESTIONS),
-                    "message_id": f"{prefix}-{index}-{n}",
-                }
-                n += 1
+                visit = n // MESSAGES_PER_CUSTOMER
+                if n % MESSAGES_PER_CUSTOMER == 0:
+                    plan = customer_questions(rng)
                 run.sent += 1
                 started = time.perf_counter()
-                try:
-                    response = await client.post(base + "/webhooks/rest/webhook", json=body)
-                except httpx.HTTPError as exc:
-                    run.fail(type(exc).__name__)
-                    continue
-                if response.status_code != 200:
-                    run.fail(f"HTTP {response.status_code}")
-                    continue
-                if not response.json():
-                    run.silent += 1
-                run.latencies.append(time.perf_counter() - started)
+                sender = f"{prefix}-{index}-{visit}"
+                if await send(client, base, sender, plan[n % MESSAGES_PER_CUSTOMER], f"{sender}-{n}", run):
+                    run.latencies.append(time.perf_counter() - started)
+                n += 1
 
         await asyncio.gather(*(customer(i) for i in range(clients)))
 
@@ -289,7 +308,7 @@ async def run_case(case: Case, postgres_url: str) -> Row:
             if case.clients:
                 await clients_load(urls, case.clients, case.seconds, run)
             else:
-                await load(urls[0], case.rate, case.seconds, 500, run)
+                await load(urls[0], case.rate, case.seconds, run)
             elapsed = time.perf_counter() - started
             rss = [rss_mb(process.pid) for _, process in servers]
             stored = await stored_customer_messages(database_url, project) - before
@@ -300,8 +319,9 @@ async def run_case(case: Case, postgres_url: str) -> Row:
 
 def table(rows: list[Row]) -> list[str]:
     lines = [
-        "| server | store | processes | load | answered msg/s | p50 ms | p99 ms | errors | lost | RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| server | store | processes | load | answered msg/s | p50 ms | p99 ms | errors | lost "
+        "| silent | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ms = [1000 * x for x in row.run.latencies] or [float("nan")]
@@ -312,7 +332,7 @@ def table(rows: list[Row]) -> list[str]:
         lines.append(
             f"| {server} | {row.case.store} | {row.case.processes} | {row.case.load} | "
             f"{len(row.run.latencies) / row.elapsed:.0f} | {percentile(ms, 0.5):.1f} | "
-            f"{percentile(ms, 0.99):.1f} | {errors} | {lost} | {rss} |"
+            f"{percentile(ms, 0.99):.1f} | {errors} | {lost} | {row.run.silent} | {rss} |"
         )
     return lines
 

@@ -92,7 +92,10 @@ def morph() -> Any:
 def russian_lemma(word: str) -> str:
     if not _CYRILLIC.search(word):
         return word
-    return str(morph().parse(word)[0].normal_form).replace("ё", "е")
+    try:
+        return str(morph().parse(word)[0].normal_form).replace("ё", "е")
+    except ValueError:  # pymorphy3 asks unicodedata for names that newer code points lack
+        return word
 
 
 @lru_cache(maxsize=100_000)

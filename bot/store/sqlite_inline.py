@@ -55,7 +55,10 @@ def inline_creator(database: str, *, uri: bool = False) -> Callable[[], Awaitabl
 
     async def create() -> InlineConnection:
         connection = InlineConnection(connect, iter_chunk_size=64)
-        connection._thread.daemon = True  # like SQLAlchemy's own aiosqlite dialect does
+        # Like SQLAlchemy's own aiosqlite dialect: the worker must not keep the process alive
+        # (before aiosqlite 0.22 the connection itself was the thread).
+        worker: Any = getattr(connection, "_thread", connection)
+        worker.daemon = True
         await connection
         return connection
 

@@ -7,11 +7,12 @@ turns expected errors into a status with a ``detail`` sentence.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from bot.channels.rest import (
     CHANNEL,
@@ -71,7 +72,7 @@ WEBHOOK_BODY = {
     response_model=None,
     openapi_extra={"requestBody": WEBHOOK_BODY},
 )
-async def webhook(request: Request, state: ReadyStateDep, metrics: MetricsDep) -> list[dict[str, Any]]:
+async def webhook(request: Request, state: ReadyStateDep, metrics: MetricsDep) -> Response:
     started = time.perf_counter()
     try:
         inbound = parse_webhook(await read_body(request, MAX_BODY_BYTES))
@@ -98,10 +99,18 @@ async def webhook(request: Request, state: ReadyStateDep, metrics: MetricsDep) -
         state.outbox.wake()  # deliver the new lead card now, not at the next poll
     if handled.duplicate and inbound.message_id is not None:
         async with state.db.reader() as session:  # sent again: the same answer, answered once
-            return await replies_to(
+            items = await replies_to(
                 session, handled.conversation_id, inbound.message_id, state.config.bot.label
             )
-    return [to_rasa(reply) for reply in handled.replies]
+    else:
+        items = [to_rasa(reply) for reply in handled.replies]
+    return json_response(items)
+
+
+def json_response(items: list[dict[str, Any]]) -> Response:
+    """The items as JSON, serialised once: the answer items are plain JSON values already."""
+    body = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+    return Response(body.encode("utf-8"), media_type="application/json")
 
 
 @router.get(
