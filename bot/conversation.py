@@ -62,13 +62,15 @@ from bot.store.models import FeedbackAbout, utcnow
 from bot.store.rows import affected
 from bot.store.stranded import stranded_message
 from bot.store.turns import (
+    create_sender,
     insert_inbound,
     insert_replies,
     save_dialogue,
     sender_row,
+    start_conversation,
     touch_conversation,
 )
-from bot.survey import asked_after_close, record_answer, record_asked
+from bot.survey import ConversationRef, asked_after_close, record_answer, record_asked
 
 log = logging.getLogger("botdesk.conversation")
 HUMAN_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR)
@@ -106,6 +108,11 @@ class Turn:
     parsed: Parsed | None
     nlu: dict[str, Any] | None
     now: datetime
+    first_contact: bool = False  # the customer was created by this turn: no earlier dialogue
+
+    @property
+    def conversation(self) -> ConversationRef:
+        return ConversationRef(self.conversation_id, self.customer_id, self.inbound.channel)
 
 
 class LazyConversation:
@@ -249,21 +256,27 @@ class ConversationService:
     ) -> Handled:
         """Store the message and answer it, in one transaction of ``session``."""
         connection = await session.connection()
-        sender = await sender_row(connection, inbound.channel, inbound.sender_id)
-        if sender is None or sender.conversation_id is None or sender.needs_update(inbound.profile):
-            # A new sender, a new conversation or a new profile: the ORM helpers write them.
-            customer, _ = await identify_customer(
-                session, inbound.channel, inbound.sender_id, inbound.profile
-            )
-            conversation = await open_conversation(
-                session, customer, inbound.channel, language=self.config.language
-            )
-            customer_id, conversation_id = customer.id, conversation.id
-            state: ConversationState | None = conversation.state
-            dialogue = dict(conversation.dialogue or {})
+        channel, sender_id, profile = inbound.channel, inbound.sender_id, inbound.profile
+        received = utcnow()
+        sender = await sender_row(connection, channel, sender_id)
+        first_contact = False
+        if sender is None:
+            created = await create_sender(connection, channel, sender_id, profile, received)
+            if created is None:  # the same new sender's other message, in another process, won
+                sender = await sender_row(connection, channel, sender_id)
+                if sender is None:
+                    raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
+            customer_id, first_contact = created or 0, created is not None
+        if sender is not None:
+            customer_id = sender.customer_id
+            if sender.needs_update(profile):  # a new profile, or reachable again: the ORM writes it
+                await identify_customer(session, channel, sender_id, profile)
+        if sender is not None and sender.conversation_id is not None:
+            conversation_id, state, dialogue = sender.conversation_id, sender.state, sender.dialogue
         else:
-            customer_id, conversation_id = sender.customer_id, sender.conversation_id
-            state, dialogue = sender.state, sender.dialogue
+            language = self.config.language
+            conversation_id = await start_conversation(connection, customer_id, channel, language, received)
+            state, dialogue = ConversationState.BOT, {}
         nlu = parsed.to_parse_dict() if parsed is not None else None
         message_id = await insert_inbound(
             connection,
@@ -273,7 +286,7 @@ class ConversationService:
             attachments=inbound.attachments,
             nlu=nlu,
             model_version=version,
-            now=utcnow(),
+            now=received,
         )
         if message_id is None:  # sent again: answered once, the first time
             await session.commit()
@@ -281,6 +294,7 @@ class ConversationService:
         turn = Turn(
             inbound, conversation_id, customer_id, state, dialogue, message_id, parsed, nlu, self.clock()
         )
+        turn.first_contact = first_contact
         return await self._respond(session, turn)
 
     async def _respond(self, session: AsyncSession, turn: Turn) -> Handled:
@@ -295,7 +309,7 @@ class ConversationService:
             return Handled([], conversation_id, silent=True)
         conversation = LazyConversation(session, conversation_id)
         state = DialogueState.from_dict(turn.dialogue)
-        if not turn.dialogue and await self._survey_after_close(session, conversation, now):
+        if not turn.dialogue and not turn.first_contact and await self._survey_after_close(session, turn):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
         result = (
             self.engine.handle(state, turn.parsed, now)
@@ -303,7 +317,7 @@ class ConversationService:
             else self.engine.non_text(state)
         )
         handled = Handled([], conversation_id, result=result)
-        handled.feedback = await self._record_survey(session, conversation, turn, result)
+        handled.feedback = await self._record_survey(session, turn, result)
         form_answers = list(turn.dialogue.get("_form_answers", []))
         if result.form_answer:
             form_answers.append(turn.message_id)
@@ -398,20 +412,18 @@ class ConversationService:
             for reply, message_id in zip(replies, stored, strict=True)
         ]
 
-    async def _survey_after_close(
-        self, session: AsyncSession, conversation: LazyConversation, now: datetime
-    ) -> bool:
+    async def _survey_after_close(self, session: AsyncSession, turn: Turn) -> bool:
         return self.config.survey.enabled and await asked_after_close(
-            session, await conversation.get(), self.config.survey, now
+            session, turn.conversation, self.config.survey, turn.now
         )
 
     async def _record_survey(
-        self, session: AsyncSession, conversation: LazyConversation, turn: Turn, result: TurnResult
+        self, session: AsyncSession, turn: Turn, result: TurnResult
     ) -> tuple[str, bool | None, int | None] | None:
         """The survey's rows (bot.survey): the question asked this turn, or the answer or score given."""
         now = turn.now
         if result.survey_asked:
-            await record_asked(session, await conversation.get(), FeedbackAbout.BOT, now)
+            await record_asked(session, turn.conversation, FeedbackAbout.BOT, now)
         if result.feedback is None and result.score is None:
             return None
         row = await record_answer(

@@ -17,8 +17,9 @@ answer and the optional 1-5 score fill it in when they come, within
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import SurveySettings
@@ -30,35 +31,78 @@ from bot.store.models import (
     Message,
     Sender,
 )
+from bot.store.rows import affected
+
+
+class ConversationKey(Protocol):
+    """What the survey needs of a conversation: a ``Conversation`` or a ``ConversationRef``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def customer_id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+
+
+class ConversationRef(NamedTuple):
+    """A conversation by its keys, when its ORM object is not loaded (the customer turn)."""
+
+    id: int
+    customer_id: int
+    channel: str
+
+
+def _ask(same_ticket: bool) -> Insert:
+    """INSERT a feedback row unless one for this dialogue (bot) or this handoff (operator) exists."""
+    table: Table = Feedback.__table__  # type: ignore[assignment]
+    columns = ["conversation_id", "ticket_id", "customer_id", "about", "operator_id", "channel", "created_at"]
+    # Own names for the check: PostgreSQL would type one parameter used twice only once.
+    asked = select(table.c.id).where(
+        table.c.conversation_id == bindparam("asked_conversation_id"),
+        table.c.about == bindparam("asked_about"),
+    )
+    if same_ticket:
+        asked = asked.where(table.c.ticket_id == bindparam("asked_ticket_id"))
+    values = select(*(bindparam(name, type_=table.c[name].type) for name in columns)).where(~asked.exists())
+    return insert(table).from_select(columns, values)
+
+
+_ASK_ABOUT_BOT = _ask(same_ticket=False)
+_ASK_ABOUT_OPERATOR = _ask(same_ticket=True)
 
 
 async def record_asked(
     session: AsyncSession,
-    conversation: Conversation,
+    conversation: ConversationKey,
     about: FeedbackAbout,
     now: datetime,
     *,
     ticket_id: int | None = None,
     operator_id: int | None = None,
-) -> Feedback | None:
-    """A new survey row, unless this dialogue (bot) or this handoff (operator) was asked already."""
-    query = select(Feedback.id).where(Feedback.conversation_id == conversation.id, Feedback.about == about)
-    if about == FeedbackAbout.OPERATOR:
-        query = query.where(Feedback.ticket_id == ticket_id)
-    if await session.scalar(query.limit(1)) is not None:
-        return None
-    row = Feedback(
-        conversation_id=conversation.id,
-        ticket_id=ticket_id,
-        customer_id=conversation.customer_id,
-        about=about,
-        operator_id=operator_id,
-        channel=conversation.channel,
-        created_at=now,
+) -> bool:
+    """A new survey row, unless this dialogue (bot) or this handoff (operator) was asked already.
+
+    One statement (the check and the insert together); True when a row was added.
+    """
+    statement = _ASK_ABOUT_OPERATOR if about == FeedbackAbout.OPERATOR else _ASK_ABOUT_BOT
+    connection = await session.connection()
+    result = await connection.execute(
+        statement,
+        {
+            "conversation_id": conversation.id,
+            "ticket_id": ticket_id,
+            "customer_id": conversation.customer_id,
+            "about": about,
+            "operator_id": operator_id,
+            "channel": conversation.channel,
+            "created_at": now,
+            "asked_conversation_id": conversation.id,
+            "asked_about": about,
+            "asked_ticket_id": ticket_id,
+        },
     )
-    session.add(row)
-    await session.flush()
-    return row
+    return affected(result) == 1
 
 
 async def _latest(
@@ -100,7 +144,7 @@ async def record_answer(
 
 
 async def asked_after_close(
-    session: AsyncSession, conversation: Conversation, settings: SurveySettings, now: datetime
+    session: AsyncSession, conversation: ConversationKey, settings: SurveySettings, now: datetime
 ) -> bool:
     """Is the customer answering the question asked as their previous, closed dialogue ended?"""
     since = now - timedelta(minutes=settings.answer_window_minutes)

@@ -256,7 +256,7 @@ class OperatorService:
             ticket_id=ticket_id,
             operator_id=operator_id,
         )
-        if asked is not None:
+        if asked:
             await self._tell(session, ticket_id, "utter_ask_feedback")
 
     async def history(self, customer_id: int, limit: int = 100) -> list[HistoryEntry]:

@@ -19,7 +19,7 @@ MAX_CHANNEL_CHARS = 32
 MAX_EXTERNAL_ID_CHARS = 255
 
 
-def _check_identity(channel: str, external_id: str) -> None:
+def check_identity(channel: str, external_id: str) -> None:
     if not channel or len(channel) > MAX_CHANNEL_CHARS:
         raise InputRejected(
             f"a channel name must be 1 to {MAX_CHANNEL_CHARS} characters, got {channel!r:.40}"
@@ -31,7 +31,7 @@ def _check_identity(channel: str, external_id: str) -> None:
         )
 
 
-def _display_name(profile: Mapping[str, Any]) -> str | None:
+def display_name_of(profile: Mapping[str, Any]) -> str | None:
     """A name to show operators, from what the channel told us (Telegram: first + last name)."""
     for key in ("display_name", "name"):
         value = profile.get(key)
@@ -57,7 +57,7 @@ async def identify_customer(
     external_id) constraint lets one insert win and the other reads the winner's row.
     A sender who writes is reachable again; a new profile is merged into the old one.
     """
-    _check_identity(channel, external_id)
+    check_identity(channel, external_id)
     lookup = _identity_lookup(channel, external_id)
     known = (
         await session.execute(
@@ -68,7 +68,7 @@ async def identify_customer(
     ).first()  # the usual case, a returning customer: one round trip
     identity: ChannelIdentity | None = known[0] if known else None
     if identity is None:
-        customer = Customer(display_name=_display_name(profile or {}))
+        customer = Customer(display_name=display_name_of(profile or {}))
         try:
             async with session.begin_nested():
                 session.add(customer)
@@ -94,7 +94,7 @@ async def identify_customer(
     if found is None:  # only a concurrent forget_customer can get here
         raise StoreError(f"customer {identity.customer_id} of {channel} sender {external_id} vanished")
     if found.display_name is None and profile:
-        found.display_name = _display_name(profile)
+        found.display_name = display_name_of(profile)
     await session.flush()
     return found, identity
 
@@ -111,7 +111,7 @@ async def link_identity(
     An identity that already belongs to another customer is refused: merge the two
     customers with ``merge_customers`` instead. Does not commit.
     """
-    _check_identity(channel, external_id)
+    check_identity(channel, external_id)
     lookup = _identity_lookup(channel, external_id)
     existing: ChannelIdentity | None = (await session.execute(lookup)).scalar_one_or_none()
     if existing is not None:

@@ -11,7 +11,8 @@ conversation is four statements, all prepared here at import time:
     insert_replies    the bot's replies, in one statement
     save_dialogue     the conversation's dialogue state after the turn
 
-Everything rarer (a new customer, a new conversation, a ticket, a lead, the survey) goes
+A first message adds ``create_sender`` (customer and channel identity) and
+``start_conversation``. Everything rarer (a changed profile, a ticket, a lead card) goes
 through the ORM helpers on the same session, in the same transaction.
 """
 
@@ -22,12 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.conversations import check_text
+from bot.store.customers import check_identity, display_name_of
 from bot.store.models import (
     ChannelIdentity,
     Conversation,
@@ -92,6 +94,15 @@ def _inbound(insert: Any) -> Insert:
 
 
 _INBOUND = {"sqlite": _inbound(sqlite_insert), "postgresql": _inbound(postgresql_insert)}
+_NEW_CUSTOMER = insert(_customers).returning(_customers.c.id)
+_NEW_IDENTITY = {
+    name: dialect_insert(_identities)
+    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    .returning(_identities.c.id)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+_FORGET_CUSTOMER = delete(_customers).where(_customers.c.id == bindparam("customer"))
+_NEW_CONVERSATION = insert(_conversations).returning(_conversations.c.id)
 _REPLIES = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
 _SAVE_DIALOGUE = (
     update(_conversations)
@@ -148,6 +159,60 @@ async def sender_row(connection: AsyncConnection, channel: str, external_id: str
         state,
         dict(dialogue or {}),
     )
+
+
+async def create_sender(
+    connection: AsyncConnection,
+    channel: str,
+    external_id: str,
+    profile: Mapping[str, Any] | None,
+    now: datetime,
+) -> int | None:
+    """A new customer with this channel identity; their id, or None if a concurrent turn won.
+
+    The loser's customer row is removed again; ``identify_customer`` then finds the
+    winner's. Does not commit.
+    """
+    check_identity(channel, external_id)
+    customer_id = await connection.scalar(
+        _NEW_CUSTOMER, {"display_name": display_name_of(profile or {}), "created_at": now}
+    )
+    identity = await connection.scalar(
+        _NEW_IDENTITY[connection.dialect.name],
+        {
+            "customer_id": customer_id,
+            "channel": channel,
+            "external_id": external_id,
+            "reachable": True,
+            "profile": dict(profile or {}),
+            "created_at": now,
+        },
+    )
+    if identity is None:
+        await connection.execute(_FORGET_CUSTOMER, {"customer": customer_id})
+        return None
+    return int(customer_id)
+
+
+async def start_conversation(
+    connection: AsyncConnection, customer_id: int, channel: str, language: str | None, now: datetime
+) -> int:
+    """A new conversation with the bot; its id. The caller knows there is no open one. Does not commit."""
+    conversation_id = await connection.scalar(
+        _NEW_CONVERSATION,
+        {
+            "customer_id": customer_id,
+            "channel": channel,
+            "language": language,
+            "state": ConversationState.BOT,
+            "slots": {},
+            "dialogue": {},
+            "misunderstood_in_a_row": 0,
+            "started_at": now,
+            "updated_at": now,
+        },
+    )
+    return int(conversation_id)
 
 
 async def insert_inbound(
