@@ -145,3 +145,54 @@ async def test_bad_input_changes_nothing(
         await svc.handle(web(text))
     async with db.session() as session:
         assert await session.scalar(select(func.count(Message.id))) == 0
+
+
+async def test_a_photo_alone_is_kept_and_answered_without_nlu(
+    trained_ru: Project, ru_pipeline: Pipeline, db: Database
+) -> None:
+    photo = InboundMessage("web", "visitor-9", "", attachments=({"type": "photo", "file_id": "p1"},))
+    handled = await service(trained_ru, ru_pipeline, db).handle(photo)
+    assert handled.replies  # the bot says it reads text
+    async with db.session() as session:
+        stored = await session.scalar(select(Message).where(Message.sender == "customer"))
+        assert stored is not None and stored.attachments == [{"type": "photo", "file_id": "p1"}]
+        # SQL NULL (nothing parsed), not the JSON value null
+        unparsed = select(func.count()).where(Message.sender == "customer", Message.nlu.is_(None))
+        assert await session.scalar(unparsed) == 1
+
+
+async def test_a_failing_bot_keeps_the_message_for_recovery(
+    trained_ru: Project, ru_pipeline: Pipeline, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Persist first: the turn is one transaction, but a message whose turn fails is still stored."""
+    svc = service(trained_ru, ru_pipeline, db)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in a custom policy")
+
+    monkeypatch.setattr(svc.engine, "handle", broken)
+    with pytest.raises(RuntimeError, match="custom policy"):
+        await svc.handle(web("сколько стоит доставка?", message_id="m-1"))
+    async with db.session() as session:
+        stored = await session.scalar(select(Message).where(Message.sender == "customer"))
+        assert stored is not None and stored.text == "сколько стоит доставка?" and stored.nlu is None
+        assert await session.scalar(select(func.count()).where(Message.sender == "bot")) == 0
+    monkeypatch.undo()
+    handled = await svc.answer_stored(stored.id)  # the recovery sweep's call, once the bug is gone
+    assert handled is not None and any("390" in r.text for r in handled.replies)
+    again = await svc.handle(web("сколько стоит доставка?", message_id="m-1"))
+    assert again.duplicate  # the client's retry is not a second question
+
+
+async def test_a_failing_nlu_keeps_the_message(
+    trained_ru: Project, ru_pipeline: Pipeline, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(text: str) -> None:
+        raise ConnectionError("the Rasa NLU server does not answer")
+
+    monkeypatch.setattr(ru_pipeline, "parse", down)
+    with pytest.raises(ConnectionError):
+        await service(trained_ru, ru_pipeline, db).handle(web("есть скидки?"))
+    async with db.session() as session:
+        texts = (await session.scalars(select(Message.text).where(Message.sender == "customer"))).all()
+        assert texts == ["есть скидки?"]

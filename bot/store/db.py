@@ -9,7 +9,7 @@ waited for (in the pool, first come first served) rather than failed, so a
 read-then-write transaction can never hit "database is locked" half way. The price: a
 session that has read holds the writer until it commits, rolls back or closes, so never
 keep one open across network I/O; read-only work uses ``Database.reader()``, which has
-connections of its own.
+connections of its own (on aiosqlite's threads: long reads never block the loop).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from bot.store.errors import StoreError
-from bot.store.sqlite_inline import INLINE_BUSY_MS, begin_immediate, inline_creator
+from bot.store.sqlite_inline import begin_immediate, inline_creator
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write lock
 READ_ONLY = "botdesk_read_only"
@@ -84,8 +84,10 @@ def make_engine(
 ) -> AsyncEngine:
     """An async engine for a configured URL (see ``async_url``), tuned for its backend.
 
-    A file SQLite engine is a writer (one connection; ``pool_size`` is ignored) unless
-    ``read_only``: then its connections begin DEFERRED and never take the write lock.
+    A file SQLite engine is a writer (one connection; ``pool_size`` is ignored; its
+    statements run on the event loop's thread) unless ``read_only``: then its connections
+    begin DEFERRED, never take the write lock and run on aiosqlite's threads, so a long
+    read (a month of KPIs, an export) never holds up the event loop.
     """
     target = async_url(url, base_dir)
     options: dict[str, Any] = {"echo": echo}
@@ -93,7 +95,8 @@ def make_engine(
     if sqlite:
         _check_sqlite_directory(target)
         database = target.database or ":memory:"
-        options["async_creator"] = inline_creator(database, uri=database.startswith("file:"))
+        if not read_only:
+            options["async_creator"] = inline_creator(database, uri=database.startswith("file:"))
         if is_sqlite_memory(target):
             options["poolclass"] = StaticPool  # one connection, or each would see its own empty database
         elif read_only:
@@ -137,8 +140,8 @@ def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         # A writer never waits in SQLite's busy handler: that would block the event loop
-        # (begin_immediate waits with asyncio instead). Readers may, briefly, in rare cases.
-        cursor.execute(f"PRAGMA busy_timeout={INLINE_BUSY_MS if read_only else 0}")
+        # (begin_immediate waits with asyncio instead). Readers wait on their own threads.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS if read_only else 0}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -12,8 +12,10 @@ Running SQLite on the loop's thread is safe only if it never waits for a lock th
   this process wait for it in the pool, asynchronously and first come first served;
 - ``BEGIN IMMEDIATE`` is tried without SQLite's busy handler and, while another process
   holds the write lock, retried after ``asyncio.sleep`` (``begin_immediate``);
-- in WAL mode nothing after ``BEGIN IMMEDIATE`` waits for a lock, and readers
-  (``BEGIN DEFERRED``) do not wait for writers.
+- in WAL mode nothing after ``BEGIN IMMEDIATE`` waits for a lock.
+
+Readers (``Database.reader()``) stay on aiosqlite's threads: a long read (a month of KPIs)
+would hold up the loop, and they are not on the customer's path.
 """
 
 from __future__ import annotations
@@ -30,10 +32,6 @@ from sqlalchemy.util import await_only
 
 from bot.store.errors import StoreError
 
-# How long one statement may wait in SQLite's own (blocking) busy handler. Only the rare
-# cases WAL mode cannot rule out get here (a reader during WAL recovery), never a writer.
-INLINE_BUSY_MS = 200
-
 
 class InlineConnection(aiosqlite.Connection):
     """An aiosqlite connection whose calls run on the calling thread (the event loop's)."""
@@ -49,9 +47,7 @@ def inline_creator(database: str, *, uri: bool = False) -> Callable[[], Awaitabl
 
     def connect() -> sqlite3.Connection:
         # check_same_thread=False: opened on aiosqlite's thread, used on the loop's.
-        return sqlite3.connect(
-            database, timeout=INLINE_BUSY_MS / 1000, uri=uri, check_same_thread=False, isolation_level=None
-        )
+        return sqlite3.connect(database, timeout=0, uri=uri, check_same_thread=False, isolation_level=None)
 
     async def create() -> InlineConnection:
         connection = InlineConnection(connect, iter_chunk_size=64)

@@ -230,17 +230,17 @@ async def insert_inbound(
 
     The text was checked (``check_text``) by the caller. Does not commit.
     """
-    values = {
+    values: dict[str, Any] = {
         "conversation_id": conversation_id,
         "direction": Direction.IN,
         "sender": Sender.CUSTOMER,
         "text": text,
         "attachments": [dict(a) for a in attachments],
         "channel_message_id": channel_message_id,
-        "nlu": dict(nlu) if nlu is not None else None,
-        "model_version": model_version if nlu is not None else None,
         "created_at": now,
     }
+    if nlu is not None:  # left out, not None: a JSON column would store JSON null, not SQL NULL
+        values.update(nlu=dict(nlu), model_version=model_version)
     inserted = await connection.scalar(_INBOUND[connection.dialect.name], values)
     return int(inserted) if inserted is not None else None
 

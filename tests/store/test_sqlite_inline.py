@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.store import Customer, Database, StoreError, identify_customer
 from bot.store import db as db_module
@@ -100,3 +100,28 @@ async def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path, monkeypatch
         async with db.session() as session:  # and once it is free, writing works again
             await identify_customer(session, "web", "impatient")
             await session.commit()
+
+
+async def test_a_long_read_does_not_hold_up_the_loop(tmp_path: Path) -> None:
+    """Readers (KPIs, exports) run on aiosqlite's threads: the loop keeps serving meanwhile."""
+    async with Database.open("sqlite:///r.db", base_dir=tmp_path) as db:
+        await upgrade(db.engine)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        slow = text(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
+            "SELECT count(*) FROM n"
+        )
+        started = time.monotonic()
+        async with db.reader() as reader:
+            assert await reader.scalar(slow) == 3_000_000
+        took = time.monotonic() - started
+        ticker.cancel()
+        assert took > 0.2 and ticks >= 0.5 * took / 0.01
