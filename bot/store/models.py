@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -253,12 +254,23 @@ class Conversation(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+UNPARSED = "nlu IS NULL AND sender = 'customer'"  # the partial index's condition, as SQL
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         # A redelivered inbound message (same channel message id) is stored once.
         UniqueConstraint("conversation_id", "channel_message_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # Customer messages without an NLU result: the few the recovery sweep looks at
+        # (bot.store.stranded), instead of every message of the last two days.
+        Index(
+            "ix_messages_unparsed",
+            "created_at",
+            sqlite_where=text(UNPARSED),
+            postgresql_where=text(UNPARSED),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -11,20 +11,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.store.models import ChannelIdentity, Conversation, ConversationState, Message, Sender
+from bot.store.models import UNPARSED, ChannelIdentity, Conversation, ConversationState, Message
 
 PERSON_OWNS = (ConversationState.QUEUED, ConversationState.OPERATOR)
 
 
-def _stranded() -> list[object]:
+def stranded_conditions() -> list[object]:
+    """The WHERE terms of a stranded message (joined with its conversation)."""
     later = aliased(Message)
     return [
-        Message.sender == Sender.CUSTOMER,
-        Message.nlu.is_(None),
+        # As written in the partial index ix_messages_unparsed (SQLite uses a partial index
+        # only for a query that repeats its condition with the same constant).
+        text(UNPARSED),
         ~exists().where(later.conversation_id == Message.conversation_id, later.id > Message.id),
         or_(Message.text != "", Conversation.state.not_in(PERSON_OWNS)),
     ]
@@ -37,7 +39,7 @@ async def stranded_ids(
     query = (
         select(Message.id)
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.created_at < before, Message.created_at > after, *_stranded())  # type: ignore[arg-type]
+        .where(Message.created_at < before, Message.created_at > after, *stranded_conditions())  # type: ignore[arg-type]
         .order_by(Message.id)
         .limit(limit)
     )
@@ -58,7 +60,7 @@ async def stranded_message(
                 ChannelIdentity.channel == Conversation.channel,
             ),
         )
-        .where(Message.id == message_id, *_stranded())  # type: ignore[arg-type]
+        .where(Message.id == message_id, *stranded_conditions())  # type: ignore[arg-type]
         .limit(1)
         .execution_options(populate_existing=True)
     )

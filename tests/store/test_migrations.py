@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy.dialects import sqlite
 
 from bot.cli import main
 from bot.store import (
+    Conversation,
     Customer,
     Database,
+    Message,
     StoreError,
     async_url,
     current_revision,
@@ -20,7 +23,8 @@ from bot.store import (
     upgrade,
 )
 from bot.store.migrate import MIGRATIONS_DIR, differences, downgrade
-from bot.store.models import Base
+from bot.store.models import Base, utcnow
+from bot.store.stranded import stranded_conditions
 
 TABLES = {
     "departments",
@@ -38,7 +42,7 @@ TABLES = {
     "annotations",
     "model_publications",
 }
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _table_names(connection: Connection) -> set[str]:
@@ -153,3 +157,22 @@ async def test_sqlite_readers_do_not_hold_up_writers(tmp_path: Path) -> None:
             await asyncio.wait_for(writer.commit(), timeout=2)
             await reader.rollback()
             assert await reader.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+async def test_the_recovery_sweep_reads_only_unparsed_messages(tmp_path: Path) -> None:
+    """The stranded-message query runs on the partial index, not over every recent message."""
+    async with Database.open("sqlite:///plan.db", base_dir=tmp_path) as db:
+        await upgrade(db.engine)
+        statement = (
+            select(Message.id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.created_at < utcnow(), *stranded_conditions())  # type: ignore[arg-type]
+        )
+        # With bound parameters, as it runs (only the IN list spelled out, for EXPLAIN)
+        compiled = statement.compile(dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True})
+        values = tuple(str(compiled.params[name]) for name in compiled.positiontup or ())
+        async with db.reader() as session:
+            connection = await session.connection()
+            rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values)
+            plan = [str(row[-1]) for row in rows]
+        assert any("ix_messages_unparsed" in line for line in plan), plan
