@@ -73,16 +73,17 @@ def create_app(
     app.state.metrics = Metrics()
     app.state.requests = InFlight()
     app.add_middleware(InFlightMiddleware, tracker=app.state.requests)
-    app.include_router(health.router)
-    for api in (api_auth, api_queue, api_conversations, api_events):  # the operator panel's JSON API
-        app.include_router(api.router)
-    app.include_router(api_auth.pages)  # /panel/login and /panel/logout
-    app.include_router(api_admin.router)  # admins: accounts, forgetting a customer
+    # Customers' channels first: routes are matched in order, and these carry the traffic.
     if config.channels.rest.enabled:
         app.include_router(rest.router)
     app.include_router(telegram.router)  # Telegram's webhook and customers' files for operators
     if config.widget.enabled:
         app.include_router(webchat.router)  # the web chat widget, its WebSocket and the demo page
+    app.include_router(health.router)
+    for api in (api_auth, api_queue, api_conversations, api_events):  # the operator panel's JSON API
+        app.include_router(api.router)
+    app.include_router(api_auth.pages)  # /panel/login and /panel/logout
+    app.include_router(api_admin.router)  # admins: accounts, forgetting a customer
     app.include_router(panel.router)  # the operator workspace page
     app.include_router(dashboard.router)  # KPIs: /panel/dashboard and /api/kpis
     app.include_router(api_editor.router)  # the editor pages' API: inbox, labels, retrain, publish
