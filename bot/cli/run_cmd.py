@@ -10,6 +10,7 @@ workers and closes the database.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -74,6 +75,10 @@ def run(
         log_level="info",
     )
     server = uvicorn.Server(config)
+    # What is loaded by now (the model, spaCy, the libraries) stays for the process's life:
+    # out of the collector's sight, a full collection no longer walks it in mid-request.
+    gc.collect()
+    gc.freeze()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(
         f"botdesk on http://{shown}:{port}/ : the demo shop with the chat widget; "
