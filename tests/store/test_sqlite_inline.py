@@ -48,6 +48,18 @@ async def test_concurrent_writers_queue_for_the_one_writer(tmp_path: Path) -> No
             assert await reader.scalar(select(func.count()).select_from(Customer)) == 16
 
 
+class Ticks:
+    """Counts 10 ms sleeps: if the event loop is blocked, the count stalls."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            self.count += 1
+
+
 def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:
     """Another process's writer, as SQLite sees it: a connection in BEGIN IMMEDIATE."""
     connection = sqlite3.connect(path, isolation_level=None)
@@ -65,15 +77,8 @@ async def test_a_writer_waits_for_another_connection_without_blocking_the_loop(t
         holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "x.db", 0.5, locked))
         holder.start()
         await asyncio.to_thread(locked.wait, 5)
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
+        ticks = Ticks()
+        ticker = asyncio.create_task(ticks.run())
         started = time.monotonic()
         async with db.session() as session:
             await identify_customer(session, "web", "patient")
@@ -82,7 +87,7 @@ async def test_a_writer_waits_for_another_connection_without_blocking_the_loop(t
         ticker.cancel()
         holder.join()
         assert waited >= 0.4  # it did wait for the lock...
-        assert ticks >= 20  # ...and the event loop kept running meanwhile
+        assert ticks.count >= 20  # ...and the event loop kept running meanwhile
 
 
 async def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,15 +111,8 @@ async def test_a_long_read_does_not_hold_up_the_loop(tmp_path: Path) -> None:
     """Readers (KPIs, exports) run on aiosqlite's threads: the loop keeps serving meanwhile."""
     async with Database.open("sqlite:///r.db", base_dir=tmp_path) as db:
         await upgrade(db.engine)
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
+        ticks = Ticks()
+        ticker = asyncio.create_task(ticks.run())
         slow = text(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
             "SELECT count(*) FROM n"
@@ -124,4 +122,4 @@ async def test_a_long_read_does_not_hold_up_the_loop(tmp_path: Path) -> None:
             assert await reader.scalar(slow) == 3_000_000
         took = time.monotonic() - started
         ticker.cancel()
-        assert took > 0.2 and ticks >= 0.5 * took / 0.01
+        assert took > 0.2 and ticks.count >= 0.5 * took / 0.01
