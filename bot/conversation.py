@@ -266,7 +266,8 @@ class ConversationService:
                 sender = await sender_row(connection, channel, sender_id)
                 if sender is None:
                     raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
-            customer_id, first_contact = created or 0, created is not None
+            else:
+                customer_id, first_contact = created, True
         if sender is not None:
             customer_id = sender.customer_id
             if sender.needs_update(profile):  # a new profile, or reachable again: the ORM writes it
@@ -292,9 +293,17 @@ class ConversationService:
             await session.commit()
             return Handled([], conversation_id, duplicate=True)
         turn = Turn(
-            inbound, conversation_id, customer_id, state, dialogue, message_id, parsed, nlu, self.clock()
+            inbound,
+            conversation_id,
+            customer_id,
+            state,
+            dialogue,
+            message_id,
+            parsed,
+            nlu,
+            self.clock(),
+            first_contact=first_contact,
         )
-        turn.first_contact = first_contact
         return await self._respond(session, turn)
 
     async def _respond(self, session: AsyncSession, turn: Turn) -> Handled:
