@@ -225,6 +225,8 @@ def test_shell_customer_and_operator_take_turns(tmp_path: Path) -> None:
     """The whole life of a dialogue through two shells sharing the project's SQLite store."""
     project = tmp_path / "shop"
     assert main(["init", str(project)]) == 0
+    config = project / "config.yml"  # the shell runs on the wall clock: operators on duty round the clock
+    config.write_text(config.read_text().replace('daily: "09:00-21:00"', 'daily: "00:00-24:00"'))
     first = run_cli("shell", "-p", str(project), "--customer", "ivan", stdin="позовите оператора\n/exit\n")
     assert "handoff (queued for an operator): human_request" in first.stdout
     assert "1-й в очереди" in first.stdout
