@@ -302,13 +302,17 @@ class OperatorService:
         now = self.clock()
         escalation = self.config.escalation
         async with self.db.session() as session:
+            # One transaction with the "operator left" messages: another process's wait notice
+            # (below) can only see a requeued ticket after its customer was told.
             requeued = await requeue_unanswered(
-                session, timedelta(minutes=escalation.answer_timeout_minutes), now=now
+                session, timedelta(minutes=escalation.answer_timeout_minutes), now=now, commit=False
             )
             for item in requeued:
                 operator = await session.get(Operator, item.operator_id) if item.operator_id else None
                 name = operator.display_name if operator else ""
-                await self._tell(session, item.ticket_id, "utter_operator_left", operator=name)
+                await self._tell(session, item.ticket_id, "utter_operator_left", operator=name, commit=False)
+            await session.commit()
+            for item in requeued:
                 await self._ticket_changed(session, item.ticket_id)
         waited = await self._offer_callback_after_wait(now, timedelta(minutes=escalation.queue_wait_minutes))
         surveyed = await self._survey_quiet_dialogues(now)

@@ -240,12 +240,13 @@ async def close_ticket(
 
 
 async def requeue_unanswered(
-    session: AsyncSession, older_than: timedelta, *, now: datetime | None = None
+    session: AsyncSession, older_than: timedelta, *, now: datetime | None = None, commit: bool = True
 ) -> list[RequeuedTicket]:
     """Put back in the queue every ticket claimed longer than ``older_than`` ago and not answered.
 
     Returns which tickets moved and from whom, so the caller can tell the operators.
-    Commits. On PostgreSQL rows another worker is requeueing are skipped (SKIP LOCKED).
+    Commits unless ``commit`` is False (the caller adds its messages to the same transaction).
+    On PostgreSQL rows another worker is requeueing are skipped (SKIP LOCKED).
     """
     now = now or utcnow()
     stale = [
@@ -274,7 +275,8 @@ async def requeue_unanswered(
         )
         .values(state=ConversationState.QUEUED, operator_id=None, updated_at=now)
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return [RequeuedTicket(row.id, row.conversation_id, row.operator_id) for row in rows]
 
 
