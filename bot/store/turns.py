@@ -84,23 +84,18 @@ _SENDER = (
 _SENDER_LOCKED = _SENDER.with_for_update(of=_customers)
 
 
-def _inbound(insert: Any) -> Insert:
-    statement: Insert = (
-        insert(_messages)
-        .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
-        .returning(_messages.c.id)
-    )
-    return statement
+def _unless_stored(table: Table, *unique: str) -> dict[str, Insert]:
+    """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING id, per dialect (None when it was there)."""
+    statements: dict[str, Insert] = {
+        name: dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
+        for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+    }
+    return statements
 
 
-_INBOUND = {"sqlite": _inbound(sqlite_insert), "postgresql": _inbound(postgresql_insert)}
+_INBOUND = _unless_stored(_messages, "conversation_id", "channel_message_id")
 _NEW_CUSTOMER = insert(_customers).returning(_customers.c.id)
-_NEW_IDENTITY = {
-    name: dialect_insert(_identities)
-    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    .returning(_identities.c.id)
-    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-}
+_NEW_IDENTITY = _unless_stored(_identities, "channel", "external_id")
 _FORGET_CUSTOMER = delete(_customers).where(_customers.c.id == bindparam("customer"))
 _NEW_CONVERSATION = insert(_conversations).returning(_conversations.c.id)
 _REPLIES = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)

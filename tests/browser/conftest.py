@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +23,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
@@ -33,6 +30,7 @@ from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.app import create_app
 from bot.store import Database, OperatorRole, create_operator
+from tests.live import serving
 from tests.server.conftest import Clock
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -107,13 +105,6 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture
 def live_server(
     trained_ru: Project, ru_pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -128,36 +119,8 @@ def live_server(
         tick_seconds=0.2,
         shutdown_timeout=5.0,
     )
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, ws="websockets-sansio")
-    )
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the test below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="botdesk-live-server", daemon=True)
-    thread.start()
-    for _ in range(1000):
-        if server.started or failure or not thread.is_alive():
-            break
-        threading.Event().wait(0.01)
-    if not server.started:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        raise RuntimeError(f"botdesk did not start: {failure[0] if failure else 'timeout'}")
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app, database_url)
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    with serving(app) as url:
+        yield LiveServer(url, app, database_url)
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this
@@ -173,9 +136,7 @@ def playwright() -> Iterator[Playwright]:
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-    )
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
 

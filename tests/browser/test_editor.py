@@ -8,20 +8,19 @@ uvicorn in a thread, like ``live_server``; the gate uses two folds to keep it sh
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Locator, Page, expect
 
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.app import create_app
-from tests.browser.conftest import ADMIN_PASSWORD, LiveServer, _free_socket, screenshot
+from tests.browser.conftest import ADMIN_PASSWORD, LiveServer, screenshot
 from tests.conftest import REPO, copy_project
+from tests.live import serving
 from tests.server.conftest import Clock
 
 PASSWORD = "editor password 1"
@@ -53,23 +52,8 @@ def server(
     app = create_app(
         project, pipeline=ru_pipeline, clock=Clock(), database_url=database_url, tick_seconds=0.2
     )
-    sock = _free_socket()
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, ws="websockets-sansio")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(1000):
-        if server.started or not thread.is_alive():
-            break
-        threading.Event().wait(0.01)
-    assert server.started, "botdesk did not start"
-    try:
-        yield LiveServer(f"http://127.0.0.1:{sock.getsockname()[1]}", app, database_url)
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    with serving(app) as url:
+        yield LiveServer(url, app, database_url)
 
 
 def log_in(page: Page, server: LiveServer, login: str) -> None:

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -31,6 +28,7 @@ from bot.server.app import create_app
 from bot.store import Database, OperatorRole
 from handoff.accounts import add_account
 from tests.conftest import REPO
+from tests.live import serving
 from tests.server.conftest import Clock
 
 ADMIN = "schemathesis-admin-7f3a"  # a login the generated paths will not hit by chance
@@ -59,24 +57,9 @@ def server(
     app = create_app(
         trained_ru, pipeline=ru_pipeline, clock=Clock(), database_url=database_url, shutdown_timeout=5.0
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="error", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(1000):
-        if server.started or not thread.is_alive():
-            break
-        threading.Event().wait(0.01)
-    assert server.started, "botdesk did not start"
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
+    with serving(app) as base:
         _add_admin(database_url)
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
 
 
 def _add_admin(database_url: str) -> None:

@@ -60,23 +60,31 @@ class Ticks:
             self.count += 1
 
 
-def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:
-    """Another process's writer, as SQLite sees it: a connection in BEGIN IMMEDIATE."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("BEGIN IMMEDIATE")
-    locked.set()
-    time.sleep(seconds)
-    connection.execute("ROLLBACK")
-    connection.close()
+async def hold_write_lock(path: Path, seconds: float) -> threading.Thread:
+    """Another process's writer, as SQLite sees it: a connection in BEGIN IMMEDIATE for ``seconds``.
+
+    Returns once the lock is held; join the thread to wait for its release.
+    """
+    locked = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    await asyncio.to_thread(locked.wait, 5)
+    return holder
 
 
 async def test_a_writer_waits_for_another_connection_without_blocking_the_loop(tmp_path: Path) -> None:
     async with Database.open("sqlite:///x.db", base_dir=tmp_path) as db:
         await upgrade(db.engine)
-        locked = threading.Event()
-        holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "x.db", 0.5, locked))
-        holder.start()
-        await asyncio.to_thread(locked.wait, 5)
+        holder = await hold_write_lock(tmp_path / "x.db", 0.5)
         ticks = Ticks()
         ticker = asyncio.create_task(ticks.run())
         started = time.monotonic()
@@ -94,10 +102,7 @@ async def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path, monkeypatch
     monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
     async with Database.open("sqlite:///y.db", base_dir=tmp_path) as db:
         await upgrade(db.engine)
-        locked = threading.Event()
-        holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "y.db", 1.0, locked))
-        holder.start()
-        await asyncio.to_thread(locked.wait, 5)
+        holder = await hold_write_lock(tmp_path / "y.db", 1.0)
         with pytest.raises(StoreError, match="locked by another process"):
             async with db.session() as session:
                 await identify_customer(session, "web", "impatient")
