@@ -12,19 +12,21 @@ import warnings
 from pathlib import Path
 from typing import Literal
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.svm import LinearSVC
 
 from bot.nlu.base import Component, ComponentOptions, IntentScore, Message, PipelineContext
 from bot.nlu.data import TrainingData
 from bot.nlu.featurizers import flatten, to_csr
 from bot.nlu.persist import read_array, read_json, write_array, write_json
 from bot.nlu.registry import register_component
+
+if TYPE_CHECKING:  # scikit-learn and scipy take a second to import: only training imports them
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
 RANKING_LENGTH = 10
 
@@ -53,6 +55,9 @@ class LinearIntentClassifier(Component):
         self._platt = (1.0, 0.0)
 
     def _estimator(self) -> LinearSVC | LogisticRegression:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.svm import LinearSVC
+
         o = self.options
         if o.model == "svm":
             return LinearSVC(
@@ -66,6 +71,8 @@ class LinearIntentClassifier(Component):
         self, features: sp.csr_matrix, labels: NDArray[np.int64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Fit and return (coef [K x D], intercept [K]) over *all* classes."""
+        from sklearn.exceptions import ConvergenceWarning
+
         estimator = self._estimator()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -96,6 +103,8 @@ class LinearIntentClassifier(Component):
 
     def _calibrate(self, features: sp.csr_matrix, labels: NDArray[np.int64]) -> tuple[float, float]:
         """Fit the pooled sigmoid on scores of models that did not see the message."""
+        from sklearn.model_selection import KFold, StratifiedKFold
+
         folds = self.options.calibration_folds
         counts = np.bincount(labels)
         if folds < 2 or len(labels) < 2 * folds:
@@ -175,6 +184,8 @@ def _pooled_platt(scores: NDArray[np.float64], labels: NDArray[np.int64], seed: 
     negatives = np.random.RandomState(seed).choice(negatives, kept, replace=False)
     rows = np.concatenate([positives, negatives])
     weights = np.where(flat_truth[rows], 1.0, all_negatives / max(kept, 1))
+    from sklearn.linear_model import LogisticRegression
+
     platt = LogisticRegression(C=1e4, max_iter=1000)
     platt.fit(flat_scores[rows].reshape(-1, 1), flat_truth[rows], sample_weight=weights)
     return float(platt.coef_[0, 0]), float(platt.intercept_[0])

@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.metrics import precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold
 
 from bot.errors import DataError
 from bot.nlu.base import FALLBACK_INTENT
@@ -130,6 +128,8 @@ def cross_validate(
             f"{folds}-fold cross-validation needs at least {folds} examples per intent; "
             f"too few in: {', '.join(rare)}"
         )
+    from sklearn.model_selection import StratifiedKFold  # slow to import: only evaluations need it
+
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     predictions = Predictions()
     seconds = []
@@ -231,6 +231,8 @@ def summarise(
         fell_back = ~answered
         oos_recall = float(fell_back[~in_scope].mean())
         oos_precision = float((~in_scope)[fell_back].mean()) if fell_back.any() else 0.0
+    from sklearn.metrics import precision_recall_fscore_support  # slow to import: only evaluations need it
+
     labels = sorted(set(gold[in_scope].tolist()))
     p, r, f, support = precision_recall_fscore_support(gold, final, labels=labels, zero_division=0)
     per_intent = [

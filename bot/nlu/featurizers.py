@@ -2,29 +2,31 @@
 
 Several featurizers in one pipeline (say lemma 1–3-grams, character 2–4-grams and lemma pairs)
 each add one sparse block; the classifier concatenates them. Character n-grams make
-the bot robust to typos and missing letters. Training uses scikit-learn's vectorizer;
-parsing one message looks n-grams up directly, which is many times faster than going
-through scipy.sparse for a single row.
+the bot robust to typos and missing letters. Training uses scikit-learn's vectorizer with
+the analyzers of ``bot.nlu.analyzers``; parsing one message uses the same analyzers and
+looks n-grams up directly, which is many times faster than going through scipy.sparse
+for a single row, and needs neither scikit-learn nor scipy (imported only to train).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import CountVectorizer
 
+from bot.nlu import analyzers
 from bot.nlu.base import Component, ComponentOptions, Message, PipelineContext, SparseFeatures
 from bot.nlu.data import TrainingData
 from bot.nlu.persist import read_array, read_json, write_array, write_json
 from bot.nlu.registry import register_component
 from bot.nlu.spacy_import import import_spacy
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 class CountVectorsOptions(ComponentOptions):
@@ -39,26 +41,11 @@ class CountVectorsOptions(ComponentOptions):
     weight: float = 1.0
 
 
-def _split(text: str) -> list[str]:
-    return text.split()
-
-
 @lru_cache(maxsize=8)
 def stop_words(language: str) -> frozenset[str]:
     spacy = import_spacy()
 
     return frozenset(spacy.blank(language).Defaults.stop_words)
-
-
-def pairs_analyzer(language: str) -> Callable[[str], list[str]]:
-    """Unordered pairs of the message's content lemmas: "refund|card" whatever the word order."""
-    stops = stop_words(language)
-
-    def pairs(text: str) -> list[str]:
-        words = [w for w in dict.fromkeys(text.split()) if w not in stops]
-        return [f"{a}|{b}" if a < b else f"{b}|{a}" for i, a in enumerate(words) for b in words[i + 1 :]]
-
-    return pairs
 
 
 @register_component
@@ -71,35 +58,39 @@ class CountVectorsFeaturizer(Component):
         super().__init__(options, context)
         self._vocabulary: dict[str, int] = {}
         self._idf: NDArray[np.float64] = np.zeros(0)
-        self._analyze: Callable[[str], list[str]] = _split
+        self._analyze: analyzers.Analyzer = str.split
 
     def _document(self, message: Message) -> str:
         if self.options.analyzer in ("word", "pairs") and self.options.use_lemma:
             return " ".join(t.lemma for t in message.tokens)
         return message.normalized
 
-    def _make_vectorizer(self) -> CountVectorizer:
+    def _make_analyzer(self) -> analyzers.Analyzer:
         o = self.options
-        word = o.analyzer == "word"
-        analyzer: Any = pairs_analyzer(self.context.language) if o.analyzer == "pairs" else o.analyzer
-        return CountVectorizer(
-            analyzer=analyzer,
-            tokenizer=_split if word else None,
-            token_pattern=None,
+        if o.analyzer == "pairs":
+            return analyzers.pairs(stop_words(self.context.language))
+        if o.analyzer == "char_wb":
+            return analyzers.char_wb_ngrams(o.min_ngram, o.max_ngram)
+        if o.analyzer == "char":
+            return analyzers.char_ngrams(o.min_ngram, o.max_ngram)
+        return analyzers.word_ngrams(o.min_ngram, o.max_ngram)
+
+    def train(self, messages: list[Message], data: TrainingData) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer  # slow to import: training only
+
+        o = self.options
+        self._analyze = self._make_analyzer()
+        vectorizer = CountVectorizer(
+            analyzer=self._analyze,
             lowercase=False,
-            ngram_range=(o.min_ngram, o.max_ngram),
             min_df=o.min_df,
             max_features=o.max_features,
             dtype=np.float64,
         )
-
-    def train(self, messages: list[Message], data: TrainingData) -> None:
-        vectorizer = self._make_vectorizer()
         counts = vectorizer.fit_transform([self._document(m) for m in messages]).tocsr()
         self._vocabulary = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         self._idf = np.log((1 + counts.shape[0]) / (1 + df)) + 1.0
-        self._analyze = vectorizer.build_analyzer()
         counts.sort_indices()
         for row, message in enumerate(messages):
             lo, hi = counts.indptr[row], counts.indptr[row + 1]
@@ -132,11 +123,13 @@ class CountVectorsFeaturizer(Component):
     def load(self, directory: Path) -> None:
         self._vocabulary = {str(k): int(v) for k, v in read_json(directory / "vocabulary.json").items()}
         self._idf = read_array(directory / "idf.npy")
-        self._analyze = self._make_vectorizer().build_analyzer()
+        self._analyze = self._make_analyzer()
 
 
 def to_csr(messages: list[Message]) -> sp.csr_matrix:
     """All feature blocks of all messages as one matrix (one row per message)."""
+    import scipy.sparse as sp  # slow to import: batches (training, evaluation) only
+
     if not messages or not messages[0].features:
         raise RuntimeError("a classifier needs a featurizer before it in the pipeline")
     sizes = [block.size for block in messages[0].features]

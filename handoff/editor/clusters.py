@@ -12,9 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,11 @@ def cluster(texts: Sequence[str], similarity: float = 0.45) -> list[Group]:
         return []
     if len(texts) == 1:
         return [Group([0], 0)]
+    # Imported here: scikit-learn takes a second to import, and `botdesk run` never clusters at start.
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
     normalised = [_normalise(t) or "_" for t in texts]
     vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True).fit_transform(
         normalised
