@@ -59,6 +59,7 @@ from bot.store import (
 from bot.store import Message as StoredMessage
 from bot.store.conversations import check_channel_message_id
 from bot.store.models import FeedbackAbout, utcnow
+from bot.store.prepared import Driver, driver_of
 from bot.store.rows import affected
 from bot.store.stranded import stranded_message
 from bot.store.turns import (
@@ -216,7 +217,7 @@ class ConversationService:
                     nlu,
                     self.clock(),
                 )
-                return await self._respond(session, turn)
+                return await self._respond(session, await driver_of(await session.connection()), turn)
 
     async def _handle(self, inbound: InboundMessage) -> Handled:
         if not inbound.text.strip() and not inbound.attachments:
@@ -255,15 +256,15 @@ class ConversationService:
         self, session: AsyncSession, inbound: InboundMessage, parsed: Parsed | None, version: str | None
     ) -> Handled:
         """Store the message and answer it, in one transaction of ``session``."""
-        connection = await session.connection()
+        driver = await driver_of(await session.connection())
         channel, sender_id, profile = inbound.channel, inbound.sender_id, inbound.profile
         received = utcnow()
-        sender = await sender_row(connection, channel, sender_id)
+        sender = await sender_row(driver, channel, sender_id)
         first_contact = False
         if sender is None:
-            created = await create_sender(connection, channel, sender_id, profile, received)
+            created = await create_sender(driver, channel, sender_id, profile, received)
             if created is None:  # the same new sender's other message, in another process, won
-                sender = await sender_row(connection, channel, sender_id)
+                sender = await sender_row(driver, channel, sender_id)
                 if sender is None:
                     raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
             else:
@@ -276,11 +277,11 @@ class ConversationService:
             conversation_id, state, dialogue = sender.conversation_id, sender.state, sender.dialogue
         else:
             language = self.config.language
-            conversation_id = await start_conversation(connection, customer_id, channel, language, received)
+            conversation_id = await start_conversation(driver, customer_id, channel, language, received)
             state, dialogue = ConversationState.BOT, {}
         nlu = parsed.to_parse_dict() if parsed is not None else None
         message_id = await insert_inbound(
-            connection,
+            driver,
             conversation_id,
             inbound.text,
             channel_message_id=inbound.message_id,
@@ -304,15 +305,17 @@ class ConversationService:
             self.clock(),
             first_contact=first_contact,
         )
-        return await self._respond(session, turn)
+        return await self._respond(session, driver, turn)
 
-    async def _respond(self, session: AsyncSession, turn: Turn) -> Handled:
-        """The bot's part of a turn whose message is stored in ``session``'s transaction; commits."""
-        connection = await session.connection()
+    async def _respond(self, session: AsyncSession, driver: Driver, turn: Turn) -> Handled:
+        """The bot's part of a turn whose message is stored in ``session``'s transaction; commits.
+
+        ``driver`` runs the prepared statements on that transaction's connection.
+        """
         conversation_id, inbound, now = turn.conversation_id, turn.inbound, turn.now
         nlu = turn.nlu or {}
         if turn.state in HUMAN_STATES:
-            await touch_conversation(connection, conversation_id, utcnow())
+            await touch_conversation(driver, conversation_id, utcnow())
             await session.commit()
             self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
             return Handled([], conversation_id, silent=True)
@@ -347,12 +350,12 @@ class ConversationService:
             )
         if conversation.loaded:
             await session.flush()  # the ORM's changes first; the statements below bypass it
-        for said in await self._bot_says(connection, conversation_id, inbound, replies):
+        for said in await self._bot_says(driver, conversation_id, inbound, replies):
             handled.replies.append(said)
             if result.form_answer and not result.forget_form_answers and result.lead is None:
                 form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
         await save_dialogue(
-            connection,
+            driver,
             conversation_id,
             dialogue={**state.to_dict(), "_form_answers": form_answers},
             slots={k: v for k, v in state.tracker.slots.items() if not k.startswith("_")},
@@ -399,12 +402,10 @@ class ConversationService:
         )
 
     async def _bot_says(
-        self, connection: Any, conversation_id: int, inbound: InboundMessage, replies: list[Reply]
+        self, driver: Driver, conversation_id: int, inbound: InboundMessage, replies: list[Reply]
     ) -> list[OutboundMessage]:
         """Store the bot's replies in one statement; they go out in the channel's answer."""
-        stored = await insert_replies(
-            connection, conversation_id, [reply.text for reply in replies], utcnow()
-        )
+        stored = await insert_replies(driver, conversation_id, [reply.text for reply in replies], utcnow())
         return [
             OutboundMessage(
                 channel=inbound.channel,

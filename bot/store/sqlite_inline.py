@@ -41,6 +41,12 @@ class InlineConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    @property
+    def sqlite(self) -> sqlite3.Connection | None:
+        """The sqlite3 connection itself, for statements run as plain calls (``bot.store.prepared``)."""
+        connection: sqlite3.Connection | None = self._connection
+        return connection
+
 
 def inline_creator(database: str, *, uri: bool = False) -> Callable[[], Awaitable[InlineConnection]]:
     """An ``async_creator`` for ``create_async_engine``: inline connections to ``database``."""

@@ -8,12 +8,15 @@ conversation is four statements, all prepared here at import time:
     sender_row        who wrote, in which open conversation (and its dialogue state);
                       on PostgreSQL it locks the customer, as ``open_conversation`` does
     insert_inbound    the message with its NLU result; a redelivered one is skipped
-    insert_replies    the bot's replies, in one statement
+    insert_replies    the bot's replies (one INSERT each: a usual turn has one or two)
     save_dialogue     the conversation's dialogue state after the turn
 
 A first message adds ``create_sender`` (customer and channel identity) and
 ``start_conversation``. Everything rarer (a changed profile, a ticket, a lead card) goes
 through the ORM helpers on the same session, in the same transaction.
+
+The statements run on the transaction's driver connection (``bot.store.prepared``): SQL
+compiled once per dialect, values converted by the columns' own types.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from typing import Any
 from sqlalchemy import Insert, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.conversations import check_text
 from bot.store.customers import check_identity, display_name_of
@@ -39,6 +41,7 @@ from bot.store.models import (
     Message,
     Sender,
 )
+from bot.store.prepared import Driver, Prepared
 
 
 def _table(model: type[Any]) -> Table:
@@ -62,7 +65,7 @@ _open_conversation = (
     .correlate(_identities)
     .scalar_subquery()
 )
-_SENDER = (
+_SENDER_QUERY = (
     select(
         _identities.c.customer_id,
         _identities.c.profile,
@@ -81,7 +84,8 @@ _SENDER = (
         _identities.c.channel == bindparam("channel"), _identities.c.external_id == bindparam("external_id")
     )
 )
-_SENDER_LOCKED = _SENDER.with_for_update(of=_customers)
+# On PostgreSQL the customer's row is locked, as ``open_conversation`` does.
+_SENDER = Prepared({"sqlite": _SENDER_QUERY, "postgresql": _SENDER_QUERY.with_for_update(of=_customers)})
 
 
 def _unless_stored(table: Table, *unique: str) -> dict[str, Insert]:
@@ -93,13 +97,32 @@ def _unless_stored(table: Table, *unique: str) -> dict[str, Insert]:
     return statements
 
 
-_INBOUND = _unless_stored(_messages, "conversation_id", "channel_message_id")
-_NEW_CUSTOMER = insert(_customers).returning(_customers.c.id)
-_NEW_IDENTITY = _unless_stored(_identities, "channel", "external_id")
-_FORGET_CUSTOMER = delete(_customers).where(_customers.c.id == bindparam("customer"))
-_NEW_CONVERSATION = insert(_conversations).returning(_conversations.c.id)
-_REPLIES = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
-_SAVE_DIALOGUE = (
+_MESSAGE = ("conversation_id", "direction", "sender", "text", "attachments", "created_at")
+_INBOUND_ONCE = _unless_stored(_messages, "conversation_id", "channel_message_id")
+_INBOUND = Prepared(_INBOUND_ONCE, (*_MESSAGE, "channel_message_id"))
+_INBOUND_PARSED = Prepared(_INBOUND_ONCE, (*_MESSAGE, "channel_message_id", "nlu", "model_version"))
+_NEW_CUSTOMER = Prepared(insert(_customers).returning(_customers.c.id), ("display_name", "created_at"))
+_NEW_IDENTITY = Prepared(
+    _unless_stored(_identities, "channel", "external_id"),
+    ("customer_id", "channel", "external_id", "reachable", "profile", "created_at"),
+)
+_FORGET_CUSTOMER = Prepared(delete(_customers).where(_customers.c.id == bindparam("customer")))
+_NEW_CONVERSATION = Prepared(
+    insert(_conversations).returning(_conversations.c.id),
+    (
+        "customer_id",
+        "channel",
+        "language",
+        "state",
+        "slots",
+        "dialogue",
+        "misunderstood_in_a_row",
+        "started_at",
+        "updated_at",
+    ),
+)
+_REPLY = Prepared(insert(_messages).returning(_messages.c.id), _MESSAGE)
+_SAVE_DIALOGUE = Prepared(
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation"))
     .values(
@@ -110,7 +133,7 @@ _SAVE_DIALOGUE = (
         updated_at=bindparam("now"),
     )
 )
-_TOUCH = (
+_TOUCH = Prepared(
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation"))
     .values(updated_at=bindparam("now"))
@@ -138,13 +161,12 @@ class SenderRow:
         return {**self.profile, **profile} != self.profile or self.display_name is None
 
 
-async def sender_row(connection: AsyncConnection, channel: str, external_id: str) -> SenderRow | None:
+async def sender_row(driver: Driver, channel: str, external_id: str) -> SenderRow | None:
     """The sender's customer and open conversation in one round trip; None for a new sender."""
-    statement = _SENDER_LOCKED if connection.dialect.name == "postgresql" else _SENDER
-    row = (await connection.execute(statement, {"channel": channel, "external_id": external_id})).first()
-    if row is None:
+    rows = await driver.rows(_SENDER, {"channel": channel, "external_id": external_id})
+    if not rows:
         return None
-    customer_id, profile, reachable, display_name, conversation_id, state, dialogue = row
+    customer_id, profile, reachable, display_name, conversation_id, state, dialogue = rows[0]
     return SenderRow(
         int(customer_id),
         dict(profile or {}),
@@ -156,8 +178,14 @@ async def sender_row(connection: AsyncConnection, channel: str, external_id: str
     )
 
 
+async def scalar(driver: Driver, prepared: Prepared, values: Mapping[str, Any]) -> Any:
+    """The first column of the first row, or None when there is no row."""
+    rows = await driver.rows(prepared, values)
+    return rows[0][0] if rows else None
+
+
 async def create_sender(
-    connection: AsyncConnection,
+    driver: Driver,
     channel: str,
     external_id: str,
     profile: Mapping[str, Any] | None,
@@ -169,11 +197,12 @@ async def create_sender(
     winner's. Does not commit.
     """
     check_identity(channel, external_id)
-    customer_id = await connection.scalar(
-        _NEW_CUSTOMER, {"display_name": display_name_of(profile or {}), "created_at": now}
+    customer_id = await scalar(
+        driver, _NEW_CUSTOMER, {"display_name": display_name_of(profile or {}), "created_at": now}
     )
-    identity = await connection.scalar(
-        _NEW_IDENTITY[connection.dialect.name],
+    identity = await scalar(
+        driver,
+        _NEW_IDENTITY,
         {
             "customer_id": customer_id,
             "channel": channel,
@@ -184,16 +213,17 @@ async def create_sender(
         },
     )
     if identity is None:
-        await connection.execute(_FORGET_CUSTOMER, {"customer": customer_id})
+        await driver.rows(_FORGET_CUSTOMER, {"customer": customer_id})
         return None
     return int(customer_id)
 
 
 async def start_conversation(
-    connection: AsyncConnection, customer_id: int, channel: str, language: str | None, now: datetime
+    driver: Driver, customer_id: int, channel: str, language: str | None, now: datetime
 ) -> int:
     """A new conversation with the bot; its id. The caller knows there is no open one. Does not commit."""
-    conversation_id = await connection.scalar(
+    conversation_id = await scalar(
+        driver,
         _NEW_CONVERSATION,
         {
             "customer_id": customer_id,
@@ -211,7 +241,7 @@ async def start_conversation(
 
 
 async def insert_inbound(
-    connection: AsyncConnection,
+    driver: Driver,
     conversation_id: int,
     text: str,
     *,
@@ -234,22 +264,23 @@ async def insert_inbound(
         "channel_message_id": channel_message_id,
         "created_at": now,
     }
+    statement = _INBOUND
     if nlu is not None:  # left out, not None: a JSON column would store JSON null, not SQL NULL
         values.update(nlu=dict(nlu), model_version=model_version)
-    inserted = await connection.scalar(_INBOUND[connection.dialect.name], values)
+        statement = _INBOUND_PARSED
+    inserted = await scalar(driver, statement, values)
     return int(inserted) if inserted is not None else None
 
 
 async def insert_replies(
-    connection: AsyncConnection, conversation_id: int, texts: Sequence[str], now: datetime
+    driver: Driver, conversation_id: int, texts: Sequence[str], now: datetime
 ) -> list[int]:
-    """Store the bot's replies of one turn in one statement; their ids, in order. Does not commit."""
-    if not texts:
-        return []
+    """Store the bot's replies of one turn, in order; their ids. Does not commit."""
     for text in texts:
         check_text(text)
-    rows = [
-        {
+    ids = []
+    for text in texts:
+        row = {
             "conversation_id": conversation_id,
             "direction": Direction.OUT,
             "sender": Sender.BOT,
@@ -257,14 +288,12 @@ async def insert_replies(
             "attachments": [],
             "created_at": now,
         }
-        for text in texts
-    ]
-    result = await connection.execute(_REPLIES, rows)
-    return [int(message_id) for message_id in result.scalars()]
+        ids.append(int(await scalar(driver, _REPLY, row)))
+    return ids
 
 
 async def save_dialogue(
-    connection: AsyncConnection,
+    driver: Driver,
     conversation_id: int,
     *,
     dialogue: dict[str, Any],
@@ -274,7 +303,7 @@ async def save_dialogue(
     now: datetime,
 ) -> None:
     """Write the conversation's dialogue state after a bot turn. Does not commit."""
-    await connection.execute(
+    await driver.rows(
         _SAVE_DIALOGUE,
         {
             "conversation": conversation_id,
@@ -287,6 +316,6 @@ async def save_dialogue(
     )
 
 
-async def touch_conversation(connection: AsyncConnection, conversation_id: int, now: datetime) -> None:
+async def touch_conversation(driver: Driver, conversation_id: int, now: datetime) -> None:
     """Mark the conversation as active now (a message the bot stays silent on). Does not commit."""
-    await connection.execute(_TOUCH, {"conversation": conversation_id, "now": now})
+    await driver.rows(_TOUCH, {"conversation": conversation_id, "now": now})
