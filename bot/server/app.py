@@ -19,6 +19,7 @@ from bot.server import unavailable
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
+from bot.server.rest_lane import RestLane
 from bot.server.routes import (
     api_admin,
     api_auth,
@@ -72,6 +73,8 @@ def create_app(
     )
     app.state.metrics = Metrics()
     app.state.requests = InFlight()
+    if config.channels.rest.enabled:  # added first, so it runs inside the in-flight count
+        app.add_middleware(RestLane)
     app.add_middleware(InFlightMiddleware, tracker=app.state.requests)
     # Customers' channels first: routes are matched in order, and these carry the traffic.
     if config.channels.rest.enabled:

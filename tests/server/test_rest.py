@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from bot.project import Project
+from bot.server.rest_lane import RestLane
 from bot.store import MAX_MESSAGE_CHARS
 from tests.server.conftest import AppFactory, asgi_client, count_messages, project_with, serve
 
@@ -60,6 +61,27 @@ async def test_bad_input_is_a_clear_4xx_and_stores_nothing(make_app: AppFactory,
             assert response.status_code == status, (body[:60], response.text)
             assert detail in response.json()["detail"], (body[:60], response.text)
     assert await count_messages(sqlite_url) == 0
+
+
+async def test_the_fastapi_route_answers_as_the_lane_does(make_app: AppFactory) -> None:
+    """RestLane serves the webhook in front of FastAPI; the documented route must give the same answers."""
+    lane_app = make_app()
+    route_app = make_app()
+    route_app.user_middleware = [m for m in route_app.user_middleware if m.cls is not RestLane]
+    assert len(route_app.user_middleware) == len(lane_app.user_middleware) - 1
+    answers: dict[str, list[tuple[int, object]]] = {}
+    for name, app in (("lane", lane_app), ("route", route_app)):
+        async with asgi_client(app) as client:
+            said = []
+            for body, _, _ in BAD_REQUESTS:
+                response = await client.post(WEBHOOK, content=body, headers={"content-type": "application/json"})
+                said.append((response.status_code, response.json()))
+            good = await client.post(WEBHOOK, json={"sender": f"{name}-1", "message": "можно вернуть товар?"})
+            assert good.headers["content-type"] == "application/json"
+            said.append((good.status_code, [item["text"] for item in good.json()]))
+        answers[name] = said
+    assert answers["lane"] == answers["route"]
+    assert answers["lane"][-1][0] == 200 and "14 дней" in str(answers["lane"][-1][1])
 
 
 async def chunks(chunk: bytes, times: int) -> AsyncIterator[bytes]:

@@ -1,8 +1,10 @@
 """Rasa's REST channel over HTTP: the webhook, and polling for what operators said later.
 
-The payload rules and the answer shape are ``bot.channels.rest``'s; this module reads
-the request (never more than the channel allows), times the turn for /metrics, and
-turns expected errors into a status with a ``detail`` sentence.
+The payload rules and the answer shape are ``bot.channels.rest``'s; ``answer_webhook``
+reads the request (never more than the channel allows), times the turn for /metrics,
+and turns expected errors into a status with a ``detail`` sentence. The webhook carries
+the customers' traffic, so ``bot.server.rest_lane`` serves it in front of FastAPI's
+routing and dependency injection; the route here documents it in the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import Receive
 
 from bot.channels.rest import (
     CHANNEL,
@@ -25,24 +31,91 @@ from bot.channels.rest import (
     to_rasa,
 )
 from bot.errors import BotdeskError
-from bot.server.deps import NO_DATABASE, DatabaseDep, MetricsDep, ReadyStateDep, StateDep
+from bot.server.deps import NO_DATABASE, STARTING, DatabaseDep, StateDep
+from bot.server.lifespan import ServerState
+from bot.server.metrics import Metrics
 from bot.store import MAX_MESSAGE_CHARS, InputRejected, MessageTooLong, StoreError
 
 router = APIRouter(prefix="/webhooks/rest", tags=["rest channel"])
 log = logging.getLogger("botdesk.channels.rest")
+RETRY_AFTER = ("retry-after", "5")
+WEBHOOK_PATH = "/webhooks/rest/webhook"
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+async def read_capped(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The request body from ASGI ``receive``, refused with 413 as soon as it passes ``limit`` bytes."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RestRequestError(413, f"the request body is over {limit} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RestRequestError(400, "the client went away before sending the whole body")
+        body += message.get("body", b"")
         if len(body) > limit:
             raise RestRequestError(413, f"the request body is over {limit} bytes")
-    return bytes(body)
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer to the webhook: status, JSON body, extra headers."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _refusal(status: int, detail: str, *headers: tuple[str, str]) -> Answer:
+    return Answer(status, json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8"), headers)
+
+
+async def answer_webhook(app: Any, receive: Receive, content_length: str | None) -> Answer:
+    """One webhook request, start to finish: read, handle, answer (``RestLane`` and the route share it).
+
+    Every expected failure is a status with a ``detail`` sentence; the message is stored
+    before a 200 is sent. Anything else raises (a 500 from the server).
+    """
+    state: ServerState | None = getattr(app.state, "botdesk", None)
+    if state is None:  # the lifespan has not run (yet)
+        return _refusal(503, STARTING)
+    if not state.ready:
+        return _refusal(503, NO_DATABASE, RETRY_AFTER)
+    metrics: Metrics = app.state.metrics
+    started = time.perf_counter()
+    try:
+        inbound = parse_webhook(await read_capped(receive, content_length, MAX_BODY_BYTES))
+        handled = await state.conversations.handle(inbound)
+    except RestRequestError as exc:
+        metrics.refused(CHANNEL)
+        return _refusal(exc.status, exc.detail)
+    except InputRejected as exc:
+        metrics.refused(CHANNEL)
+        return _refusal(413 if isinstance(exc, MessageTooLong) else 422, str(exc))
+    except (StoreError, OperationalError, InterfaceError, PoolTimeout) as exc:
+        metrics.refused(CHANNEL, "error")
+        log.error("REST message not handled: %s", str(getattr(exc, "orig", None) or exc).strip()[:300])
+        return _refusal(503, NO_DATABASE, RETRY_AFTER)
+    except BotdeskError as exc:  # e.g. the NLU backend is down; the message is stored
+        metrics.refused(CHANNEL, "error")
+        log.error("REST message not answered: %s", exc)
+        return _refusal(503, f"the bot cannot answer right now: {exc}")
+    except Exception:
+        metrics.refused(CHANNEL, "error")
+        raise
+    metrics.observe(CHANNEL, handled, time.perf_counter() - started)
+    if handled.lead_id is not None:
+        state.outbox.wake()  # deliver the new lead card now, not at the next poll
+    if handled.duplicate and inbound.message_id is not None:
+        async with state.db.reader() as session:  # sent again: the same answer, answered once
+            items = await replies_to(
+                session, handled.conversation_id, inbound.message_id, state.config.bot.label
+            )
+    else:
+        items = [to_rasa(reply) for reply in handled.replies]
+    # Serialised once: the answer items are plain JSON values already.
+    return Answer(200, json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 # The body is read by hand (size-capped before parsing); this documents it for OpenAPI clients.
@@ -72,45 +145,10 @@ WEBHOOK_BODY = {
     response_model=None,
     openapi_extra={"requestBody": WEBHOOK_BODY},
 )
-async def webhook(request: Request, state: ReadyStateDep, metrics: MetricsDep) -> Response:
-    started = time.perf_counter()
-    try:
-        inbound = parse_webhook(await read_body(request, MAX_BODY_BYTES))
-        handled = await state.conversations.handle(inbound)
-    except RestRequestError as exc:
-        metrics.refused(CHANNEL)
-        raise HTTPException(exc.status, exc.detail) from None
-    except InputRejected as exc:
-        metrics.refused(CHANNEL)
-        raise HTTPException(413 if isinstance(exc, MessageTooLong) else 422, str(exc)) from None
-    except StoreError as exc:
-        metrics.refused(CHANNEL, "error")
-        log.error("REST message not handled: %s", exc)
-        raise HTTPException(503, NO_DATABASE, headers={"Retry-After": "5"}) from None
-    except BotdeskError as exc:  # e.g. the NLU backend is down; the message is stored
-        metrics.refused(CHANNEL, "error")
-        log.error("REST message not answered: %s", exc)
-        raise HTTPException(503, f"the bot cannot answer right now: {exc}") from None
-    except Exception:
-        metrics.refused(CHANNEL, "error")
-        raise
-    metrics.observe(CHANNEL, handled, time.perf_counter() - started)
-    if handled.lead_id is not None:
-        state.outbox.wake()  # deliver the new lead card now, not at the next poll
-    if handled.duplicate and inbound.message_id is not None:
-        async with state.db.reader() as session:  # sent again: the same answer, answered once
-            items = await replies_to(
-                session, handled.conversation_id, inbound.message_id, state.config.bot.label
-            )
-    else:
-        items = [to_rasa(reply) for reply in handled.replies]
-    return json_response(items)
-
-
-def json_response(items: list[dict[str, Any]]) -> Response:
-    """The items as JSON, serialised once: the answer items are plain JSON values already."""
-    body = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode("utf-8"), media_type="application/json")
+async def webhook(request: Request) -> Response:
+    """Served by ``RestLane`` in front of the app; the route documents it (and serves it without one)."""
+    answer = await answer_webhook(request.app, request.receive, request.headers.get("content-length"))
+    return Response(answer.body, answer.status, dict(answer.headers), media_type="application/json")
 
 
 @router.get(
