@@ -395,15 +395,18 @@ async def main_async(args: argparse.Namespace) -> str:
         "place), so first contacts (a new customer and conversation, the introduction) are a "
         "quarter of the turns and the bot answers every message (silent = answers a person "
         "owned: 0). The load generator (Python, aiohttp) runs on the same two cores as the "
-        "server(s) and takes about 1 ms of CPU per message itself. A turn costs about 2.5-4 ms "
-        "of server CPU here: the NLU 0.3-0.5 ms, the dialogue engine 0.1 ms, four to six SQL "
-        "statements in one transaction (prepared SQLAlchemy Core; ~0.15 ms each, most of it "
-        "SQLAlchemy rather than the database), HTTP and FastAPI about 0.5 ms. SQLite runs on "
-        "the event loop's thread with one writer connection (docs/store.md), so its writers "
-        "queue in the process instead of backing off; psycopg's round trips cost more per "
-        "statement than SQLite on the loop, and PostgreSQL shares the two cores. Past what "
-        "one process answers, an open-loop load queues up: nothing acknowledged is lost, but "
-        "latency grows with the queue. Rasa keeps its trackers in memory (nothing persisted).",
+        "server(s) and takes about 0.3 ms of CPU per message itself. A turn costs the server "
+        "1.4-2.2 ms of CPU here (this VM's speed varies by half from one minute to the next): "
+        "the NLU 0.2-0.3 ms, the dialogue engine 0.1 ms, the transaction (four to six "
+        "statements compiled once and run on the driver connection, docs/store.md) 0.4-0.6 ms, "
+        "HTTP about 0.4 ms (the webhook is served in front of FastAPI's router, "
+        "bot/server/rest_lane.py). SQLite runs on the event loop's thread with one writer "
+        "connection, so its writers queue in the process instead of backing off; each "
+        "PostgreSQL statement is a psycopg round trip to a server on the same two cores "
+        "(and `pool_pre_ping` adds one per turn), so PostgreSQL is the slower store on one "
+        "machine. Past what one process answers, an open-loop load queues up: nothing "
+        "acknowledged is lost, but latency grows with the queue. Rasa keeps its trackers in "
+        "memory (nothing persisted).",
     ]
     rasa = {row.case.clients: row for row in rows if row.case.rasa_url}
 

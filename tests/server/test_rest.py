@@ -15,6 +15,7 @@ from bot.store import MAX_MESSAGE_CHARS
 from tests.server.conftest import AppFactory, asgi_client, count_messages, project_with, serve
 
 WEBHOOK = "/webhooks/rest/webhook"
+JSON_TYPE = {"content-type": "application/json"}
 
 
 async def test_a_rasa_client_gets_the_labelled_answer_list(make_app: AppFactory) -> None:
@@ -74,7 +75,7 @@ async def test_the_fastapi_route_answers_as_the_lane_does(make_app: AppFactory) 
         async with asgi_client(app) as client:
             said = []
             for body, _, _ in BAD_REQUESTS:
-                response = await client.post(WEBHOOK, content=body, headers={"content-type": "application/json"})
+                response = await client.post(WEBHOOK, content=body, headers=JSON_TYPE)
                 said.append((response.status_code, response.json()))
             good = await client.post(WEBHOOK, json={"sender": f"{name}-1", "message": "можно вернуть товар?"})
             assert good.headers["content-type"] == "application/json"
