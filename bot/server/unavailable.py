@@ -30,12 +30,17 @@ class _Quiet:
     last = 0.0
 
 
-async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+def log_outage(method: str, path: str, exc: BaseException) -> None:
+    """Log a database outage a request ran into: once per ``LOG_EVERY_SECONDS``, its first line."""
     now = time.monotonic()
     if now - _Quiet.last > LOG_EVERY_SECONDS:
         _Quiet.last = now
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        log.error("database unavailable during %s %s: %s", request.method, request.url.path, first[:1])
+        log.error("database unavailable during %s %s: %s", method, path, first[:1])
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log_outage(request.method, request.url.path, exc)
     return JSONResponse(
         {"detail": NO_DATABASE}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )

@@ -34,6 +34,7 @@ from bot.errors import BotdeskError
 from bot.server.deps import NO_DATABASE, STARTING, DatabaseDep, StateDep
 from bot.server.lifespan import ServerState
 from bot.server.metrics import Metrics
+from bot.server.unavailable import log_outage
 from bot.store import MAX_MESSAGE_CHARS, InputRejected, MessageTooLong, StoreError
 
 router = APIRouter(prefix="/webhooks/rest", tags=["rest channel"])
@@ -95,7 +96,7 @@ async def answer_webhook(app: Any, receive: Receive, content_length: str | None)
         return _refusal(413 if isinstance(exc, MessageTooLong) else 422, str(exc))
     except (StoreError, OperationalError, InterfaceError, PoolTimeout) as exc:
         metrics.refused(CHANNEL, "error")
-        log.error("REST message not handled: %s", str(getattr(exc, "orig", None) or exc).strip()[:300])
+        log_outage("POST", WEBHOOK_PATH, exc)
         return _refusal(503, NO_DATABASE, RETRY_AFTER)
     except BotdeskError as exc:  # e.g. the NLU backend is down; the message is stored
         metrics.refused(CHANNEL, "error")
