@@ -134,41 +134,55 @@ class Driver(Protocol):
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]: ...
 
 
-class SQLiteDriver:
-    """botdesk's SQLite writer runs on the event loop's thread: statements are plain calls."""
-
-    def __init__(self, connection: sqlite3.Connection, dialect: Dialect) -> None:
-        self.connection = connection
-        self.dialect = dialect
-
-    async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
-        compiled = prepared.compiled(self.dialect)
-        parameters = compiled.bind(values)
-        try:
-            raw = self.connection.execute(compiled.sql, parameters).fetchall()
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(compiled.sql, parameters, exc, sqlite3.Error) from exc
-        return [compiled.row(r) for r in raw]
-
-
-class PsycopgDriver:
-    """PostgreSQL through psycopg's async connection: one round trip per statement, no more."""
+class _DirectDriver:
+    """Runs the compiled SQL on the driver's own connection; its errors become SQLAlchemy's."""
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         self.connection = connection
         self.dialect = dialect
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
-        import psycopg
-
         compiled = prepared.compiled(self.dialect)
         parameters = compiled.bind(values)
+        error = self._driver_error()
         try:
-            cursor = await self.connection.execute(compiled.sql, parameters)
-            raw = await cursor.fetchall() if cursor.description is not None else []
-        except psycopg.Error as exc:
-            raise DBAPIError.instance(compiled.sql, parameters, exc, psycopg.Error) from exc
+            raw = await self._fetch(compiled.sql, parameters)
+        except error as exc:
+            raise DBAPIError.instance(compiled.sql, parameters, exc, error) from exc
         return [compiled.row(r) for r in raw]
+
+    def _driver_error(self) -> type[Exception]:
+        raise NotImplementedError
+
+    async def _fetch(self, sql: str, parameters: Any) -> Sequence[Sequence[Any]]:
+        raise NotImplementedError
+
+
+class SQLiteDriver(_DirectDriver):
+    """botdesk's SQLite writer runs on the event loop's thread: statements are plain calls."""
+
+    connection: sqlite3.Connection
+
+    def _driver_error(self) -> type[Exception]:
+        return sqlite3.Error
+
+    async def _fetch(self, sql: str, parameters: Any) -> Sequence[Sequence[Any]]:
+        return self.connection.execute(sql, parameters).fetchall()
+
+
+class PsycopgDriver(_DirectDriver):
+    """PostgreSQL through psycopg's async connection: one round trip per statement, no more."""
+
+    def _driver_error(self) -> type[Exception]:
+        import psycopg  # installed with the postgres extra, imported only when it is used
+
+        error: type[Exception] = psycopg.Error
+        return error
+
+    async def _fetch(self, sql: str, parameters: Any) -> Sequence[Sequence[Any]]:
+        cursor = await self.connection.execute(sql, parameters)
+        rows: Sequence[Sequence[Any]] = await cursor.fetchall() if cursor.description is not None else []
+        return rows
 
 
 class SQLAlchemyDriver:
