@@ -404,7 +404,7 @@ class ConversationService:
     async def _bot_says(
         self, driver: Driver, conversation_id: int, inbound: InboundMessage, replies: list[Reply]
     ) -> list[OutboundMessage]:
-        """Store the bot's replies in one statement; they go out in the channel's answer."""
+        """Store the bot's replies (prepared statements); they go out in the channel's answer."""
         stored = await insert_replies(driver, conversation_id, [reply.text for reply in replies], utcnow())
         return [
             OutboundMessage(

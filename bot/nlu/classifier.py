@@ -170,6 +170,8 @@ def _pooled_platt(scores: NDArray[np.float64], labels: NDArray[np.int64], seed: 
     Negatives are subsampled (20 per positive, weighted back up): with 150 intents the
     pooled set would otherwise be 150 times the data for no better fit.
     """
+    from sklearn.linear_model import LogisticRegression
+
     n, k = scores.shape
     truth = np.zeros((n, k), dtype=bool)
     truth[np.arange(n), labels] = True
@@ -182,8 +184,6 @@ def _pooled_platt(scores: NDArray[np.float64], labels: NDArray[np.int64], seed: 
     negatives = np.random.RandomState(seed).choice(negatives, kept, replace=False)
     rows = np.concatenate([positives, negatives])
     weights = np.where(flat_truth[rows], 1.0, all_negatives / max(kept, 1))
-    from sklearn.linear_model import LogisticRegression
-
     platt = LogisticRegression(C=1e4, max_iter=1000)
     platt.fit(flat_scores[rows].reshape(-1, 1), flat_truth[rows], sample_weight=weights)
     return float(platt.coef_[0, 0]), float(platt.intercept_[0])

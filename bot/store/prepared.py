@@ -54,6 +54,7 @@ class Compiled:
     readers: tuple[Processor | None, ...]
 
     def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """The driver's parameters for the caller's ``values``; None is SQL NULL (never JSON null)."""
         if self.positional:
             return [self._value(p, values) for p in self.parameters]
         return {p.name: self._value(p, values) for p in self.parameters}

@@ -3,7 +3,7 @@
 The ORM spends far more time per statement than SQLite or PostgreSQL do (building the
 statement, its cache key, the unit of work), and a customer turn is the one thing
 botdesk does hundreds of times a second. The usual turn of a known customer in an open
-conversation is four statements, all prepared here at import time:
+conversation is four statements, all written here once (and compiled once per dialect):
 
     sender_row        who wrote, in which open conversation (and its dialogue state);
                       on PostgreSQL it locks the customer, as ``open_conversation`` does
