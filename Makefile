@@ -52,9 +52,11 @@ screenshots: $(STAMP_DEV) chromium
 		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-color-emoji
 	BOTDESK_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
+# RASA_URL=http://127.0.0.1:5005 adds a Rasa server started by hand to the REST load table
+# (docs/benchmarks.md says how to start one).
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/nlu.py
-	$(BIN)/python benchmarks/rest_load.py --suite
+	$(BIN)/python benchmarks/rest_load.py --suite $(if $(RASA_URL),--rasa-url $(RASA_URL))
 
 clean:
 	rm -rf $(VENV) models reports .pytest_cache .mypy_cache .ruff_cache
