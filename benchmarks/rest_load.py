@@ -87,6 +87,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -249,6 +255,8 @@ class Row:
     stored: int | None
     ready: float | None
     rss: list[float]
+    cpu_ms: float | None  # the server processes' CPU per answered message
+    generator_ms: float | None = None  # this load generator's CPU per sent message
 
 
 def start_servers(
@@ -279,7 +287,7 @@ async def run_case(case: Case, postgres_url: str) -> Row:
         await clients_load(case.rasa_url, 2, 2, Run(), prefix="warm-up")
         started = time.perf_counter()
         await clients_load(case.rasa_url, case.clients or 1, case.seconds, run)
-        return Row(case, run, time.perf_counter() - started, None, None, [])
+        return Row(case, run, time.perf_counter() - started, None, None, [], None)
     with tempfile.TemporaryDirectory(prefix="botdesk-load-") as tmp:
         project = copy_default_bot(Path(tmp))
         env = {**os.environ, "BOTDESK_ADMIN_PASSWORD": "load-test"}
@@ -304,17 +312,23 @@ async def run_case(case: Case, postgres_url: str) -> Row:
             # connections, caches, first-time code paths
             await clients_load(urls, 4, 2, Run(), prefix="warm-up")
             before = await stored_customer_messages(database_url, project)
+            cpu_before = sum(cpu_seconds(process.pid) for _, process in servers)
+            generator_before = time.process_time()
             started = time.perf_counter()
             if case.clients:
                 await clients_load(urls, case.clients, case.seconds, run)
             else:
                 await load(urls[0], case.rate, case.seconds, run)
             elapsed = time.perf_counter() - started
+            generator = time.process_time() - generator_before
             rss = [rss_mb(process.pid) for _, process in servers]
+            cpu = sum(cpu_seconds(process.pid) for _, process in servers) - cpu_before
             stored = await stored_customer_messages(database_url, project) - before
         finally:
             stop_servers(servers)
-    return Row(case, run, elapsed, stored, ready, rss)
+    cpu_ms = 1000 * cpu / len(run.latencies) if run.latencies else None
+    generator_ms = 1000 * generator / run.sent if run.sent else None
+    return Row(case, run, elapsed, stored, ready, rss, cpu_ms, generator_ms)
 
 
 def latencies_ms(row: Row) -> list[float]:
@@ -324,8 +338,8 @@ def latencies_ms(row: Row) -> list[float]:
 def table(rows: list[Row]) -> list[str]:
     lines = [
         "| server | store | processes | load | answered msg/s | p50 ms | p99 ms | errors | lost "
-        "| silent | RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| silent | RSS MB | server CPU ms/msg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ms = latencies_ms(row)
@@ -336,7 +350,8 @@ def table(rows: list[Row]) -> list[str]:
         lines.append(
             f"| {server} | {row.case.store} | {row.case.processes} | {row.case.load} | "
             f"{len(row.run.latencies) / row.elapsed:.0f} | {percentile(ms, 0.5):.1f} | "
-            f"{percentile(ms, 0.99):.1f} | {errors} | {lost} | {row.run.silent} | {rss} |"
+            f"{percentile(ms, 0.99):.1f} | {errors} | {lost} | {row.run.silent} | {rss} | "
+            f"{'n/a' if row.cpu_ms is None else f'{row.cpu_ms:.2f}'} |"
         )
     return lines
 
@@ -392,24 +407,27 @@ async def main_async(args: argparse.Namespace) -> str:
         if ready and botdesk
         else "",
     ]
+    generated = [row.generator_ms for row in botdesk if row.generator_ms is not None]
+    generator_cpu = f"{min(generated):.2f}-{max(generated):.2f}" if generated else "n/a"
     lines += [
         "",
         "Reading it: every simulated customer asks "
         f"{MESSAGES_PER_CUSTOMER} different questions and leaves (a new customer takes the "
         "place), so first contacts (a new customer and conversation, the introduction) are a "
         "quarter of the turns and the bot answers every message (silent = answers a person "
-        "owned: 0). The load generator (Python, aiohttp) runs on the same two cores as the "
-        "server(s) and takes about 0.3 ms of CPU per message itself. A turn costs the server "
-        "1.4-2.2 ms of CPU here (this VM's speed varies by half from one minute to the next): "
-        "the NLU 0.2-0.3 ms, the dialogue engine 0.1 ms, the transaction (four to six "
-        "statements compiled once and run on the driver connection, docs/store.md) 0.4-0.6 ms, "
-        "HTTP about 0.4 ms (the webhook is served in front of FastAPI's router, "
-        "bot/server/rest_lane.py). SQLite runs on the event loop's thread with one writer "
-        "connection, so its writers queue in the process instead of backing off; each "
-        "PostgreSQL statement is a psycopg round trip to a server on the same two cores "
-        "(and `pool_pre_ping` adds one per turn), so PostgreSQL is the slower store on one "
-        "machine. Past what one process answers, an open-loop load queues up: nothing "
-        "acknowledged is lost, but latency grows with the queue. Rasa keeps its trackers in "
+        "owned: 0). The load generator (Python, aiohttp) runs on the same cores as the "
+        f"server(s) and took {generator_cpu} ms of CPU per message itself. A turn's server CPU "
+        "is the last column (this VM's speed varies by up to half from one minute to the "
+        "next). Under `python -m cProfile` on SQLite about a quarter of it is the NLU, a "
+        "third the transaction (four to six statements compiled once and run on the driver "
+        "connection, docs/store.md), the rest HTTP (the webhook is served in front of "
+        "FastAPI's router, bot/server/rest_lane.py) and the dialogue engine. SQLite runs on "
+        "the event loop's thread with one writer connection, so its writers queue in the "
+        "process instead of backing off; each PostgreSQL statement is a psycopg round trip "
+        "to a server on the same two cores (and `pool_pre_ping` adds one per turn), so "
+        "PostgreSQL is the slower store on one machine. Past what one process answers, an "
+        "open-loop load queues up: nothing acknowledged is lost, but latency grows with the "
+        "queue. Rasa keeps its trackers in "
         "memory (nothing persisted).",
     ]
     rasa = {row.case.clients: row for row in rows if row.case.rasa_url}

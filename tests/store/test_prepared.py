@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import Conversation, ConversationState, Customer, Database
@@ -87,7 +88,7 @@ def test_a_column_sqlalchemy_would_fill_in_is_refused() -> None:
     """Run outside SQLAlchemy, a Python-side default would silently be NULL: it must be passed."""
     forgot_created_at = Prepared(insert(_CUSTOMERS).returning(_CUSTOMERS.c.id), ["display_name"])
     with pytest.raises(ValueError, match="created_at"):
-        forgot_created_at.compiled(Database.open("sqlite://").engine.dialect)
+        forgot_created_at.compiled(sqlite.dialect())
 
 
 async def test_literals_in_a_statement_are_bound_for_the_driver(db: Database) -> None:
