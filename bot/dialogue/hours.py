@@ -23,10 +23,9 @@ def _parse_span(text: str) -> tuple[time, time]:
     if match is None:
         raise ValueError(f"expected 'HH:MM-HH:MM' or 'closed', got {text!r}")
     h1, m1, h2, m2 = (int(g) for g in match.groups())
-    if h2 == 24 and m2 == 0:
-        h2, m2 = 23, 59
     try:
-        start, end = time(h1, m1), time(h2, m2)
+        # "24:00" is the end of the day: open through 23:59:59, not closed for its last minute.
+        start, end = time(h1, m1), (time.max if (h2, m2) == (24, 0) else time(h2, m2))
     except ValueError as exc:
         raise ValueError(f"bad time in {text!r}: {exc}") from None
     if end <= start:
@@ -99,7 +98,10 @@ class WorkingHours(BaseModel):
     def is_open(self, moment: datetime) -> bool:
         now = self.local(moment)
         span = self._span_on(now.date())
-        return span is not None and span[0] <= now.time() < span[1]
+        if span is None:
+            return False
+        start, end = span
+        return start <= now.time() and (now.time() < end or end == time.max)
 
     def next_opening(self, moment: datetime) -> datetime | None:
         """When people are next on duty (``moment`` itself if open now); None if never."""

@@ -26,6 +26,17 @@ def test_open_inside_hours_in_the_shops_timezone() -> None:
     assert not SHOP.is_open(utc(2026, 11, 23, 18, 0))  # 21:00 Moscow: closed at the end
 
 
+def test_until_24_00_is_open_to_the_last_second_of_the_day() -> None:
+    """ "00:00-24:00" is round the clock: its last minute (23:59 Moscow) once counted as closed."""
+    always = WorkingHours(timezone="Europe/Moscow", schedule={"daily": "00:00-24:00"})
+    assert always.is_open(utc(2026, 11, 23, 20, 59, 30))  # 23:59:30 Moscow
+    assert always.is_open(datetime(2026, 11, 23, 20, 59, 59, 999_999, tzinfo=UTC))
+    assert always.is_open(utc(2026, 11, 23, 21, 0))  # 00:00 the next day
+    evening = WorkingHours(timezone="Europe/Moscow", schedule={"daily": "18:00-24:00"})
+    assert evening.is_open(utc(2026, 11, 23, 20, 59, 50)) and not evening.is_open(utc(2026, 11, 23, 14, 59))
+    assert evening.next_opening(utc(2026, 11, 23, 21, 30)).isoformat() == "2026-11-24T18:00:00+03:00"  # type: ignore[union-attr]
+
+
 def test_next_opening_overnight_and_over_the_weekend() -> None:
     friday_night = utc(2026, 11, 27, 20, 0)  # Fri 23:00 Moscow
     opening = SHOP.next_opening(friday_night)
