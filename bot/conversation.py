@@ -58,8 +58,8 @@ from bot.store import (
 )
 from bot.store import Message as StoredMessage
 from bot.store.conversations import check_channel_message_id
-from bot.store.models import FeedbackAbout, utcnow
-from bot.store.prepared import Driver, driver_of
+from bot.store.models import FeedbackAbout
+from bot.store.prepared import Driver, session_driver
 from bot.store.rows import affected
 from bot.store.stranded import stranded_message
 from bot.store.turns import (
@@ -217,7 +217,7 @@ class ConversationService:
                     nlu,
                     self.clock(),
                 )
-                return await self._respond(session, await driver_of(await session.connection()), turn)
+                return await self._respond(session, await session_driver(session), turn)
 
     async def _handle(self, inbound: InboundMessage) -> Handled:
         if not inbound.text.strip() and not inbound.attachments:
@@ -256,9 +256,9 @@ class ConversationService:
         self, session: AsyncSession, inbound: InboundMessage, parsed: Parsed | None, version: str | None
     ) -> Handled:
         """Store the message and answer it, in one transaction of ``session``."""
-        driver = await driver_of(await session.connection())
+        driver = await session_driver(session)
         channel, sender_id, profile = inbound.channel, inbound.sender_id, inbound.profile
-        received = utcnow()
+        received = self.clock()  # the turn's rows, the ticket and the survey share one time
         sender = await sender_row(driver, channel, sender_id)
         first_contact = False
         if sender is None:
@@ -302,7 +302,7 @@ class ConversationService:
             message_id,
             parsed,
             nlu,
-            self.clock(),
+            received,
             first_contact=first_contact,
         )
         return await self._respond(session, driver, turn)
@@ -315,7 +315,7 @@ class ConversationService:
         conversation_id, inbound, now = turn.conversation_id, turn.inbound, turn.now
         nlu = turn.nlu or {}
         if turn.state in HUMAN_STATES:
-            await touch_conversation(driver, conversation_id, utcnow())
+            await touch_conversation(driver, conversation_id, now)
             await session.commit()
             self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
             return Handled([], conversation_id, silent=True)
@@ -329,7 +329,7 @@ class ConversationService:
             else self.engine.non_text(state)
         )
         handled = Handled([], conversation_id, result=result)
-        handled.feedback = await self._record_survey(session, turn, result)
+        handled.feedback = await self._record_survey(session, driver, turn, result)
         form_answers = list(turn.dialogue.get("_form_answers", []))
         if result.form_answer:
             form_answers.append(turn.message_id)
@@ -361,7 +361,7 @@ class ConversationService:
             slots={k: v for k, v in state.tracker.slots.items() if not k.startswith("_")},
             active_loop=state.tracker.active_loop,
             misunderstood=state.misunderstood_in_a_row,
-            now=utcnow(),
+            now=now,
         )
         await session.commit()
         self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
@@ -405,7 +405,8 @@ class ConversationService:
         self, driver: Driver, conversation_id: int, inbound: InboundMessage, replies: list[Reply]
     ) -> list[OutboundMessage]:
         """Store the bot's replies (prepared statements); they go out in the channel's answer."""
-        stored = await insert_replies(driver, conversation_id, [reply.text for reply in replies], utcnow())
+        texts = [reply.text for reply in replies]
+        stored = await insert_replies(driver, conversation_id, texts, self.clock())
         return [
             OutboundMessage(
                 channel=inbound.channel,
@@ -428,12 +429,12 @@ class ConversationService:
         )
 
     async def _record_survey(
-        self, session: AsyncSession, turn: Turn, result: TurnResult
+        self, session: AsyncSession, driver: Driver, turn: Turn, result: TurnResult
     ) -> tuple[str, bool | None, int | None] | None:
         """The survey's rows (bot.survey): the question asked this turn, or the answer or score given."""
         now = turn.now
         if result.survey_asked:
-            await record_asked(session, turn.conversation, FeedbackAbout.BOT, now)
+            await record_asked(driver, turn.conversation, FeedbackAbout.BOT, now)
         if result.feedback is None and result.score is None:
             return None
         row = await record_answer(

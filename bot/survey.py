@@ -31,7 +31,7 @@ from bot.store.models import (
     Message,
     Sender,
 )
-from bot.store.rows import affected
+from bot.store.prepared import Driver, Prepared, session_driver
 
 
 class ConversationKey(Protocol):
@@ -65,15 +65,16 @@ def _ask(same_ticket: bool) -> Insert:
     if same_ticket:
         asked = asked.where(table.c.ticket_id == bindparam("asked_ticket_id"))
     values = select(*(bindparam(name, type_=table.c[name].type) for name in columns)).where(~asked.exists())
-    return insert(table).from_select(columns, values)
+    return insert(table).from_select(columns, values).returning(table.c.id)
 
 
-_ASK_ABOUT_BOT = _ask(same_ticket=False)
-_ASK_ABOUT_OPERATOR = _ask(same_ticket=True)
+# Prepared: the bot's question is recorded in a customer turn, next to its other statements.
+_ASK_ABOUT_BOT = Prepared(_ask(same_ticket=False))
+_ASK_ABOUT_OPERATOR = Prepared(_ask(same_ticket=True))
 
 
 async def record_asked(
-    session: AsyncSession,
+    where: AsyncSession | Driver,
     conversation: ConversationKey,
     about: FeedbackAbout,
     now: datetime,
@@ -83,11 +84,12 @@ async def record_asked(
 ) -> bool:
     """A new survey row, unless this dialogue (bot) or this handoff (operator) was asked already.
 
-    One statement (the check and the insert together); True when a row was added.
+    One statement (the check and the insert together), on ``where``'s transaction; True
+    when a row was added.
     """
     statement = _ASK_ABOUT_OPERATOR if about == FeedbackAbout.OPERATOR else _ASK_ABOUT_BOT
-    connection = await session.connection()
-    result = await connection.execute(
+    driver = await session_driver(where) if isinstance(where, AsyncSession) else where
+    added = await driver.rows(
         statement,
         {
             "conversation_id": conversation.id,
@@ -102,7 +104,7 @@ async def record_asked(
             "asked_ticket_id": ticket_id,
         },
     )
-    return affected(result) == 1
+    return len(added) == 1
 
 
 async def _latest(

@@ -496,7 +496,9 @@ class OperatorService:
             log.warning(
                 "delivery of message %s to %s failed (%s); retrying later", stored.id, outbound.channel, exc
             )
-            await enqueue(session, DELIVERY_KIND, asdict(outbound), f"deliver-{stored.id}")
+            await enqueue(
+                session, DELIVERY_KIND, asdict(outbound), f"deliver-{stored.id}", now=self.clock()
+            )
             if commit:
                 await session.commit()
         return outbound

@@ -42,6 +42,7 @@ from bot.server.recovery import StrandedRecovery
 from bot.server.telegram import start_telegram
 from bot.settings import BotdeskConfig
 from bot.store import Database, StoreError, upgrade
+from bot.store.checkpoints import WalCheckpoints
 from bot.store.db import display_url
 from handoff.outbox import OutboxWorker
 from handoff.service import OperatorService
@@ -134,7 +135,10 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
     keep_personal_data_out_of_logs()  # no SQL parameters or request bodies at DEBUG
     project = options.project
     config = project.config
-    db = Database.open(options.database_url or config.database_url(), base_dir=project.root)
+    # Checkpoints of a SQLite log run on a worker thread (bot.store.checkpoints), not in a commit.
+    db = Database.open(
+        options.database_url or config.database_url(), base_dir=project.root, background_checkpoints=True
+    )
     try:
         pipeline = options.pipeline or await load_pipeline(project)
         metrics.set_model(pipeline.version)
@@ -218,7 +222,11 @@ async def maintain(state: ServerState, every: float, stopping: asyncio.Event) ->
 
 
 async def stop(
-    state: ServerState, requests: InFlight, task: asyncio.Task[None], stopping: asyncio.Event, timeout: float
+    state: ServerState,
+    requests: InFlight,
+    tasks: list[asyncio.Task[None]],
+    stopping: asyncio.Event,
+    timeout: float,
 ) -> None:
     requests.close()
     if not await requests.wait_idle(timeout):
@@ -226,11 +234,13 @@ async def stop(
     if state.telegram is not None:
         await state.telegram.stop()  # the updates in hand are handled while the store is open
     stopping.set()
+    background = asyncio.gather(*tasks)
     try:
-        await asyncio.wait_for(asyncio.shield(task), timeout)
+        await asyncio.wait_for(asyncio.shield(background), timeout)
     except TimeoutError:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     await state.panel.aclose()
     web = state.router.get(WebChatChannel.name)
     if isinstance(web, WebChatChannel):
@@ -251,7 +261,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.botdesk = state
     stopping = asyncio.Event()
     task = asyncio.create_task(maintain(state, options.tick_seconds, stopping), name="botdesk-maintenance")
+    tasks = [task]
+    checkpoints = WalCheckpoints(state.db)
+    if checkpoints.applies:
+        tasks.append(asyncio.create_task(checkpoints.run(stopping), name="botdesk-wal-checkpoints"))
     try:
         yield
     finally:
-        await stop(state, requests, task, stopping, options.shutdown_timeout)
+        await stop(state, requests, tasks, stopping, options.shutdown_timeout)

@@ -81,6 +81,7 @@ def make_engine(
     echo: bool = False,
     pool_size: int | None = None,
     read_only: bool = False,
+    background_checkpoints: bool = False,
 ) -> AsyncEngine:
     """An async engine for a configured URL (see ``async_url``), tuned for its backend.
 
@@ -112,7 +113,9 @@ def make_engine(
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"cannot use the database URL {_shown(target)}: {exc}") from None
     if sqlite:
-        _tune_sqlite(engine, wal=not is_sqlite_memory(target), read_only=read_only)
+        wal = not is_sqlite_memory(target)
+        auto_checkpoint = not (wal and background_checkpoints)
+        _tune_sqlite(engine, wal=wal, read_only=read_only, auto_checkpoint=auto_checkpoint)
     elif read_only:
         engine = engine.execution_options(**{READ_ONLY: True})
     return engine
@@ -129,7 +132,7 @@ def _check_sqlite_directory(url: URL) -> None:
         )
 
 
-def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool) -> None:
+def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool, auto_checkpoint: bool = True) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         # Take transaction control away from the sqlite3 module (see the module docstring).
@@ -138,6 +141,8 @@ def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool) -> None:
         if wal:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if not auto_checkpoint and not read_only:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         # A writer never waits in SQLite's busy handler: that would block the event loop
         # (begin_immediate waits with asyncio instead). Readers wait on their own threads.
@@ -176,9 +181,22 @@ class Database:
 
     @classmethod
     def open(
-        cls, url: str | URL, *, base_dir: Path | None = None, echo: bool = False, pool_size: int | None = None
+        cls,
+        url: str | URL,
+        *,
+        base_dir: Path | None = None,
+        echo: bool = False,
+        pool_size: int | None = None,
+        background_checkpoints: bool = False,
     ) -> Database:
-        engine = make_engine(url, base_dir=base_dir, echo=echo, pool_size=pool_size)
+        """``background_checkpoints``: a long-running process that runs ``WalCheckpoints``."""
+        engine = make_engine(
+            url,
+            base_dir=base_dir,
+            echo=echo,
+            pool_size=pool_size,
+            background_checkpoints=background_checkpoints,
+        )
         if engine.dialect.name == "sqlite" and not is_sqlite_memory(engine.url):
             read_engine = make_engine(url, base_dir=base_dir, echo=echo, pool_size=pool_size, read_only=True)
         else:

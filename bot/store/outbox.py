@@ -39,10 +39,12 @@ async def enqueue(
     idempotency_key: str,
     *,
     not_before: datetime | None = None,
+    now: datetime | None = None,
 ) -> OutboxItem:
     """Add work, or return the item already queued under this key. Does not commit:
-    it belongs to the caller's transaction, with the change that caused it."""
-    now = utcnow()
+    it belongs to the caller's transaction, with the change that caused it. ``now``: the
+    caller's clock (the item is due from then on)."""
+    now = now or utcnow()
     item, _ = await insert_or_get(
         session,
         OutboxItem(

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
@@ -208,3 +208,8 @@ async def driver_of(connection: AsyncConnection) -> Driver:
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
         return PsycopgDriver(raw, dialect)
     return SQLAlchemyDriver(connection)
+
+
+async def session_driver(session: AsyncSession) -> Driver:
+    """The driver connection of ``session``'s transaction (begun if it was not)."""
+    return await driver_of(await session.connection())

@@ -134,3 +134,29 @@ async def test_the_router_sends_through_the_customers_own_channel() -> None:
     assert router.names == ["telegram"] and router.get("widget") is None
     with pytest.raises(ValueError, match="registered already"):
         router.register(Recorder())
+
+
+async def test_the_server_checkpoints_its_sqlite_log_in_the_background(
+    make_app: AppFactory, sqlite_url: str
+) -> None:
+    """Customer turns commit without copying the log back; the background task does it, then stops."""
+    app = make_app()
+    async with app.router.lifespan_context(app):
+        state = state_of(app)
+        async with state.db.engine.connect() as connection:
+            autocheckpoint = (await connection.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
+        assert autocheckpoint == 0
+        running = [t for t in asyncio.all_tasks() if t.get_name() == "botdesk-wal-checkpoints"]
+        assert len(running) == 1
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://botdesk.test")
+        async with client:
+            for n in range(3):
+                response = await client.post(WEBHOOK, json={"sender": f"c{n}", "message": "привет"})
+                assert response.status_code == 200
+            await asyncio.sleep(0.5)  # the log, migrations included, is copied back meanwhile
+            response = await client.post(WEBHOOK, json={"sender": "c9", "message": "привет"})
+            assert response.status_code == 200
+        with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as reader:
+            _, pages, _ = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert pages < 40  # the last turn's pages only: the log started again from its beginning
+    assert running[0].done()
