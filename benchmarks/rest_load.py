@@ -241,6 +241,8 @@ class Case:
     rate: float
     seconds: float
     rasa_url: str | None = None
+    rasa_pid: int | None = None  # to read the Rasa server's CPU time, when given
+    prefix: str = "client"  # the simulated customers' ids: new ones for each run against one Rasa
 
     @property
     def load(self) -> str:
@@ -284,10 +286,14 @@ def stop_servers(servers: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 async def run_case(case: Case, postgres_url: str) -> Row:
     run = Run()
     if case.rasa_url:  # a Rasa server started by hand: same webhook, nothing to count in a store
-        await clients_load(case.rasa_url, 2, 2, Run(), prefix="warm-up")
+        await clients_load(case.rasa_url, 2, 2, Run(), prefix=f"warm-up-{case.prefix}")
+        cpu_before = cpu_seconds(case.rasa_pid) if case.rasa_pid else 0.0
         started = time.perf_counter()
-        await clients_load(case.rasa_url, case.clients or 1, case.seconds, run)
-        return Row(case, run, time.perf_counter() - started, None, None, [], None)
+        await clients_load(case.rasa_url, case.clients or 1, case.seconds, run, prefix=case.prefix)
+        elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(case.rasa_pid) - cpu_before if case.rasa_pid else None
+        cpu_ms = 1000 * cpu / len(run.latencies) if cpu is not None and run.latencies else None
+        return Row(case, run, elapsed, None, None, [], cpu_ms)
     with tempfile.TemporaryDirectory(prefix="botdesk-load-") as tmp:
         project = copy_default_bot(Path(tmp))
         env = {**os.environ, "BOTDESK_ADMIN_PASSWORD": "load-test"}
@@ -316,7 +322,7 @@ async def run_case(case: Case, postgres_url: str) -> Row:
             generator_before = time.process_time()
             started = time.perf_counter()
             if case.clients:
-                await clients_load(urls, case.clients, case.seconds, run)
+                await clients_load(urls, case.clients, case.seconds, run, prefix=case.prefix)
             else:
                 await load(urls[0], case.rate, case.seconds, run)
             elapsed = time.perf_counter() - started
@@ -365,8 +371,43 @@ def suite(args: argparse.Namespace) -> list[Case]:
     cases.append(Case("PostgreSQL", 1, None, args.rate, seconds))
     cases.append(Case("PostgreSQL", 2, 16, 0, seconds))
     if args.rasa_url:
-        cases += [Case("-", 1, clients, 0, seconds, args.rasa_url) for clients in (1, 16)]
+        cases += [Case("-", 1, clients, 0, seconds, args.rasa_url, args.rasa_pid) for clients in (1, 16)]
     return cases
+
+
+PAIRS = 3  # back-to-back botdesk / Rasa runs at 16 clients, for the throughput ratio
+
+
+def paired_cases(args: argparse.Namespace) -> list[tuple[Case, Case]]:
+    """botdesk (SQLite, one process) then Rasa, each pair minutes closer in time than the table's rows."""
+    seconds = max(5.0, args.seconds / 2)
+    return [
+        (
+            Case("SQLite", 1, 16, 0, seconds, prefix=f"pair-{n}"),
+            Case("-", 1, 16, 0, seconds, args.rasa_url, args.rasa_pid, prefix=f"pair-{n}"),
+        )
+        for n in range(PAIRS)
+    ]
+
+
+def rate(row: Row) -> float:
+    return len(row.run.latencies) / row.elapsed if row.elapsed else 0.0
+
+
+def describe(case: Case) -> str:
+    return (
+        f"{'Rasa' if case.rasa_url else 'botdesk'}, {case.store}, {case.processes} process(es), "
+        f"{case.load}, {case.seconds:g} s ..."
+    )
+
+
+def compile_sources() -> None:
+    """Bytecode for botdesk's own modules, as an installed package has (``pip install -e`` makes none).
+
+    Without it every start compiles them again (and PYTHONDONTWRITEBYTECODE, set on some
+    machines, keeps it that way), which is not what a deployment's start costs.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "bot", "handoff"], cwd=REPO, check=True)
 
 
 async def main_async(args: argparse.Namespace) -> str:
@@ -375,15 +416,21 @@ async def main_async(args: argparse.Namespace) -> str:
     else:
         store = "PostgreSQL" if args.database_url else "SQLite"
         cases = [Case(store, args.processes, args.clients, args.rate, args.seconds, args.rasa_url)]
+    compile_sources()
     rows = []
     for case in cases:
-        print(
-            f"{'Rasa' if case.rasa_url else 'botdesk'}, {case.store}, {case.processes} process(es), "
-            f"{case.load}, {case.seconds:g} s ...",
-            flush=True,
-        )
+        print(describe(case), flush=True)
         rows.append(await run_case(case, args.database_url or POSTGRES_URL))
         print("\n".join(table(rows[-1:])[2:]), flush=True)
+    pairs: list[tuple[Row, Row]] = []
+    if args.suite and args.rasa_url:
+        for ours, theirs in paired_cases(args):
+            measured = []
+            for case in (ours, theirs):
+                print(describe(case), flush=True)
+                measured.append(await run_case(case, args.database_url or POSTGRES_URL))
+                print("\n".join(table(measured[-1:])[2:]), flush=True)
+            pairs.append((measured[0], measured[1]))
     ready = [row.ready for row in rows if row.ready is not None]
     botdesk = [row for row in rows if not row.case.rasa_url]
     lines = [
@@ -431,10 +478,6 @@ async def main_async(args: argparse.Namespace) -> str:
         "memory (nothing persisted).",
     ]
     rasa = {row.case.clients: row for row in rows if row.case.rasa_url}
-
-    def rate(row: Row) -> float:
-        return len(row.run.latencies) / row.elapsed
-
     open_loop = [row for row in botdesk if not row.case.clients]
     if open_loop:
         p99s = ", ".join(
@@ -452,7 +495,31 @@ async def main_async(args: argparse.Namespace) -> str:
             f"At 16 clients botdesk answers this many times as many messages per second as Rasa: "
             f"{ratios} (budget: 20 times)."
         )
+    lines += cores_used(rows)
+    if pairs:
+        paired = sorted(rate(ours) / max(1e-9, rate(theirs)) for ours, theirs in pairs)
+        each = ", ".join(
+            f"{rate(ours):.0f} / {rate(theirs):.0f} = {rate(ours) / max(1e-9, rate(theirs)):.1f}×"
+            for ours, theirs in pairs
+        )
+        lines.append(
+            f"Back to back (botdesk on SQLite with one process, then Rasa, 16 clients, "
+            f"{pairs[0][0].case.seconds:g} s each, {len(pairs)} pairs; this VM's speed drifts within "
+            f"minutes, so each pair is measured at one time): {each}; median "
+            f"{paired[len(paired) // 2]:.1f}× (budget: 20 times)."
+        )
     return "\n".join(lines)
+
+
+def cores_used(rows: list[Row]) -> list[str]:
+    """How many cores each server kept busy at 16 clients: its CPU time over the run's time."""
+    busy = [
+        f"{'Rasa' if row.case.rasa_url else 'botdesk'} ({row.case.store}, {row.case.processes} "
+        f"process(es)) {row.cpu_ms * rate(row) / 1000:.2f}"
+        for row in rows
+        if row.case.clients == 16 and row.cpu_ms is not None
+    ]
+    return [f"Cores kept busy at 16 clients: {', '.join(busy)}."] if busy else []
 
 
 def main() -> None:
@@ -465,6 +532,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="botdesk run processes (PostgreSQL)")
     parser.add_argument("--database-url", help=f"PostgreSQL URL (default {POSTGRES_URL})")
     parser.add_argument("--rasa-url", help="a running Rasa server with the REST channel, for comparison")
+    parser.add_argument("--rasa-pid", type=int, help="that Rasa server's process id, for its CPU time")
     parser.add_argument("--suite", action="store_true", help="the whole table: stores, clients, processes")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
     args = parser.parse_args()

@@ -7,6 +7,7 @@ disabled account or a new password logs the operator out everywhere.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -30,8 +31,16 @@ MAX_PASSWORD_CHARS = 1024
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 _hasher = PasswordHasher()
-# Verifying against this costs as much as a real check: an unknown login answers as slowly.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this costs as much as a real check: an unknown login answers as slowly.
+
+    Made on first use, not at import: hashing takes ~0.15 s, paid by every CLI command and
+    every server start otherwise.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(BotdeskError):
@@ -64,7 +73,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_CHARS:
         return False
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
