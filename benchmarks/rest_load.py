@@ -415,7 +415,9 @@ async def main_async(args: argparse.Namespace) -> str:
         cases = suite(args)
     else:
         store = "PostgreSQL" if args.database_url else "SQLite"
-        cases = [Case(store, args.processes, args.clients, args.rate, args.seconds, args.rasa_url)]
+        cases = [
+            Case(store, args.processes, args.clients, args.rate, args.seconds, args.rasa_url, args.rasa_pid)
+        ]
     compile_sources()
     rows = []
     for case in cases:

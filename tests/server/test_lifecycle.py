@@ -61,6 +61,7 @@ def test_botdesk_run_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--host" in out and "--port" in out and "--project" in out and "gracefully" in out
+    assert "--access-log" in out
 
 
 def test_botdesk_run_with_a_broken_config_is_one_sentence(
@@ -78,10 +79,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_botdesk_run_serves_and_stops_on_sigterm(trained_ru: Project, tmp_path: Path) -> None:
+@pytest.mark.parametrize("access_log", [False, True], ids=["quiet", "access-log"])
+def test_botdesk_run_serves_and_stops_on_sigterm(
+    trained_ru: Project, tmp_path: Path, access_log: bool
+) -> None:
     port = free_port()
     env = {**os.environ, "BOTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}"}
     command = [sys.executable, "-c", "from bot.cli import run; run()", "run", "--port", str(port)]
+    if access_log:
+        command.append("--access-log")
     process = subprocess.Popen(
         [*command, "--project", str(trained_ru.root)],
         env=env,
@@ -109,6 +115,8 @@ def test_botdesk_run_serves_and_stops_on_sigterm(trained_ru: Project, tmp_path: 
     assert health.status_code == 200 and answer.status_code == 200
     assert "Application startup complete" in output and "botdesk stopped" in output
     assert "Application shutdown complete" in output
+    # A line per request only when asked for (it holds the client's address).
+    assert ('"POST /webhooks/rest/webhook HTTP/1.1" 200' in output) == access_log
 
 
 class Recorder:
