@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -120,6 +121,7 @@ async def wait_ready(url: str, process: subprocess.Popen[bytes], limit: float = 
     raise SystemExit(f"botdesk did not become ready in {limit} s")
 
 
+RUN_ID = secrets.token_hex(4)  # this invocation's customers
 MESSAGES_PER_CUSTOMER = 4  # a customer asks this many different questions, then leaves
 OPEN_LOOP_CUSTOMERS = 50  # customers writing at once in the open loop
 
@@ -242,7 +244,7 @@ class Case:
     seconds: float
     rasa_url: str | None = None
     rasa_pid: int | None = None  # to read the Rasa server's CPU time, when given
-    prefix: str = "client"  # the simulated customers' ids: new ones for each run against one Rasa
+    prefix: str = "client"  # the simulated customers' ids (see ``run_case``)
 
     @property
     def load(self) -> str:
@@ -286,10 +288,13 @@ def stop_servers(servers: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 async def run_case(case: Case, postgres_url: str) -> Row:
     run = Run()
     if case.rasa_url:  # a Rasa server started by hand: same webhook, nothing to count in a store
-        await clients_load(case.rasa_url, 2, 2, Run(), prefix=f"warm-up-{case.prefix}")
+        # Customers it has not seen (its trackers live as long as it does): a returning id
+        # would carry an ever longer history from one run to the next and slow Rasa down.
+        prefix = f"{case.prefix}-{RUN_ID}"
+        await clients_load(case.rasa_url, 2, 2, Run(), prefix=f"warm-up-{prefix}")
         cpu_before = cpu_seconds(case.rasa_pid) if case.rasa_pid else 0.0
         started = time.perf_counter()
-        await clients_load(case.rasa_url, case.clients or 1, case.seconds, run, prefix=case.prefix)
+        await clients_load(case.rasa_url, case.clients or 1, case.seconds, run, prefix=prefix)
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(case.rasa_pid) - cpu_before if case.rasa_pid else None
         cpu_ms = 1000 * cpu / len(run.latencies) if cpu is not None and run.latencies else None
@@ -414,7 +419,7 @@ async def main_async(args: argparse.Namespace) -> str:
     if args.suite:
         cases = suite(args)
     else:
-        store = "PostgreSQL" if args.database_url else "SQLite"
+        store = "-" if args.rasa_url else "PostgreSQL" if args.database_url else "SQLite"
         cases = [
             Case(store, args.processes, args.clients, args.rate, args.seconds, args.rasa_url, args.rasa_pid)
         ]

@@ -12,8 +12,9 @@ If the NLU or the bot fails, the message is still stored on its own, unanswered,
 ``answer_stored`` answers it later (``bot.server.recovery``). Messages of one customer
 are handled one at a time (an asyncio lock per sender; on PostgreSQL also a row lock
 on the customer), so the dialogue state is never written by two turns at once. The
-usual turn runs four prepared Core statements (``bot.store.turns``); the rarer steps
-use the ORM on the same session.
+usual turn runs four prepared Core statements (``bot.store.turns``) on a plain
+connection; the rarer steps use an ORM session made on demand in the same transaction
+(``bot.store.transaction``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import Any
 
 from sqlalchemy import func, null, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.engine import DialogueEngine, DialogueState, Reply, TurnResult
 from bot.dialogue.validators import mask_phone
@@ -59,9 +59,10 @@ from bot.store import (
 from bot.store import Message as StoredMessage
 from bot.store.conversations import check_channel_message_id
 from bot.store.models import FeedbackAbout
-from bot.store.prepared import Driver, session_driver
+from bot.store.prepared import Driver
 from bot.store.rows import affected
 from bot.store.stranded import stranded_message
+from bot.store.transaction import Transaction, write_transaction
 from bot.store.turns import (
     create_sender,
     insert_inbound,
@@ -119,20 +120,15 @@ class Turn:
 class LazyConversation:
     """The conversation as an ORM object, loaded only by the rarer steps that need one."""
 
-    def __init__(self, session: AsyncSession, conversation_id: int) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction, conversation_id: int) -> None:
+        self.transaction = transaction
         self.conversation_id = conversation_id
         self._loaded: Conversation | None = None
 
-    @property
-    def loaded(self) -> bool:
-        return self._loaded is not None
-
     async def get(self) -> Conversation:
         if self._loaded is None:
-            self._loaded = await self.session.get_one(
-                Conversation, self.conversation_id, populate_existing=True
-            )
+            session = await self.transaction.session()
+            self._loaded = await session.get_one(Conversation, self.conversation_id, populate_existing=True)
         return self._loaded
 
 
@@ -190,7 +186,8 @@ class ConversationService:
         async with self._lock(inbound):
             pipeline = self.pipeline()
             parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
-            async with self.db.session() as session:
+            async with write_transaction(self.db) as transaction:
+                session = await transaction.session()
                 claimed = await session.execute(
                     update(StoredMessage)
                     .where(StoredMessage.id == message_id, StoredMessage.nlu.is_(None))
@@ -199,8 +196,7 @@ class ConversationService:
                 )
                 found = await stranded_message(session, message_id)  # again, under the row lock
                 if affected(claimed) != 1 or found is None:
-                    await session.rollback()
-                    return None
+                    return None  # rolled back as the transaction ends
                 stored, conversation, _ = found
                 nlu = parsed.to_parse_dict() if parsed is not None else None
                 if nlu is not None:
@@ -217,7 +213,7 @@ class ConversationService:
                     nlu,
                     self.clock(),
                 )
-                return await self._respond(session, await session_driver(session), turn)
+                return await self._respond(transaction, turn)
 
     async def _handle(self, inbound: InboundMessage) -> Handled:
         if not inbound.text.strip() and not inbound.attachments:
@@ -228,8 +224,8 @@ class ConversationService:
         try:
             # A photo or a sticker alone has no words to understand.
             parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
-            async with self.db.session() as session:
-                return await self._turn(session, inbound, parsed, pipeline.version)
+            async with write_transaction(self.db) as transaction:
+                return await self._turn(transaction, inbound, parsed, pipeline.version)
         except (InputRejected, StoreError, SQLAlchemyError):
             raise  # nothing to keep (bad input) or nowhere to keep it (the database)
         except Exception:
@@ -253,10 +249,10 @@ class ConversationService:
             log.exception("a %s message could not be stored after its turn failed", inbound.channel)
 
     async def _turn(
-        self, session: AsyncSession, inbound: InboundMessage, parsed: Parsed | None, version: str | None
+        self, transaction: Transaction, inbound: InboundMessage, parsed: Parsed | None, version: str | None
     ) -> Handled:
-        """Store the message and answer it, in one transaction of ``session``."""
-        driver = await session_driver(session)
+        """Store the message and answer it, in ``transaction``."""
+        driver = transaction.driver
         channel, sender_id, profile = inbound.channel, inbound.sender_id, inbound.profile
         received = self.clock()  # the turn's rows, the ticket and the survey share one time
         sender = await sender_row(driver, channel, sender_id)
@@ -272,7 +268,7 @@ class ConversationService:
         if sender is not None:
             customer_id = sender.customer_id
             if sender.needs_update(profile):  # a new profile, or reachable again: the ORM writes it
-                await identify_customer(session, channel, sender_id, profile)
+                await identify_customer(await transaction.session(), channel, sender_id, profile)
         if sender is not None and sender.conversation_id is not None:
             conversation_id, state, dialogue = sender.conversation_id, sender.state, sender.dialogue
         else:
@@ -291,7 +287,7 @@ class ConversationService:
             now=received,
         )
         if message_id is None:  # sent again: answered once, the first time
-            await session.commit()
+            await transaction.commit()
             return Handled([], conversation_id, duplicate=True)
         turn = Turn(
             inbound,
@@ -305,23 +301,21 @@ class ConversationService:
             received,
             first_contact=first_contact,
         )
-        return await self._respond(session, driver, turn)
+        return await self._respond(transaction, turn)
 
-    async def _respond(self, session: AsyncSession, driver: Driver, turn: Turn) -> Handled:
-        """The bot's part of a turn whose message is stored in ``session``'s transaction; commits.
-
-        ``driver`` runs the prepared statements on that transaction's connection.
-        """
+    async def _respond(self, transaction: Transaction, turn: Turn) -> Handled:
+        """The bot's part of a turn whose message is stored in ``transaction``; commits it."""
+        driver = transaction.driver
         conversation_id, inbound, now = turn.conversation_id, turn.inbound, turn.now
         nlu = turn.nlu or {}
         if turn.state in HUMAN_STATES:
             await touch_conversation(driver, conversation_id, now)
-            await session.commit()
+            await transaction.commit()
             self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
             return Handled([], conversation_id, silent=True)
-        conversation = LazyConversation(session, conversation_id)
+        conversation = LazyConversation(transaction, conversation_id)
         state = DialogueState.from_dict(turn.dialogue)
-        if not turn.dialogue and not turn.first_contact and await self._survey_after_close(session, turn):
+        if not turn.dialogue and not turn.first_contact and await self._survey_after_close(transaction, turn):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
         result = (
             self.engine.handle(state, turn.parsed, now)
@@ -329,27 +323,26 @@ class ConversationService:
             else self.engine.non_text(state)
         )
         handled = Handled([], conversation_id, result=result)
-        handled.feedback = await self._record_survey(session, driver, turn, result)
+        handled.feedback = await self._record_survey(transaction, turn, result)
         form_answers = list(turn.dialogue.get("_form_answers", []))
         if result.form_answer:
             form_answers.append(turn.message_id)
         if result.forget_form_answers and form_answers:
-            await redact_messages(session, form_answers)
+            await redact_messages(await transaction.session(), form_answers)
         if result.forget_form_answers or result.lead is not None:
             form_answers = []
         replies = list(result.replies)
         if result.escalation is not None:
             handled.ticket_id, queue_reply = await self._open_ticket(
-                session, await conversation.get(), state, result, nlu, now
+                await transaction.session(), await conversation.get(), state, result, nlu, now
             )
             if queue_reply is not None:
                 replies.append(queue_reply)
         if result.lead is not None:
             handled.lead_id = await self._save_lead(
-                session, await conversation.get(), turn.customer_id, result
+                await transaction.session(), await conversation.get(), turn.customer_id, result
             )
-        if conversation.loaded:
-            await session.flush()  # the ORM's changes first; the statements below bypass it
+        await transaction.flush()  # the ORM's changes first; the statements below bypass it
         for said in await self._bot_says(driver, conversation_id, inbound, replies):
             handled.replies.append(said)
             if result.form_answer and not result.forget_form_answers and result.lead is None:
@@ -363,7 +356,7 @@ class ConversationService:
             misunderstood=state.misunderstood_in_a_row,
             now=now,
         )
-        await session.commit()
+        await transaction.commit()
         self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
         for said in handled.replies:
             self.events.emit(
@@ -423,22 +416,22 @@ class ConversationService:
             for reply, message_id in zip(replies, stored, strict=True)
         ]
 
-    async def _survey_after_close(self, session: AsyncSession, turn: Turn) -> bool:
+    async def _survey_after_close(self, transaction: Transaction, turn: Turn) -> bool:
         return self.config.survey.enabled and await asked_after_close(
-            session, turn.conversation, self.config.survey, turn.now
+            await transaction.session(), turn.conversation, self.config.survey, turn.now
         )
 
     async def _record_survey(
-        self, session: AsyncSession, driver: Driver, turn: Turn, result: TurnResult
+        self, transaction: Transaction, turn: Turn, result: TurnResult
     ) -> tuple[str, bool | None, int | None] | None:
         """The survey's rows (bot.survey): the question asked this turn, or the answer or score given."""
         now = turn.now
         if result.survey_asked:
-            await record_asked(driver, turn.conversation, FeedbackAbout.BOT, now)
+            await record_asked(transaction.driver, turn.conversation, FeedbackAbout.BOT, now)
         if result.feedback is None and result.score is None:
             return None
         row = await record_answer(
-            session,
+            await transaction.session(),
             turn.customer_id,
             turn.inbound.channel,
             self.config.survey,

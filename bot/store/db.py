@@ -14,9 +14,10 @@ connections of its own (on aiosqlite's threads: long reads never block the loop)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -178,6 +179,7 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     read_engine: AsyncEngine | None = None
+    _writer_queue: asyncio.Lock | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(
@@ -206,6 +208,21 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def writer_queue(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Hold while using the writer, where a process has one writer connection (a SQLite file).
+
+        The pool hands its connection out through an ``asyncio.Queue``, which lets a newcomer
+        take a connection just handed to a waiter (the waiter then queues again, at the
+        back): under 16 clients some customer turns waited seconds while others went
+        straight through. An ``asyncio.Lock`` serves its waiters first come, first served.
+        Elsewhere (PostgreSQL, a pool of connections) it holds nothing.
+        """
+        if self.dialect != "sqlite" or is_sqlite_memory(self.engine.url):
+            return contextlib.nullcontext()
+        if self._writer_queue is None:
+            self._writer_queue = asyncio.Lock()
+        return self._writer_queue
 
     @property
     def url(self) -> URL:
