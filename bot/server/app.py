@@ -9,7 +9,6 @@ a ``clock``, a ``database_url`` and an httpx ``transport`` instead of the real o
 from __future__ import annotations
 
 import httpx
-from fastapi import FastAPI
 
 import bot
 from bot.conversation import Clock, utc_now
@@ -19,7 +18,7 @@ from bot.server import unavailable
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
-from bot.server.rest_lane import RestLane
+from bot.server.rest_lane import BotdeskApp
 from bot.server.routes import (
     api_admin,
     api_auth,
@@ -46,7 +45,7 @@ def create_app(
     transport: httpx.AsyncBaseTransport | None = None,
     tick_seconds: float = 5.0,
     shutdown_timeout: float = 10.0,
-) -> FastAPI:
+) -> BotdeskApp:
     """The app for ``project``; config.yml is read (and checked) now, everything else at start-up.
 
     ``pipeline``: a loaded model to use instead of loading (or training) the project's;
@@ -56,7 +55,7 @@ def create_app(
     ``shutdown_timeout``: how long shutdown waits for requests and workers.
     """
     config = project.config
-    app = FastAPI(
+    app = BotdeskApp(
         title="botdesk",
         version=bot.__version__,
         summary="FAQ bot with human handoff: channels, health and metrics",
@@ -73,8 +72,7 @@ def create_app(
     )
     app.state.metrics = Metrics()
     app.state.requests = InFlight()
-    if config.channels.rest.enabled:  # added first, so it runs inside the in-flight count
-        app.add_middleware(RestLane)
+    app.rest_lane = config.channels.rest.enabled  # the webhook in front of the stack below
     app.add_middleware(InFlightMiddleware, tracker=app.state.requests)
     # Customers' channels first: routes are matched in order, and these carry the traffic.
     if config.channels.rest.enabled:

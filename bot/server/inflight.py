@@ -58,23 +58,28 @@ class InFlightMiddleware:
             await self.app(scope, receive, send)
             return
         if self.tracker.closing:
-            body = json.dumps({"detail": SHUTTING_DOWN}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
-                        (b"retry-after", b"5"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await refuse_shutting_down(send)
             return
         self.tracker.enter()
         try:
             await self.app(scope, receive, send)
         finally:
             self.tracker.leave()
+
+
+async def refuse_shutting_down(send: Send) -> None:
+    """503 with Retry-After, the connection closed: another process (or this one, restarted) answers."""
+    body = json.dumps({"detail": SHUTTING_DOWN}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                (b"retry-after", b"5"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

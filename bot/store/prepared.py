@@ -201,7 +201,11 @@ class SQLAlchemyDriver:
 
 async def driver_of(connection: AsyncConnection) -> Driver:
     """The driver connection under ``connection`` (in its current transaction)."""
-    raw = (await connection.get_raw_connection()).driver_connection
+    sync = connection.sync_connection
+    if sync is not None and not sync.invalidated:  # checked out already: no trip through a greenlet
+        raw = sync.connection.driver_connection
+    else:
+        raw = (await connection.get_raw_connection()).driver_connection
     dialect = connection.dialect
     if isinstance(raw, InlineConnection) and raw.sqlite is not None:
         return SQLiteDriver(raw.sqlite, dialect)

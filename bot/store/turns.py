@@ -121,7 +121,6 @@ _NEW_CONVERSATION = Prepared(
         "updated_at",
     ),
 )
-_REPLY = Prepared(insert(_messages).returning(_messages.c.id), _MESSAGE)
 _SAVE_DIALOGUE = Prepared(
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation"))
@@ -272,23 +271,45 @@ async def insert_inbound(
     return int(inserted) if inserted is not None else None
 
 
+def _replies(count: int) -> Prepared:
+    """One INSERT of ``count`` bot replies: a turn's answer, the survey question, an introduction."""
+    rows = [
+        {column: bindparam(f"{column}_{i}", type_=_messages.c[column].type) for column in _MESSAGE}
+        for i in range(count)
+    ]
+    return Prepared(insert(_messages).values(rows).returning(_messages.c.id))
+
+
+_REPLIES = {count: _replies(count) for count in range(1, 5)}  # more in one turn: in several INSERTs
+
+
 async def insert_replies(
     driver: Driver, conversation_id: int, texts: Sequence[str], now: datetime
 ) -> list[int]:
-    """Store the bot's replies of one turn, in order; their ids. Does not commit."""
+    """Store the bot's replies of one turn, in order; their ids. Does not commit.
+
+    Up to four in one statement. Ids are handed out in the order the rows are written (one
+    writer on SQLite; one sequence on PostgreSQL), so the ascending ids are the replies'.
+    """
     for text in texts:
         check_text(text)
-    ids = []
-    for text in texts:
-        row = {
-            "conversation_id": conversation_id,
-            "direction": Direction.OUT,
-            "sender": Sender.BOT,
-            "text": text,
-            "attachments": [],
-            "created_at": now,
-        }
-        ids.append(int(await scalar(driver, _REPLY, row)))
+    ids: list[int] = []
+    largest = max(_REPLIES)
+    for start in range(0, len(texts), largest):
+        batch = texts[start : start + largest]
+        values: dict[str, Any] = {}
+        for i, text in enumerate(batch):
+            values.update(
+                {
+                    f"conversation_id_{i}": conversation_id,
+                    f"direction_{i}": Direction.OUT,
+                    f"sender_{i}": Sender.BOT,
+                    f"text_{i}": text,
+                    f"attachments_{i}": [],
+                    f"created_at_{i}": now,
+                }
+            )
+        ids.extend(sorted(int(row[0]) for row in await driver.rows(_REPLIES[len(batch)], values)))
     return ids
 
 

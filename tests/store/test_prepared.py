@@ -9,9 +9,9 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
-from bot.store import Conversation, ConversationState, Customer, Database
+from bot.store import Conversation, ConversationState, Customer, Database, Message, Sender
 from bot.store.prepared import Prepared, SQLAlchemyDriver, driver_of
-from bot.store.turns import create_sender, insert_inbound, sender_row, start_conversation
+from bot.store.turns import create_sender, insert_inbound, insert_replies, sender_row, start_conversation
 
 MOSCOW = timezone(timedelta(hours=3))
 _CUSTOMERS = Customer.__table__
@@ -107,3 +107,23 @@ async def test_literals_in_a_statement_are_bound_for_the_driver(db: Database) ->
         conversation_id = await start_conversation(driver, customer_id, "rest", None, now)
         assert await driver.rows(open_ones, {"customer": customer_id}) == [(conversation_id,)]
         await session.rollback()
+
+
+async def test_replies_are_stored_in_order_with_their_own_ids(db: Database) -> None:
+    """Up to four replies in one INSERT, more in several: each id is its own reply's, in order."""
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    async with db.session() as session:
+        driver = await driver_of(await session.connection())
+        customer_id = await create_sender(driver, "rest", "vera", None, now)
+        assert customer_id is not None
+        conversation_id = await start_conversation(driver, customer_id, "rest", "ru", now)
+        texts = [f"ответ {n}" for n in range(6)]
+        ids = await insert_replies(driver, conversation_id, texts, now)
+        one = await insert_replies(driver, conversation_id, ["ещё"], now)
+        await session.commit()
+    assert len(ids) == 6 and ids == sorted(ids) and one[0] > ids[-1]
+    async with db.reader() as reader:
+        stored = {row.id: row.text for row in await reader.execute(select(Message.id, Message.text))}
+        senders = set((await reader.execute(select(Message.sender))).scalars())
+    assert [stored[i] for i in ids] == texts and stored[one[0]] == "ещё"
+    assert senders == {Sender.BOT}
