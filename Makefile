@@ -53,10 +53,11 @@ screenshots: $(STAMP_DEV) chromium
 	BOTDESK_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 # RASA_URL=http://127.0.0.1:5005 adds a Rasa server started by hand to the REST load table
-# (docs/benchmarks.md says how to start one).
+# (docs/benchmarks.md says how to start one); RASA_PID=<its process id> adds its CPU time.
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/nlu.py
-	$(BIN)/python benchmarks/rest_load.py --suite $(if $(RASA_URL),--rasa-url $(RASA_URL))
+	$(BIN)/python benchmarks/rest_load.py --suite $(if $(RASA_URL),--rasa-url $(RASA_URL)) \
+		$(if $(RASA_PID),--rasa-pid $(RASA_PID))
 
 clean:
 	rm -rf $(VENV) models reports .pytest_cache .mypy_cache .ruff_cache

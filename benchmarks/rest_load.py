@@ -472,17 +472,20 @@ async def main_async(args: argparse.Namespace) -> str:
         "owned: 0). The load generator (Python, aiohttp) runs on the same cores as the "
         f"server(s) and took {generator_cpu} ms of CPU per message itself. A turn's server CPU "
         "is the last column (this VM's speed varies by up to half from one minute to the "
-        "next). Under `python -m cProfile` on SQLite about a quarter of it is the NLU, a "
+        "next). Sampled with py-spy on SQLite at 16 clients, about a fifth of it is the NLU, a "
         "third the transaction (four to six statements compiled once and run on the driver "
-        "connection, docs/store.md), the rest HTTP (the webhook is served in front of "
-        "FastAPI's router, bot/server/rest_lane.py) and the dialogue engine. SQLite runs on "
+        "connection, and the commit, docs/store.md), a twentieth the dialogue engine, the rest "
+        "HTTP (uvicorn; the webhook is answered before FastAPI's middleware and router, "
+        "bot/server/rest_lane.py). SQLite runs on "
         "the event loop's thread with one writer connection, so its writers queue in the "
-        "process instead of backing off; each PostgreSQL statement is a psycopg round trip "
+        "process instead of backing off, and its log is checkpointed on a worker thread; each "
+        "PostgreSQL statement is a psycopg round trip "
         "to a server on the same two cores (and `pool_pre_ping` adds one per turn), so "
         "PostgreSQL is the slower store on one machine. Past what one process answers, an "
         "open-loop load queues up: nothing acknowledged is lost, but latency grows with the "
         "queue. Rasa keeps its trackers in "
-        "memory (nothing persisted).",
+        "memory (nothing persisted); every run sends it customers it has not seen (a returning "
+        "id would bring an ever longer history from one run to the next and slow it down).",
     ]
     rasa = {row.case.clients: row for row in rows if row.case.rasa_url}
     open_loop = [row for row in botdesk if not row.case.clients]
