@@ -234,7 +234,7 @@ async def stop(
     if state.telegram is not None:
         await state.telegram.stop()  # the updates in hand are handled while the store is open
     stopping.set()
-    background = asyncio.gather(*tasks)
+    background = asyncio.gather(*tasks, return_exceptions=True)  # each ends on its own; none raises
     try:
         await asyncio.wait_for(asyncio.shield(background), timeout)
     except TimeoutError:
