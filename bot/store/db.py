@@ -14,7 +14,6 @@ connections of its own (on aiosqlite's threads: long reads never block the loop)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from bot.store.errors import StoreError
 from bot.store.sqlite_inline import begin_immediate, inline_creator
+from bot.store.writer_lane import WriterLane
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write lock
 READ_ONLY = "botdesk_read_only"
@@ -179,7 +179,7 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     read_engine: AsyncEngine | None = None
-    _writer_queue: asyncio.Lock | None = field(default=None, init=False, repr=False)
+    _writer_lane: WriterLane | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(
@@ -209,20 +209,16 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def writer_queue(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        """Hold while using the writer, where a process has one writer connection (a SQLite file).
+    def writer_lane(self) -> WriterLane | None:
+        """Customer turns' way to the writer where a process has one (a SQLite file): see ``WriterLane``.
 
-        The pool hands its connection out through an ``asyncio.Queue``, which lets a newcomer
-        take a connection just handed to a waiter (the waiter then queues again, at the
-        back): under 16 clients some customer turns waited seconds while others went
-        straight through. An ``asyncio.Lock`` serves its waiters first come, first served.
-        Elsewhere (PostgreSQL, a pool of connections) it holds nothing.
+        None elsewhere (PostgreSQL: a pool of connections; SQLite in memory).
         """
         if self.dialect != "sqlite" or is_sqlite_memory(self.engine.url):
-            return contextlib.nullcontext()
-        if self._writer_queue is None:
-            self._writer_queue = asyncio.Lock()
-        return self._writer_queue
+            return None
+        if self._writer_lane is None:
+            self._writer_lane = WriterLane(self.engine)
+        return self._writer_lane
 
     @property
     def url(self) -> URL:
@@ -248,6 +244,8 @@ class Database:
                 await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._writer_lane is not None:
+            await self._writer_lane.close()
         if (
             self.read_engine is not None
             and self.read_engine.sync_engine.pool is not self.engine.sync_engine.pool

@@ -63,9 +63,11 @@ class Transaction:
 async def write_transaction(db: Database) -> AsyncIterator[Transaction]:
     """A transaction on the writer (SQLite: ``BEGIN IMMEDIATE``); rolled back unless committed.
 
-    Turns take the writer in the order they asked for it (``Database.writer_queue``).
+    On a SQLite file turns take the writer through ``Database.writer_lane()``: in the order
+    they asked for it, and handed from one to the next while they queue.
     """
-    async with db.writer_queue(), db.engine.connect() as connection:
+    lane = db.writer_lane()
+    async with lane.connection() if lane is not None else db.engine.connect() as connection:
         await connection.begin()
         transaction = Transaction(connection, await driver_of(connection))
         try:

@@ -57,6 +57,7 @@ async def test_turns_take_the_one_sqlite_writer_in_the_order_they_asked(db: Data
         for n in range(5):
             async with write_transaction(db) as transaction:
                 await create_sender(transaction.driver, "rest", f"c{index}-{n}", None, NOW)
+                await asyncio.sleep(0)  # the others ask for the writer meanwhile
                 order.append(index)
                 await transaction.commit()
 
