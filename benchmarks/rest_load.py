@@ -474,7 +474,7 @@ async def main_async(args: argparse.Namespace) -> str:
         "is the last column (this VM's speed varies by up to half from one minute to the "
         "next). Sampled with py-spy on SQLite at 16 clients, about a fifth of it is the NLU, a "
         "third the transaction (four to six statements compiled once and run on the driver "
-        "connection, and the commit, docs/store.md), a twentieth the dialogue engine, the rest "
+        "connection, and the commit, docs/store.md), under a tenth the dialogue engine, the rest "
         "HTTP (uvicorn; the webhook is answered before FastAPI's middleware and router, "
         "bot/server/rest_lane.py). SQLite runs on "
         "the event loop's thread with one writer connection, so its writers queue in the "
