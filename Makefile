@@ -56,6 +56,7 @@ screenshots: $(STAMP_DEV) chromium
 # (docs/benchmarks.md says how to start one); RASA_PID=<its process id> adds its CPU time.
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/nlu.py
+	$(BIN)/python benchmarks/store_writes.py
 	$(BIN)/python benchmarks/rest_load.py --suite $(if $(RASA_URL),--rasa-url $(RASA_URL)) \
 		$(if $(RASA_PID),--rasa-pid $(RASA_PID))
 

@@ -245,6 +245,11 @@ class Case:
     rasa_url: str | None = None
     rasa_pid: int | None = None  # to read the Rasa server's CPU time, when given
     prefix: str = "client"  # the simulated customers' ids (see ``run_case``)
+    access_log: bool = False  # botdesk run --access-log
+
+    @property
+    def server(self) -> str:
+        return "Rasa" if self.rasa_url else "botdesk"
 
     @property
     def load(self) -> str:
@@ -264,12 +269,14 @@ class Row:
 
 
 def start_servers(
-    project: Path, env: dict[str, str], count: int
+    project: Path, env: dict[str, str], count: int, access_log: bool = False
 ) -> list[tuple[str, subprocess.Popen[bytes]]]:
     servers = []
     for _ in range(count):
         port = free_port()
         command = [str(BOTDESK), "run", "--project", str(project), "--port", str(port)]
+        if access_log:
+            command.append("--access-log")
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         servers.append((f"http://127.0.0.1:{port}", process))
     return servers
@@ -316,7 +323,7 @@ async def run_case(case: Case, postgres_url: str) -> Row:
                 env=env,
                 capture_output=True,
             )
-        servers = start_servers(project, env, case.processes)
+        servers = start_servers(project, env, case.processes, case.access_log)
         try:
             ready = max([await wait_ready(url, process) for url, process in servers])
             urls = [url for url, _ in servers]
@@ -356,7 +363,7 @@ def table(rows: list[Row]) -> list[str]:
         ms = latencies_ms(row)
         lost = "n/a" if row.stored is None else str(row.run.sent - row.stored)
         errors = sum(row.run.failures.values())
-        server = "Rasa 3.6 (REST channel)" if row.case.rasa_url else "botdesk"
+        server = "Rasa 3.6 (REST channel)" if row.case.rasa_url else row.case.server
         rss = " + ".join(f"{r:.0f}" for r in row.rss) or "n/a"
         lines.append(
             f"| {server} | {row.case.store} | {row.case.processes} | {row.case.load} | "
@@ -399,11 +406,13 @@ def rate(row: Row) -> float:
     return len(row.run.latencies) / row.elapsed if row.elapsed else 0.0
 
 
-def describe(case: Case) -> str:
-    return (
-        f"{'Rasa' if case.rasa_url else 'botdesk'}, {case.store}, {case.processes} process(es), "
-        f"{case.load}, {case.seconds:g} s ..."
-    )
+async def measure(case: Case, postgres_url: str) -> Row:
+    """One row, said before and printed after (long runs: the table grows as it goes)."""
+    said = f"{case.server}, {case.store}, {case.processes} process(es), {case.load}, {case.seconds:g} s"
+    print(said + " ...", flush=True)
+    row = await run_case(case, postgres_url)
+    print("\n".join(table([row])[2:]), flush=True)
+    return row
 
 
 def compile_sources() -> None:
@@ -421,23 +430,24 @@ async def main_async(args: argparse.Namespace) -> str:
     else:
         store = "-" if args.rasa_url else "PostgreSQL" if args.database_url else "SQLite"
         cases = [
-            Case(store, args.processes, args.clients, args.rate, args.seconds, args.rasa_url, args.rasa_pid)
+            Case(
+                store,
+                args.processes,
+                args.clients,
+                args.rate,
+                args.seconds,
+                args.rasa_url,
+                args.rasa_pid,
+                access_log=args.access_log,
+            )
         ]
     compile_sources()
-    rows = []
-    for case in cases:
-        print(describe(case), flush=True)
-        rows.append(await run_case(case, args.database_url or POSTGRES_URL))
-        print("\n".join(table(rows[-1:])[2:]), flush=True)
+    postgres_url = args.database_url or POSTGRES_URL
+    rows = [await measure(case, postgres_url) for case in cases]
     pairs: list[tuple[Row, Row]] = []
     if args.suite and args.rasa_url:
         for ours, theirs in paired_cases(args):
-            measured = []
-            for case in (ours, theirs):
-                print(describe(case), flush=True)
-                measured.append(await run_case(case, args.database_url or POSTGRES_URL))
-                print("\n".join(table(measured[-1:])[2:]), flush=True)
-            pairs.append((measured[0], measured[1]))
+            pairs.append((await measure(ours, postgres_url), await measure(theirs, postgres_url)))
     ready = [row.ready for row in rows if row.ready is not None]
     botdesk = [row for row in rows if not row.case.rasa_url]
     lines = [
@@ -507,11 +517,12 @@ async def main_async(args: argparse.Namespace) -> str:
         )
     lines += cores_used(rows)
     if pairs:
-        paired = sorted(rate(ours) / max(1e-9, rate(theirs)) for ours, theirs in pairs)
+        ratios_of_pairs = [rate(ours) / max(1e-9, rate(theirs)) for ours, theirs in pairs]
         each = ", ".join(
-            f"{rate(ours):.0f} / {rate(theirs):.0f} = {rate(ours) / max(1e-9, rate(theirs)):.1f}×"
-            for ours, theirs in pairs
+            f"{rate(ours):.0f} / {rate(theirs):.0f} = {ratio:.1f}×"
+            for (ours, theirs), ratio in zip(pairs, ratios_of_pairs, strict=True)
         )
+        paired = sorted(ratios_of_pairs)
         lines.append(
             f"Back to back (botdesk on SQLite with one process, then Rasa, 16 clients, "
             f"{pairs[0][0].case.seconds:g} s each, {len(pairs)} pairs; this VM's speed drifts within "
@@ -524,7 +535,7 @@ async def main_async(args: argparse.Namespace) -> str:
 def cores_used(rows: list[Row]) -> list[str]:
     """How many cores each server kept busy at 16 clients: its CPU time over the run's time."""
     busy = [
-        f"{'Rasa' if row.case.rasa_url else 'botdesk'} ({row.case.store}, {row.case.processes} "
+        f"{row.case.server} ({row.case.store}, {row.case.processes} "
         f"process(es)) {row.cpu_ms * rate(row) / 1000:.2f}"
         for row in rows
         if row.case.clients == 16 and row.cpu_ms is not None
@@ -545,6 +556,9 @@ def main() -> None:
     parser.add_argument("--rasa-pid", type=int, help="that Rasa server's process id, for its CPU time")
     parser.add_argument("--suite", action="store_true", help="the whole table: stores, clients, processes")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
+    parser.add_argument(
+        "--access-log", action="store_true", help="botdesk run --access-log (a log line per request)"
+    )
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     print(report)

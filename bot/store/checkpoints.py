@@ -1,16 +1,16 @@
 """WAL checkpoints off the event loop: the server's writer never waits for the disk there.
 
 In WAL mode SQLite copies the log back into the database file (a checkpoint, with two
-fsyncs) inside whichever commit pushes the log past ``wal_autocheckpoint`` pages. botdesk's
-writer commits on the event loop's thread (``bot.store.sqlite_inline``), so about every
-150 customer turns one commit took 4-12 ms on this project's machines (more while the disk
-is slow) and every request in flight waited for it.
+fsyncs) inside whichever commit pushes the log past ``wal_autocheckpoint`` (1,000) pages.
+botdesk's writer commits on the event loop's thread (``bot.store.sqlite_inline``), so that
+commit took milliseconds instead of tens of microseconds (benchmarks/store_writes.py; more
+while the disk is slow) and every request in flight waited for it.
 
 A server's writer therefore runs with automatic checkpoints off (``Database.open(...,
 background_checkpoints=True)``) and ``WalCheckpoints`` does them: every ``interval`` seconds,
-when the log has grown, it takes the writer connection (other writers of the process wait
-for it asynchronously, as for any transaction) and checkpoints on a worker thread while the
-loop goes on parsing requests and running the NLU. Holding the writer means nothing is
+when the log has grown, it takes the writer connection through the writer lane (in turn
+with the customer turns, ``bot.store.writer_lane``) and checkpoints on a worker thread while
+the loop goes on parsing requests and running the NLU. Holding the writer means nothing is
 appended meanwhile, so the checkpoint completes and the next write starts the log from its
 beginning: the log holds at most ``interval`` seconds of writes. Other processes on the same
 file keep their own checkpoints; PASSIVE never waits for them.
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.store.db import Database, is_sqlite_memory
-from bot.store.sqlite_inline import InlineConnection
+from bot.store.prepared import SQLiteDriver, driver_of
 
 log = logging.getLogger("botdesk.store")
 
@@ -73,11 +73,14 @@ class WalCheckpoints:
         """Checkpoint now if the log has grown; None when there was nothing to do."""
         if not self.applies or not self._grown():
             return None
-        async with self.db.engine.connect() as connection:  # the writer: no commit in between
-            driver = (await connection.get_raw_connection()).driver_connection
-            sqlite = driver.sqlite if isinstance(driver, InlineConnection) else None
-            if sqlite is None:
+        lane = self.db.writer_lane()
+        if lane is None:
+            return None
+        async with lane.connection() as connection:  # the writer, in turn with the customers' turns
+            driver = await driver_of(connection)
+            if not isinstance(driver, SQLiteDriver):
                 return None
+            sqlite = driver.connection
             started = time.perf_counter()
             busy, log_pages, copied = await asyncio.to_thread(
                 lambda: sqlite.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()

@@ -3,10 +3,10 @@
 A customer turn runs its usual statements on the driver connection (``bot.store.prepared``)
 and needs the ORM only for its rarer steps: a changed profile, a ticket, a lead card, a
 survey answer. An ``AsyncSession`` for every turn cost ~45 µs of its ~1 ms here (the
-session's own transaction bookkeeping on top of the connection's), so ``write_transaction``
-begins on a plain connection and makes the session on first use, bound to that connection
-and joining its transaction: everything the turn writes, through either, commits or rolls
-back together.
+session's own transaction bookkeeping on top of the connection's;
+benchmarks/store_writes.py), so ``write_transaction`` begins on a plain connection and
+makes the session on first use, bound to that connection and joining its transaction:
+everything the turn writes, through either, commits or rolls back together.
 """
 
 from __future__ import annotations

@@ -280,7 +280,8 @@ def _replies(count: int) -> Prepared:
     return Prepared(insert(_messages).values(rows).returning(_messages.c.id))
 
 
-_REPLIES = {count: _replies(count) for count in range(1, 5)}  # more in one turn: in several INSERTs
+MOST_REPLIES_AT_ONCE = 4  # more in one turn go in several INSERTs
+_REPLIES = {count: _replies(count) for count in range(1, MOST_REPLIES_AT_ONCE + 1)}
 
 
 async def insert_replies(
@@ -294,9 +295,8 @@ async def insert_replies(
     for text in texts:
         check_text(text)
     ids: list[int] = []
-    largest = max(_REPLIES)
-    for start in range(0, len(texts), largest):
-        batch = texts[start : start + largest]
+    for start in range(0, len(texts), MOST_REPLIES_AT_ONCE):
+        batch = texts[start : start + MOST_REPLIES_AT_ONCE]
         values: dict[str, Any] = {}
         for i, text in enumerate(batch):
             values.update(

@@ -2,16 +2,18 @@
 
 A process has one writer connection on a SQLite file (``bot.store.db``). Checking it out
 of SQLAlchemy's pool and back in costs ~60 µs a turn here (the connection wrapper, the
-pool's bookkeeping, two trips through the greenlet bridge), a sixth of what the turn's
-statements cost. Under load turns wait for the writer one behind the other, so the lane
-hands the connection straight to the next waiting turn instead, and gives it back to the
-pool when nobody waits, after ``MAX_STREAK`` turns in a row (the operator panel and the
-workers take it from the pool: they wait for at most that many turns), or when a turn
-failed (its transaction is rolled back as the pool takes the connection).
+pool's bookkeeping, two trips through the greenlet bridge; benchmarks/store_writes.py),
+more than the turn's BEGIN and COMMIT themselves. Under load turns wait for the writer one
+behind the other, so the lane hands the connection straight to the next waiting turn
+instead, and gives it back to the pool when nobody waits, after ``MAX_STREAK`` turns in a
+row (the operator panel and the workers take it from the pool: they wait for at most that
+many turns), or when a turn failed (its transaction is rolled back as the pool takes the
+connection).
 
 Turns take the lane first come, first served: an ``asyncio.Lock`` serves its waiters in
 order, while the pool's ``asyncio.Queue`` lets a newcomer take a connection just handed to
-a waiter (under 16 clients some turns waited seconds while others went straight through).
+a waiter, who then queues again at the back: under load a turn could wait behind any
+number of later ones.
 """
 
 from __future__ import annotations

@@ -49,20 +49,15 @@ async def test_leaving_without_commit_rolls_both_back(db: Database) -> None:
     assert await _counts(db) == (1, 0)
 
 
-async def test_turns_take_the_one_sqlite_writer_in_the_order_they_asked(db: Database) -> None:
-    """A turn that asks again at once does not jump ahead of turns already waiting."""
-    order: list[int] = []
+async def test_concurrent_transactions_all_commit(db: Database) -> None:
+    """Four customers at once, each awaiting mid-transaction: every write lands (order: test_writer_lane)."""
 
     async def customer(index: int) -> None:
         for n in range(5):
             async with write_transaction(db) as transaction:
                 await create_sender(transaction.driver, "rest", f"c{index}-{n}", None, NOW)
                 await asyncio.sleep(0)  # the others ask for the writer meanwhile
-                order.append(index)
                 await transaction.commit()
 
     await asyncio.gather(*(customer(i) for i in range(4)))
-    assert sorted(order) == sorted([0, 1, 2, 3] * 5)
-    if db.dialect == "sqlite":  # one connection, served first come, first served
-        assert order == [0, 1, 2, 3] * 5
     assert await _counts(db) == (20, 0)
