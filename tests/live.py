@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from bot.server.coalesce import CoalescingHttpToolsProtocol
+
 
 @contextlib.contextmanager
 def serving(app: FastAPI) -> Iterator[str]:
@@ -18,7 +20,14 @@ def serving(app: FastAPI) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, ws="websockets-sansio")
+        uvicorn.Config(
+            app,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            ws="websockets-sansio",
+            http=CoalescingHttpToolsProtocol,  # as `botdesk run` serves
+        )
     )
     failure: list[BaseException] = []
 

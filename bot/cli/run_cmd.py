@@ -67,6 +67,7 @@ def run(
     import uvicorn
 
     from bot.server.app import create_app  # here: bot.server imports the CLI's train_project
+    from bot.server.coalesce import CoalescingHttpToolsProtocol
 
     project = Project.open(project_dir)
     info, trained = train_project(project)
@@ -82,6 +83,7 @@ def run(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_level="info",
         access_log=access_log,
+        http=CoalescingHttpToolsProtocol,  # one socket write per response
     )
     server = uvicorn.Server(config)
     # What is loaded by now (the model, spaCy, the libraries) stays for the process's life:

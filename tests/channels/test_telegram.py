@@ -93,12 +93,15 @@ async def test_inline_button_press_goes_in_as_its_payload(
         yes = question.params["reply_markup"]["inline_keyboard"][0][0]
         assert yes == {"text": "Да", "callback_data": "/affirm"}
         query = fake.press(IVAN, "/affirm", question)
-        await fake.wait(lambda: any("Рад был помочь" in t for t in fake.texts(IVAN)))
+        await fake.wait(lambda: any("Оцените" in t for t in fake.texts(IVAN)))  # the turn's last reply
         (answered,) = fake.sent("answerCallbackQuery")
         assert answered.params["callback_query_id"] == query["callback_query"]["id"]
         (edited,) = fake.sent("editMessageReplyMarkup")  # the pressed keyboard is taken away
         assert edited.params["message_id"] == query["callback_query"]["message"]["message_id"]
-        assert fake.texts(IVAN)[-1] == BOT + "Рад был помочь! Если что-то ещё — спрашивайте."
+        assert fake.texts(IVAN)[-2:] == [  # survey.ask_score: "yes" brings the optional 1-5 score
+            BOT + "Рад был помочь! Если что-то ещё — спрашивайте.",
+            BOT + "Оцените, пожалуйста, от 1 до 5 (по желанию):",
+        ]
 
 
 async def test_handoff_and_operator_reply_carry_the_operators_name(
