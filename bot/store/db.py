@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from bot.store.errors import StoreError
+from bot.store.json_codec import dumps, loads
 from bot.store.sqlite_inline import begin_immediate, inline_creator
 from bot.store.writer_lane import WriterLane
 
@@ -92,7 +93,7 @@ def make_engine(
     read (a month of KPIs, an export) never holds up the event loop.
     """
     target = async_url(url, base_dir)
-    options: dict[str, Any] = {"echo": echo}
+    options: dict[str, Any] = {"echo": echo, "json_serializer": dumps, "json_deserializer": loads}
     sqlite = target.get_backend_name() == "sqlite"
     if sqlite:
         _check_sqlite_directory(target)
