@@ -28,6 +28,31 @@ def _skeleton(steps: Sequence[Step]) -> list[Step]:
     return [s for s in steps if s.kind in SKELETON]
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """An action of a flow with what must come before it: worked out once, matched every turn."""
+
+    prefix: tuple[Step, ...]  # the flow's steps before the action
+    pattern: tuple[Step, ...]  # their intents and actions, to match against the history's end
+    prediction: Prediction
+
+
+def _predictions_of(flow: Flow) -> list[_Candidate]:
+    """The flow's actions in order; one with nothing before it only at a conversation's start."""
+    candidates = []
+    for k, step in enumerate(flow.steps):
+        if step.kind != "action":
+            continue
+        prefix = flow.steps[:k]
+        pattern = tuple(_skeleton(prefix))
+        if not pattern and not flow.conversation_start:
+            continue
+        specificity = 2 * len(pattern) + len(flow.conditions) + len(prefix)
+        prediction = Prediction(step.name, f"{flow.kind}: {flow.name}", specificity)
+        candidates.append(_Candidate(prefix, pattern, prediction))
+    return candidates
+
+
 def _state_holds(step: Step, slots: dict[str, object], loop: str | None) -> bool:
     if step.kind == "slot":
         if step.name == REQUESTED_SLOT:
@@ -43,14 +68,15 @@ class Policy:
     def __init__(self, data: DialogueData, responses: set[str]) -> None:
         self.data = data
         self.responses = responses
-        self._rules = data.rules
-        self._stories = data.stories
+        self._rules = [(flow, _predictions_of(flow)) for flow in data.rules]
+        self._stories = [(flow, _predictions_of(flow)) for flow in data.stories]
 
     def predict(self, tracker: Tracker) -> Prediction | None:
+        skeleton_positions = [i for i, s in enumerate(tracker.history) if s.kind in SKELETON]
         for flows in (self._rules, self._stories):
             best: Prediction | None = None
-            for flow in flows:
-                prediction = self._match(flow, tracker)
+            for flow, candidates in flows:
+                prediction = self._match(flow, candidates, tracker, skeleton_positions)
                 if prediction is not None and (best is None or prediction.specificity > best.specificity):
                     best = prediction
             if best is not None:
@@ -63,16 +89,13 @@ class Policy:
             return Prediction(f"utter_{last[0].name}", "default", 0)
         return None
 
-    def _match(self, flow: Flow, tracker: Tracker) -> Prediction | None:
+    def _match(
+        self, flow: Flow, candidates: Sequence[_Candidate], tracker: Tracker, skeleton_positions: list[int]
+    ) -> Prediction | None:
+        """The flow's first action whose steps before it end the history (``skeleton_positions``)."""
         history = tracker.history
-        skeleton_positions = [i for i, s in enumerate(history) if s.kind in SKELETON]
-        for k, step in enumerate(flow.steps):
-            if step.kind != "action":
-                continue
-            prefix = flow.steps[:k]
-            pattern = _skeleton(prefix)
-            if not pattern and not flow.conversation_start:
-                continue
+        for candidate in candidates:
+            pattern = candidate.pattern
             if len(pattern) > len(skeleton_positions):
                 continue
             if flow.conversation_start and len(pattern) != len(skeleton_positions):
@@ -80,14 +103,13 @@ class Policy:
             tail = skeleton_positions[len(skeleton_positions) - len(pattern) :] if pattern else []
             if any(not p.matches(history[i]) for p, i in zip(pattern, tail, strict=True)):
                 continue
-            if not self._states_hold(flow, prefix, pattern, tail, tracker):
+            if not self._states_hold(flow, candidate.prefix, pattern, tail, tracker):
                 continue
-            label = f"{flow.kind}: {flow.name}"
-            return Prediction(step.name, label, 2 * len(pattern) + len(flow.conditions) + len(prefix))
+            return candidate.prediction
         return None
 
     def _states_hold(
-        self, flow: Flow, prefix: Sequence[Step], pattern: list[Step], tail: list[int], tracker: Tracker
+        self, flow: Flow, prefix: Sequence[Step], pattern: Sequence[Step], tail: list[int], tracker: Tracker
     ) -> bool:
         start = tail[0] if tail else len(tracker.history)
         slots, loop = tracker.state_before(start)

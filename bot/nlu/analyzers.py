@@ -42,7 +42,7 @@ def char_wb_ngrams(min_n: int, max_n: int) -> Analyzer:
                 if n >= len(padded):
                     grams.append(padded)  # the whole padded word, once, and no longer n-grams
                     break
-                grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+                grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
         return grams
 
     return analyze

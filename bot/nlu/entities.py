@@ -33,6 +33,7 @@ class RegexEntityExtractor(Component):
 
     _patterns: list[tuple[str, re.Pattern[str]]]
     _phrases: dict[tuple[str, ...], tuple[str, str | None]]
+    _starts: set[str]
 
     def train(self, messages: list[Message], data: TrainingData) -> None:
         regexes = data.regexes if self.options.use_regexes else {}
@@ -59,6 +60,8 @@ class RegexEntityExtractor(Component):
             for value in values:
                 if key := self._key(value):
                     self._phrases.setdefault(key, (entity, None))
+        # The first lemmas of all phrases: most tokens start none, and are passed over at once.
+        self._starts = {key[0] for key in self._phrases}
 
     def _compile(self, regexes: dict[str, list[str]]) -> None:
         self._patterns = [
@@ -83,6 +86,9 @@ class RegexEntityExtractor(Component):
         tokens = message.tokens
         i = 0
         while i < len(tokens):
+            if tokens[i].lemma not in self._starts:
+                i += 1
+                continue
             for size in range(min(MAX_PHRASE_TOKENS, len(tokens) - i), 0, -1):
                 key = tuple(t.lemma for t in tokens[i : i + size])
                 hit = self._phrases.get(key)

@@ -6,12 +6,16 @@ the bot robust to typos and missing letters. Training uses scikit-learn's vector
 the analyzers of ``bot.nlu.analyzers``; parsing one message uses the same analyzers and
 looks n-grams up directly, which is many times faster than going through scipy.sparse
 for a single row, and needs neither scikit-learn nor scipy (imported only to train).
+Character n-grams never cross a word, so a parse looks each word's up once per model and
+remembers the ids (``WORDS_REMEMBERED`` words): chats repeat their words, and this was
+the NLU's largest cost (tests/nlu/test_featurizers.py checks parse and training agree).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -41,6 +45,9 @@ class CountVectorsOptions(ComponentOptions):
     weight: float = 1.0
 
 
+WORDS_REMEMBERED = 50_000  # per char_wb featurizer: 9 MB when full of random 4-12 letter words
+
+
 @lru_cache(maxsize=8)
 def stop_words(language: str) -> frozenset[str]:
     spacy = import_spacy()
@@ -59,6 +66,7 @@ class CountVectorsFeaturizer(Component):
         self._vocabulary: dict[str, int] = {}
         self._idf: NDArray[np.float64] = np.zeros(0)
         self._analyze: analyzers.Analyzer = str.split
+        self._word_terms = self._terms_of_word  # memoised once the vocabulary is known
 
     def _document(self, message: Message) -> str:
         if self.options.analyzer in ("word", "pairs") and self.options.use_lemma:
@@ -89,6 +97,7 @@ class CountVectorsFeaturizer(Component):
         )
         counts = vectorizer.fit_transform([self._document(m) for m in messages]).tocsr()
         self._vocabulary = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+        self._remember_words()
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         self._idf = np.log((1 + counts.shape[0]) / (1 + df)) + 1.0
         counts.sort_indices()
@@ -107,11 +116,18 @@ class CountVectorsFeaturizer(Component):
             values = values * (self.options.weight / norm)
         return SparseFeatures(indices, values, len(self._vocabulary))
 
+    def _terms_of_word(self, word: str) -> tuple[int, ...]:
+        """The vocabulary ids of one word's character n-grams (``char_wb`` never crosses words)."""
+        return tuple(i for i in map(self._vocabulary.get, self._analyze(word)) if i is not None)
+
     def process(self, message: Message) -> None:
-        vocabulary = self._vocabulary
-        counts = Counter(
-            i for gram in self._analyze(self._document(message)) if (i := vocabulary.get(gram)) is not None
-        )
+        document = self._document(message)
+        counts: Counter[int | None]
+        if self.options.analyzer == "char_wb":
+            counts = Counter(chain.from_iterable(map(self._word_terms, document.split())))
+        else:
+            counts = Counter(map(self._vocabulary.get, self._analyze(document)))
+            counts.pop(None, None)  # n-grams the training data never had
         indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         message.features.append(self._weigh(indices, values))
@@ -124,6 +140,11 @@ class CountVectorsFeaturizer(Component):
         self._vocabulary = {str(k): int(v) for k, v in read_json(directory / "vocabulary.json").items()}
         self._idf = read_array(directory / "idf.npy")
         self._analyze = self._make_analyzer()
+        self._remember_words()
+
+    def _remember_words(self) -> None:
+        """A word's n-gram ids, worked out once per model: chats repeat their words (bounded)."""
+        self._word_terms = lru_cache(maxsize=WORDS_REMEMBERED)(self._terms_of_word)
 
 
 def to_csr(messages: list[Message]) -> sp.csr_matrix:

@@ -56,14 +56,25 @@ class SpacyTokenizer(Component):
         doc = self._nlp.make_doc(text)
         words = [t for t in doc if any(ch.isalnum() for ch in t.text)]
         mostly_latin = self._russian and sum(map(is_latin, (t.text for t in words))) * 2 > len(words)
+        o = self.options
+        transliterate = self._russian and o.transliteration
+        language = self.context.language
         tokens = []
         for t in words:
-            norm = squeeze(t.text)
-            if self._russian and self.options.transliteration and is_latin(norm):
-                converted = transliterate_to_russian(norm)
-                if mostly_latin or is_russian_word(converted):
-                    norm = converted
-            lemma = lemmatize(norm, self.context.language) if self.options.lemmas else norm
+            norm, lemma = _norm_and_lemma(t.text, language, transliterate, mostly_latin, o.lemmas)
             tokens.append(Token(t.text, t.idx, t.idx + len(t.text), norm, lemma))
         message.tokens = tokens
         message.normalized = " ".join(t.norm for t in tokens)
+
+
+@lru_cache(maxsize=50_000)
+def _norm_and_lemma(
+    word: str, language: str, transliterate: bool, mostly_latin: bool, lemmas: bool
+) -> tuple[str, str]:
+    """A word's norm and lemma, worked out once per process: chats repeat their words."""
+    norm = squeeze(word)
+    if transliterate and is_latin(norm):
+        converted = transliterate_to_russian(norm)
+        if mostly_latin or is_russian_word(converted):
+            norm = converted
+    return norm, lemmatize(norm, language) if lemmas else norm

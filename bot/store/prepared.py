@@ -54,17 +54,22 @@ class Compiled:
     readers: tuple[Processor | None, ...]
 
     def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        """The driver's parameters for the caller's ``values``; None is SQL NULL (never JSON null)."""
-        if self.positional:
-            return [self._value(p, values) for p in self.parameters]
-        return {p.name: self._value(p, values) for p in self.parameters}
+        """The driver's parameters for the caller's ``values``; None is SQL NULL (never JSON null).
 
-    @staticmethod
-    def _value(parameter: Parameter, values: Mapping[str, Any]) -> Any:
-        if not parameter.from_caller:
-            return parameter.constant
-        value = values[parameter.key]  # a KeyError names a parameter the caller forgot
-        return parameter.binder(value) if parameter.binder is not None and value is not None else value
+        One comprehension, no call per parameter: a turn binds thirty-odd values.
+        """
+        converted = [
+            p.constant
+            if not p.from_caller
+            # a KeyError names a parameter the caller forgot
+            else value
+            if (value := values[p.key]) is None or p.binder is None
+            else p.binder(value)
+            for p in self.parameters
+        ]
+        if self.positional:
+            return converted
+        return {p.name: value for p, value in zip(self.parameters, converted, strict=True)}
 
     def row(self, raw: Sequence[Any]) -> Row:
         return tuple(
