@@ -33,6 +33,7 @@ from bot.store import (
     Sender,
     check_text,
 )
+from bot.store.json_codec import loads
 
 CHANNEL = "rest"
 MAX_BODY_BYTES = 64 * 1024  # a 4096-character message with every character escaped fits
@@ -61,7 +62,7 @@ def parse_webhook(body: bytes) -> InboundMessage:
     if len(body) > MAX_BODY_BYTES:
         raise RestRequestError(413, f"the request body is over {MAX_BODY_BYTES} bytes")
     try:
-        payload = json.loads(body.decode("utf-8"))
+        payload = loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise RestRequestError(
             400, 'the body must be JSON text (UTF-8), e.g. {"sender": "user-1", "message": "привет"}'

@@ -1,7 +1,8 @@
-"""JSON columns written and read with orjson: a turn stores five to seven JSON values.
+"""JSON columns (and the REST webhook's bodies) written and read with orjson.
 
-The standard library's encoder took about a twentieth of a customer turn's CPU (the NLU
-result, the dialogue state, the attachments of every message); orjson does the same in
+A turn stores five to seven JSON values (the NLU result, the dialogue state, the
+attachments of every message) and the webhook reads one and writes one; the standard
+library's encoder took about a twentieth of a customer turn's CPU, orjson does the same in
 a fraction of it. What it cannot encode the standard library still does, exactly as
 before: a lone surrogate from a broken client (orjson accepts valid UTF-8 only), an
 integer beyond 64 bits. Unlike ``json.dumps``' defaults the text is UTF-8 rather than
