@@ -2,10 +2,11 @@
 
     python benchmarks/store_writes.py [--turns 3000] [--no-write]
 
-- the CPU of one empty write transaction (``BEGIN IMMEDIATE`` + ``COMMIT``) taken three
+- the CPU of one empty write transaction (``BEGIN IMMEDIATE`` + ``COMMIT``) taken four
   ways: an ``AsyncSession`` per turn (before ``bot.store.transaction``), a connection checked
-  out of the pool per turn (``write_transaction`` with nobody queueing), and the connection
-  handed on by the writer lane (``bot.store.writer_lane``, turns queueing);
+  out of the pool per turn, the connection handed on by the writer lane
+  (``bot.store.writer_lane``, turns queueing), and on that connection the transaction begun
+  and committed on the sqlite3 connection itself (``SQLiteDriver``: a turn that needs no ORM);
 - the commits of a stream of one-row write transactions with SQLite's automatic
   checkpoints (each ~1,000 log pages, inside a commit, on the event loop) and with the
   server's ``background_checkpoints`` (``bot.store.checkpoints``): how many took over 2 ms
@@ -30,6 +31,7 @@ from sqlalchemy import text
 from benchmarks.docs import write_section
 from bot.store import Database, upgrade
 from bot.store.checkpoints import WalCheckpoints
+from bot.store.prepared import SQLiteDriver, driver_of
 
 INSERT = text("INSERT INTO departments (key, name) VALUES (:key, 'x')")
 
@@ -64,10 +66,19 @@ async def transaction_costs(db: Database, count: int) -> list[tuple[str, float]]
             await held.commit()
 
         handed = await cpu_per_call(handed_on, count)
+        driver = await driver_of(held)
+        assert isinstance(driver, SQLiteDriver)
+
+        async def on_the_driver() -> None:
+            await driver.begin(1.0)
+            await driver.end("COMMIT")
+
+        direct = await cpu_per_call(on_the_driver, count)
     return [
         ("an AsyncSession per turn", await cpu_per_call(with_session, count)),
         ("a connection checked out per turn", await cpu_per_call(checked_out, count)),
         ("the connection handed on by the writer lane", handed),
+        ("the same, begun and committed on the sqlite3 connection", direct),
     ]
 
 

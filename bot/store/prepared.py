@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from bot.store.sqlite_inline import InlineConnection
+from bot.store.sqlite_inline import InlineConnection, begin_inline
 
 Processor = Callable[[Any], Any]
 Row = tuple[Any, ...]
@@ -165,12 +165,30 @@ class _DirectDriver:
 
 
 class SQLiteDriver(_DirectDriver):
-    """botdesk's SQLite writer runs on the event loop's thread: statements are plain calls."""
+    """botdesk's SQLite writer runs on the event loop's thread: statements are plain calls.
+
+    So can its transaction be (``bot.store.transaction``): ``begin`` and ``end`` run
+    ``BEGIN IMMEDIATE`` and ``COMMIT``/``ROLLBACK`` on the sqlite3 connection.
+    """
 
     connection: sqlite3.Connection
 
     def _driver_error(self) -> type[Exception]:
         return sqlite3.Error
+
+    async def begin(self, timeout: float) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to ``timeout`` s (asynchronously) for another process's lock."""
+        await begin_inline(self.connection, timeout)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.connection.in_transaction
+
+    async def end(self, sql: Literal["COMMIT", "ROLLBACK"]) -> None:
+        try:
+            self.connection.execute(sql)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
     async def _fetch(self, sql: str, parameters: Any) -> Sequence[Sequence[Any]]:
         return self.connection.execute(sql, parameters).fetchall()

@@ -2,11 +2,19 @@
 
 A customer turn runs its usual statements on the driver connection (``bot.store.prepared``)
 and needs the ORM only for its rarer steps: a changed profile, a ticket, a lead card, a
-survey answer. An ``AsyncSession`` for every turn cost ~45 µs of its ~1 ms here (the
-session's own transaction bookkeeping on top of the connection's;
+survey answer. An ``AsyncSession`` for every turn cost 26-42 µs of CPU more than a plain
+connection here (the session's own transaction bookkeeping on top of the connection's;
 benchmarks/store_writes.py), so ``write_transaction`` begins on a plain connection and
 makes the session on first use, bound to that connection and joining its transaction:
 everything the turn writes, through either, commits or rolls back together.
+
+On SQLite the transaction itself starts on the sqlite3 connection (``BEGIN IMMEDIATE``,
+``SQLiteDriver.begin``): SQLAlchemy's begin and commit, each a trip through its greenlet
+bridge and its events, took 28 µs of CPU a turn, against 5 µs on the sqlite3 connection
+(benchmarks/store_writes.py). When a
+turn asks for the ORM, SQLAlchemy begins too and joins the open transaction (its begin
+listener sees it open and issues nothing); the commit then goes through SQLAlchemy, and
+otherwise straight to the sqlite3 connection. Not committed, it is rolled back either way.
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bot.store import db as store_db
 from bot.store.db import Database
-from bot.store.prepared import Driver, driver_of
+from bot.store.prepared import Driver, SQLiteDriver, driver_of
 
 
 class Transaction:
@@ -39,6 +48,8 @@ class Transaction:
         rolls the whole transaction back.
         """
         if self._session is None:
+            if not self.connection.in_transaction():
+                await self.connection.begin()  # joins the one begun on the sqlite3 connection
             # SQLAlchemy's default join mode ("conditional_savepoint") for a connection in a
             # transaction: commit() does not end it, rollback() rolls it back.
             self._session = AsyncSession(bind=self.connection, expire_on_commit=False)
@@ -51,12 +62,21 @@ class Transaction:
 
     async def commit(self) -> None:
         await self.flush()
-        await self.connection.commit()
+        if self.connection.in_transaction() or not isinstance(self.driver, SQLiteDriver):
+            await self.connection.commit()
+        elif self.driver.in_transaction:  # not rolled back by the ORM meanwhile
+            await self.driver.end("COMMIT")
 
     async def close(self) -> None:
+        """End the ORM session; a transaction on the sqlite3 connection not committed is rolled back."""
         if self._session is not None:
             await self._session.close()
             self._session = None
+        driver = self.driver
+        if not isinstance(driver, SQLiteDriver) or self.connection.in_transaction():
+            return  # SQLAlchemy's own transaction is rolled back as the pool takes the connection back
+        if driver.in_transaction:
+            await driver.end("ROLLBACK")
 
 
 @contextlib.asynccontextmanager
@@ -68,8 +88,12 @@ async def write_transaction(db: Database) -> AsyncIterator[Transaction]:
     """
     lane = db.writer_lane()
     async with lane.connection() if lane is not None else db.engine.connect() as connection:
-        await connection.begin()
-        transaction = Transaction(connection, await driver_of(connection))
+        driver = await driver_of(connection)
+        if isinstance(driver, SQLiteDriver):
+            await driver.begin(store_db.SQLITE_BUSY_TIMEOUT_MS / 1000)
+        else:
+            await connection.begin()
+        transaction = Transaction(connection, driver)
         try:
             yield transaction
         finally:

@@ -1,7 +1,7 @@
 """SQLite's one writer connection, handed from customer turn to customer turn while they queue.
 
 A process has one writer connection on a SQLite file (``bot.store.db``). Checking it out
-of SQLAlchemy's pool and back in costs ~60 µs a turn here (the connection wrapper, the
+of SQLAlchemy's pool and back in costs 48-64 µs a turn here (the connection wrapper, the
 pool's bookkeeping, two trips through the greenlet bridge; benchmarks/store_writes.py),
 more than the turn's BEGIN and COMMIT themselves. Under load turns wait for the writer one
 behind the other, so the lane hands the connection straight to the next waiting turn

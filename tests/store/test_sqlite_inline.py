@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,10 @@ from sqlalchemy import func, select, text
 from bot.store import Customer, Database, StoreError, identify_customer
 from bot.store import db as db_module
 from bot.store.migrate import upgrade
+from bot.store.transaction import write_transaction
+from bot.store.turns import create_sender
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
 
 async def test_statements_run_on_the_loop_thread(tmp_path: Path) -> None:
@@ -110,6 +115,37 @@ async def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path, monkeypatch
         async with db.session() as session:  # and once it is free, writing works again
             await identify_customer(session, "web", "impatient")
             await session.commit()
+
+
+async def test_a_turn_waits_for_another_connection_and_gives_up_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A customer turn begins on the sqlite3 connection (bot.store.transaction): it waits the same way."""
+    async with Database.open("sqlite:///t.db", base_dir=tmp_path) as db:
+        await upgrade(db.engine)
+        holder = await hold_write_lock(tmp_path / "t.db", 0.5)
+        ticks = Ticks()
+        ticker = asyncio.create_task(ticks.run())
+        started = time.monotonic()
+        async with write_transaction(db) as transaction:
+            await create_sender(transaction.driver, "web", "patient", None, NOW)
+            await transaction.commit()
+        waited = time.monotonic() - started
+        ticker.cancel()
+        holder.join()
+        assert waited >= 0.4 and ticks.count >= 20
+
+        monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+        holder = await hold_write_lock(tmp_path / "t.db", 1.0)
+        with pytest.raises(StoreError, match="locked by another process"):
+            async with write_transaction(db) as transaction:
+                await create_sender(transaction.driver, "web", "impatient", None, NOW)
+        holder.join()
+        async with write_transaction(db) as transaction:  # free again: the writer is not left broken
+            await create_sender(transaction.driver, "web", "impatient", None, NOW)
+            await transaction.commit()
+        async with db.reader() as session:
+            assert await session.scalar(select(func.count()).select_from(Customer)) == 2
 
 
 async def test_a_long_read_does_not_hold_up_the_loop(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.store import Customer, Database, create_operator
+from bot.store import ChannelIdentity, Customer, Database, create_operator
 from bot.store.models import Operator
 from bot.store.transaction import write_transaction
 from bot.store.turns import create_sender
@@ -45,6 +45,41 @@ async def test_leaving_without_commit_rolls_both_back(db: Database) -> None:
     assert await _counts(db) == (0, 0)
     async with write_transaction(db) as transaction:  # the writer is free again
         await create_sender(transaction.driver, "rest", "vera", None, NOW)
+        await transaction.commit()
+    assert await _counts(db) == (1, 0)
+
+
+async def test_a_turn_without_the_orm_is_rolled_back_unless_committed(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="the bot failed"):
+        async with write_transaction(db) as transaction:
+            await create_sender(transaction.driver, "rest", "anna", None, NOW)
+            raise RuntimeError("the bot failed")
+
+    async def leaves_without_commit() -> None:
+        async with write_transaction(db) as transaction:
+            await create_sender(transaction.driver, "rest", "boris", None, NOW)
+            await asyncio.sleep(0.01)  # vera asks for the writer meanwhile: it is handed to her
+
+    async def commits() -> None:
+        await asyncio.sleep(0)  # after boris took the writer
+        async with write_transaction(db) as transaction:
+            await create_sender(transaction.driver, "rest", "vera", None, NOW)
+            await transaction.commit()
+
+    await asyncio.gather(leaves_without_commit(), commits())
+    async with db.reader() as session:
+        assert (await session.scalars(select(ChannelIdentity.external_id))).all() == ["vera"]
+    assert await _counts(db) == (1, 0)
+
+
+async def test_on_sqlite_the_usual_turn_never_begins_sqlalchemy(db: Database) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's transaction runs on the sqlite3 connection; PostgreSQL's through SQLAlchemy")
+    async with write_transaction(db) as transaction:
+        await create_sender(transaction.driver, "rest", "anna", None, NOW)
+        assert not transaction.connection.in_transaction()  # begun and ended on the sqlite3 connection
+        await transaction.session()
+        assert transaction.connection.in_transaction()  # the ORM joined it: no second BEGIN
         await transaction.commit()
     assert await _counts(db) == (1, 0)
 
