@@ -86,16 +86,36 @@ async def hold_write_lock(path: Path, seconds: float) -> threading.Thread:
     return holder
 
 
-async def test_a_writer_waits_for_another_connection_without_blocking_the_loop(tmp_path: Path) -> None:
+async def write_customer(db: Database, how: str, external_id: str) -> None:
+    """A write as the operator panel makes one (an ORM session) or as a customer turn does.
+
+    A turn begins and commits on the sqlite3 connection itself (``bot.store.transaction``),
+    a session through SQLAlchemy: both must wait for another process's lock the same way.
+    """
+    if how == "session":
+        async with db.session() as session:
+            await identify_customer(session, "web", external_id)
+            await session.commit()
+    else:
+        async with write_transaction(db) as transaction:
+            await create_sender(transaction.driver, "web", external_id, None, NOW)
+            await transaction.commit()
+
+
+WRITES = pytest.mark.parametrize("how", ["session", "turn"])
+
+
+@WRITES
+async def test_a_writer_waits_for_another_connection_without_blocking_the_loop(
+    tmp_path: Path, how: str
+) -> None:
     async with Database.open("sqlite:///x.db", base_dir=tmp_path) as db:
         await upgrade(db.engine)
         holder = await hold_write_lock(tmp_path / "x.db", 0.5)
         ticks = Ticks()
         ticker = asyncio.create_task(ticks.run())
         started = time.monotonic()
-        async with db.session() as session:
-            await identify_customer(session, "web", "patient")
-            await session.commit()
+        await write_customer(db, how, "patient")
         waited = time.monotonic() - started
         ticker.cancel()
         holder.join()
@@ -103,49 +123,20 @@ async def test_a_writer_waits_for_another_connection_without_blocking_the_loop(t
         assert ticks.count >= 20  # ...and the event loop kept running meanwhile
 
 
-async def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@WRITES
+async def test_a_lock_held_too_long_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
     monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
     async with Database.open("sqlite:///y.db", base_dir=tmp_path) as db:
         await upgrade(db.engine)
         holder = await hold_write_lock(tmp_path / "y.db", 1.0)
         with pytest.raises(StoreError, match="locked by another process"):
-            async with db.session() as session:
-                await identify_customer(session, "web", "impatient")
+            await write_customer(db, how, "impatient")
         holder.join()
-        async with db.session() as session:  # and once it is free, writing works again
-            await identify_customer(session, "web", "impatient")
-            await session.commit()
-
-
-async def test_a_turn_waits_for_another_connection_and_gives_up_clearly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A customer turn begins on the sqlite3 connection (bot.store.transaction): it waits the same way."""
-    async with Database.open("sqlite:///t.db", base_dir=tmp_path) as db:
-        await upgrade(db.engine)
-        holder = await hold_write_lock(tmp_path / "t.db", 0.5)
-        ticks = Ticks()
-        ticker = asyncio.create_task(ticks.run())
-        started = time.monotonic()
-        async with write_transaction(db) as transaction:
-            await create_sender(transaction.driver, "web", "patient", None, NOW)
-            await transaction.commit()
-        waited = time.monotonic() - started
-        ticker.cancel()
-        holder.join()
-        assert waited >= 0.4 and ticks.count >= 20
-
-        monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
-        holder = await hold_write_lock(tmp_path / "t.db", 1.0)
-        with pytest.raises(StoreError, match="locked by another process"):
-            async with write_transaction(db) as transaction:
-                await create_sender(transaction.driver, "web", "impatient", None, NOW)
-        holder.join()
-        async with write_transaction(db) as transaction:  # free again: the writer is not left broken
-            await create_sender(transaction.driver, "web", "impatient", None, NOW)
-            await transaction.commit()
+        await write_customer(db, how, "impatient")  # and once it is free, writing works again
         async with db.reader() as session:
-            assert await session.scalar(select(func.count()).select_from(Customer)) == 2
+            assert await session.scalar(select(func.count()).select_from(Customer)) == 1
 
 
 async def test_a_long_read_does_not_hold_up_the_loop(tmp_path: Path) -> None:
