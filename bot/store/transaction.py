@@ -11,10 +11,10 @@ everything the turn writes, through either, commits or rolls back together.
 On SQLite the transaction itself starts on the sqlite3 connection (``BEGIN IMMEDIATE``,
 ``SQLiteDriver.begin``): SQLAlchemy's begin and commit, each a trip through its greenlet
 bridge and its events, took 28 µs of CPU a turn, against 5 µs on the sqlite3 connection
-(benchmarks/store_writes.py). When a
-turn asks for the ORM, SQLAlchemy begins too and joins the open transaction (its begin
-listener sees it open and issues nothing); the commit then goes through SQLAlchemy, and
-otherwise straight to the sqlite3 connection. Not committed, it is rolled back either way.
+(benchmarks/store_writes.py). When a turn asks for the ORM, SQLAlchemy begins too and joins
+the open transaction (its begin listener sees it open and issues nothing); the commit then
+goes through SQLAlchemy, and otherwise straight to the sqlite3 connection. Not committed,
+it is rolled back either way.
 """
 
 from __future__ import annotations
