@@ -19,12 +19,17 @@ import orjson
 _OPTIONS = orjson.OPT_NON_STR_KEYS  # {1: ...} becomes {"1": ...}, as json.dumps does
 
 
+def dump_bytes(value: Any) -> bytes:
+    """``value`` as UTF-8 JSON, for a body that goes out as bytes (the REST webhook's answer)."""
+    try:
+        return orjson.dumps(value, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return json.dumps(value).encode("ascii")  # \u-escaped: ASCII, lone surrogates included
+
+
 def dumps(value: Any) -> str:
     """``value`` as JSON text (for SQLAlchemy's ``json_serializer``)."""
-    try:
-        return orjson.dumps(value, option=_OPTIONS).decode("utf-8")
-    except orjson.JSONEncodeError:
-        return json.dumps(value)
+    return dump_bytes(value).decode("utf-8")
 
 
 def loads(text: str | bytes) -> Any:

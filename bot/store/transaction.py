@@ -35,6 +35,7 @@ class Transaction:
     def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
         self.connection = connection
         self.driver = driver
+        self._sqlite = driver if isinstance(driver, SQLiteDriver) else None  # began on sqlite3
         self._session: AsyncSession | None = None
 
     @property
@@ -62,21 +63,19 @@ class Transaction:
 
     async def commit(self) -> None:
         await self.flush()
-        if self.connection.in_transaction() or not isinstance(self.driver, SQLiteDriver):
+        if self._sqlite is None or self.connection.in_transaction():
             await self.connection.commit()
-        elif self.driver.in_transaction:  # not rolled back by the ORM meanwhile
-            await self.driver.end("COMMIT")
+        elif self._sqlite.in_transaction:  # not rolled back by the ORM meanwhile
+            await self._sqlite.end("COMMIT")
 
     async def close(self) -> None:
         """End the ORM session; a transaction on the sqlite3 connection not committed is rolled back."""
         if self._session is not None:
             await self._session.close()
             self._session = None
-        driver = self.driver
-        if not isinstance(driver, SQLiteDriver) or self.connection.in_transaction():
-            return  # SQLAlchemy's own transaction is rolled back as the pool takes the connection back
-        if driver.in_transaction:
-            await driver.end("ROLLBACK")
+        # SQLAlchemy's own transaction, if it began one, is rolled back as the pool takes the connection.
+        if self._sqlite is not None and self._sqlite.in_transaction and not self.connection.in_transaction():
+            await self._sqlite.end("ROLLBACK")
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from bot.store import Conversation, ConversationState, Customer, Database
-from bot.store.json_codec import dumps, loads
+from bot.store.json_codec import dump_bytes, dumps, loads
 from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -28,6 +28,7 @@ def test_values_come_back_as_json_dumps_would_give_them() -> None:
 def test_what_orjson_refuses_falls_back_to_the_standard_library() -> None:
     broken = {"text": "a\udc80b", "big": 2**70}  # a lone surrogate from a broken client; a huge number
     assert loads(dumps(broken)) == broken
+    assert loads(dump_bytes(broken)) == broken  # the webhook's answer: bytes that encode cleanly
 
 
 async def test_a_json_column_keeps_every_value_in_the_database(db: Database) -> None:

@@ -36,7 +36,7 @@ from bot.server.lifespan import ServerState
 from bot.server.metrics import Metrics
 from bot.server.unavailable import log_outage
 from bot.store import MAX_MESSAGE_CHARS, InputRejected, MessageTooLong, StoreError
-from bot.store.json_codec import dumps
+from bot.store.json_codec import dump_bytes
 
 router = APIRouter(prefix="/webhooks/rest", tags=["rest channel"])
 log = logging.getLogger("botdesk.channels.rest")
@@ -117,7 +117,7 @@ async def answer_webhook(app: Any, receive: Receive, content_length: str | None)
     else:
         items = [to_rasa(reply) for reply in handled.replies]
     # Serialised once: the answer items are plain JSON values already.
-    return Answer(200, dumps(items).encode("utf-8"))
+    return Answer(200, dump_bytes(items))
 
 
 # The body is read by hand (size-capped before parsing); this documents it for OpenAPI clients.
