@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from bot.server.coalesce import CoalescingHttpToolsProtocol
+from bot.server.coalesce import uvicorn_config
 
 
 @contextlib.contextmanager
@@ -20,14 +20,7 @@ def serving(app: FastAPI) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-            ws="websockets-sansio",
-            http=CoalescingHttpToolsProtocol,  # as `botdesk run` serves
-        )
+        uvicorn_config(app, lifespan="on", log_level="warning", access_log=False, ws="websockets-sansio")
     )
     failure: list[BaseException] = []
 

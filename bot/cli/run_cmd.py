@@ -67,7 +67,7 @@ def run(
     import uvicorn
 
     from bot.server.app import create_app  # here: bot.server imports the CLI's train_project
-    from bot.server.coalesce import CoalescingHttpToolsProtocol
+    from bot.server.coalesce import uvicorn_config
 
     project = Project.open(project_dir)
     info, trained = train_project(project)
@@ -76,14 +76,13 @@ def run(
     pipeline = project.models.load(project.config, info)
     asyncio.run(_preflight(project))
     _show_logs()
-    config = uvicorn.Config(
+    config = uvicorn_config(  # one socket write per response (bot/server/coalesce.py)
         create_app(project, pipeline=pipeline),
         host=host,
         port=port,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_level="info",
         access_log=access_log,
-        http=CoalescingHttpToolsProtocol,  # one socket write per response
     )
     server = uvicorn.Server(config)
     # What is loaded by now (the model, spaCy, the libraries) stays for the process's life:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
@@ -98,7 +99,7 @@ class CoalescingTransport(asyncio.Transport):
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools HTTP/1.1 protocol writing through a ``CoalescingTransport``.
 
-    Given to ``uvicorn.Config(http=...)`` by ``botdesk run``.
+    Given to ``uvicorn.Config(http=...)`` by ``uvicorn_config``.
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -110,3 +111,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             coalescing.flush()
             self.transport = coalescing.transport
         super().handle_websocket_upgrade()
+
+
+def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
+    """uvicorn serving ``app`` as ``botdesk run`` does; the test servers are made with it too."""
+    return uvicorn.Config(app, http=CoalescingHttpToolsProtocol, **options)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.app import create_app
-from bot.server.coalesce import CoalescingHttpToolsProtocol
+from bot.server.coalesce import uvicorn_config
 from bot.server.lifespan import ServerState
 from bot.store import Database, Message
 
@@ -102,10 +102,7 @@ async def serve(app: Any) -> AsyncIterator[tuple[str, uvicorn.Server]]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", access_log=False, http=CoalescingHttpToolsProtocol
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, lifespan="on", log_level="warning", access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
