@@ -2,12 +2,11 @@
 
     python benchmarks/store_writes.py [--turns 3000] [--no-write]
 
-- the CPU of one empty write transaction (``BEGIN IMMEDIATE`` + ``COMMIT``) taken four
-  ways: an ``AsyncSession`` per turn (before ``bot.store.transaction``), a connection checked
-  out of the pool per turn, the connection handed on by the writer lane
-  (``bot.store.writer_lane``, turns queueing), and on that connection the transaction begun
-  and committed on the sqlite3 connection itself (``SQLiteDriver``: a turn that needs no ORM);
-- the commits of a stream of one-row write transactions with SQLite's automatic
+- the CPU of one empty write transaction (``BEGIN IMMEDIATE`` + ``COMMIT``) taken three
+  ways: an ORM ``AsyncSession`` (aiosqlite, a thread hop per call), a SQLAlchemy connection
+  checked out of the pool, and a customer turn's transaction of ``bot.store.TurnStore``
+  (the sqlite3 connection on the event loop's thread, ``bot.store.sqlite_writer``);
+- the commits of a stream of one-row turn transactions with SQLite's automatic
   checkpoints (each ~1,000 log pages, inside a commit, on the event loop) and with the
   server's ``background_checkpoints`` (``bot.store.checkpoints``): how many took over 2 ms
   and the slowest.
@@ -26,14 +25,15 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, insert
 
 from benchmarks.docs import write_section
 from bot.store import Database, upgrade
 from bot.store.checkpoints import WalCheckpoints
-from bot.store.prepared import SQLiteDriver, driver_of
+from bot.store.models import Department
+from bot.store.prepared import Prepared
 
-INSERT = text("INSERT INTO departments (key, name) VALUES (:key, 'x')")
+INSERT = Prepared(insert(Department).values(key=bindparam("key"), name="x"))
 
 
 async def cpu_per_call(call: Callable[[], Awaitable[None]], count: int) -> float:
@@ -57,43 +57,28 @@ async def transaction_costs(db: Database, count: int) -> list[tuple[str, float]]
             await connection.begin()
             await connection.commit()
 
-    lane = db.writer_lane()
-    assert lane is not None
-    async with lane.connection() as held:  # what a queued turn gets: no check-out of its own
+    async def turn_transaction() -> None:
+        async with db.turns.transaction() as turn:
+            await turn.commit()
 
-        async def handed_on() -> None:
-            await held.begin()
-            await held.commit()
-
-        handed = await cpu_per_call(handed_on, count)
-        driver = await driver_of(held)
-        assert isinstance(driver, SQLiteDriver)
-
-        async def on_the_driver() -> None:
-            await driver.begin(1.0)
-            await driver.end("COMMIT")
-
-        direct = await cpu_per_call(on_the_driver, count)
     return [
-        ("an AsyncSession per turn", await cpu_per_call(with_session, count)),
-        ("a connection checked out per turn", await cpu_per_call(checked_out, count)),
-        ("the connection handed on by the writer lane", handed),
-        ("the same, begun and committed on the sqlite3 connection", direct),
+        ("an ORM AsyncSession (aiosqlite)", await cpu_per_call(with_session, count)),
+        ("a SQLAlchemy connection checked out (aiosqlite)", await cpu_per_call(checked_out, count)),
+        ("a customer turn's transaction (TurnStore)", await cpu_per_call(turn_transaction, count)),
     ]
 
 
 async def commit_times(db: Database, count: int, background: bool) -> list[float]:
     """Seconds each commit of ``count`` one-row transactions took on the event loop."""
-    checkpoints = WalCheckpoints(db)
+    checkpoints = WalCheckpoints(db.turns)
     stopping = asyncio.Event()
     running = asyncio.create_task(checkpoints.run(stopping)) if background else None
     times = []
     for n in range(count):
-        async with db.engine.connect() as connection:
-            await connection.begin()
-            await connection.execute(INSERT, {"key": f"k{background}-{n}"})
+        async with db.turns.transaction() as turn:
+            await turn.rows(INSERT, {"key": f"k{background}-{n}"})
             started = time.perf_counter()
-            await connection.commit()
+            await turn.commit()
             times.append(time.perf_counter() - started)
         if n % 50 == 0:
             await asyncio.sleep(0.01)  # the load's pauses, when the background task gets its turn

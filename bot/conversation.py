@@ -11,10 +11,9 @@
 If the NLU or the bot fails, the message is still stored on its own, unanswered, and
 ``answer_stored`` answers it later (``bot.server.recovery``). Messages of one customer
 are handled one at a time (an asyncio lock per sender; on PostgreSQL also a row lock
-on the customer), so the dialogue state is never written by two turns at once. The
-usual turn runs four prepared Core statements (``bot.store.turns``) on a plain
-connection; the rarer steps use an ORM session made on demand in the same transaction
-(``bot.store.transaction``).
+on the customer), so the dialogue state is never written by two turns at once. Every
+write goes through the store's one turn path (``bot.store.TurnStore``); the rarer steps
+(a ticket, a lead card, the survey) run their store functions in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, null, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dialogue.engine import DialogueEngine, DialogueState, Reply, TurnResult
@@ -37,41 +35,21 @@ from bot.nlu.base import Message as Parsed
 from bot.nlu.pipeline import Pipeline
 from bot.settings import BotdeskConfig
 from bot.store import (
-    Conversation,
     ConversationState,
-    Database,
-    HandoffTicket,
+    Entered,
     InputRejected,
     LeadKind,
     StoreError,
-    TicketStatus,
-    check_text,
+    TurnStore,
+    TurnTransaction,
     create_lead,
     create_ticket,
     ensure_department,
-    identify_customer,
-    open_conversation,
+    queue_position,
     redact_messages,
     remember_contact,
-    set_nlu,
-    store_inbound,
 )
-from bot.store import Message as StoredMessage
-from bot.store.conversations import check_channel_message_id
 from bot.store.models import FeedbackAbout
-from bot.store.prepared import Driver
-from bot.store.rows import affected
-from bot.store.stranded import stranded_message
-from bot.store.transaction import Transaction, write_transaction
-from bot.store.turns import (
-    create_sender,
-    insert_inbound,
-    insert_replies,
-    save_dialogue,
-    sender_row,
-    start_conversation,
-    touch_conversation,
-)
 from bot.survey import ConversationRef, asked_after_close, record_answer, record_asked
 
 log = logging.getLogger("botdesk.conversation")
@@ -102,48 +80,41 @@ class Turn:
     """A customer message stored in the current transaction, and what the bot needs to answer it."""
 
     inbound: InboundMessage
-    conversation_id: int
-    customer_id: int
-    state: ConversationState | None
-    dialogue: dict[str, Any]
-    message_id: int
+    entered: Entered
     parsed: Parsed | None
     nlu: dict[str, Any] | None
     now: datetime
-    first_contact: bool = False  # the customer was created by this turn: no earlier dialogue
+
+    @property
+    def conversation_id(self) -> int:
+        return self.entered.conversation_id
+
+    @property
+    def customer_id(self) -> int:
+        return self.entered.customer_id
+
+    @property
+    def message_id(self) -> int:
+        assert self.entered.message_id is not None
+        return self.entered.message_id
 
     @property
     def conversation(self) -> ConversationRef:
         return ConversationRef(self.conversation_id, self.customer_id, self.inbound.channel)
 
 
-class LazyConversation:
-    """The conversation as an ORM object, loaded only by the rarer steps that need one."""
-
-    def __init__(self, transaction: Transaction, conversation_id: int) -> None:
-        self.transaction = transaction
-        self.conversation_id = conversation_id
-        self._loaded: Conversation | None = None
-
-    async def get(self) -> Conversation:
-        if self._loaded is None:
-            session = await self.transaction.session()
-            self._loaded = await session.get_one(Conversation, self.conversation_id, populate_existing=True)
-        return self._loaded
-
-
 class ConversationService:
     def __init__(
         self,
         config: BotdeskConfig,
-        database: Database,
+        turns: TurnStore,
         pipeline: Callable[[], Pipeline],
         engine: DialogueEngine,
         clock: Clock = utc_now,
         events: EventBus = NO_EVENTS,
     ) -> None:
         self.config = config
-        self.db = database
+        self.turns = turns
         self.pipeline = pipeline  # a callable: the model can be swapped while running
         self.engine = engine
         self.clock = clock
@@ -166,65 +137,32 @@ class ConversationService:
     async def answer_stored(self, message_id: int) -> Handled | None:
         """Answer a customer message that was stored but never answered (its process died, the bot failed).
 
-        The message must still be the conversation's last and have no NLU result. A no-op
-        UPDATE takes its row lock first, so of several processes recovering at once one
-        answers and the others, once the lock is free, see it answered and step back.
+        The message must still be the conversation's last and have no NLU result; of
+        several processes recovering at once one answers it (``TurnTransaction.claim``).
         None when there is nothing (or no longer anything) to answer.
         """
-        async with self.db.reader() as session:
-            found = await stranded_message(session, message_id)
-        if found is None:
+        stranded = await self.turns.stranded(message_id)
+        if stranded is None:
             return None
-        message, conversation, external_id = found
-        inbound = InboundMessage(
-            conversation.channel,
-            external_id,
-            message.text,
-            message.channel_message_id,
-            tuple(message.attachments or ()),
-        )
+        inbound = stranded.inbound
         async with self._lock(inbound):
             pipeline = self.pipeline()
             parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
-            async with write_transaction(self.db) as transaction:
-                session = await transaction.session()
-                claimed = await session.execute(
-                    update(StoredMessage)
-                    .where(StoredMessage.id == message_id, StoredMessage.nlu.is_(None))
-                    .values(nlu=null())  # SQL NULL, not JSON null: a no-op that takes the row lock
-                    .execution_options(synchronize_session=False)
-                )
-                found = await stranded_message(session, message_id)  # again, under the row lock
-                if affected(claimed) != 1 or found is None:
+            nlu = parsed.to_parse_dict() if parsed is not None else None
+            async with self.turns.transaction() as transaction:
+                entered = await transaction.claim(stranded, nlu=nlu, model_version=pipeline.version)
+                if entered is None:
                     return None  # rolled back as the transaction ends
-                stored, conversation, _ = found
-                nlu = parsed.to_parse_dict() if parsed is not None else None
-                if nlu is not None:
-                    await set_nlu(session, stored, nlu, pipeline.version)
-                    await session.flush()
-                turn = Turn(
-                    inbound,
-                    conversation.id,
-                    conversation.customer_id,
-                    conversation.state,
-                    dict(conversation.dialogue or {}),
-                    stored.id,
-                    parsed,
-                    nlu,
-                    self.clock(),
-                )
-                return await self._respond(transaction, turn)
+                return await self._respond(transaction, Turn(inbound, entered, parsed, nlu, self.clock()))
 
     async def _handle(self, inbound: InboundMessage) -> Handled:
         if not inbound.text.strip() and not inbound.attachments:
             raise InputRejected("the message is empty")
-        check_text(inbound.text)
-        check_channel_message_id(inbound.message_id)
         pipeline = self.pipeline()
         try:
             # A photo or a sticker alone has no words to understand.
             parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
-            async with write_transaction(self.db) as transaction:
+            async with self.turns.transaction() as transaction:
                 return await self._turn(transaction, inbound, parsed, pipeline.version)
         except (InputRejected, StoreError, SQLAlchemyError):
             raise  # nothing to keep (bad input) or nowhere to keep it (the database)
@@ -235,87 +173,44 @@ class ConversationService:
     async def _keep_unanswered(self, inbound: InboundMessage) -> None:
         """Store a message whose turn failed, without NLU result or answer: recovery answers it later."""
         try:
-            async with self.db.session() as session:
-                customer, _ = await identify_customer(
-                    session, inbound.channel, inbound.sender_id, inbound.profile
-                )
-                conversation = await open_conversation(
-                    session, customer, inbound.channel, language=self.config.language
-                )
-                await store_inbound(
-                    session, conversation, inbound.text, inbound.message_id, list(inbound.attachments)
-                )
+            await self.turns.keep_unanswered(inbound, language=self.config.language, now=self.clock())
         except Exception:
             log.exception("a %s message could not be stored after its turn failed", inbound.channel)
 
     async def _turn(
-        self, transaction: Transaction, inbound: InboundMessage, parsed: Parsed | None, version: str | None
+        self,
+        transaction: TurnTransaction,
+        inbound: InboundMessage,
+        parsed: Parsed | None,
+        version: str | None,
     ) -> Handled:
         """Store the message and answer it, in ``transaction``."""
-        driver = transaction.driver
-        channel, sender_id, profile = inbound.channel, inbound.sender_id, inbound.profile
         received = self.clock()  # the turn's rows, the ticket and the survey share one time
-        sender = await sender_row(driver, channel, sender_id)
-        first_contact = False
-        if sender is None:
-            created = await create_sender(driver, channel, sender_id, profile, received)
-            if created is None:  # the same new sender's other message, in another process, won
-                sender = await sender_row(driver, channel, sender_id)
-                if sender is None:
-                    raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
-            else:
-                customer_id, first_contact = created, True
-        if sender is not None:
-            customer_id = sender.customer_id
-            if sender.needs_update(profile):  # a new profile, or reachable again: the ORM writes it
-                await identify_customer(await transaction.session(), channel, sender_id, profile)
-        if sender is not None and sender.conversation_id is not None:
-            conversation_id, state, dialogue = sender.conversation_id, sender.state, sender.dialogue
-        else:
-            language = self.config.language
-            conversation_id = await start_conversation(driver, customer_id, channel, language, received)
-            state, dialogue = ConversationState.BOT, {}
         nlu = parsed.to_parse_dict() if parsed is not None else None
-        message_id = await insert_inbound(
-            driver,
-            conversation_id,
-            inbound.text,
-            channel_message_id=inbound.message_id,
-            attachments=inbound.attachments,
-            nlu=nlu,
-            model_version=version,
-            now=received,
+        entered = await transaction.enter(
+            inbound, nlu=nlu, model_version=version, language=self.config.language, now=received
         )
-        if message_id is None:  # sent again: answered once, the first time
+        if entered.duplicate:  # sent again: answered once, the first time
             await transaction.commit()
-            return Handled([], conversation_id, duplicate=True)
-        turn = Turn(
-            inbound,
-            conversation_id,
-            customer_id,
-            state,
-            dialogue,
-            message_id,
-            parsed,
-            nlu,
-            received,
-            first_contact=first_contact,
-        )
-        return await self._respond(transaction, turn)
+            return Handled([], entered.conversation_id, duplicate=True)
+        return await self._respond(transaction, Turn(inbound, entered, parsed, nlu, received))
 
-    async def _respond(self, transaction: Transaction, turn: Turn) -> Handled:
+    async def _respond(self, transaction: TurnTransaction, turn: Turn) -> Handled:
         """The bot's part of a turn whose message is stored in ``transaction``; commits it."""
-        driver = transaction.driver
         conversation_id, inbound, now = turn.conversation_id, turn.inbound, turn.now
         nlu = turn.nlu or {}
-        if turn.state in HUMAN_STATES:
-            await touch_conversation(driver, conversation_id, now)
+        entered = turn.entered
+        if entered.state in HUMAN_STATES:
+            await transaction.touch(conversation_id, now)
             await transaction.commit()
             self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
             return Handled([], conversation_id, silent=True)
-        conversation = LazyConversation(transaction, conversation_id)
-        state = DialogueState.from_dict(turn.dialogue)
-        if not turn.dialogue and not turn.first_contact and await self._survey_after_close(transaction, turn):
+        state = DialogueState.from_dict(entered.dialogue)
+        if (
+            not entered.dialogue
+            and not entered.first_contact
+            and await self._survey_after_close(transaction, turn)
+        ):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
         result = (
             self.engine.handle(state, turn.parsed, now)
@@ -324,31 +219,27 @@ class ConversationService:
         )
         handled = Handled([], conversation_id, result=result)
         handled.feedback = await self._record_survey(transaction, turn, result)
-        form_answers = list(turn.dialogue.get("_form_answers", []))
+        form_answers = list(entered.dialogue.get("_form_answers", []))
         if result.form_answer:
             form_answers.append(turn.message_id)
         if result.forget_form_answers and form_answers:
-            await redact_messages(await transaction.session(), form_answers)
+            await redact_messages(transaction, form_answers)
         if result.forget_form_answers or result.lead is not None:
             form_answers = []
         replies = list(result.replies)
         if result.escalation is not None:
             handled.ticket_id, queue_reply = await self._open_ticket(
-                await transaction.session(), await conversation.get(), state, result, nlu, now
+                transaction, conversation_id, state, result, nlu, now
             )
             if queue_reply is not None:
                 replies.append(queue_reply)
         if result.lead is not None:
-            handled.lead_id = await self._save_lead(
-                await transaction.session(), await conversation.get(), turn.customer_id, result
-            )
-        await transaction.flush()  # the ORM's changes first; the statements below bypass it
-        for said in await self._bot_says(driver, conversation_id, inbound, replies):
+            handled.lead_id = await self._save_lead(transaction, turn, result)
+        for said in await self._bot_says(transaction, conversation_id, inbound, replies):
             handled.replies.append(said)
             if result.form_answer and not result.forget_form_answers and result.lead is None:
                 form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
-        await save_dialogue(
-            driver,
+        await transaction.save_dialogue(
             conversation_id,
             dialogue={**state.to_dict(), "_form_answers": form_answers},
             slots={k: v for k, v in state.tracker.slots.items() if not k.startswith("_")},
@@ -395,11 +286,14 @@ class ConversationService:
         )
 
     async def _bot_says(
-        self, driver: Driver, conversation_id: int, inbound: InboundMessage, replies: list[Reply]
+        self,
+        transaction: TurnTransaction,
+        conversation_id: int,
+        inbound: InboundMessage,
+        replies: list[Reply],
     ) -> list[OutboundMessage]:
-        """Store the bot's replies (prepared statements); they go out in the channel's answer."""
-        texts = [reply.text for reply in replies]
-        stored = await insert_replies(driver, conversation_id, texts, self.clock())
+        """Store the bot's replies; they go out in the channel's answer."""
+        stored = await transaction.say(conversation_id, [reply.text for reply in replies], self.clock())
         return [
             OutboundMessage(
                 channel=inbound.channel,
@@ -416,22 +310,22 @@ class ConversationService:
             for reply, message_id in zip(replies, stored, strict=True)
         ]
 
-    async def _survey_after_close(self, transaction: Transaction, turn: Turn) -> bool:
+    async def _survey_after_close(self, transaction: TurnTransaction, turn: Turn) -> bool:
         return self.config.survey.enabled and await asked_after_close(
-            await transaction.session(), turn.conversation, self.config.survey, turn.now
+            transaction, turn.conversation, self.config.survey, turn.now
         )
 
     async def _record_survey(
-        self, transaction: Transaction, turn: Turn, result: TurnResult
+        self, transaction: TurnTransaction, turn: Turn, result: TurnResult
     ) -> tuple[str, bool | None, int | None] | None:
         """The survey's rows (bot.survey): the question asked this turn, or the answer or score given."""
         now = turn.now
         if result.survey_asked:
-            await record_asked(transaction.driver, turn.conversation, FeedbackAbout.BOT, now)
+            await record_asked(transaction, turn.conversation, FeedbackAbout.BOT, now)
         if result.feedback is None and result.score is None:
             return None
-        row = await record_answer(
-            await transaction.session(),
+        about = await record_answer(
+            transaction,
             turn.customer_id,
             turn.inbound.channel,
             self.config.survey,
@@ -439,12 +333,12 @@ class ConversationService:
             helpful=result.feedback,
             score=result.score,
         )
-        return (row.about.value, result.feedback, result.score) if row is not None else None
+        return (about.value, result.feedback, result.score) if about is not None else None
 
     async def _open_ticket(
         self,
-        session: Any,
-        conversation: Conversation,
+        transaction: TurnTransaction,
+        conversation_id: int,
         state: DialogueState,
         result: TurnResult,
         nlu: dict[str, Any],
@@ -454,7 +348,7 @@ class ConversationService:
         escalation = result.escalation
         assert escalation is not None
         department_cfg = self.engine.department(escalation.department)
-        department = await ensure_department(session, department_cfg.key, department_cfg.name)
+        department_id = await ensure_department(transaction, department_cfg.key, department_cfg.name)
         best = (nlu.get("intent_ranking") or [{}])[0]
         note = {
             "reason": escalation.reason,
@@ -469,49 +363,35 @@ class ConversationService:
             "summary": [r.text for r in result.replies][-3:],
             "after_hours": result.after_hours,
         }
-        ticket = await create_ticket(
-            session,
-            conversation,
+        ticket_id = await create_ticket(
+            transaction,
+            conversation_id,
             reason=escalation.reason,
             priority=escalation.priority,
-            department_id=department.id,
+            department_id=department_id,
             note=note,
             callback_at=result.opening if result.after_hours else None,
             state=ConversationState.AFTER_HOURS if result.after_hours else ConversationState.QUEUED,
             now=now,
         )
         if result.after_hours:
-            return ticket.id, None
-        position = await self._queue_position(session, ticket)
+            return ticket_id, None
+        position = await queue_position(transaction, ticket_id)
         minutes = max(1, round(position * self.config.escalation.average_handle_minutes))
-        return ticket.id, self.engine.say("utter_queue_position", position=position, minutes=minutes)
+        return ticket_id, self.engine.say("utter_queue_position", position=position, minutes=minutes)
 
-    async def _queue_position(self, session: Any, ticket: HandoffTicket) -> int:
-        ahead = await session.scalar(
-            select(func.count(HandoffTicket.id)).where(
-                HandoffTicket.status == TicketStatus.QUEUED,
-                HandoffTicket.id != ticket.id,
-                (HandoffTicket.priority > ticket.priority)
-                | (
-                    (HandoffTicket.priority == ticket.priority)
-                    & (HandoffTicket.created_at <= ticket.created_at)
-                ),
-            )
-        )
-        return int(ahead or 0) + 1
-
-    async def _save_lead(
-        self, session: Any, conversation: Conversation, customer_id: int, result: TurnResult
-    ) -> int:
+    async def _save_lead(self, transaction: TurnTransaction, turn: Turn, result: TurnResult) -> int:
         lead = result.lead
         assert lead is not None and lead.consent
         # The same phone or e-mail from another channel: one customer, one history for operators.
-        customer_id = await remember_contact(session, customer_id, phone=lead.phone, email=lead.email)
+        customer_id = await remember_contact(
+            transaction, turn.customer_id, phone=lead.phone, email=lead.email
+        )
         saved = await create_lead(
-            session,
+            transaction,
             customer_id=customer_id,
-            conversation_id=conversation.id,
-            channel=conversation.channel,
+            conversation_id=turn.conversation_id,
+            channel=turn.inbound.channel,
             kind=LeadKind.CALLBACK if lead.kind == "callback" else LeadKind.LEAD,
             name=lead.name,
             phone=lead.phone,
@@ -524,7 +404,7 @@ class ConversationService:
             "lead %s (%s) for conversation %s, phone %s",
             saved.id,
             lead.kind,
-            conversation.id,
+            turn.conversation_id,
             mask_phone(lead.phone or ""),
         )
         return int(saved.id)

@@ -17,9 +17,9 @@ answer and the optional 1-5 score fill it in when they come, within
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Insert, Table, bindparam, insert, select
+from sqlalchemy import Insert, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import SurveySettings
@@ -31,7 +31,7 @@ from bot.store.models import (
     Message,
     Sender,
 )
-from bot.store.prepared import Driver, Prepared, session_driver
+from bot.store.prepared import Driver, Prepared, driver_for, run, scalar
 
 
 class ConversationKey(Protocol):
@@ -88,7 +88,7 @@ async def record_asked(
     when a row was added.
     """
     statement = _ASK_ABOUT_OPERATOR if about == FeedbackAbout.OPERATOR else _ASK_ABOUT_BOT
-    driver = await session_driver(where) if isinstance(where, AsyncSession) else where
+    driver = await driver_for(where)
     added = await driver.rows(
         statement,
         {
@@ -108,21 +108,25 @@ async def record_asked(
 
 
 async def _latest(
-    session: AsyncSession, customer_id: int, channel: str, since: datetime, *, unanswered: bool
-) -> Feedback | None:
-    query = select(Feedback).where(
+    driver: Driver, customer_id: int, channel: str, since: datetime, *, unanswered: bool
+) -> tuple[int, int, FeedbackAbout] | None:
+    """(feedback id, conversation id, about) of the customer's latest open survey row, if any."""
+    query = select(Feedback.id, Feedback.conversation_id, Feedback.about).where(
         Feedback.customer_id == customer_id, Feedback.channel == channel, Feedback.created_at >= since
     )
     if unanswered:
         query = query.where(Feedback.helpful.is_(None))
     else:
         query = query.where(Feedback.helpful.is_not(None), Feedback.score.is_(None))
-    found: Feedback | None = await session.scalar(query.order_by(Feedback.id.desc()).limit(1))
-    return found
+    rows = await run(driver, query.order_by(Feedback.id.desc()).limit(1))
+    if not rows:
+        return None
+    feedback_id, conversation_id, about = rows[0]
+    return int(feedback_id), int(conversation_id), FeedbackAbout(about)
 
 
 async def record_answer(
-    session: AsyncSession,
+    where: AsyncSession | Driver,
     customer_id: int,
     channel: str,
     settings: SurveySettings,
@@ -130,31 +134,36 @@ async def record_answer(
     *,
     helpful: bool | None = None,
     score: int | None = None,
-) -> Feedback | None:
-    """Fill in the customer's latest open survey; None when there is none (too late, or never asked)."""
+) -> FeedbackAbout | None:
+    """Fill in the customer's latest open survey; what it was about, None when there is none (too late, or
+    never asked)."""
+    driver = await driver_for(where)
     since = now - timedelta(minutes=settings.answer_window_minutes)
-    row = await _latest(session, customer_id, channel, since, unanswered=helpful is not None)
-    if row is None:
+    found = await _latest(driver, customer_id, channel, since, unanswered=helpful is not None)
+    if found is None:
         return None
+    feedback_id, _, about = found
+    answer: dict[str, Any] = {}
     if helpful is not None:
-        row.helpful = helpful
-        row.answered_at = now
+        answer.update(helpful=helpful, answered_at=now)
     if score is not None:
-        row.score = score
-    await session.flush()
-    return row
+        answer["score"] = score
+    if answer:
+        await run(driver, update(Feedback).where(Feedback.id == feedback_id).values(**answer))
+    return about
 
 
 async def asked_after_close(
-    session: AsyncSession, conversation: ConversationKey, settings: SurveySettings, now: datetime
+    where: AsyncSession | Driver, conversation: ConversationKey, settings: SurveySettings, now: datetime
 ) -> bool:
     """Is the customer answering the question asked as their previous, closed dialogue ended?"""
+    driver = await driver_for(where)
     since = now - timedelta(minutes=settings.answer_window_minutes)
-    row = await _latest(session, conversation.customer_id, conversation.channel, since, unanswered=True)
-    if row is None or row.conversation_id == conversation.id:
+    found = await _latest(driver, conversation.customer_id, conversation.channel, since, unanswered=True)
+    if found is None or found[1] == conversation.id:
         return False
-    state = await session.scalar(select(Conversation.state).where(Conversation.id == row.conversation_id))
-    return state == ConversationState.CLOSED
+    state = await scalar(driver, select(Conversation.state).where(Conversation.id == found[1]))
+    return bool(state == ConversationState.CLOSED)
 
 
 async def quiet_dialogues(

@@ -22,7 +22,7 @@ def service(
     project: Project, pipeline: Pipeline, database: Database, now: datetime = DAYTIME
 ) -> ConversationService:
     return ConversationService(
-        project.config, database, lambda: pipeline, project.engine(seed=0), clock=lambda: now
+        project.config, database.turns, lambda: pipeline, project.engine(seed=0), clock=lambda: now
     )
 
 

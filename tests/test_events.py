@@ -29,7 +29,7 @@ async def test_a_handoff_is_announced_step_by_step(
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # noon in Moscow: operators on duty
     engine = trained_ru.engine(seed=0)
     customers = ConversationService(
-        trained_ru.config, db, lambda: ru_pipeline, engine, clock=lambda: now, events=bus
+        trained_ru.config, db.turns, lambda: ru_pipeline, engine, clock=lambda: now, events=bus
     )
     operators = OperatorService(trained_ru.config, db, engine, clock=lambda: now, events=bus)
     async with db.session() as session:

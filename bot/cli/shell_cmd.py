@@ -100,7 +100,7 @@ async def _customer(project: Project, db: Database, customer_id: str) -> None:
     if trained:
         console.print(f"[dim]trained model {info.version}[/]")
     pipeline = project.models.load(project.config, info)
-    service = ConversationService(project.config, db, lambda: pipeline, project.engine())
+    service = ConversationService(project.config, db.turns, lambda: pipeline, project.engine())
     console.print(
         f"[dim]botdesk shell: model {info.version}, you are '{customer_id}'. /exit or Ctrl-D to leave.[/]"
     )

@@ -171,7 +171,7 @@ def story_services(
 
     clock = _Clock(at)
     engine = project.engine(seed=0)
-    customers = ConversationService(project.config, db, lambda: pipeline, engine, clock=clock)
+    customers = ConversationService(project.config, db.turns, lambda: pipeline, engine, clock=clock)
     operators = OperatorService(project.config, db, engine, deliver=deliver, clock=clock)
     return customers, operators, delivered
 

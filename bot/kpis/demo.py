@@ -100,8 +100,7 @@ class DemoWriter:
 
     async def prepare(self) -> None:
         for dep in self.config.departments:
-            stored = await ensure_department(self.session, dep.key, dep.name)
-            self.departments.append((stored.id, dep))
+            self.departments.append((await ensure_department(self.session, dep.key, dep.name), dep))
         for login, name in OPERATORS:
             found = await self.session.scalar(select(Operator).where(Operator.login == login))
             if found is None:

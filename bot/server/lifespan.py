@@ -169,7 +169,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         db=db,
         pipeline=pipeline,
         conversations=ConversationService(
-            config, db, lambda: pipeline, engine, clock=options.clock, events=events
+            config, db.turns, lambda: pipeline, engine, clock=options.clock, events=events
         ),
         operators=operators,
         router=router,
@@ -204,7 +204,9 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
 async def maintain(state: ServerState, every: float, stopping: asyncio.Event) -> None:
     """The operator service's timers, retried deliveries and retention, every ``every`` seconds."""
     retention = RetentionSweeper(state.config.privacy, state.db, state.operators.clock)  # old conversations
-    stranded = StrandedRecovery(state.conversations, state.router)  # turns a crashed process left undone
+    stranded = StrandedRecovery(
+        state.conversations, state.db, state.router
+    )  # turns a crashed process left undone
     while not stopping.is_set():
         try:
             if state.ready or await state.migrate():
@@ -262,7 +264,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     stopping = asyncio.Event()
     task = asyncio.create_task(maintain(state, options.tick_seconds, stopping), name="botdesk-maintenance")
     tasks = [task]
-    checkpoints = WalCheckpoints(state.db)
+    checkpoints = WalCheckpoints(state.db.turns)
     if checkpoints.applies:
         tasks.append(asyncio.create_task(checkpoints.run(stopping), name="botdesk-wal-checkpoints"))
     try:

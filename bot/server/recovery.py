@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from bot.conversation import ConversationService
 from bot.messages import OutboundMessage
-from bot.store import enqueue
+from bot.store import Database, enqueue
 from bot.store.models import utcnow
 from bot.store.stranded import stranded_ids
 from handoff.service import DELIVERY_KIND, Deliver
@@ -31,11 +31,16 @@ RECOVERY_EVERY = timedelta(minutes=1)
 
 
 async def answer_stranded(
-    conversations: ConversationService, deliver: Deliver, *, grace: timedelta = GRACE, limit: int = 200
+    conversations: ConversationService,
+    db: Database,
+    deliver: Deliver,
+    *,
+    grace: timedelta = GRACE,
+    limit: int = 200,
 ) -> int:
     """One pass; returns how many stranded messages this process answered."""
     now = utcnow()
-    async with conversations.db.reader() as session:
+    async with db.reader() as session:
         ids = await stranded_ids(session, before=now - grace, after=now - HORIZON, limit=limit)
     answered = 0
     for message_id in ids:
@@ -44,18 +49,18 @@ async def answer_stranded(
             continue
         answered += 1
         for reply in handled.replies:
-            await _send(conversations, deliver, reply)
+            await _send(db, deliver, reply)
     if answered:
         log.warning("answered %d customer message(s) left unanswered by a stopped process", answered)
     return answered
 
 
-async def _send(conversations: ConversationService, deliver: Deliver, reply: OutboundMessage) -> None:
+async def _send(db: Database, deliver: Deliver, reply: OutboundMessage) -> None:
     try:
         await deliver(reply)
     except Exception as exc:  # the channel is down: the outbox retries (OperatorService.redeliver)
         log.warning("recovered answer %s not delivered (%s); retrying later", reply.message_id, exc)
-        async with conversations.db.session() as session:
+        async with db.session() as session:
             await enqueue(session, DELIVERY_KIND, asdict(reply), f"deliver-{reply.message_id}")
             await session.commit()
 
@@ -64,8 +69,9 @@ class StrandedRecovery:
     """From the maintenance loop: a pass at start-up, a few more while a crash's leftovers age
     past ``GRACE``, then one every ``RECOVERY_EVERY``."""
 
-    def __init__(self, conversations: ConversationService, deliver: Deliver) -> None:
+    def __init__(self, conversations: ConversationService, db: Database, deliver: Deliver) -> None:
         self.conversations = conversations
+        self.db = db
         self.deliver = deliver
         self._started = time.monotonic()
         self._next = self._started
@@ -74,7 +80,7 @@ class StrandedRecovery:
         now = time.monotonic()
         if now < self._next:
             return 0
-        answered = await answer_stranded(self.conversations, self.deliver)
+        answered = await answer_stranded(self.conversations, self.db, self.deliver)
         early = now - self._started < 4 * GRACE.total_seconds()
         self._next = time.monotonic() + (GRACE if early else RECOVERY_EVERY).total_seconds()
         return answered

@@ -1,26 +1,22 @@
 """The conversation store: customers, conversations, messages, handoff tickets, leads, outbox.
 
 Async SQLAlchemy 2 over SQLite (embedded default) or PostgreSQL (production), schema
-by Alembic. Repository functions take an ``AsyncSession`` from ``Database.sessions``
-and say in their docstring whether they commit. See docs/store.md.
+by Alembic. A customer turn is written through ``TurnStore`` only; other repository
+functions take an ``AsyncSession`` from ``Database.sessions`` (those a turn shares take
+``AsyncSession | Driver``) and say in their docstring whether they commit. See docs/store.md.
 """
 
 from bot.store.conversations import (
     HistoryEntry,
-    add_replies,
     check_text,
     close_conversation,
     conversation_messages,
     get_conversation,
     history,
-    open_conversation,
     redact_messages,
-    set_nlu,
-    store_inbound,
     store_outbound,
 )
 from bot.store.customers import (
-    identify_customer,
     identities_of,
     link_identity,
     merge_customers,
@@ -78,11 +74,13 @@ from bot.store.tickets import (
     claim_ticket,
     close_ticket,
     create_ticket,
+    queue_position,
     release_ticket,
     requeue_unanswered,
     return_to_bot,
     transfer_ticket,
 )
+from bot.store.turn_store import Entered, Stranded, TurnStore, TurnTransaction
 
 __all__ = [
     "CRM_LEAD",
@@ -95,6 +93,7 @@ __all__ = [
     "Database",
     "Department",
     "Direction",
+    "Entered",
     "Forgotten",
     "HandoffTicket",
     "HistoryEntry",
@@ -114,9 +113,11 @@ __all__ = [
     "RequeuedTicket",
     "Sender",
     "StoreError",
+    "Stranded",
     "TicketStatus",
+    "TurnStore",
+    "TurnTransaction",
     "UnknownCustomer",
-    "add_replies",
     "async_url",
     "check_text",
     "claim_due",
@@ -136,7 +137,6 @@ __all__ = [
     "get_ticket",
     "head_revision",
     "history",
-    "identify_customer",
     "identities_of",
     "lead_card",
     "lead_key",
@@ -148,10 +148,10 @@ __all__ = [
     "mark_failed",
     "mark_sent",
     "merge_customers",
-    "open_conversation",
     "open_ticket_for",
     "operator_by_login",
     "purge_expired_batch",
+    "queue_position",
     "redact_messages",
     "release_ticket",
     "remember_contact",
@@ -159,9 +159,7 @@ __all__ = [
     "retry_dead",
     "retry_delay",
     "return_to_bot",
-    "set_nlu",
     "set_reachable",
-    "store_inbound",
     "store_outbound",
     "transaction",
     "transcript_of",

@@ -2,18 +2,18 @@
 
 In WAL mode SQLite copies the log back into the database file (a checkpoint, with two
 fsyncs) inside whichever commit pushes the log past ``wal_autocheckpoint`` (1,000) pages.
-botdesk's writer commits on the event loop's thread (``bot.store.sqlite_inline``), so that
-commit took milliseconds instead of tens of microseconds (benchmarks/store_writes.py; more
-while the disk is slow) and every request in flight waited for it.
+botdesk's turn writer commits on the event loop's thread (``bot.store.sqlite_writer``), so
+that commit took milliseconds instead of tens of microseconds (benchmarks/store_writes.py;
+more while the disk is slow) and every request in flight waited for it.
 
-A server's writer therefore runs with automatic checkpoints off (``Database.open(...,
+A server's turn writer therefore runs with automatic checkpoints off (``TurnStore(...,
 background_checkpoints=True)``) and ``WalCheckpoints`` does them: every ``interval`` seconds,
-when the log has grown, it takes the writer connection through the writer lane (in turn
-with the customer turns, ``bot.store.writer_lane``) and checkpoints on a worker thread while
-the loop goes on parsing requests and running the NLU. Holding the writer means nothing is
-appended meanwhile, so the checkpoint completes and the next write starts the log from its
-beginning: the log holds at most ``interval`` seconds of writes. Other processes on the same
-file keep their own checkpoints; PASSIVE never waits for them.
+when the log has grown, it takes the writer (in turn with the customer turns) and
+checkpoints on a worker thread while the loop goes on parsing requests and running the NLU.
+Holding the writer means nothing is appended by the turns meanwhile, so the checkpoint
+completes and the next write starts the log from its beginning: the log holds at most
+``interval`` seconds of writes. Other processes on the same file keep their own
+checkpoints; PASSIVE never waits for them.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.store.db import Database, is_sqlite_memory
-from bot.store.prepared import SQLiteDriver, driver_of
+from bot.store.turn_store import TurnStore
 
 log = logging.getLogger("botdesk.store")
 
@@ -46,10 +45,10 @@ class Checkpoint:
 class WalCheckpoints:
     """Checkpoints of a SQLite file database's log, run on a worker thread (see the module docstring)."""
 
-    def __init__(self, db: Database, interval: float = DEFAULT_INTERVAL) -> None:
-        self.db = db
+    def __init__(self, turns: TurnStore, interval: float = DEFAULT_INTERVAL) -> None:
+        self.writer = turns.sqlite_writer
         self.interval = interval
-        self._log = _log_file(db)
+        self._log = _log_file(self.writer.path) if self.writer is not None else None
         self._seen: tuple[int, int] | None = None
 
     @property
@@ -71,21 +70,14 @@ class WalCheckpoints:
 
     async def run_once(self) -> Checkpoint | None:
         """Checkpoint now if the log has grown; None when there was nothing to do."""
-        if not self.applies or not self._grown():
+        if self.writer is None or not self.applies or not self._grown():
             return None
-        lane = self.db.writer_lane()
-        if lane is None:
+        started = time.perf_counter()
+        done = await self.writer.checkpoint()  # the writer, in turn with the customers' turns
+        held = time.perf_counter() - started
+        if done is None:
             return None
-        async with lane.connection() as connection:  # the writer, in turn with the customers' turns
-            driver = await driver_of(connection)
-            if not isinstance(driver, SQLiteDriver):
-                return None
-            sqlite = driver.connection
-            started = time.perf_counter()
-            busy, log_pages, copied = await asyncio.to_thread(
-                lambda: sqlite.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            )
-            held = time.perf_counter() - started
+        busy, log_pages, copied = done
         self._grown()  # the checkpoint itself touched the log: not a reason for the next one
         if busy:
             log.debug("WAL checkpoint partly done: another process holds the database")
@@ -102,11 +94,7 @@ class WalCheckpoints:
                 await asyncio.wait_for(stopping.wait(), self.interval)
 
 
-def _log_file(db: Database) -> Path | None:
-    url = db.url
-    if url.get_backend_name() != "sqlite" or is_sqlite_memory(url) or not url.database:
-        return None
-    database = url.database
+def _log_file(database: str) -> Path:
     if database.startswith("file:"):  # a URI filename: the path before any ?options
         database = database[len("file:") :].split("?", 1)[0]
     return Path(os.path.abspath(database) + "-wal")

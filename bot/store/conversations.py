@@ -7,17 +7,13 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.db import dialect_of
-from bot.store.errors import InputRejected, MessageTooLong, StoreError
+from bot.store.errors import InputRejected, MessageTooLong
 from bot.store.models import (
     MAX_MESSAGE_CHARS,
     Conversation,
     ConversationState,
-    Customer,
     Direction,
     HandoffTicket,
     Message,
@@ -25,7 +21,7 @@ from bot.store.models import (
     TicketStatus,
     utcnow,
 )
-from bot.store.rows import affected
+from bot.store.prepared import Driver, driver_for, run
 
 MAX_CHANNEL_MESSAGE_ID_CHARS = 255
 
@@ -58,34 +54,6 @@ def check_channel_message_id(value: str | None) -> None:
         raise InputRejected(f"a channel message id must be 1 to {MAX_CHANNEL_MESSAGE_ID_CHARS} characters")
 
 
-async def open_conversation(
-    session: AsyncSession, customer: Customer, channel: str, *, language: str | None = None
-) -> Conversation:
-    """The customer's latest conversation on ``channel`` that is not closed, or a new one.
-
-    On PostgreSQL the customer's row is locked first, so two messages arriving at once
-    in two server processes cannot open two conversations. Does not commit.
-    """
-    if dialect_of(session) == "postgresql":
-        await session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
-    found = await session.execute(
-        select(Conversation)
-        .where(
-            Conversation.customer_id == customer.id,
-            Conversation.channel == channel,
-            Conversation.state != ConversationState.CLOSED,
-        )
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
-    conversation = found.scalar_one_or_none()
-    if conversation is None:
-        conversation = Conversation(customer_id=customer.id, channel=channel, language=language, slots={})
-        session.add(conversation)
-        await session.flush()
-    return conversation
-
-
 async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
     """The conversation as the database has it now (another session may have changed it)."""
     return await session.get(Conversation, conversation_id, populate_existing=True)
@@ -99,64 +67,6 @@ async def close_conversation(
     conversation.closed_at = now or utcnow()
     conversation.active_loop = None
     await session.flush()
-
-
-async def store_inbound(
-    session: AsyncSession,
-    conversation: Conversation,
-    text: str,
-    channel_message_id: str | None = None,
-    attachments: Sequence[Mapping[str, Any]] | None = None,
-) -> tuple[Message, bool]:
-    """Store a customer's message and COMMIT: it is stored before anything answers it.
-
-    The conversation's ``updated_at`` is left to the turn's own update of the
-    conversation. Returns ``(message, created)``; a message redelivered with the same
-    ``channel_message_id`` returns the stored row and ``created=False``, so it is
-    answered once. Over-long or binary text raises ``InputRejected`` and writes nothing.
-    """
-    check_text(text)
-    check_channel_message_id(channel_message_id)
-    values: dict[str, Any] = {
-        "conversation_id": conversation.id,
-        "direction": Direction.IN,
-        "sender": Sender.CUSTOMER,
-        "text": text,
-        "attachments": [dict(a) for a in attachments or ()],
-        "channel_message_id": channel_message_id,
-        "created_at": utcnow(),
-    }
-    if channel_message_id is None:
-        message = Message(**values)
-        session.add(message)
-        await session.commit()
-        return message, True
-    # One round trip in the usual case: insert unless the (conversation, channel message
-    # id) pair is stored already; only a redelivery reads the stored row.
-    inserted = await session.scalar(
-        _insert_for(session)(Message)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
-        .returning(Message),
-        execution_options={"populate_existing": True},
-    )
-    if inserted is not None:
-        await session.commit()
-        return inserted, True
-    stored = await session.scalar(
-        select(Message).where(
-            Message.conversation_id == conversation.id, Message.channel_message_id == channel_message_id
-        )
-    )
-    await session.commit()
-    if stored is None:  # the conflicting row went in between (a concurrent forget_customer)
-        raise StoreError(f"message {channel_message_id!r} of conversation {conversation.id} vanished")
-    return stored, False
-
-
-def _insert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
-    return postgresql_insert if dialect_of(session) == "postgresql" else sqlite_insert
 
 
 async def store_outbound(
@@ -208,52 +118,24 @@ async def store_outbound(
     return message
 
 
-def add_replies(session: AsyncSession, conversation: Conversation, texts: Sequence[str]) -> list[Message]:
-    """The bot's replies of one turn, added for the next flush (one round trip for all).
-
-    Unlike ``store_outbound`` it leaves the conversation alone: the turn updates it anyway.
-    """
-    now = utcnow()
-    messages = []
-    for text in texts:
-        check_text(text)
-        message = Message(
-            conversation_id=conversation.id,
-            direction=Direction.OUT,
-            sender=Sender.BOT,
-            text=text,
-            attachments=[],
-            created_at=now,
-        )
-        session.add(message)
-        messages.append(message)
-    return messages
-
-
-async def set_nlu(
-    session: AsyncSession, message: Message, result: Mapping[str, Any], model_version: str | None = None
-) -> None:
-    """Keep the NLU's parse result with the message (editors and KPIs read it). Does not commit."""
-    message.nlu = dict(result)
-    version = model_version if model_version is not None else result.get("model_version")
-    message.model_version = str(version) if version is not None else None
-
-
-async def redact_messages(session: AsyncSession, message_ids: Sequence[int]) -> int:
+async def redact_messages(where: AsyncSession | Driver, message_ids: Sequence[int]) -> int:
     """Blank messages that must not be kept (form answers given before consent was refused).
 
     The rows stay, so the conversation keeps its shape: the text becomes empty and the
     attachments and the NLU result (which repeats the text) are dropped. Does not commit.
     """
-    if not message_ids:
-        return 0
-    result = await session.execute(
-        update(Message)
-        .where(Message.id.in_(list(message_ids)))
-        .values(text="", attachments=[], nlu=None)
-        .execution_options(synchronize_session="fetch")
-    )
-    return affected(result)
+    driver = await driver_for(where)
+    redacted = 0
+    for message_id in message_ids:  # a form's few answers: one statement each
+        done = await run(
+            driver,
+            update(Message)
+            .where(Message.id == message_id)
+            .values(text="", attachments=[], nlu=None)
+            .returning(Message.id),
+        )
+        redacted += len(done)
+    return redacted
 
 
 async def history(

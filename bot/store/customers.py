@@ -6,12 +6,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.errors import InputRejected, StoreError
-from bot.store.models import ChannelIdentity, Conversation, Customer, Lead
+from bot.store.errors import InputRejected
+from bot.store.models import ChannelIdentity, Conversation, Customer, Lead, utcnow
+from bot.store.prepared import Driver, driver_for, run
 from bot.store.rows import affected
 
 log = logging.getLogger("botdesk.store")
@@ -48,57 +48,6 @@ def _identity_lookup(channel: str, external_id: str) -> Any:
     )
 
 
-async def identify_customer(
-    session: AsyncSession, channel: str, external_id: str, profile: Mapping[str, Any] | None = None
-) -> tuple[Customer, ChannelIdentity]:
-    """The customer behind a channel sender, created on first contact. Does not commit.
-
-    Race-safe: when two first messages arrive at once, the unique (channel,
-    external_id) constraint lets one insert win and the other reads the winner's row.
-    A sender who writes is reachable again; a new profile is merged into the old one.
-    """
-    check_identity(channel, external_id)
-    lookup = _identity_lookup(channel, external_id)
-    known = (
-        await session.execute(
-            select(ChannelIdentity, Customer)
-            .join(Customer, Customer.id == ChannelIdentity.customer_id)
-            .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-        )
-    ).first()  # the usual case, a returning customer: one round trip
-    identity: ChannelIdentity | None = known[0] if known else None
-    if identity is None:
-        customer = Customer(display_name=display_name_of(profile or {}))
-        try:
-            async with session.begin_nested():
-                session.add(customer)
-                await session.flush()
-                identity = ChannelIdentity(
-                    customer_id=customer.id,
-                    channel=channel,
-                    external_id=external_id,
-                    profile=dict(profile or {}),
-                )
-                session.add(identity)
-        except IntegrityError:
-            identity = (await session.execute(lookup)).scalar_one_or_none()
-            if identity is None:
-                raise
-        else:
-            return customer, identity
-    if profile and {**identity.profile, **profile} != identity.profile:
-        identity.profile = {**identity.profile, **profile}
-    if not identity.reachable:
-        identity.reachable = True
-    found = known[1] if known else await session.get(Customer, identity.customer_id)
-    if found is None:  # only a concurrent forget_customer can get here
-        raise StoreError(f"customer {identity.customer_id} of {channel} sender {external_id} vanished")
-    if found.display_name is None and profile:
-        found.display_name = display_name_of(profile)
-    await session.flush()
-    return found, identity
-
-
 async def link_identity(
     session: AsyncSession,
     customer: Customer,
@@ -129,22 +78,37 @@ async def link_identity(
     return identity
 
 
-async def merge_customers(session: AsyncSession, keep_id: int, merge_id: int) -> None:
+async def merge_customers(where: AsyncSession | Driver, keep_id: int, merge_id: int) -> None:
     """Move everything of customer ``merge_id`` to ``keep_id`` and delete it. Does not commit."""
     if keep_id == merge_id:
         return
-    for model in (ChannelIdentity, Conversation, Lead):
-        await session.execute(update(model).where(model.customer_id == merge_id).values(customer_id=keep_id))
-    merged = await session.get(Customer, merge_id)
-    kept = await session.get(Customer, keep_id)
-    if merged is None or kept is None:
+    driver = await driver_for(where)
+    details = select(Customer.display_name, Customer.phone, Customer.email, Customer.created_at)
+    merged = await run(driver, details.where(Customer.id == merge_id))
+    kept = await run(driver, details.where(Customer.id == keep_id))
+    if not merged or not kept:
         raise InputRejected(f"cannot merge customer {merge_id} into {keep_id}: no such customer")
-    kept.display_name = kept.display_name or merged.display_name
-    kept.phone = kept.phone or merged.phone
-    kept.email = kept.email or merged.email
-    kept.created_at = min(kept.created_at, merged.created_at)
-    await session.delete(merged)
-    await session.flush()
+    for model in (ChannelIdentity, Lead):
+        await run(driver, update(model).where(model.customer_id == merge_id).values(customer_id=keep_id))
+    await run(
+        driver,
+        update(Conversation)
+        .where(Conversation.customer_id == merge_id)
+        .values(customer_id=keep_id, updated_at=utcnow()),
+    )
+    (name, phone, email, created), (their_name, their_phone, their_email, their_created) = kept[0], merged[0]
+    await run(
+        driver,
+        update(Customer)
+        .where(Customer.id == keep_id)
+        .values(
+            display_name=name or their_name,
+            phone=phone or their_phone,
+            email=email or their_email,
+            created_at=min(created, their_created),
+        ),
+    )
+    await run(driver, delete(Customer).where(Customer.id == merge_id))
 
 
 async def set_reachable(session: AsyncSession, channel: str, external_id: str, reachable: bool) -> bool:
@@ -172,8 +136,15 @@ def _normal_phone(phone: str | None) -> str | None:
     return f"+{digits}" if 6 <= len(digits) <= 15 else None
 
 
+async def _channels_of(driver: Driver, customer_id: int) -> set[str]:
+    rows = await run(
+        driver, select(ChannelIdentity.channel).where(ChannelIdentity.customer_id == customer_id)
+    )
+    return {channel for (channel,) in rows}
+
+
 async def remember_contact(
-    session: AsyncSession, customer_id: int, *, phone: str | None = None, email: str | None = None
+    where: AsyncSession | Driver, customer_id: int, *, phone: str | None = None, email: str | None = None
 ) -> int:
     """Record a phone or e-mail the customer gave; returns the id of the customer that remains.
 
@@ -187,39 +158,40 @@ async def remember_contact(
     phone, email = _normal_phone(phone), (email or "").strip().lower() or None
     if phone is None and email is None:
         return customer_id
+    driver = await driver_for(where)
     matches = [Customer.phone == phone] if phone else []
     if email:
         matches.append(Customer.email == email)
-    others = list(
-        (
-            await session.execute(
-                select(Customer)
-                .where(Customer.id != customer_id, Customer.forgotten_at.is_(None), or_(*matches))
-                .order_by(Customer.created_at, Customer.id)
-            )
-        ).scalars()
+    others = await run(
+        driver,
+        select(Customer.id, Customer.created_at)
+        .where(Customer.id != customer_id, Customer.forgotten_at.is_(None), or_(*matches))
+        .order_by(Customer.created_at, Customer.id),
     )
-    customer = await session.get(Customer, customer_id)
-    if customer is None:
+    me = await run(driver, select(Customer.created_at).where(Customer.id == customer_id))
+    if not me:
         raise InputRejected(f"no customer {customer_id} to remember a contact of")
-    channels = {i.channel for i in await identities_of(session, customer_id)}
-    keep = customer
-    for other in others:  # oldest first
-        theirs = {i.channel for i in await identities_of(session, other.id)}
+    channels = await _channels_of(driver, customer_id)
+    keep = (me[0][0], customer_id)
+    for other_id, other_created in others:  # oldest first
+        theirs = await _channels_of(driver, other_id)
         if channels & theirs:
             log.info(
                 "customers %s and %s share a contact but both have a %s identity: not merged",
                 customer_id,
-                other.id,
+                other_id,
                 "/".join(sorted(channels & theirs)),
             )
             continue
-        older, newer = sorted((keep, other), key=lambda c: (c.created_at, c.id))
-        await merge_customers(session, older.id, newer.id)
-        log.info("customer %s merged into %s (same phone or e-mail)", newer.id, older.id)
+        older, newer = sorted((keep, (other_created, other_id)))
+        await merge_customers(driver, older[1], newer[1])
+        log.info("customer %s merged into %s (same phone or e-mail)", newer[1], older[1])
         keep = older
         channels |= theirs
-    keep.phone = keep.phone or phone
-    keep.email = keep.email or email
-    await session.flush()
-    return keep.id
+    await run(
+        driver,
+        update(Customer)
+        .where(Customer.id == keep[1])
+        .values(phone=func.coalesce(Customer.phone, phone), email=func.coalesce(Customer.email, email)),
+    )
+    return keep[1]

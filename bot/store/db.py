@@ -2,14 +2,15 @@
 
 ``sqlite:///botdesk.db`` becomes ``sqlite+aiosqlite`` (a relative path is relative to
 the project directory), ``postgresql://`` becomes ``postgresql+psycopg``. SQLite runs
-in WAL mode with foreign keys on, its statements run on the event loop's thread
-(``bot.store.sqlite_inline``), and every writing transaction starts with
-``BEGIN IMMEDIATE`` on the process's one writer connection: one writer at a time,
-waited for (in the pool, first come first served) rather than failed, so a
-read-then-write transaction can never hit "database is locked" half way. The price: a
-session that has read holds the writer until it commits, rolls back or closes, so never
-keep one open across network I/O; read-only work uses ``Database.reader()``, which has
-connections of its own (on aiosqlite's threads: long reads never block the loop).
+in WAL mode with foreign keys on, and every writing ORM transaction starts with
+``BEGIN IMMEDIATE`` on the engine's one writer connection: one writer at a time, waited
+for (in the pool, and in SQLite's busy handler on aiosqlite's thread while another
+connection writes) rather than failed, so a read-then-write transaction can never hit
+"database is locked" half way. The price: a session that has read holds the writer
+until it commits, rolls back or closes, so never keep one open across network I/O;
+read-only work uses ``Database.reader()``, which has connections of its own.
+
+Customer turns do not come here: they are written by ``bot.store.turn_store``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from bot.store.errors import StoreError
 from bot.store.json_codec import dumps, loads
-from bot.store.sqlite_inline import begin_immediate, inline_creator
-from bot.store.writer_lane import WriterLane
+from bot.store.turn_store import TurnStore
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write lock
 READ_ONLY = "botdesk_read_only"
@@ -83,23 +83,20 @@ def make_engine(
     echo: bool = False,
     pool_size: int | None = None,
     read_only: bool = False,
-    background_checkpoints: bool = False,
 ) -> AsyncEngine:
     """An async engine for a configured URL (see ``async_url``), tuned for its backend.
 
-    A file SQLite engine is a writer (one connection; ``pool_size`` is ignored; its
-    statements run on the event loop's thread) unless ``read_only``: then its connections
-    begin DEFERRED, never take the write lock and run on aiosqlite's threads, so a long
-    read (a month of KPIs, an export) never holds up the event loop.
+    A file SQLite engine is a writer (one connection; ``pool_size`` is ignored) unless
+    ``read_only``: then its connections begin DEFERRED and never take the write lock, so a
+    long read (a month of KPIs, an export) never holds up a writer.
     """
     target = async_url(url, base_dir)
     options: dict[str, Any] = {"echo": echo, "json_serializer": dumps, "json_deserializer": loads}
     sqlite = target.get_backend_name() == "sqlite"
     if sqlite:
         _check_sqlite_directory(target)
-        database = target.database or ":memory:"
-        if not read_only:
-            options["async_creator"] = inline_creator(database, uri=database.startswith("file:"))
+        if target.database and target.database.startswith("file:"):
+            options["connect_args"] = {"uri": True}
         if is_sqlite_memory(target):
             options["poolclass"] = StaticPool  # one connection, or each would see its own empty database
         elif read_only:
@@ -115,9 +112,7 @@ def make_engine(
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"cannot use the database URL {_shown(target)}: {exc}") from None
     if sqlite:
-        wal = not is_sqlite_memory(target)
-        auto_checkpoint = not (wal and background_checkpoints)
-        _tune_sqlite(engine, wal=wal, read_only=read_only, auto_checkpoint=auto_checkpoint)
+        _tune_sqlite(engine, wal=not is_sqlite_memory(target), read_only=read_only)
     elif read_only:
         engine = engine.execution_options(**{READ_ONLY: True})
     return engine
@@ -134,7 +129,7 @@ def _check_sqlite_directory(url: URL) -> None:
         )
 
 
-def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool, auto_checkpoint: bool = True) -> None:
+def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         # Take transaction control away from the sqlite3 module (see the module docstring).
@@ -143,12 +138,9 @@ def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool, auto_checkpoin
         if wal:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            if not auto_checkpoint and not read_only:
-                cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # A writer never waits in SQLite's busy handler: that would block the event loop
-        # (begin_immediate waits with asyncio instead). Readers wait on their own threads.
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS if read_only else 0}")
+        # Waiting for another connection's lock happens on aiosqlite's thread, never the loop's.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -156,7 +148,7 @@ def _tune_sqlite(engine: AsyncEngine, wal: bool, read_only: bool, auto_checkpoin
         if read_only or connection.get_execution_options().get(READ_ONLY, False):
             connection.exec_driver_sql("BEGIN DEFERRED")
         else:
-            begin_immediate(connection, SQLITE_BUSY_TIMEOUT_MS / 1000)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -180,7 +172,13 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     read_engine: AsyncEngine | None = None
-    _writer_lane: WriterLane | None = field(default=None, init=False, repr=False)
+    turns: TurnStore = field(init=False)  # customer turns are written here, and only here
+    background_checkpoints: bool = False
+
+    def __post_init__(self) -> None:
+        self.turns = TurnStore(
+            self.engine.url, self.engine, background_checkpoints=self.background_checkpoints
+        )
 
     @classmethod
     def open(
@@ -193,33 +191,16 @@ class Database:
         background_checkpoints: bool = False,
     ) -> Database:
         """``background_checkpoints``: a long-running process that runs ``WalCheckpoints``."""
-        engine = make_engine(
-            url,
-            base_dir=base_dir,
-            echo=echo,
-            pool_size=pool_size,
-            background_checkpoints=background_checkpoints,
-        )
+        engine = make_engine(url, base_dir=base_dir, echo=echo, pool_size=pool_size)
         if engine.dialect.name == "sqlite" and not is_sqlite_memory(engine.url):
             read_engine = make_engine(url, base_dir=base_dir, echo=echo, pool_size=pool_size, read_only=True)
         else:
             read_engine = engine.execution_options(**{READ_ONLY: True})
-        return cls(engine, make_sessions(engine), read_engine)
+        return cls(engine, make_sessions(engine), read_engine, background_checkpoints)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
-
-    def writer_lane(self) -> WriterLane | None:
-        """Customer turns' way to the writer where a process has one (a SQLite file): see ``WriterLane``.
-
-        None elsewhere (PostgreSQL: a pool of connections; SQLite in memory).
-        """
-        if self.dialect != "sqlite" or is_sqlite_memory(self.engine.url):
-            return None
-        if self._writer_lane is None:
-            self._writer_lane = WriterLane(self.engine)
-        return self._writer_lane
 
     @property
     def url(self) -> URL:
@@ -245,8 +226,7 @@ class Database:
                 await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        if self._writer_lane is not None:
-            await self._writer_lane.close()
+        await self.turns.close()
         if (
             self.read_engine is not None
             and self.read_engine.sync_engine.pool is not self.engine.sync_engine.pool

@@ -8,9 +8,10 @@ pushed twice under different keys.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.errors import InputRejected
@@ -22,6 +23,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.store.outbox import enqueue
+from bot.store.prepared import Driver, driver_for, run, scalar
 
 CRM_LEAD = "crm.lead"
 TRANSCRIPT_LINES = 20
@@ -53,23 +55,25 @@ def lead_card(lead: Lead) -> dict[str, Any]:
 
 
 async def transcript_of(
-    session: AsyncSession, conversation_id: int, lines: int = TRANSCRIPT_LINES
+    where: AsyncSession | Driver, conversation_id: int, lines: int = TRANSCRIPT_LINES
 ) -> list[dict[str, str]]:
     """The end of a conversation as lead-card lines: ``{"sender", "text", "at"}``, oldest first."""
-    result = await session.execute(
-        select(Message)
+    driver = await driver_for(where)
+    rows = await run(
+        driver,
+        select(Message.sender, Message.text, Message.created_at)
         .where(Message.conversation_id == conversation_id, Message.sender != Sender.SYSTEM)
         .order_by(Message.id.desc())
-        .limit(lines)
+        .limit(lines),
     )
     return [
-        {"sender": m.sender.value, "text": m.text, "at": m.created_at.isoformat()}
-        for m in reversed(result.scalars().all())
+        {"sender": Sender(sender).value, "text": text, "at": at.isoformat()}
+        for sender, text, at in reversed(rows)
     ]
 
 
 async def create_lead(
-    session: AsyncSession,
+    where: AsyncSession | Driver,
     *,
     customer_id: int,
     conversation_id: int,
@@ -82,37 +86,39 @@ async def create_lead(
     interest: Sequence[str] = (),
     transcript: Sequence[Mapping[str, Any]] | None = None,
     source: str | None = None,
+    now: datetime | None = None,
 ) -> Lead:
     """Store a lead and enqueue its ``crm.lead`` push in the same transaction. Does not commit:
     commit both, or roll back and neither exists.
 
     Contact details are personal data: without ``consent`` they are refused.
-    ``transcript`` defaults to the conversation's last messages.
+    ``transcript`` defaults to the conversation's last messages. Returns the stored lead
+    as a plain ``Lead`` (not attached to a session).
     """
     if not consent and (name or phone or email):
         raise InputRejected("a lead with a name, phone or e-mail needs the customer's consent")
+    driver = await driver_for(where)
     if transcript is None:
-        await session.flush()  # messages added in this session count too
-        lines: list[Any] = await transcript_of(session, conversation_id)
+        lines: list[Any] = await transcript_of(driver, conversation_id)
     else:
         lines = [dict(line) for line in transcript]
-    now = utcnow()
-    lead = Lead(
-        customer_id=customer_id,
-        conversation_id=conversation_id,
-        kind=kind,
-        name=name,
-        phone=phone,
-        email=email,
-        consent=consent,
-        consent_at=now if consent else None,
-        interest=list(interest),
-        channel=channel,
-        transcript=lines,
-        source=source,
-        created_at=now,
-    )
-    session.add(lead)
-    await session.flush()
-    await enqueue(session, CRM_LEAD, lead_card(lead), lead_key(lead))
+    now = now or utcnow()
+    values: dict[str, Any] = {
+        "customer_id": customer_id,
+        "conversation_id": conversation_id,
+        "kind": kind,
+        "name": name,
+        "phone": phone,
+        "email": email,
+        "consent": consent,
+        "consent_at": now if consent else None,
+        "interest": list(interest),
+        "channel": channel,
+        "transcript": lines,
+        "source": source,
+        "created_at": now,
+    }
+    lead_id = await scalar(driver, insert(Lead).values(**values).returning(Lead.id))
+    lead = Lead(id=int(lead_id), **values)
+    await enqueue(driver, CRM_LEAD, lead_card(lead), lead_key(lead), now=now)
     return lead

@@ -17,18 +17,27 @@ from bot.store.models import (
     OperatorStatus,
     TicketStatus,
 )
-from bot.store.rows import affected, insert_or_get
+from bot.store.prepared import Driver, driver_for, insert_ignoring_conflict, run
+from bot.store.rows import affected
 
 
-async def ensure_department(session: AsyncSession, key: str, name: str | None = None) -> Department:
-    """The department with this key (from config.yml), created if new. Does not commit."""
-    department, created = await insert_or_get(
-        session, Department(key=key, name=name or key), select(Department).where(Department.key == key)
-    )
-    if not created and name is not None and department.name != name:
-        department.name = name
-        await session.flush()
-    return department
+async def ensure_department(where: AsyncSession | Driver, key: str, name: str | None = None) -> int:
+    """The id of the department with this key (from config.yml), created if new. Does not commit.
+
+    Two processes creating it at once make one row: the loser reads the winner's.
+    """
+    driver = await driver_for(where)
+    found = await run(driver, select(Department.id, Department.name).where(Department.key == key))
+    if not found:
+        new = insert_ignoring_conflict(driver.dialect.name, Department, "key").values(
+            key=key, name=name or key
+        )
+        await run(driver, new)
+        found = await run(driver, select(Department.id, Department.name).where(Department.key == key))
+    department_id, stored_name = found[0]
+    if name is not None and stored_name != name:
+        await run(driver, update(Department).where(Department.id == department_id).values(name=name))
+    return int(department_id)
 
 
 async def create_operator(

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import dialect_of
 from bot.store.models import OutboxItem, OutboxStatus, utcnow
-from bot.store.rows import affected, insert_or_get
+from bot.store.prepared import Driver, driver_for, insert_ignoring_conflict, scalar
+from bot.store.rows import affected
 
 MAX_ATTEMPTS = 10
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -33,21 +34,23 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 async def enqueue(
-    session: AsyncSession,
+    where: AsyncSession | Driver,
     kind: str,
     payload: Mapping[str, Any],
     idempotency_key: str,
     *,
     not_before: datetime | None = None,
     now: datetime | None = None,
-) -> OutboxItem:
-    """Add work, or return the item already queued under this key. Does not commit:
+) -> int:
+    """Add work, or find the item already queued under this key; its id. Does not commit:
     it belongs to the caller's transaction, with the change that caused it. ``now``: the
     caller's clock (the item is due from then on)."""
+    driver = await driver_for(where)
     now = now or utcnow()
-    item, _ = await insert_or_get(
-        session,
-        OutboxItem(
+    added = await scalar(
+        driver,
+        insert_ignoring_conflict(driver.dialect.name, OutboxItem, "idempotency_key")
+        .values(
             kind=kind,
             payload=dict(payload),
             idempotency_key=idempotency_key,
@@ -55,10 +58,14 @@ async def enqueue(
             attempts=0,
             next_attempt_at=not_before or now,
             created_at=now,
-        ),
-        select(OutboxItem).where(OutboxItem.idempotency_key == idempotency_key),
+        )
+        .returning(OutboxItem.id),
     )
-    return item
+    if added is None:
+        added = await scalar(
+            driver, select(OutboxItem.id).where(OutboxItem.idempotency_key == idempotency_key)
+        )
+    return int(added)
 
 
 async def claim_due(

@@ -28,7 +28,8 @@ def stranded_conditions() -> list[object]:
         # only for a query that repeats its condition with the same constant).
         text(UNPARSED),
         ~exists().where(later.conversation_id == Message.conversation_id, later.id > Message.id),
-        or_(Message.text != "", Conversation.state.not_in(PERSON_OWNS)),
+        # No NOT IN list: the turn store runs this as a prepared statement (bot.store.prepared).
+        or_(Message.text != "", and_(*(Conversation.state != state for state in PERSON_OWNS))),
     ]
 
 

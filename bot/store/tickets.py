@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.store.db import dialect_of
 from bot.store.models import Conversation, ConversationState, HandoffTicket, TicketStatus, utcnow
-from bot.store.queue import OPEN, open_ticket_for
+from bot.store.prepared import Driver, driver_for, run, scalar
+from bot.store.queue import OPEN
 from bot.store.rows import affected
 
 
@@ -34,8 +36,8 @@ class RequeuedTicket:
 
 
 async def create_ticket(
-    session: AsyncSession,
-    conversation: Conversation,
+    where: AsyncSession | Driver,
+    conversation_id: int,
     *,
     reason: str,
     priority: int = 0,
@@ -44,39 +46,71 @@ async def create_ticket(
     callback_at: datetime | None = None,
     state: ConversationState = ConversationState.QUEUED,
     now: datetime | None = None,
-) -> HandoffTicket:
-    """Hand a conversation to the operators; the open ticket if it already has one. Does not commit.
+) -> int:
+    """Hand a conversation to the operators; the open ticket's id if it already has one. Does not commit.
 
     ``note`` is what the operator sees first: escalation reason, intent, confidence,
     slots, a summary. ``state`` is ``after_hours`` when nobody is on duty and
-    ``callback_at`` says when the ticket becomes due.
+    ``callback_at`` says when the ticket becomes due. Runs in a customer turn's
+    transaction or an ORM session's (``where``).
     """
-    if dialect_of(session) == "postgresql":  # two escalations at once still make one ticket
-        await session.execute(
-            select(Conversation.id).where(Conversation.id == conversation.id).with_for_update()
-        )
-    existing = await open_ticket_for(session, conversation.id)
-    if existing is not None:
-        return existing
-    now = now or utcnow()
-    ticket = HandoffTicket(
-        conversation_id=conversation.id,
-        status=TicketStatus.QUEUED,
-        priority=priority,
-        department_id=department_id,
-        reason=reason[:64],
-        note=dict(note or {}),
-        callback_at=callback_at,
-        created_at=now,
-        updated_at=now,
+    driver = await driver_for(where)
+    if driver.dialect.name == "postgresql":  # two escalations at once still make one ticket
+        await run(driver, select(Conversation.id).where(Conversation.id == conversation_id).with_for_update())
+    existing = await scalar(
+        driver,
+        select(HandoffTicket.id)
+        .where(HandoffTicket.conversation_id == conversation_id, _is_open())
+        .order_by(HandoffTicket.id.desc())
+        .limit(1),
     )
-    session.add(ticket)
-    conversation.state = state
-    conversation.operator_id = None
+    if existing is not None:
+        return int(existing)
+    now = now or utcnow()
+    ticket_id = await scalar(
+        driver,
+        insert(HandoffTicket)
+        .values(
+            conversation_id=conversation_id,
+            status=TicketStatus.QUEUED,
+            priority=priority,
+            department_id=department_id,
+            reason=reason[:64],
+            note=dict(note or {}),
+            callback_at=callback_at,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(HandoffTicket.id),
+    )
+    handed: dict[str, Any] = {"state": state, "operator_id": None, "updated_at": now}
     if department_id is not None:
-        conversation.department_id = department_id
-    await session.flush()
-    return ticket
+        handed["department_id"] = department_id
+    await run(driver, update(Conversation).where(Conversation.id == conversation_id).values(**handed))
+    return int(ticket_id)
+
+
+def _is_open() -> ColumnElement[bool]:
+    """Queued or claimed, without an expanding IN list (``bot.store.prepared.run``)."""
+    return or_(HandoffTicket.status == TicketStatus.QUEUED, HandoffTicket.status == TicketStatus.CLAIMED)
+
+
+async def queue_position(where: AsyncSession | Driver, ticket_id: int) -> int:
+    """Where a queued ticket stands: 1 is next (higher priority first, then the oldest)."""
+    driver = await driver_for(where)
+    ticket = aliased(HandoffTicket)
+    priority = select(ticket.priority).where(ticket.id == ticket_id).scalar_subquery()
+    created = select(ticket.created_at).where(ticket.id == ticket_id).scalar_subquery()
+    ahead = await scalar(
+        driver,
+        select(func.count(HandoffTicket.id)).where(
+            HandoffTicket.status == TicketStatus.QUEUED,
+            HandoffTicket.id != ticket_id,
+            (HandoffTicket.priority > priority)
+            | ((HandoffTicket.priority == priority) & (HandoffTicket.created_at <= created)),
+        ),
+    )
+    return int(ahead or 0) + 1
 
 
 async def claim_ticket(

@@ -6,14 +6,16 @@ botdesk does hundreds of times a second. The usual turn of a known customer in a
 conversation is four statements, all written here once (and compiled once per dialect):
 
     sender_row        who wrote, in which open conversation (and its dialogue state);
-                      on PostgreSQL it locks the customer, as ``open_conversation`` does
+                      on PostgreSQL it locks the customer (two turns of one customer in
+                      two processes queue there)
     insert_inbound    the message with its NLU result; a redelivered one is skipped
     insert_replies    the bot's replies (one INSERT each: a usual turn has one or two)
     save_dialogue     the conversation's dialogue state after the turn
 
 A first message adds ``create_sender`` (customer and channel identity) and
-``start_conversation``. Everything rarer (a changed profile, a ticket, a lead card) goes
-through the ORM helpers on the same session, in the same transaction.
+``start_conversation``; a changed profile ``update_sender``; recovering a stranded message
+``lock_unparsed``, ``stranded_turn`` and ``set_nlu``. Only ``bot.store.turn_store`` runs
+them: it is the one way a customer message is written.
 
 The statements run on the transaction's driver connection (``bot.store.prepared``): SQL
 compiled once per dialect, values converted by the columns' own types.
@@ -26,9 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Insert, Table, bindparam, delete, func, insert, null, select, update
 
 from bot.store.conversations import check_text
 from bot.store.customers import check_identity, display_name_of
@@ -41,7 +41,8 @@ from bot.store.models import (
     Message,
     Sender,
 )
-from bot.store.prepared import Driver, Prepared
+from bot.store.prepared import Driver, Prepared, insert_ignoring_conflict, scalar
+from bot.store.stranded import stranded_conditions
 
 
 def _table(model: type[Any]) -> Table:
@@ -84,17 +85,16 @@ _SENDER_QUERY = (
         _identities.c.channel == bindparam("channel"), _identities.c.external_id == bindparam("external_id")
     )
 )
-# On PostgreSQL the customer's row is locked, as ``open_conversation`` does.
+# On PostgreSQL the customer's row is locked: one customer's turns in two processes queue here.
 _SENDER = Prepared({"sqlite": _SENDER_QUERY, "postgresql": _SENDER_QUERY.with_for_update(of=_customers)})
 
 
 def _unless_stored(table: Table, *unique: str) -> dict[str, Insert]:
     """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING id, per dialect (None when it was there)."""
-    statements: dict[str, Insert] = {
-        name: dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
-        for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+    return {
+        name: insert_ignoring_conflict(name, table, *unique).returning(table.c.id)
+        for name in ("sqlite", "postgresql")
     }
-    return statements
 
 
 _MESSAGE = ("conversation_id", "direction", "sender", "text", "attachments", "created_at")
@@ -152,7 +152,7 @@ class SenderRow:
     dialogue: dict[str, Any]
 
     def needs_update(self, profile: Mapping[str, Any] | None) -> bool:
-        """Does ``identify_customer`` have something to write (a new profile, reachable again)?"""
+        """Does ``update_sender`` have something to write (a new profile, reachable again)?"""
         if not self.reachable:
             return True
         if not profile:
@@ -177,12 +177,6 @@ async def sender_row(driver: Driver, channel: str, external_id: str) -> SenderRo
     )
 
 
-async def scalar(driver: Driver, prepared: Prepared, values: Mapping[str, Any]) -> Any:
-    """The first column of the first row, or None when there is no row."""
-    rows = await driver.rows(prepared, values)
-    return rows[0][0] if rows else None
-
-
 async def create_sender(
     driver: Driver,
     channel: str,
@@ -192,8 +186,7 @@ async def create_sender(
 ) -> int | None:
     """A new customer with this channel identity; their id, or None if a concurrent turn won.
 
-    The loser's customer row is removed again; ``identify_customer`` then finds the
-    winner's. Does not commit.
+    The loser's customer row is removed again; the caller then reads the winner's. Does not commit.
     """
     check_identity(channel, external_id)
     customer_id = await scalar(
@@ -340,3 +333,125 @@ async def save_dialogue(
 async def touch_conversation(driver: Driver, conversation_id: int, now: datetime) -> None:
     """Mark the conversation as active now (a message the bot stays silent on). Does not commit."""
     await driver.rows(_TOUCH, {"conversation": conversation_id, "now": now})
+
+
+_IDENTITY_PROFILE = Prepared(
+    update(_identities)
+    .where(
+        _identities.c.channel == bindparam("key_channel"), _identities.c.external_id == bindparam("key_id")
+    )
+    .values(profile=bindparam("new_profile"), reachable=True)
+)
+_NAME_IF_NONE = Prepared(
+    update(_customers)
+    .where(_customers.c.id == bindparam("customer"), _customers.c.display_name.is_(None))
+    .values(display_name=bindparam("name"))
+)
+
+
+async def update_sender(
+    driver: Driver, channel: str, external_id: str, sender: SenderRow, profile: Mapping[str, Any] | None
+) -> None:
+    """A returning sender's new profile merged into the stored one; reachable again. Does not commit.
+
+    The customer gets a display name from the profile if they had none.
+    """
+    merged = {**sender.profile, **(profile or {})}
+    await driver.rows(
+        _IDENTITY_PROFILE, {"key_channel": channel, "key_id": external_id, "new_profile": merged}
+    )
+    name = display_name_of(profile or {})
+    if sender.display_name is None and name is not None:
+        await driver.rows(_NAME_IF_NONE, {"customer": sender.customer_id, "name": name})
+
+
+# A no-op UPDATE of a message still without an NLU result: it takes the row's lock.
+_LOCK_UNPARSED = Prepared(
+    update(_messages)
+    .where(_messages.c.id == bindparam("message"), _messages.c.nlu.is_(None))
+    .values(nlu=null())
+    .returning(_messages.c.id)
+)
+_SET_NLU = Prepared(
+    update(_messages)
+    .where(_messages.c.id == bindparam("message"))
+    .values(nlu=bindparam("new_nlu"), model_version=bindparam("new_model_version"))
+)
+_STRANDED = Prepared(
+    select(
+        _messages.c.text,
+        _messages.c.attachments,
+        _messages.c.channel_message_id,
+        _conversations.c.id,
+        _conversations.c.customer_id,
+        _conversations.c.channel,
+        _conversations.c.state,
+        _conversations.c.dialogue,
+        _identities.c.external_id,
+    )
+    .select_from(
+        _messages.join(_conversations, _conversations.c.id == _messages.c.conversation_id).join(
+            _identities,
+            (_identities.c.customer_id == _conversations.c.customer_id)
+            & (_identities.c.channel == _conversations.c.channel),
+        )
+    )
+    .where(_messages.c.id == bindparam("message"), *stranded_conditions())  # type: ignore[arg-type]
+    .limit(1)
+)
+
+
+@dataclass(frozen=True)
+class StrandedRow:
+    """A stranded message with its conversation and the customer's id in that channel."""
+
+    text: str
+    attachments: list[dict[str, Any]]
+    channel_message_id: str | None
+    conversation_id: int
+    customer_id: int
+    channel: str
+    state: ConversationState
+    dialogue: dict[str, Any]
+    external_id: str
+
+
+async def lock_unparsed(driver: Driver, message_id: int) -> bool:
+    """Lock a message that has no NLU result yet; False when it has one (answered meanwhile)."""
+    return bool(await driver.rows(_LOCK_UNPARSED, {"message": message_id}))
+
+
+async def stranded_turn(driver: Driver, message_id: int) -> StrandedRow | None:
+    """The message if it is still stranded (``bot.store.stranded``), with what answering it needs."""
+    rows = await driver.rows(_STRANDED, {"message": message_id})
+    if not rows:
+        return None
+    (
+        text,
+        attachments,
+        channel_message_id,
+        conversation_id,
+        customer_id,
+        channel,
+        state,
+        dialogue,
+        external,
+    ) = rows[0]
+    return StrandedRow(
+        text,
+        list(attachments or []),
+        channel_message_id,
+        int(conversation_id),
+        int(customer_id),
+        channel,
+        state,
+        dict(dialogue or {}),
+        str(external),
+    )
+
+
+async def set_nlu(driver: Driver, message_id: int, nlu: Mapping[str, Any], model_version: str | None) -> None:
+    """Keep the NLU's parse result with a stored message (editors and KPIs read it). Does not commit."""
+    await driver.rows(
+        _SET_NLU, {"message": message_id, "new_nlu": dict(nlu), "new_model_version": model_version}
+    )

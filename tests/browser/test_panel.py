@@ -377,7 +377,7 @@ async def telegram_customer_sends_a_photo_presses_yes_and_asks_for_a_person(serv
     project, pipeline = options.project, options.pipeline
     async with Database.open(server.database_url) as db:
         service = ConversationService(
-            project.config, db, lambda: pipeline, project.engine(seed=0), clock=Clock()
+            project.config, db.turns, lambda: pipeline, project.engine(seed=0), clock=Clock()
         )
         photo = {
             "type": "photo",

@@ -16,13 +16,11 @@ from bot.store import (
     Conversation,
     Database,
     Message,
-    identify_customer,
-    open_conversation,
-    store_inbound,
     upgrade,
 )
 from bot.store.models import utcnow
 from tests.conftest import REPO, copy_project
+from tests.helpers.store import customer_says
 
 PHONE = "+79161234567"
 
@@ -33,25 +31,22 @@ def seed(url: str, sender: str, text: str, days_old: float = 0) -> int:
     async def run() -> int:
         async with Database.open(url) as db:
             await upgrade(db.engine)
+            entered = await customer_says(db, text, channel="rest", sender=sender)
             async with db.session() as session:
-                customer, _ = await identify_customer(session, "rest", sender)
-                conversation = await open_conversation(session, customer, "rest")
-                await store_inbound(session, conversation, text)
-                await session.commit()
                 if days_old:
                     then = utcnow() - timedelta(days=days_old)
                     await session.execute(
                         update(Conversation)
-                        .where(Conversation.id == conversation.id)
+                        .where(Conversation.id == entered.conversation_id)
                         .values(started_at=then, updated_at=then)
                     )
                     await session.execute(
                         update(Message)
-                        .where(Message.conversation_id == conversation.id)
+                        .where(Message.conversation_id == entered.conversation_id)
                         .values(created_at=then)
                     )
                     await session.commit()
-                return int(customer.id)
+                return entered.customer_id
 
     return asyncio.run(run())
 

@@ -22,7 +22,7 @@ async def recorded(project: Project, pipeline: Pipeline, url: str) -> None:
         await upgrade(db.engine)
         now = datetime.now(UTC) - timedelta(hours=1)
         customers = ConversationService(
-            project.config, db, lambda: pipeline, project.engine(0), clock=lambda: now
+            project.config, db.turns, lambda: pipeline, project.engine(0), clock=lambda: now
         )
         for sender, text in [
             ("a", "какая погода завтра"),

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot.conversation import ConversationService
+from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
-from bot.store import Database, Message, Sender, identify_customer, open_conversation, store_inbound, upgrade
+from bot.store import Database, Message, Sender, upgrade
 from bot.store.models import utcnow
 from bot.store.stranded import stranded_ids
 from tests.server.conftest import AppFactory, serve
@@ -22,14 +23,9 @@ from tests.store.conftest import postgres_schema
 
 async def strand(db: Database, sender: str, text: str, *, age: timedelta = timedelta(minutes=1)) -> int:
     """A customer message stored as the REST channel stores it, whose turn then died."""
+    await db.turns.keep_unanswered(InboundMessage("rest", sender, text), language="ru", now=utcnow() - age)
     async with db.session() as session:
-        customer, _ = await identify_customer(session, "rest", sender)
-        conversation = await open_conversation(session, customer, "rest")
-        stored, _ = await store_inbound(session, conversation, text)
-        await session.execute(
-            update(Message).where(Message.id == stored.id).values(created_at=utcnow() - age)
-        )
-        await session.commit()
+        stored = (await session.scalars(select(Message).order_by(Message.id.desc()).limit(1))).one()
         return int(stored.id)
 
 
@@ -77,7 +73,9 @@ async def test_two_processes_recovering_at_once_answer_once(
             await upgrade(db.engine)
             ids = [await strand(db, f"c{n}", "сколько стоит доставка?") for n in range(5)]
             services = [
-                ConversationService(trained_ru.config, db, lambda: ru_pipeline, trained_ru.engine(seed=None))
+                ConversationService(
+                    trained_ru.config, db.turns, lambda: ru_pipeline, trained_ru.engine(seed=None)
+                )
                 for _ in range(2)
             ]
             results = await asyncio.gather(*(s.answer_stored(i) for i in ids for s in services))

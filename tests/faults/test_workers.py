@@ -23,8 +23,6 @@ from bot.store import (
     claim_ticket,
     create_lead,
     create_ticket,
-    identify_customer,
-    open_conversation,
     upgrade,
 )
 from bot.store.models import utcnow
@@ -33,6 +31,7 @@ from handoff.accounts import add_account
 from handoff.assign import AutoAssigner
 from handoff.outbox import OutboxWorker
 from handoff.service import OperatorService
+from tests.helpers.store import customer_says
 
 pytestmark = pytest.mark.postgres
 LEADS = 40
@@ -50,11 +49,8 @@ async def two(pg_url: str) -> AsyncIterator[tuple[Database, Database]]:
 
 
 async def conversation(db: Database, n: int) -> tuple[int, int]:
-    async with db.session() as session:
-        customer, _ = await identify_customer(session, "telegram", f"w-{n}")
-        opened = await open_conversation(session, customer, "telegram")
-        await session.commit()
-        return customer.id, opened.id
+    entered = await customer_says(db, "позовите оператора", sender=f"w-{n}")
+    return entered.customer_id, entered.conversation_id
 
 
 async def test_two_outbox_workers_deliver_each_lead_exactly_once(two: tuple[Database, Database]) -> None:
@@ -103,10 +99,10 @@ async def test_two_processes_ticking_at_once_tell_each_customer_once(
         _, conversation_id = await conversation(first, n)
         async with first.session() as session:
             opened = await session.get_one(Conversation, conversation_id)
-            ticket = await create_ticket(session, opened, reason="human_request", now=long_ago)
+            ticket_id = await create_ticket(session, opened.id, reason="human_request", now=long_ago)
             await session.commit()
             if n % 2:
-                await claim_ticket(session, ticket.id, operator.id, now=long_ago)  # and never answered
+                await claim_ticket(session, ticket_id, operator.id, now=long_ago)  # and never answered
                 held.append(conversation_id)
             else:
                 waiting.append(conversation_id)
@@ -149,10 +145,11 @@ async def test_auto_assignment_in_two_processes_never_gives_a_dialogue_twice(
         await create_session(
             session, operator.id, "hash", "csrf", now=now, expires_at=now + timedelta(hours=1)
         )
-        for n in range(5):
-            customer, _ = await identify_customer(session, "telegram", f"aa-{n}")
-            opened = await open_conversation(session, customer, "telegram")
-            await create_ticket(session, opened, reason="human_request")
+        await session.commit()
+    opened = [(await conversation(first, 100 + n))[1] for n in range(5)]
+    async with first.session() as session:
+        for conversation_id in opened:
+            await create_ticket(session, conversation_id, reason="human_request")
         await session.commit()
     assigners = [
         AutoAssigner(config, db, OperatorService(config, db, trained_ru.engine(seed=None)), utcnow)

@@ -38,7 +38,8 @@ from handoff.crm import mask_phone
 from handoff.outbox import OutboxWorker, redact
 from tests.conftest import REPO
 from tests.handoff.crm.conftest import SECRET, StubServer
-from tests.store.conftest import db, db_url, new_conversation, pg_db  # noqa: F401  (fixtures)
+from tests.helpers.store import new_conversation
+from tests.store.conftest import db, db_url, pg_db  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -41,7 +41,7 @@ class Channel:
 async def desk(trained_ru: Project, ru_pipeline: Pipeline, db: Database):  # type: ignore[no-untyped-def]
     clock, channel = Clock(), Channel()
     engine = trained_ru.engine(seed=0)
-    customers = ConversationService(trained_ru.config, db, lambda: ru_pipeline, engine, clock=clock)
+    customers = ConversationService(trained_ru.config, db.turns, lambda: ru_pipeline, engine, clock=clock)
     operators = OperatorService(trained_ru.config, db, engine, deliver=channel, clock=clock)
     async with db.session() as session:
         anna = await create_operator(session, "anna", "Анна")

@@ -151,8 +151,10 @@ async def test_the_server_checkpoints_its_sqlite_log_in_the_background(
     app = make_app()
     async with app.router.lifespan_context(app):
         state = state_of(app)
-        async with state.db.engine.connect() as connection:
-            autocheckpoint = (await connection.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
+        writer = state.db.turns.sqlite_writer  # the customer turns' connection
+        assert writer is not None
+        async with writer.transaction() as driver:
+            (autocheckpoint,) = driver.connection.execute("PRAGMA wal_autocheckpoint").fetchone()
         assert autocheckpoint == 0
         running = [t for t in asyncio.all_tasks() if t.get_name() == "botdesk-wal-checkpoints"]
         assert len(running) == 1

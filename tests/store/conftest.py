@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store import Conversation, Customer, Database, identify_customer, open_conversation, upgrade
+from bot.store import Database, upgrade
 
 POSTGRES_URL = os.environ.get("BOTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -86,12 +86,3 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 async def session(db: Database) -> AsyncIterator[AsyncSession]:
     async with db.sessions() as session:
         yield session
-
-
-async def new_conversation(
-    session: AsyncSession, external_id: str = "1001", channel: str = "telegram"
-) -> tuple[Customer, Conversation]:
-    customer, _ = await identify_customer(session, channel, external_id, {"first_name": "Анна"})
-    conversation = await open_conversation(session, customer, channel)
-    await session.commit()
-    return customer, conversation

@@ -19,7 +19,7 @@ from bot.store.migrate import differences, downgrade, head_revision
 from bot.store.notes import add_note, notes_of
 from bot.store.operators import available_operators, set_status
 from bot.store.sessions import create_session, find_session, purge_expired, revoke_sessions
-from tests.store.conftest import new_conversation
+from tests.helpers.store import new_conversation
 
 
 async def test_0002_keeps_existing_operators_and_makes_them_away(db_url: str) -> None:

@@ -28,13 +28,12 @@ from bot.store import (
     forget_customer,
     mark_sent,
     purge_expired_batch,
-    store_inbound,
     store_outbound,
 )
 from bot.store.models import Annotation, AnnotationAction, Feedback, FeedbackAbout, utcnow
 from bot.store.notes import add_note
 from bot.store.privacy import _dependents
-from tests.store.conftest import new_conversation
+from tests.helpers.store import inbound, new_conversation
 
 PHONE = "+79161234567"
 
@@ -68,11 +67,11 @@ async def _age(session: AsyncSession, conversation_id: int, days: float) -> None
 async def test_forget_removes_notes_deliveries_and_quotes_everywhere(db: Database) -> None:
     async with db.sessions() as session:
         customer, conversation = await new_conversation(session, "forget-me")
-        await store_inbound(session, conversation, f"перезвоните мне {PHONE}")
+        await inbound(session, conversation, f"перезвоните мне {PHONE}")
         answer = await store_outbound(session, conversation, "Оператор скоро ответит")
         await enqueue(session, "channel.message", {"text": "Оператор скоро ответит"}, f"deliver-{answer.id}")
         await add_note(session, conversation.id, None, f"клиент оставил {PHONE}", now=utcnow())
-        await create_ticket(session, conversation, reason="human_only", note={"summary": PHONE})
+        await create_ticket(session, conversation.id, reason="human_only", note={"summary": PHONE})
         await create_lead(
             session,
             customer_id=customer.id,
@@ -85,7 +84,7 @@ async def test_forget_removes_notes_deliveries_and_quotes_everywhere(db: Databas
         (push,) = [item for item in await claim_due(session, limit=10) if item.kind == "crm.lead"]
         await mark_sent(session, push)
         _, other = await new_conversation(session, "keep-me")
-        await store_inbound(session, other, "я остаюсь")
+        await inbound(session, other, "я остаюсь")
         await add_note(session, other.id, None, "заметка о другом", now=utcnow())
         await session.commit()
 
@@ -120,32 +119,32 @@ def test_tables_added_later_that_quote_customers_are_found() -> None:
 async def test_retention_deletes_old_conversations_and_keeps_the_rest(db: Database) -> None:
     async with db.sessions() as session:
         old_customer, old = await new_conversation(session, "old")
-        await store_inbound(session, old, "старый вопрос")
+        await inbound(session, old, "старый вопрос")
         old_answer = await store_outbound(session, old, "старый ответ")
         await enqueue(session, "channel.message", {"text": "старый ответ"}, f"deliver-{old_answer.id}")
         await add_note(session, old.id, None, "старая заметка", now=utcnow())
-        await create_ticket(session, old, reason="human_only")
+        await create_ticket(session, old.id, reason="human_only")
         old.state = ConversationState.CLOSED
         await session.commit()
         lead_customer, with_lead = await new_conversation(session, "old-with-lead")
-        await store_inbound(session, with_lead, "хочу велосипед")
+        await inbound(session, with_lead, "хочу велосипед")
         await create_lead(
             session, customer_id=lead_customer.id, conversation_id=with_lead.id, channel="telegram"
         )
         await session.commit()
         _, waiting = await new_conversation(session, "old-but-waiting")
-        await store_inbound(session, waiting, "позовите оператора")
+        await inbound(session, waiting, "позовите оператора")
         waiting.state = ConversationState.QUEUED
         await session.commit()
         _, revived = await new_conversation(session, "old-but-active")
-        await store_inbound(session, revived, "давний вопрос")
+        await inbound(session, revived, "давний вопрос")
         await session.commit()
         for conversation_id in (old.id, with_lead.id, waiting.id, revived.id):
             await _age(session, conversation_id, 40)
-        await store_inbound(session, revived, "и ещё вопрос сегодня")  # written to today: kept
+        await inbound(session, revived, "и ещё вопрос сегодня")  # written to today: kept
         await session.commit()
         _, fresh = await new_conversation(session, "fresh")
-        await store_inbound(session, fresh, "новый вопрос")
+        await inbound(session, fresh, "новый вопрос")
         await session.commit()
 
     async with db.sessions() as session:
@@ -186,7 +185,7 @@ async def test_retention_works_in_batches(db: Database) -> None:
     async with db.sessions() as session:
         for index in range(5):
             _, conversation = await new_conversation(session, f"batch-{index}")
-            await store_inbound(session, conversation, f"вопрос {index}")
+            await inbound(session, conversation, f"вопрос {index}")
             await session.commit()
             await _age(session, conversation.id, 10)
     before = utcnow() - timedelta(days=5)
@@ -200,9 +199,9 @@ async def test_retention_works_in_batches(db: Database) -> None:
 async def test_forget_removes_survey_answers_and_editor_annotations(db: Database) -> None:
     async with db.sessions() as session:
         customer, conversation = await new_conversation(session, "rated")
-        said, _ = await store_inbound(session, conversation, f"мой номер {PHONE}, перезвоните")
+        said = await inbound(session, conversation, f"мой номер {PHONE}, перезвоните")
         _, other = await new_conversation(session, "other")
-        kept, _ = await store_inbound(session, other, "где мой заказ")
+        kept = await inbound(session, other, "где мой заказ")
         for owner, where, message in ((customer.id, conversation, said), (other.customer_id, other, kept)):
             session.add(
                 Feedback(

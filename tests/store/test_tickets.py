@@ -31,22 +31,25 @@ from bot.store import (
     transfer_ticket,
 )
 from bot.store.models import utcnow
-from tests.store.conftest import new_conversation
+from tests.helpers.store import new_conversation
 
 
 async def _ticket(
     session: AsyncSession, external_id: str, priority: int = 0, **kwargs: object
 ) -> tuple[Conversation, HandoffTicket]:
     _, conversation = await new_conversation(session, external_id)
-    ticket = await create_ticket(
+    ticket_id = await create_ticket(
         session,
-        conversation,
+        conversation.id,
         reason="asked_for_human",
         priority=priority,
         note={"intent": "order_status", "confidence": 0.41, "summary": "где заказ"},
         **kwargs,  # type: ignore[arg-type]
     )
     await session.commit()
+    await session.refresh(conversation)  # queued by a statement, not through this object
+    ticket = await get_ticket(session, ticket_id)
+    assert ticket is not None
     return conversation, ticket
 
 
@@ -60,7 +63,7 @@ async def test_create_ticket_queues_the_conversation_once(session: AsyncSession)
     conversation, ticket = await _ticket(session, "1")
     assert conversation.state == ConversationState.QUEUED
     assert ticket.status == TicketStatus.QUEUED and ticket.note["intent"] == "order_status"
-    assert (await create_ticket(session, conversation, reason="again")).id == ticket.id
+    assert await create_ticket(session, conversation.id, reason="again") == ticket.id
 
 
 async def test_queue_is_priority_then_oldest_first(session: AsyncSession) -> None:
@@ -86,12 +89,12 @@ async def test_queue_by_department(session: AsyncSession) -> None:
     sales = await ensure_department(session, "sales", "Продажи")
     service = await ensure_department(session, "service", "Сервис")
     await session.commit()
-    _, for_sales = await _ticket(session, "1", department_id=sales.id)
-    _, for_service = await _ticket(session, "2", department_id=service.id)
+    _, for_sales = await _ticket(session, "1", department_id=sales)
+    _, for_service = await _ticket(session, "2", department_id=service)
     _, for_anyone = await _ticket(session, "3")
-    assert {t.id for t in await list_queue(session, sales.id)} == {for_sales.id, for_anyone.id}
+    assert {t.id for t in await list_queue(session, sales)} == {for_sales.id, for_anyone.id}
     assert {t.id for t in await list_queue(session)} == {for_sales.id, for_service.id, for_anyone.id}
-    assert (await ensure_department(session, "sales")).id == sales.id
+    assert await ensure_department(session, "sales") == sales
 
 
 async def test_claim_moves_ownership_to_the_operator(session: AsyncSession) -> None:
@@ -166,11 +169,11 @@ async def test_release_transfer_return_close(session: AsyncSession) -> None:
     moved = await get_ticket(session, ticket.id)
     assert moved is not None and moved.operator_id == boris.id and moved.status == TicketStatus.CLAIMED
 
-    assert await transfer_ticket(session, ticket.id, to_department_id=service.id)
+    assert await transfer_ticket(session, ticket.id, to_department_id=service)
     queued = await get_ticket(session, ticket.id)
-    assert queued is not None and queued.status == TicketStatus.QUEUED and queued.department_id == service.id
+    assert queued is not None and queued.status == TicketStatus.QUEUED and queued.department_id == service
     state = await get_conversation(session, conversation.id)
-    assert state is not None and state.state == ConversationState.QUEUED and state.department_id == service.id
+    assert state is not None and state.state == ConversationState.QUEUED and state.department_id == service
 
     assert await return_to_bot(session, ticket.id)
     back = await get_conversation(session, conversation.id)

@@ -73,9 +73,9 @@ async def department_id(state: ServerState, key: str) -> int:
     if key not in names:
         raise HTTPException(422, f"unknown department {key!r}; known: {', '.join(names)}")
     async with state.db.session() as session:
-        department = await ensure_department(session, key, names[key])
+        found = await ensure_department(session, key, names[key])
         await session.commit()
-        return department.id
+        return found
 
 
 @router.get("/queue", summary="Dialogues waiting for an operator, and the ones I hold")

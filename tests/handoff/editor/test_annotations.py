@@ -26,7 +26,9 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 async def messages(project: Project, pipeline: Pipeline, db: Database, texts: list[str]) -> list[int]:
-    service = ConversationService(project.config, db, lambda: pipeline, project.engine(0), clock=lambda: NOW)
+    service = ConversationService(
+        project.config, db.turns, lambda: pipeline, project.engine(0), clock=lambda: NOW
+    )
     ids = []
     for number, text in enumerate(texts):
         handled = await service.handle(InboundMessage("web", f"c{number}", text))

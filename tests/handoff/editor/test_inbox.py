@@ -30,7 +30,9 @@ class Log:
 
     def __init__(self, project: Project, pipeline: Pipeline, db: Database) -> None:
         engine = project.engine(seed=0)
-        self.customers = ConversationService(project.config, db, lambda: pipeline, engine, clock=lambda: NOW)
+        self.customers = ConversationService(
+            project.config, db.turns, lambda: pipeline, engine, clock=lambda: NOW
+        )
         self.operators = OperatorService(project.config, db, engine, deliver=_nothing, clock=lambda: NOW)
 
     async def say(self, sender: str, text: str) -> Any:

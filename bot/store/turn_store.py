@@ -1,0 +1,337 @@
+"""The one write path of a customer turn: ``TurnStore``.
+
+A customer's message is stored, answered and the dialogue state saved in one transaction,
+always through this module::
+
+    async with store.transaction() as turn:
+        entered = await turn.enter(inbound, nlu=parsed, model_version="v3", language="ru", now=now)
+        ...                          # the dialogue engine; its effects write through ``turn``
+        await turn.say(entered.conversation_id, ["Курьером — 1–2 дня."], now)
+        await turn.save_dialogue(entered.conversation_id, dialogue={...}, slots={}, ..., now=now)
+        await turn.commit()          # not committed: rolled back
+
+``enter`` identifies the sender (a new customer on first contact), finds or opens the
+conversation and stores the message: four statements for a returning customer, compiled
+once per dialect and run on the database driver's own connection (``bot.store.turns``,
+``bot.store.prepared``). A failed turn keeps its message through ``keep_unanswered`` and a
+message a crashed process left unanswered is taken up again through ``stranded`` and
+``TurnTransaction.claim``: the same statements, so there is one way a customer message
+gets into the store.
+
+How the speed is had stays here, behind ``transaction()``, as httpx keeps pooling behind
+its transport: on a SQLite file the turns of a process share one sqlite3 connection on the
+event loop's thread (``bot.store.sqlite_writer``); on PostgreSQL a pool of psycopg
+connections with no ping per turn; any other database goes through SQLAlchemy.
+``TurnTransaction`` is itself a ``Driver``, so the store functions of the rarer steps
+(a ticket, a lead card, a survey answer) run in the turn's transaction too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.messages import InboundMessage
+from bot.store import turns
+from bot.store.conversations import check_channel_message_id, check_text
+from bot.store.errors import StoreError
+from bot.store.json_codec import dumps, loads
+from bot.store.models import ConversationState
+from bot.store.prepared import Driver, Prepared, PsycopgDriver, Row, TransactionDriver, driver_of
+from bot.store.sqlite_writer import SQLiteWriter
+
+log = logging.getLogger("botdesk.store")
+TURN_POOL_SIZE = 8  # PostgreSQL connections for customer turns, per process
+
+
+@dataclass(frozen=True)
+class Entered:
+    """A customer message in the store: who sent it, in which conversation, and its state.
+
+    ``message_id`` is None when the channel had delivered this message before (same
+    channel message id): it was answered then, once.
+    """
+
+    customer_id: int
+    conversation_id: int
+    state: ConversationState
+    dialogue: dict[str, Any]
+    message_id: int | None
+    first_contact: bool = False  # the customer was created by this turn: no earlier dialogue
+
+    @property
+    def duplicate(self) -> bool:
+        return self.message_id is None
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """A stored customer message that nothing answered (its process died, the bot failed)."""
+
+    message_id: int
+    inbound: InboundMessage
+
+
+class TurnTransaction:
+    """One turn's writes in one transaction; a ``Driver`` for the store functions its effects use."""
+
+    def __init__(self, connection: TransactionDriver) -> None:
+        self._connection = connection
+        self.committed = False
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._connection.dialect
+
+    async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
+        return await self._connection.rows(prepared, values)
+
+    async def enter(
+        self,
+        inbound: InboundMessage,
+        *,
+        nlu: Mapping[str, Any] | None,
+        model_version: str | None,
+        language: str | None,
+        now: datetime,
+    ) -> Entered:
+        """Identify the sender, find or open their conversation, store the message with its NLU result.
+
+        Raises ``InputRejected`` (over-long or binary text, a bad sender id) before writing.
+        """
+        check_text(inbound.text)
+        check_channel_message_id(inbound.message_id)
+        channel, sender_id, profile = inbound.channel, inbound.sender_id, inbound.profile
+        sender = await turns.sender_row(self, channel, sender_id)
+        first_contact = False
+        if sender is None:
+            created = await turns.create_sender(self, channel, sender_id, profile, now)
+            if created is None:  # the same new sender's other message, in another process, won
+                sender = await turns.sender_row(self, channel, sender_id)
+                if sender is None:
+                    raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
+            else:
+                customer_id, first_contact = created, True
+        if sender is not None:
+            customer_id = sender.customer_id
+            if sender.needs_update(profile):
+                await turns.update_sender(self, channel, sender_id, sender, profile)
+        if sender is not None and sender.conversation_id is not None:
+            conversation_id = sender.conversation_id
+            state = sender.state or ConversationState.BOT
+            dialogue = sender.dialogue
+        else:
+            conversation_id = await turns.start_conversation(self, customer_id, channel, language, now)
+            state, dialogue = ConversationState.BOT, {}
+        message_id = await turns.insert_inbound(
+            self,
+            conversation_id,
+            inbound.text,
+            channel_message_id=inbound.message_id,
+            attachments=inbound.attachments,
+            nlu=nlu,
+            model_version=model_version,
+            now=now,
+        )
+        return Entered(customer_id, conversation_id, state, dialogue, message_id, first_contact)
+
+    async def claim(
+        self, stranded: Stranded, *, nlu: Mapping[str, Any] | None, model_version: str | None
+    ) -> Entered | None:
+        """Take up a stranded message in this transaction, its NLU result stored with it.
+
+        The message's row is locked first, so of several processes recovering at once one
+        answers it and the others, once the lock is free, find it answered: None.
+        """
+        claimed = await turns.lock_unparsed(self, stranded.message_id)
+        if not claimed:
+            return None
+        found = await turns.stranded_turn(self, stranded.message_id)  # again, under the lock
+        if found is None:
+            return None
+        if nlu is not None:
+            await turns.set_nlu(self, stranded.message_id, nlu, model_version)
+        return Entered(
+            found.customer_id, found.conversation_id, found.state, found.dialogue, stranded.message_id
+        )
+
+    async def say(self, conversation_id: int, texts: Sequence[str], now: datetime) -> list[int]:
+        """Store the bot's replies of this turn, in order; their message ids."""
+        return await turns.insert_replies(self, conversation_id, texts, now)
+
+    async def save_dialogue(
+        self,
+        conversation_id: int,
+        *,
+        dialogue: dict[str, Any],
+        slots: dict[str, Any],
+        active_loop: str | None,
+        misunderstood: int,
+        now: datetime,
+    ) -> None:
+        """The conversation's dialogue state after a bot turn."""
+        await turns.save_dialogue(
+            self,
+            conversation_id,
+            dialogue=dialogue,
+            slots=slots,
+            active_loop=active_loop,
+            misunderstood=misunderstood,
+            now=now,
+        )
+
+    async def touch(self, conversation_id: int, now: datetime) -> None:
+        """Mark the conversation active (a message the bot stays silent on: a person owns it)."""
+        await turns.touch_conversation(self, conversation_id, now)
+
+    async def commit(self) -> None:
+        await self._connection.end("COMMIT")
+        self.committed = True
+
+
+class _Backend(Protocol):
+    def connection(self) -> contextlib.AbstractAsyncContextManager[TransactionDriver]: ...
+
+    async def close(self) -> None: ...
+
+
+class _SQLiteBackend:
+    """A SQLite file: the process's one turn writer (``bot.store.sqlite_writer``)."""
+
+    def __init__(self, writer: SQLiteWriter) -> None:
+        self.writer = writer
+
+    def connection(self) -> contextlib.AbstractAsyncContextManager[TransactionDriver]:
+        return self.writer.transaction()
+
+    async def close(self) -> None:
+        await self.writer.close()
+
+
+class _PooledBackend:
+    """PostgreSQL (psycopg on the pool's connections, no ping per turn) or any other database.
+
+    A connection PostgreSQL dropped (a restart, a failover) fails the turn it was given to;
+    the whole pool is then replaced, so one failed turn is all a restart costs.
+    """
+
+    def __init__(self, engine: AsyncEngine, owned: bool) -> None:
+        self.engine = engine
+        self.owned = owned
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[TransactionDriver]:
+        async with self.engine.connect() as connection:
+            driver = await driver_of(connection)
+            if not isinstance(driver, PsycopgDriver):
+                await connection.begin()
+            ended = False
+            try:
+                yield driver
+                ended = True
+            except DBAPIError as exc:
+                if exc.connection_invalidated or _broken(driver):
+                    await connection.invalidate()
+                    await self.engine.dispose(close=False)  # the others went with the server
+                raise
+            finally:
+                if not ended or _in_transaction(driver):
+                    with contextlib.suppress(DBAPIError):
+                        await driver.end("ROLLBACK")
+
+    async def close(self) -> None:
+        if self.owned:
+            await self.engine.dispose()
+
+
+def _broken(driver: Driver) -> bool:
+    return isinstance(driver, PsycopgDriver) and bool(getattr(driver.connection, "broken", False))
+
+
+def _in_transaction(driver: Driver) -> bool:
+    if isinstance(driver, PsycopgDriver):
+        from psycopg.pq import TransactionStatus
+
+        return bool(driver.connection.info.transaction_status != TransactionStatus.IDLE)
+    return True
+
+
+class TurnStore:
+    """Where customer turns are written: ``async with store.transaction() as turn`` (see the module).
+
+    Made by ``Database.open`` (one per database and process: ``database.turns``).
+
+    Args:
+        url: the database, as ``bot.store.db.async_url`` made it; it says which backend.
+        engine: the database's ORM engine: its dialect, and its connections where no
+            faster backend applies (SQLite in memory, other databases).
+        background_checkpoints: a long-running server checkpoints a SQLite log itself
+            (``bot.store.checkpoints``) rather than inside commits on the event loop.
+    """
+
+    def __init__(self, url: URL, engine: AsyncEngine, *, background_checkpoints: bool = False) -> None:
+        self.dialect: Dialect = engine.dialect
+        self.sqlite_writer: SQLiteWriter | None = None
+        self._backend: _Backend
+        backend = url.get_backend_name()
+        if backend == "sqlite" and (url.database or ":memory:") != ":memory:":
+            database_path = url.database or ""
+            self.sqlite_writer = SQLiteWriter(
+                database_path,
+                self.dialect,
+                uri=database_path.startswith("file:"),
+                background_checkpoints=background_checkpoints,
+            )
+            self._backend = _SQLiteBackend(self.sqlite_writer)
+        elif backend == "postgresql":
+            # Its own pool: no pre-ping round trip per turn (a dropped connection is handled
+            # above) and no rollback on return (every turn commits or rolls back itself).
+            pooled = create_async_engine(
+                url,
+                pool_size=TURN_POOL_SIZE,
+                pool_reset_on_return=None,
+                json_serializer=dumps,
+                json_deserializer=loads,
+            )
+            self._backend = _PooledBackend(pooled, owned=True)
+        else:  # SQLite in memory (one connection, shared with the ORM), or another database
+            self._backend = _PooledBackend(engine, owned=False)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[TurnTransaction]:
+        """One turn's transaction; rolled back unless ``commit`` was called."""
+        async with self._backend.connection() as connection:
+            yield TurnTransaction(connection)
+
+    async def keep_unanswered(self, inbound: InboundMessage, *, language: str | None, now: datetime) -> None:
+        """Store a message whose turn failed, with no NLU result and no answer: recovery answers it later."""
+        async with self.transaction() as turn:
+            await turn.enter(inbound, nlu=None, model_version=None, language=language, now=now)
+            await turn.commit()
+
+    async def stranded(self, message_id: int) -> Stranded | None:
+        """The stranded message ``message_id`` as the channel had delivered it; None once answered."""
+        async with self.transaction() as turn:
+            found = await turns.stranded_turn(turn, message_id)
+        if found is None:
+            return None
+        inbound = InboundMessage(
+            found.channel,
+            found.external_id,
+            found.text,
+            found.channel_message_id,
+            tuple(found.attachments),
+        )
+        return Stranded(message_id, inbound)
+
+    async def close(self) -> None:
+        await self._backend.close()
