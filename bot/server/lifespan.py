@@ -30,8 +30,8 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChatChannel
 from bot.cli.train_cmd import train_project
 from bot.conversation import Clock, ConversationService, utc_now
-from bot.events import EventBus
-from bot.events_shared import SharedEventBus
+from bot.errors import ConfigError
+from bot.events import EventBus, SharedEventBus, event_bus
 from bot.nlu.pipeline import Pipeline
 from bot.privacy import RetentionSweeper, keep_personal_data_out_of_logs
 from bot.project import Project
@@ -100,29 +100,6 @@ class ServerState:
         return True
 
 
-def event_bus(config: BotdeskConfig, db: Database) -> EventBus:
-    """In-process events, or shared over Redis or PostgreSQL when config/env says so (several processes)."""
-    channel = config.events.channel or f"botdesk:{config.assistant_id}"
-    if config.events.backend == "postgres":
-        url = config.events.url or (
-            db.url.render_as_string(hide_password=False) if db.dialect == "postgresql" else None
-        )
-        if url is None:
-            raise StoreError(
-                "events.backend: postgres shares events through PostgreSQL, but the database is "
-                f"{db.dialect}; set events.url to a PostgreSQL URL, or use events.backend: redis"
-            )
-        from bot.events_postgres import PostgresEventBus  # imported when used: memory is a budget
-
-        return PostgresEventBus(url, channel)
-    url = config.events.redis_url()
-    if url is None:
-        return EventBus()
-    from bot.events_redis import RedisEventBus
-
-    return RedisEventBus(url, channel)
-
-
 async def load_pipeline(project: Project) -> Pipeline:
     """The current model, trained first when it does not fit the data and config."""
     info, trained = await asyncio.to_thread(train_project, project, False, True)
@@ -158,8 +135,9 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         raise
     metrics.watch_outbox(outbox)
     try:
-        events = event_bus(config, db)
-    except StoreError:
+        postgres = db.url.render_as_string(hide_password=False) if db.dialect == "postgresql" else None
+        events = event_bus(config, postgres)
+    except ConfigError:
         await db.close()
         raise
     operators = OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events)

@@ -15,8 +15,8 @@ from bot.project import Project
 from bot.store import Database, Message, Sender
 from handoff.accounts import add_account
 from tests.faults.conftest import Launch
+from tests.helpers.services import needs_redis
 from tests.server.api_helpers import PASSWORD, ask_for_a_person, logged_in
-from tests.test_events_redis import needs_redis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, needs_redis]
 REDIS = {"BOTDESK_REDIS_URL": "redis://127.0.0.1:6379/0"}

@@ -7,7 +7,7 @@ events (its ``lost`` counter grows) and should reload from the API, and a proces
 restart loses none of the data, only the notifications.
 
 Across several server processes the same protocol is backed by a shared broker
-(``bot.events_redis``: Redis pub/sub, chosen by config ``events.backend``); this
+(``bot.events.redis``: Redis pub/sub, chosen by config ``events.backend``); this
 in-process bus is the default and the shared one's local half.
 """
 
@@ -104,7 +104,7 @@ class EventBus:
         return len(self._subscribers)
 
     async def start(self) -> None:
-        """Connect to a shared broker, if any (see ``bot.events_redis``); nothing to do in-process."""
+        """Connect to a shared broker, if any (see ``bot.events.redis``); nothing to do in-process."""
 
     async def aclose(self) -> None:
         """Disconnect from a shared broker, if any."""

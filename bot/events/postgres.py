@@ -5,7 +5,7 @@ database, so they can share their events through it too. One connection per proc
 listens (outside the pool, in autocommit), another sends ``pg_notify``. A notification
 carries at most 8000 bytes, so a long message's text is shortened in the event (the
 panel shows the stored message in full once it loads it) and marked ``truncated``.
-The queueing, loop-back filtering and reconnecting are ``bot.events_shared``'s.
+The queueing, loop-back filtering and reconnecting are ``bot.events.shared``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import psycopg
 from sqlalchemy import make_url
 
-from bot.events_shared import SharedEventBus
+from bot.events.shared import SharedEventBus
 
 MAX_PAYLOAD_BYTES = 7900  # PostgreSQL's limit is 8000 bytes, with the channel name
 CONNECT_TIMEOUT = 3

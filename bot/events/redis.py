@@ -1,6 +1,6 @@
 """Live events across server processes over Redis pub/sub (``events.backend: redis``).
 
-The queueing, loop-back filtering and reconnecting are ``bot.events_shared``'s; this
+The queueing, loop-back filtering and reconnecting are ``bot.events.shared``'s; this
 module only talks to Redis. See docs/deploy.md.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.events_shared import SharedEventBus, decode, encode
+from bot.events.shared import SharedEventBus, decode, encode
 
 __all__ = ["RedisEventBus", "decode", "encode"]
 

@@ -3,8 +3,8 @@
 Several ``botdesk run`` processes behind one load balancer share the database, but an
 operator's panel WebSocket is open to one of them, and the customer who asks for a
 person may be talking to another. A ``SharedEventBus`` is the in-process ``EventBus``
-plus a broker channel (Redis pub/sub in ``bot.events_redis``, PostgreSQL LISTEN/NOTIFY
-in ``bot.events_postgres``): ``publish`` delivers to this process's subscribers at once
+plus a broker channel (Redis pub/sub in ``bot.events.redis``, PostgreSQL LISTEN/NOTIFY
+in ``bot.events.postgres``): ``publish`` delivers to this process's subscribers at once
 and hands the event to a background sender; a background listener delivers the events
 other processes published. Each process tags what it sends with its own id and skips
 its own events when they come back, so nobody sees an event twice.
@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, cast, get_args
 
-from bot.events import Event, EventBus, EventKind
+from bot.events.bus import Event, EventBus, EventKind
 
 log = logging.getLogger("botdesk.events")
 
