@@ -1,19 +1,29 @@
-"""A botdesk project on disk: config.yml, intents/, stories/, models/."""
+"""A botdesk project on disk: config.yml, intents/, stories/, models/ — read, checked and trained.
+
+``Project.config`` is config.yml, each plugin item checked by its own registry
+(``check_plugins``); ``Project.train`` trains the NLU model unless the current one still
+fits the data and config; ``engine`` and ``load_pipeline`` give the dialogue engine and
+the model that the server, the shell and the tests run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.stories import DialogueData, load_dialogue_data, validate_references
 from bot.errors import ConfigError
 from bot.nlu.data import TrainingData, intent_files, load_training_data
-from bot.nlu.model_store import ModelStore
-from bot.nlu.pipeline import Pipeline
-from bot.settings import CONFIG_FILE, BotdeskConfig, load_config
+from bot.nlu.model_store import ModelInfo, ModelStore
+from bot.nlu.pipeline import Pipeline, Progress
+from bot.plugins import Registry
+from bot.settings import CONFIG_FILE, BotdeskConfig, ComponentSpec, load_config
 from bot.store.db import Database
+from bot.yamlio import line_of, load_yaml
 
 BUILTIN_ACTIONS = {"action_listen", "action_restart"}
 
@@ -48,7 +58,7 @@ class Project:
 
     @cached_property
     def config(self) -> BotdeskConfig:
-        return load_config(self.config_path)
+        return load_checked_config(self.config_path)
 
     @cached_property
     def data(self) -> TrainingData:
@@ -75,3 +85,59 @@ class Project:
 
     def load_pipeline(self) -> Pipeline:
         return self.models.load(self.config)
+
+    def train(self, *, force: bool = False, progress: Progress | None = None) -> tuple[ModelInfo, bool]:
+        """Train unless the current model already fits data and config.
+
+        Args:
+            force: train even when the current model is up to date.
+            progress: told each training step (the CLI shows a progress line).
+
+        Returns:
+            The model to use, and whether it was trained now.
+        """
+        if not force:
+            current = self.models.is_up_to_date(self.config, self.data)
+            if current is not None:
+                return current, False
+        return self.models.train(self.config, self.data, progress), True
+
+
+def load_checked_config(path: Path) -> BotdeskConfig:
+    """config.yml, its own sections and its plugin items checked (``load_config`` + ``check_plugins``)."""
+    config = load_config(path)
+    check_plugins(config, path)
+    return config
+
+
+def check_plugins(config: BotdeskConfig, path: Path) -> None:
+    """Check config.yml's plugin items with their registries: a typo is an error naming the line.
+
+    Pipeline components, escalation rules and CRM adapters each declare their options
+    (bot/plugins.py); this is the one place that knows all three registries.
+    """
+    from bot.dialogue.escalation import RULES
+    from bot.nlu.registry import COMPONENTS
+    from handoff.crm import check_spec
+
+    raw = load_yaml(path, ConfigError)
+    _check_items(COMPONENTS, ("pipeline",), config.pipeline, raw, path)
+    _check_items(RULES, ("escalation", "rules"), config.escalation.rules, raw, path)
+    for index, item in enumerate(config.crm):
+        problem = check_spec({"adapter": item.adapter, **item.options()})
+        if problem is not None:
+            key, message = problem
+            raise ConfigError(message, path, line_of(raw, ["crm", index, *([key] if key else [])]))
+
+
+def _check_items(
+    registry: Registry[Any], section: tuple[str, ...], specs: Sequence[ComponentSpec], raw: Any, path: Path
+) -> None:
+    for index, spec in enumerate(specs):
+        problem = registry.check(spec.name, spec.options())
+        if problem is not None:
+            key, message = problem
+            location: list[str | int] = [*section, index]
+            if key is not None:
+                location.append(key)
+            raise ConfigError(message, path, line_of(raw, location))

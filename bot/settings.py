@@ -15,8 +15,8 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.dialogue.hours import Department
 from bot.errors import ConfigError
+from bot.hours import Department
 from bot.yamlio import line_of, load_yaml, to_plain
 
 CONFIG_FILE = "config.yml"
@@ -376,7 +376,12 @@ class BotdeskConfig(StrictModel):
 
 
 def load_config(path: Path) -> BotdeskConfig:
-    """Load and validate config.yml, pipeline components included."""
+    """Load and validate config.yml's own sections.
+
+    The items that name a plugin (pipeline components, escalation rules, CRM adapters) are
+    checked by their registries when the project is opened (``bot.project.check_plugins``):
+    this module sits below them all.
+    """
     raw = load_yaml(path, ConfigError)
     if raw is None:
         raise ConfigError("the file is empty; expected a mapping with at least 'pipeline'", path)
@@ -388,35 +393,10 @@ def load_config(path: Path) -> BotdeskConfig:
     except ValidationError as exc:
         raise _explain(exc, raw, path) from None
 
-    from bot.dialogue.escalation import RULES  # each registry owns its items' options
-    from bot.nlu.registry import COMPONENTS
-
-    _check_items(COMPONENTS, ("pipeline",), config.pipeline, raw, path)
-    _check_items(RULES, ("escalation", "rules"), config.escalation.rules, raw, path)
-    from handoff.crm import check_spec  # CRM adapters check their own options
-
-    for index, item in enumerate(config.crm):
-        problem = check_spec({"adapter": item.adapter, **item.options()})
-        if problem is not None:
-            key, message = problem
-            raise ConfigError(message, path, line_of(raw, ["crm", index, *([key] if key else [])]))
     keys = [d.key for d in config.departments]
     if len(set(keys)) != len(keys):
         raise ConfigError("departments: each key must be unique", path, line_of(raw, ["departments"]))
     return config
-
-
-def _check_items(
-    registry: Any, section: tuple[str, ...], specs: Sequence[ComponentSpec], raw: Any, path: Path
-) -> None:
-    for index, spec in enumerate(specs):
-        problem = registry.check(spec.name, spec.options())
-        if problem is not None:
-            key, message = problem
-            location: list[str | int] = [*section, index]
-            if key is not None:
-                location.append(key)
-            raise ConfigError(message, path, line_of(raw, location))
 
 
 def _refuse_inline_secrets(node: Any, path: Path, location: tuple[str | int, ...]) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.cli import main
 from bot.errors import ConfigError
-from bot.settings import load_config
+from bot.project import load_checked_config
 from tests.conftest import REPO, write
 
 GOOD = (REPO / "config.yml").read_text(encoding="utf-8")
@@ -17,12 +17,12 @@ GOOD = (REPO / "config.yml").read_text(encoding="utf-8")
 def error_for(tmp_path: Path, text: str) -> ConfigError:
     path = write(tmp_path / "config.yml", text)
     with pytest.raises(ConfigError) as caught:
-        load_config(path)
+        load_checked_config(path)
     return caught.value
 
 
 def test_default_config_loads() -> None:
-    config = load_config(REPO / "config.yml")
+    config = load_checked_config(REPO / "config.yml")
     assert config.language == "ru"
     assert set(config.intents.human_only) == {"complaint", "human_request", "order_cancel", "change_order"}
     assert set(config.intents.buying_interest) == {
@@ -61,7 +61,7 @@ def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
-        load_config(tmp_path / "config.yml")
+        load_checked_config(tmp_path / "config.yml")
 
 
 def test_unknown_component_with_hint(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_database_password_is_refused(tmp_path: Path) -> None:
 
 
 def test_database_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = load_config(REPO / "config.yml")
+    config = load_checked_config(REPO / "config.yml")
     monkeypatch.setenv("BOTDESK_DATABASE_URL", "postgresql://bot:secret@127.0.0.1/test")
     assert config.database_url() == "postgresql://bot:secret@127.0.0.1/test"
 
@@ -124,5 +124,5 @@ def test_crm_webhook_config_loads(tmp_path: Path) -> None:
     text = GOOD.replace(
         "crm: []", "crm:\n  - adapter: webhook\n    url: http://127.0.0.1:8088/leads\n    secret_env: null"
     )
-    config = load_config(write(tmp_path / "config.yml", text))
+    config = load_checked_config(write(tmp_path / "config.yml", text))
     assert config.crm[0].adapter == "webhook"

@@ -13,7 +13,7 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bot.dialogue.hours import DAYS, WorkingHours, describe_opening
+from bot.hours import DAYS, WorkingHours, describe_opening
 from bot.settings import BotdeskConfig, WidgetSettings
 
 DAY_NAMES = {

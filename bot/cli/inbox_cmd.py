@@ -19,11 +19,11 @@ from rich.table import Table
 from bot.cli import app
 from bot.cli.db_cmd import UrlOption, database_target
 from bot.cli.options import JsonOption, ProjectOption
+from bot.editor.inbox import inbox as build_inbox
+from bot.editor.inbox import parse_since
 from bot.errors import ConfigError
 from bot.project import Project
 from bot.store import Database, upgrade
-from handoff.editor.inbox import inbox as build_inbox
-from handoff.editor.inbox import parse_since
 
 console = Console(soft_wrap=True)
 

@@ -18,8 +18,8 @@ from bot.kpis import Filters, kpi_report, period_for
 from bot.kpis.demo import write_demo
 from bot.kpis.period import kpi_timezone
 from bot.kpis.render import render
-from bot.project import Project
-from bot.settings import BotdeskConfig, load_config
+from bot.project import Project, load_checked_config
+from bot.settings import BotdeskConfig
 from bot.store import Database, upgrade
 
 console = Console(soft_wrap=True)
@@ -32,7 +32,7 @@ class ReportFormat(StrEnum):
 
 
 def _config(project_dir: Path) -> BotdeskConfig:
-    return load_config(project_dir.expanduser().resolve() / "config.yml")
+    return load_checked_config(project_dir.expanduser().resolve() / "config.yml")
 
 
 @app.command("report")

@@ -66,7 +66,7 @@ def run(
     """Serve the bot: widget, operator panel, REST channel, /healthz, /metrics. Ctrl-C stops it gracefully."""
     import uvicorn
 
-    from bot.server.app import create_app  # here: bot.server imports the CLI's train_project
+    from bot.server.app import create_app  # imported when serving: the other commands start faster
     from bot.server.coalesce import uvicorn_config
 
     project = Project.open(project_dir)

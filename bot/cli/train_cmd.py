@@ -17,15 +17,11 @@ console = Console(soft_wrap=True)
 
 
 def train_project(project: Project, force: bool = False, quiet: bool = False) -> tuple[ModelInfo, bool]:
-    """Train unless the current model already fits data and config; returns (model, trained?)."""
-    config, data = project.config, project.data
-    if not force:
-        current = project.models.is_up_to_date(config, data)
-        if current is not None:
-            return current, False
+    """``Project.train`` with a progress line on the terminal; returns (model, trained?)."""
+    if not force and project.models.is_up_to_date(project.config, project.data) is not None:
+        return project.train()
     with step_progress(console, "training", disable=quiet) as step:
-        info = project.models.train(config, data, step)
-    return info, True
+        return project.train(force=force, progress=step)
 
 
 @app.command()

@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 from bot.dialogue.escalation import Escalation, Escalator, Turn, TurnContext
 from bot.dialogue.forms import FormRunner, FormStep
-from bot.dialogue.hours import Department, describe_opening
 from bot.dialogue.policy import Policy
 from bot.dialogue.stories import REQUESTED_SLOT, DialogueData
 from bot.dialogue.tracker import Tracker
+from bot.hours import Department, describe_opening
 from bot.nlu.base import FALLBACK_INTENT, Message
 from bot.settings import BotdeskConfig
 

@@ -14,13 +14,13 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from bot.dialogue.engine import DialogueEngine
+from bot.editor.annotate import IntentFiles
+from bot.editor.annotations import Annotations
+from bot.editor.training import Trainer
 from bot.errors import BotdeskError
 from bot.nlu.pipeline import Pipeline
 from bot.server.deps import ReadyStateDep
 from bot.server.lifespan import ServerOptions, ServerState
-from handoff.editor.annotate import IntentFiles
-from handoff.editor.annotations import Annotations
-from handoff.editor.training import Trainer
 
 
 @dataclass

@@ -28,7 +28,6 @@ from bot.channels.base import ChannelRouter
 from bot.channels.rest import RestCallback
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChatChannel
-from bot.cli.train_cmd import train_project
 from bot.conversation import Clock, ConversationService, utc_now
 from bot.errors import ConfigError
 from bot.events import EventBus, SharedEventBus, event_bus
@@ -102,7 +101,7 @@ class ServerState:
 
 async def load_pipeline(project: Project) -> Pipeline:
     """The current model, trained first when it does not fit the data and config."""
-    info, trained = await asyncio.to_thread(train_project, project, False, True)
+    info, trained = await asyncio.to_thread(project.train)
     if trained:
         log.info("trained model %s (the data or config had changed)", info.version)
     return await asyncio.to_thread(project.models.load, project.config, info)

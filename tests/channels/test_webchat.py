@@ -23,7 +23,7 @@ from bot.channels.webchat import (
     parse_frame,
 )
 from bot.channels.widget import describe_hours, page_settings, status
-from bot.dialogue.hours import WorkingHours
+from bot.hours import WorkingHours
 from bot.messages import OutboundMessage
 from bot.project import Project
 from bot.settings import WidgetInvitation, WidgetSettings

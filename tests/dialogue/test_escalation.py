@@ -9,7 +9,8 @@ import pytest
 from bot.dialogue.escalation import Escalator, Turn, TurnContext
 from bot.errors import ConfigError
 from bot.nlu.base import IntentScore, Message
-from bot.settings import IntentRoles, load_config
+from bot.project import load_checked_config
+from bot.settings import IntentRoles
 from tests.conftest import REPO, write
 
 ROLES = IntentRoles(human_only=["complaint", "human_request", "order_cancel", "change_order"])
@@ -36,7 +37,7 @@ def turn(
 
 @pytest.fixture
 def escalator() -> Escalator:
-    config = load_config(REPO / "config.yml")
+    config = load_checked_config(REPO / "config.yml")
     return Escalator.from_specs([(s.name, s.options()) for s in config.escalation.rules])
 
 
@@ -100,7 +101,7 @@ def test_unknown_rule_in_config_is_clear(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match="unknown escalation rule 'did_not_hlep'; did you mean 'did_not_help'"
     ):
-        load_config(write(tmp_path / "config.yml", text))
+        load_checked_config(write(tmp_path / "config.yml", text))
 
 
 def test_unknown_rule_option_is_clear(tmp_path: Path) -> None:
@@ -108,7 +109,7 @@ def test_unknown_rule_option_is_clear(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match="unknown option 'tims' for misunderstood; did you mean 'times'"
     ) as caught:
-        load_config(write(tmp_path / "config.yml", text))
+        load_checked_config(write(tmp_path / "config.yml", text))
     assert caught.value.line is not None
 
 
@@ -117,4 +118,4 @@ def test_bad_working_hours_in_config_are_clear(tmp_path: Path) -> None:
         (REPO / "config.yml").read_text(encoding="utf-8").replace('daily: "09:00-21:00"', 'daily: "9 to 5"')
     )
     with pytest.raises(ConfigError, match="HH:MM-HH:MM"):
-        load_config(write(tmp_path / "config.yml", text))
+        load_checked_config(write(tmp_path / "config.yml", text))

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.dialogue.engine import DialogueEngine, DialogueState
 from bot.dialogue.stories import load_dialogue_data, validate_references
 from bot.nlu.base import Entity, IntentScore, Message
-from bot.settings import load_config
+from bot.project import load_checked_config
 from tests.conftest import REPO, write
 
 STORIES = """\
@@ -63,7 +63,7 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 def engine(tmp_path: Path) -> DialogueEngine:
-    config = load_config(REPO / "config.yml").model_copy(update={})
+    config = load_checked_config(REPO / "config.yml").model_copy(update={})
     data = load_dialogue_data([write(tmp_path / "stories.yml", STORIES)])
     validate_references(data, {"book", "where", "deny", "affirm"}, set(RESPONSES))
     return DialogueEngine(config, RESPONSES, data)

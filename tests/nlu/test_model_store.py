@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from bot.errors import ModelError
-from bot.project import Project
-from bot.settings import load_config
+from bot.project import Project, load_checked_config
 
 
 def test_train_then_skip_then_retrain_on_change(ru_project: Project) -> None:
@@ -56,7 +55,7 @@ def test_model_for_another_config_is_refused(ru_project: Project) -> None:
         config_path.read_text(encoding="utf-8").replace("max_ngram: 4", "max_ngram: 5"), encoding="utf-8"
     )
     with pytest.raises(ModelError, match="another configuration"):
-        ru_project.models.load(load_config(config_path))
+        ru_project.models.load(load_checked_config(config_path))
 
 
 def test_model_of_another_format_is_refused(ru_project: Project) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.editor.annotate import IntentFiles
 from bot.nlu.data import intent_files, load_training_data
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
-from handoff.editor.annotate import IntentFiles
 from tests.conftest import REPO, copy_project
 
 RENTAL = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.nlu.data import Example, TrainingData
 from bot.nlu.validate import validate_data
-from bot.settings import load_config
+from bot.project import load_checked_config
 from tests.conftest import REPO
 
 
@@ -17,7 +17,7 @@ def data() -> TrainingData:
 
 
 def test_an_intent_answered_by_a_rule_needs_no_utter_response() -> None:
-    config = load_config(REPO / "config.yml")
+    config = load_checked_config(REPO / "config.yml")
     plain = [p.message for p in validate_data(data(), config) if p.level == "error"]
     assert any("intent 'mood_great' has no answer" in m for m in plain)
     with_rules = validate_data(

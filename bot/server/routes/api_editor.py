@@ -13,6 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from bot.editor.annotations import MAX_BATCH, AnnotationError, Label
+from bot.editor.inbox import inbox, parse_since
+from bot.editor.stories import StoryError, append_story, conversation_steps, record_story, story_path
+from bot.editor.training import TrainingError
 from bot.errors import DataError
 from bot.project import Project
 from bot.server.auth import CurrentOperator, require_role
@@ -20,10 +24,6 @@ from bot.server.editor import EditorToolsDep
 from bot.server.routes.api_shapes import BodyRowId
 from bot.store import Operator, OperatorRole
 from bot.store.models import AnnotationAction, AnnotationStatus
-from handoff.editor.annotations import MAX_BATCH, AnnotationError, Label
-from handoff.editor.inbox import inbox, parse_since
-from handoff.editor.stories import StoryError, append_story, conversation_steps, record_story, story_path
-from handoff.editor.training import TrainingError
 
 router = APIRouter(prefix="/api/editor", tags=["editor"])
 Editor = Annotated[Operator, Depends(require_role(OperatorRole.EDITOR, OperatorRole.ADMIN))]

@@ -23,13 +23,13 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from sqlalchemy import select
 
 from bot.dialogue.test_stories import TestStory, UserTurn, _names, _StoryRun, scratch_store, story_services
+from bot.editor.pii import mask_personal_data
 from bot.errors import BotdeskError, DataError
 from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Conversation, Database, Message, Sender
 from bot.yamlio import load_yaml, write_text_atomically
-from handoff.editor.pii import mask_personal_data
 
 STORY_FILE = re.compile(r"^[\w\-]+(/[\w\-]+)*\.yml$")
 DEFAULT_FILE = "tests/test_stories.yml"

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.editor.annotate import IntentFiles, WriteResult, check_intent_name, check_response
+from bot.editor.pii import has_personal_data, mask_personal_data
 from bot.errors import BotdeskError, DataError
 from bot.store import Database, Message, Operator, OperatorRole, Sender
 from bot.store.models import Annotation, AnnotationAction, AnnotationStatus
-from handoff.editor.annotate import IntentFiles, WriteResult, check_intent_name, check_response
-from handoff.editor.pii import has_personal_data, mask_personal_data
 
 EDITORS = frozenset({OperatorRole.EDITOR, OperatorRole.ADMIN})
 MAX_BATCH = 500

@@ -21,15 +21,15 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.dialogue.engine import DialogueEngine
+from bot.editor.annotations import Annotations
+from bot.editor.gate import Side, compare
 from bot.errors import BotdeskError
 from bot.nlu.data import TrainingData, intent_files, load_training_data
 from bot.nlu.pipeline import Pipeline
-from bot.project import Project
-from bot.settings import BotdeskConfig, ComponentSpec, load_config
+from bot.project import Project, load_checked_config
+from bot.settings import BotdeskConfig, ComponentSpec
 from bot.store import Database, Operator
 from bot.store.models import ModelPublication
-from handoff.editor.annotations import Annotations
-from handoff.editor.gate import Side, compare
 
 log = logging.getLogger("botdesk.editor")
 Swap = Callable[[Pipeline, DialogueEngine], None]
@@ -162,7 +162,7 @@ class Trainer:
 
     def _train(self, job: Job, inbox: list[tuple[str, str]]) -> None:
         job.phase = "reading intents and config.yml"
-        config = load_config(self.project.config_path)
+        config = load_checked_config(self.project.config_path)
         if config.language != self.config.language:
             raise TrainingError("config.yml changed the bot's language; restart the server for that", 422)
         data = self.read_data()

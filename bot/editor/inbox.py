@@ -25,13 +25,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.editor.candidates import faq_answers, match_faq
+from bot.editor.clusters import cluster
+from bot.editor.pii import has_personal_data, mask_personal_data
 from bot.nlu.base import FALLBACK_INTENT
 from bot.settings import BotdeskConfig
 from bot.store import Database, Direction, HandoffTicket, Message, Sender
 from bot.store.models import Annotation, AnnotationStatus, Feedback, FeedbackAbout
-from handoff.editor.candidates import faq_answers, match_faq
-from handoff.editor.clusters import cluster
-from handoff.editor.pii import has_personal_data, mask_personal_data
 
 SCAN_LIMIT = 5000  # customer messages looked at, newest first
 CONTEXT_BEFORE, CONTEXT_AFTER = 3, 3

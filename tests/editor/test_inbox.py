@@ -9,12 +9,12 @@ import pytest
 
 from bot.conversation import ConversationService
 from bot.dialogue.test_stories import load_test_stories, run_stories
+from bot.editor.inbox import inbox
+from bot.editor.stories import append_story, conversation_steps, record_story
 from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Database, create_operator
-from handoff.editor.inbox import inbox
-from handoff.editor.stories import append_story, conversation_steps, record_story
 from handoff.service import OperatorService
 from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.editor.annotate import IntentFiles
 from bot.errors import DataError
 from bot.nlu.data import intent_files, load_training_data
-from handoff.editor.annotate import IntentFiles
 
 FILE = """\
 # Delivery questions. Keep the examples short.

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from bot.dialogue.hours import WorkingHours, describe_opening
+from bot.hours import WorkingHours, describe_opening
 
 SHOP = WorkingHours(
     timezone="Europe/Moscow",

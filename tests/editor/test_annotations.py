@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.conversation import ConversationService
+from bot.editor.annotate import IntentFiles
+from bot.editor.annotations import AnnotationError, Annotations, Label
 from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Database, Message, Operator, OperatorRole, Sender, create_operator
 from bot.store.models import AnnotationAction, AnnotationStatus
-from handoff.editor.annotate import IntentFiles
-from handoff.editor.annotations import AnnotationError, Annotations, Label
 from tests.conftest import REPO, copy_project
 from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from handoff.editor.candidates import faq_answers, match_faq, token_set_similarity
-from handoff.editor.clusters import cluster
-from handoff.editor.pii import has_personal_data, mask_personal_data
+from bot.editor.candidates import faq_answers, match_faq, token_set_similarity
+from bot.editor.clusters import cluster
+from bot.editor.pii import has_personal_data, mask_personal_data
 
 
 def texts_of(groups: list[list[int]], texts: list[str]) -> list[set[str]]:
