@@ -22,11 +22,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.clock import Clock, utc_now
 from bot.dialogue.engine import DialogueEngine, DialogueState, Reply, TurnResult
 from bot.dialogue.validators import mask_phone
 from bot.events import NO_EVENTS, EventBus
@@ -54,13 +55,6 @@ from bot.survey import ConversationRef, asked_after_close, record_answer, record
 
 log = logging.getLogger("botdesk.conversation")
 HUMAN_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR)
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Handled:
     """What one inbound message led to; ``replies`` go back through the same channel."""

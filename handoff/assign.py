@@ -14,7 +14,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from bot.conversation import Clock
+from bot.clock import Clock
 from bot.settings import BotdeskConfig
 from bot.store import Database, HandoffTicket, list_queue
 from bot.store.operators import available_operators

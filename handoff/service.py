@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.conversation import Clock, utc_now
+from bot.clock import Clock, utc_now
 from bot.dialogue.engine import CONVERSATIONAL, DialogueEngine, DialogueState, TurnResult
 from bot.errors import BotdeskError
 from bot.events import NO_EVENTS, EventBus

@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 import bot
-from bot.conversation import Clock, utc_now
+from bot.clock import Clock, utc_now
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server import unavailable

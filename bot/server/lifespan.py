@@ -28,7 +28,8 @@ from bot.channels.base import ChannelRouter
 from bot.channels.rest import RestCallback
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChatChannel
-from bot.conversation import Clock, ConversationService, utc_now
+from bot.clock import Clock, utc_now
+from bot.conversation import ConversationService
 from bot.errors import ConfigError
 from bot.events import EventBus, SharedEventBus, event_bus
 from bot.nlu.pipeline import Pipeline

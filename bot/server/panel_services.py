@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.conversation import Clock
+from bot.clock import Clock
 from bot.events import EventBus
 from bot.server.throttle import LoginThrottle
 from bot.settings import BotdeskConfig

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
-from bot.conversation import Clock
+from bot.clock import Clock
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=5)
