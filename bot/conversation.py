@@ -317,8 +317,11 @@ class ConversationService:
         state = DialogueState.from_dict(turn.dialogue)
         if not turn.dialogue and not turn.first_contact and await self._survey_after_close(transaction, turn):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
+        # Custom actions may do network I/O inside this transaction for now (issue 18 moves it out).
         result = (
-            self.engine.handle(state, turn.parsed, now)
+            await self.engine.handle(
+                state, turn.parsed, now, sender_id=inbound.sender_id, channel=inbound.channel
+            )
             if turn.parsed is not None
             else self.engine.non_text(state)
         )
