@@ -160,6 +160,21 @@ class TurnResult:
     effects: list[Effect] = field(default_factory=list)
     events: list[Step] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
+    # (action, first reply, end of its replies): which replies each action said, in order
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def action_view(self) -> list[str]:
+        """The turn as Rasa lists it: each action run (a form, a custom action) once, plus
+        the responses botdesk's engine said itself, in order."""
+        names: list[str] = []
+        spans = sorted(self.spans, key=lambda s: s[1])
+        covered = {i for _, start, end in spans for i in range(start, end)}
+        for index, reply in enumerate(self.replies):
+            names += [name for name, start, _ in spans if start == index]
+            if index not in covered and reply.response != "introduction":
+                names.append("utter_default" if reply.response == "fallback" else str(reply.response))
+        names += [name for name, start, _ in spans if start >= len(self.replies)]
+        return names
 
     def _first(self, kind: type[Any]) -> Any:
         return next((e for e in self.effects if isinstance(e, kind)), None)
@@ -502,6 +517,14 @@ class DialogueEngine:
             await self._run(work, action)
 
     async def _run(self, work: _Turn, action: str) -> None:
+        start, before = len(work.result.replies), len(work.result.actions)
+        try:
+            await self._run_action(work, action)
+        finally:
+            if len(work.result.actions) > before:
+                work.result.spans.append((action, start, len(work.result.replies)))
+
+    async def _run_action(self, work: _Turn, action: str) -> None:
         tracker, result = work.state.tracker, work.result
         if action in self.dialogue.forms:
             rejected = not await self.forms.run(self, work, action)
@@ -668,7 +691,7 @@ class DialogueEngine:
             work.result.replies.append(self.say("utter_offer_declined", work.channel))
             return
         state.lead_kind = "callback" if offer == "callback" else "lead"
-        await self.forms.run(self, work, LEAD_FORM)
+        await self._run(work, LEAD_FORM)
 
     def _escalate(self, work: _Turn, escalation: Escalation) -> None:
         state, result, now = work.state, work.result, work.now
