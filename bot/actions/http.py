@@ -24,6 +24,7 @@ the action names a response for it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -159,12 +160,19 @@ class HttpActions:
     def __init__(self, specs: dict[str, HttpActionSpec], client: httpx.AsyncClient | None = None) -> None:
         self.specs = dict(specs)
         self._client = client
+        self._given = client is not None  # a client from the caller is used as it is
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def handles(self, action: str) -> bool:
         return action in self.specs
 
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:
+        """One connection pool per event loop (a pool cannot outlive the loop it was made in)."""
+        if self._given and self._client is not None:
+            return self._client
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._loop = loop
             self._client = httpx.AsyncClient(follow_redirects=False)
         return self._client
 
@@ -211,6 +219,7 @@ class HttpActions:
         except orjson.JSONDecodeError:
             return self._failed(spec, "the answer is not JSON")
         events = []
+        values: dict[str, Any] = {}
         for slot, path in spec.slots.items():
             value = json_path(document, path)
             if isinstance(value, str):
@@ -218,7 +227,11 @@ class HttpActions:
             elif isinstance(value, (dict, list)):
                 value = None  # slots hold plain values; map the fields inside instead
             events.append({"event": "slot", "name": slot, "value": value})
-        responses = [{"response": spec.response}] if spec.response else []
+            if value is not None:
+                values[slot] = value
+        # As with Rasa's dispatcher, a response is rendered before the action's events apply:
+        # the new values travel with it as template values.
+        responses = [{"response": spec.response, **values}] if spec.response else []
         return ActionOutcome(events, responses)
 
     def _failed(self, spec: HttpActionSpec, why: str) -> ActionOutcome:

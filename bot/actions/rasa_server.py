@@ -9,6 +9,7 @@ before they are parsed, and nothing from the request or the answer is logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -30,12 +31,19 @@ class ActionServerClient:
         self.endpoint = endpoint
         self.actions = set(actions)
         self._client = client
+        self._given = client is not None  # a client from the caller is used as it is
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def handles(self, action: str) -> bool:
         return action in self.actions
 
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:
+        """One connection pool per event loop (a pool cannot outlive the loop it was made in)."""
+        if self._given and self._client is not None:
+            return self._client
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._loop = loop
             auth = httpx.BasicAuth(*self.endpoint.basic_auth) if self.endpoint.basic_auth else None
             self._client = httpx.AsyncClient(
                 timeout=self.endpoint.timeout,

@@ -410,6 +410,8 @@ class DialogueEngine:
             await self._dialogue(work, intent)
             if result.escalation is None and not result.actions and tracker.active_loop:
                 result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+            if not tracker.active_loop and self._answered(result):
+                self._after_answer(work, intent)  # the form is done and its answer was given
             state.turns.append(Turn(intent, "", False))  # answers to a form are personal data
             result.events = tracker.history[mark:] if len(tracker.history) >= mark else []
             return result
@@ -433,7 +435,7 @@ class DialogueEngine:
             if not result.actions and result.escalation is None:
                 state.misunderstood_in_a_row += 1
                 result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
-        if any(a.startswith("utter_") or a in self.dialogue.http_actions for a in result.actions):
+        if self._answered(result):
             self._after_answer(work, intent)
         if awaited_feedback and intent in YES_NO:
             result.effects.append(RecordSurveyAnswer(helpful=intent == "affirm"))
@@ -654,6 +656,9 @@ class DialogueEngine:
         self._escalate(work, Escalation(INTEGRATION_UNAVAILABLE, detail, 0))
 
     # ---- botdesk's own dialogue around the flows ---------------------------------------
+    def _answered(self, result: TurnResult) -> bool:
+        return any(a.startswith("utter_") or a in self.dialogue.http_actions for a in result.actions)
+
     def _after_answer(self, work: _Turn, intent: str) -> None:
         state, result = work.state, work.result
         if state.tracker.active_loop or result.escalation is not None:

@@ -117,7 +117,14 @@ class Policy:
     ) -> bool:
         start = tail[0] if tail else len(tracker.history)
         slots, loop = tracker.state_before(start)
-        if not all(_state_holds(c, slots, loop, self.data) for c in flow.conditions):
+        first = pattern[0] if pattern else None
+        for condition in flow.conditions:
+            if _state_holds(condition, slots, loop, self.data):
+                continue
+            # A form that starts and completes in one run (its slots were already filled):
+            # Rasa's submit rule still follows, though the form was not active before it ran.
+            if condition.kind == "loop" and first is not None and (first.kind, first.name) == ("action", condition.name):
+                continue
             return False
         # slot_was_set / active_loop steps inside the prefix: check the state after the
         # skeleton step they follow (i.e. at the next skeleton step, or now).

@@ -140,6 +140,16 @@ class DialogueData:
     def stories(self) -> list[Flow]:
         return [f for f in self.flows if f.kind == "story"]
 
+    def responses_said(self) -> set[str]:
+        """Responses the dialogue says: flow steps, form questions, HTTP actions' responses."""
+        said = {s.name for f in self.flows for s in f.steps if s.kind == "action"}
+        for form in self.forms.values():
+            for slot in form.required_slots:
+                said |= {f"utter_ask_{slot}", f"utter_ask_{form.name}_{slot}", f"utter_invalid_{slot}"}
+        for spec in self.http_actions.values():
+            said |= set(spec.responses())
+        return said
+
 
 def load_dialogue_data(paths: Iterable[Path]) -> DialogueData:
     data = DialogueData()

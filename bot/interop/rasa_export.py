@@ -20,8 +20,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from bot.dialogue.stories import ACTIVE_LOOP_NONE, SLOT_IS_SET, DialogueData, Flow, Slot
+from bot.errors import ConfigError
 from bot.nlu.data import Example, TrainingData
 from bot.project import Project
+from bot.yamlio import load_yaml, to_plain
 
 RASA_FORMAT = "3.1"
 # Rasa 3's default NLU pipeline (what `rasa init` writes), for side-by-side comparisons.
@@ -245,6 +247,16 @@ def config_document(project: Project) -> tuple[dict[str, Any], list[str]]:
     return config, warnings
 
 
+def _endpoints(project: Project) -> dict[str, Any]:
+    """endpoints.yml: the project's own action_endpoint, as written (``${VARIABLES}`` kept)."""
+    path = project.root / "endpoints.yml"
+    if not path.is_file():
+        return {}
+    raw = load_yaml(path, ConfigError)
+    endpoint = raw.get("action_endpoint") if isinstance(raw, dict) else None
+    return {"action_endpoint": to_plain(endpoint)} if endpoint else {}
+
+
 def export_rasa(project: Project, target: Path) -> tuple[list[Path], list[str]]:
     """Write the Rasa project; returns the files written and what could not be carried over."""
     data, dialogue = project.data, project.dialogue
@@ -256,8 +268,13 @@ def export_rasa(project: Project, target: Path) -> tuple[list[Path], list[str]]:
         target / "data" / "nlu.yml": nlu_document(data),
         target / "data" / "rules.yml": rules_document(data, dialogue),
         target / "credentials.yml": {"rest": None},
-        target / "endpoints.yml": {},
+        target / "endpoints.yml": _endpoints(project),
     }
+    if dialogue.http_actions:
+        warnings.append(
+            "HTTP actions (" + ", ".join(sorted(dialogue.http_actions)) + ") are botdesk's declarative "
+            "actions: the domain declares them, but Rasa runs them only if your action server implements them"
+        )
     if dialogue.stories:
         files[target / "data" / "stories.yml"] = {
             "version": RASA_FORMAT,
