@@ -24,12 +24,14 @@ IGNORED = object()  # feature() for a slot that does not influence the conversat
 
 
 def intent_is_desired(mapping: SlotMapping, intent: str, data: DialogueData, tracker: Tracker) -> bool:
+    # Rasa names a retrieval intent by its base (``faq``) here; the full name is accepted too.
+    names = {intent, intent.split("/", 1)[0]}
     not_intents = set(mapping.not_intent)
     if tracker.active_loop and tracker.active_loop in data.forms:
         not_intents |= set(data.forms[tracker.active_loop].ignored_intents)
     if mapping.intent:
-        return intent in mapping.intent or intent.split("/", 1)[0] in mapping.intent
-    return intent not in not_intents
+        return bool(names & set(mapping.intent))
+    return not names & not_intents
 
 
 def conditions_hold(mapping: SlotMapping, tracker: Tracker) -> bool:
