@@ -116,6 +116,9 @@ class Policy:
         self, flow: Flow, prefix: Sequence[Step], pattern: Sequence[Step], tail: list[int], tracker: Tracker
     ) -> bool:
         start = tail[0] if tail else len(tracker.history)
+        if pattern and pattern[0].kind == "intent":
+            # Rasa's state of a user turn includes the slots its message filled.
+            start = tail[1] if len(tail) > 1 else len(tracker.history)
         slots, loop = tracker.state_before(start)
         first = pattern[0] if pattern else None
         for condition in flow.conditions:
