@@ -105,3 +105,16 @@ stories:
     finally:
         story.unlink()
     assert code == 0, capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_rasa_init_project_passes_its_seven_test_stories(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "moodbot"
+    assert main(["import", "rasa", str(PROJECTS / "moodbot"), "--to", str(target)]) == 0
+    assert main(["train", "--project", str(target)]) == 0
+    code = main(["test", "--project", str(target)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "7 passed, 0 failed" in out
