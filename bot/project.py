@@ -87,7 +87,9 @@ class Project:
             seed,
             actions=actions if actions is not None else self.action_executor(),
             intents=list(self.data.intents),
-            entities=sorted(self.data.declared_entities | {a.entity for e in self.data.examples for a in e.entities}),
+            entities=sorted(
+                self.data.declared_entities | {a.entity for e in self.data.examples for a in e.entities}
+            ),
         )
 
     def database(self) -> Database:

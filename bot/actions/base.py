@@ -36,9 +36,7 @@ class ActionExecutor(Protocol):
 
     def handles(self, action: str) -> bool: ...
 
-    async def run(
-        self, action: str, tracker: dict[str, Any], domain: dict[str, Any]
-    ) -> ActionOutcome: ...
+    async def run(self, action: str, tracker: dict[str, Any], domain: dict[str, Any]) -> ActionOutcome: ...
 
 
 class NoActions:
@@ -54,7 +52,9 @@ class NoActions:
 class Executors:
     """Several executors, asked in order: the first that handles a name runs it."""
 
-    def __init__(self, executors: list[ActionExecutor], by_name: Mapping[str, ActionExecutor] | None = None) -> None:
+    def __init__(
+        self, executors: list[ActionExecutor], by_name: Mapping[str, ActionExecutor] | None = None
+    ) -> None:
         self.executors = list(executors)
         self.by_name = dict(by_name or {})
 

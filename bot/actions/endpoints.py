@@ -45,7 +45,11 @@ class EndpointConfig:
 def expand_env(value: Any, where: str) -> Any:
     """``${VAR}`` (and botdesk's ``${VAR:-default}``) from the environment, in nested values."""
     if isinstance(value, str):
-        missing = [m.group(1) for m in ENV_REFERENCE.finditer(value) if m.group(1) not in os.environ and m.group(2) is None]
+        missing = [
+            m.group(1)
+            for m in ENV_REFERENCE.finditer(value)
+            if m.group(1) not in os.environ and m.group(2) is None
+        ]
         if missing:
             raise ConfigError(f"{where}: set the environment variable(s) {', '.join(sorted(set(missing)))}")
         return ENV_REFERENCE.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)

@@ -27,7 +27,9 @@ MAX_ANSWER_BYTES = 1024 * 1024
 class ActionServerClient:
     """Runs every action the domain declares (``actions:``) on the configured action server."""
 
-    def __init__(self, endpoint: EndpointConfig, actions: set[str], client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, endpoint: EndpointConfig, actions: set[str], client: httpx.AsyncClient | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.actions = set(actions)
         self._client = client
@@ -78,7 +80,9 @@ class ActionServerClient:
                 raw = await _read_limited(response)
                 status = response.status_code
         except httpx.TimeoutException:
-            log.warning("action %s: the action server did not answer in %.0f s", action, self.endpoint.timeout)
+            log.warning(
+                "action %s: the action server did not answer in %.0f s", action, self.endpoint.timeout
+            )
             raise ActionUnavailable(f"action {action}: the action server timed out") from None
         except httpx.HTTPError as exc:
             log.warning("action %s: the action server is unreachable (%s)", action, type(exc).__name__)

@@ -69,7 +69,9 @@ def load_orders(path: Path | None) -> dict[str, dict[str, Any]]:
     return {str(item["number"]): item for item in items}
 
 
-def create_shop_app(orders: dict[str, dict[str, Any]] | None = None, *, fail: FailRequest | None = None) -> FastAPI:
+def create_shop_app(
+    orders: dict[str, dict[str, Any]] | None = None, *, fail: FailRequest | None = None
+) -> FastAPI:
     known = dict(DEMO_ORDERS if orders is None else orders)
     failures = FailureSwitch()
     if fail is not None:

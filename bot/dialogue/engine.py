@@ -328,7 +328,10 @@ class DialogueEngine:
                 "responses": self.responses,
                 "actions": sorted(set(data.actions) | set(data.http_actions)),
                 "forms": {
-                    f.name: {"required_slots": list(f.required_slots), "ignored_intents": list(f.ignored_intents)}
+                    f.name: {
+                        "required_slots": list(f.required_slots),
+                        "ignored_intents": list(f.ignored_intents),
+                    }
                     for f in data.forms.values()
                 },
                 "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
@@ -572,13 +575,17 @@ class DialogueEngine:
             self._escalate(work, escalation)
             work.stop = True
 
-    async def _call(self, work: _Turn, action: str, extra: list[dict[str, Any]] | None = None) -> ActionOutcome:
+    async def _call(
+        self, work: _Turn, action: str, extra: list[dict[str, Any]] | None = None
+    ) -> ActionOutcome:
         if not self.actions.handles(action):
             raise ActionUnavailable(f"action {action}: no action server or HTTP action runs it")
         state = work.state.tracker.rasa_state(work.sender_id, extra)
         return await self.actions.run(action, state, self.rasa_domain())
 
-    async def _apply(self, work: _Turn, action: str, outcome: ActionOutcome, custom_mapping: bool = False) -> None:
+    async def _apply(
+        self, work: _Turn, action: str, outcome: ActionOutcome, custom_mapping: bool = False
+    ) -> None:
         """Rasa's order: the action is logged, then its responses are said and its events applied."""
         tracker, result = work.state.tracker, work.result
         if any(e.get("event") == "action_execution_rejected" for e in outcome.events):
@@ -594,9 +601,21 @@ class DialogueEngine:
     def _response(self, response: dict[str, Any], slots: dict[str, Any], channel: str | None) -> Reply:
         """A response from an action: a named template (with its extra values) or text, buttons, ..."""
         name = response.get("response") or response.get("template")
-        known = ("text", "buttons", "image", "custom", "json_message", "attachment", "elements", "quick_replies")
+        known = (
+            "text",
+            "buttons",
+            "image",
+            "custom",
+            "json_message",
+            "attachment",
+            "elements",
+            "quick_replies",
+        )
         if name:
-            values = {**slots, **{k: v for k, v in response.items() if k not in (*known, "response", "template")}}
+            values = {
+                **slots,
+                **{k: v for k, v in response.items() if k not in (*known, "response", "template")},
+            }
             reply = self.say(str(name), channel, **values)
         else:
             reply = Reply("")
@@ -629,9 +648,9 @@ class DialogueEngine:
             elif kind == "followup":
                 work.followup = str(event.get("name"))
             elif kind == "active_loop":
-                name = event.get("name")
-                tracker.set_loop(str(name) if name else None)
-                if not name:
+                loop = event.get("name")
+                tracker.set_loop(str(loop) if loop else None)
+                if not loop:
                     tracker.set_slot(REQUESTED_SLOT, None)
             elif kind == "rewind":
                 tracker.revert_user()
@@ -678,7 +697,10 @@ class DialogueEngine:
             and not state.surveyed
             and "utter_ask_feedback" in self.responses
             and intent not in CONVERSATIONAL
-            and (f"utter_{intent}" in result.actions or any(a in self.dialogue.http_actions for a in result.actions))
+            and (
+                f"utter_{intent}" in result.actions
+                or any(a in self.dialogue.http_actions for a in result.actions)
+            )
         ):
             self.ask_feedback(state, result)
 
@@ -802,7 +824,10 @@ def _slot_dict(slot: Any) -> dict[str, Any]:
             mapping["value"] = m.value
         if m.conditions:
             mapping["conditions"] = [
-                {"active_loop": c.active_loop, **({"requested_slot": c.requested_slot} if c.requested_slot else {})}
+                {
+                    "active_loop": c.active_loop,
+                    **({"requested_slot": c.requested_slot} if c.requested_slot else {}),
+                }
                 for c in m.conditions
             ]
         mappings.append(mapping)

@@ -61,7 +61,9 @@ class FormRunner:
             tracker.action(name)
             work.result.actions.append(name)
             engine.apply_events(work, events)
-            chosen = [e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == REQUESTED_SLOT]
+            chosen = [
+                e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == REQUESTED_SLOT
+            ]
         else:
             chosen = []
             tracker.action(name)
@@ -74,7 +76,9 @@ class FormRunner:
                     work.state.lead_kind = "callback"
                 for slot, value in trigger_slots(self.data, tracker, name, intent).items():
                     tracker.set_slot(slot, value)
-                prefilled = {s: tracker.slots[s] for s in form.required_slots if tracker.slots.get(s) is not None}
+                prefilled = {
+                    s: tracker.slots[s] for s in form.required_slots if tracker.slots.get(s) is not None
+                }
                 if prefilled:
                     engine.apply_events(work, await self._validate(engine, work, form, prefilled))
         if work.stop or tracker.active_loop != name:

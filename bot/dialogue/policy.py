@@ -67,7 +67,9 @@ class Policy:
     def __init__(self, data: DialogueData, responses: set[str]) -> None:
         self.data = data
         self.responses = responses
-        self.retrieval_actions = {"utter_" + retrieval_base(r[len("utter_") :]) for r in responses if "/" in r}
+        self.retrieval_actions = {
+            "utter_" + retrieval_base(r[len("utter_") :]) for r in responses if "/" in r
+        }
         self._rules = [(flow, _predictions_of(flow)) for flow in data.rules]
         self._stories = [(flow, _predictions_of(flow)) for flow in data.stories]
 
@@ -126,7 +128,11 @@ class Policy:
                 continue
             # A form that starts and completes in one run (its slots were already filled):
             # Rasa's submit rule still follows, though the form was not active before it ran.
-            if condition.kind == "loop" and first is not None and (first.kind, first.name) == ("action", condition.name):
+            if (
+                condition.kind == "loop"
+                and first is not None
+                and (first.kind, first.name) == ("action", condition.name)
+            ):
                 continue
             return False
         # slot_was_set / active_loop steps inside the prefix: check the state after the

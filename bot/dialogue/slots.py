@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.dialogue.stories import REQUESTED_SLOT, SLOT_IS_SET, DialogueData, Slot, SlotMapping
 from bot.dialogue.tracker import Tracker
-from bot.nlu.base import FALLBACK_INTENT, Message
+from bot.nlu.base import Message
 
 IGNORED = object()  # feature() for a slot that does not influence the conversation
 
@@ -44,7 +44,9 @@ def conditions_hold(mapping: SlotMapping, tracker: Tracker) -> bool:
     )
 
 
-def entity_values(mapping: SlotMapping, message: Message, roles: dict[int, tuple[str | None, str | None]]) -> list[str]:
+def entity_values(
+    mapping: SlotMapping, message: Message, roles: dict[int, tuple[str | None, str | None]]
+) -> list[str]:
     """Values of the mapping's entity, with the same role and group (none when it names none)."""
     values = []
     for index, entity in enumerate(message.entities):
@@ -107,8 +109,6 @@ def extract_slots(
                 value = mapping.value
             elif mapping.type == "from_text":
                 value = message.text.strip() or None
-                if value is not None and intent == FALLBACK_INTENT and not message.text.strip():
-                    value = None
             if value is None:
                 continue
             if tracker.slots.get(slot.name) != value or slot.name not in found:
@@ -137,9 +137,9 @@ def custom_mapping_actions(data: DialogueData, tracker: Tracker) -> list[str]:
     actions: list[str] = []
     for slot in data.slots.values():
         for mapping in slot.mappings:
-            if mapping.type == "custom" and mapping.action and conditions_hold(mapping, tracker):
-                if mapping.action not in actions:
-                    actions.append(mapping.action)
+            wanted = mapping.type == "custom" and mapping.action and conditions_hold(mapping, tracker)
+            if wanted and mapping.action not in actions:
+                actions.append(str(mapping.action))
     return actions
 
 

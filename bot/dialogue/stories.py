@@ -234,7 +234,9 @@ def _names(value: Any) -> tuple[str, ...]:
 
 def _mapping(slot: str, mapping: Any, path: Path, line: int | None) -> SlotMapping:
     if not isinstance(mapping, dict) or mapping.get("type") not in MAPPING_TYPES:
-        raise DataError(f"slot '{slot}': each mapping needs a type out of {', '.join(MAPPING_TYPES)}", path, line)
+        raise DataError(
+            f"slot '{slot}': each mapping needs a type out of {', '.join(MAPPING_TYPES)}", path, line
+        )
     for key in mapping:
         if key not in MAPPING_KEYS:
             raise DataError(_unknown(str(key), MAPPING_KEYS, f"a mapping of slot '{slot}'"), path, line)
@@ -271,7 +273,9 @@ def _form(name: str, spec: Any, path: Path, line: int | None) -> Form:
         raise DataError(f"form '{name}' needs a non-empty 'required_slots' list", path, line)
     for key in spec:
         if key not in ("required_slots", "ignored_intents"):
-            raise DataError(_unknown(str(key), ("required_slots", "ignored_intents"), f"form '{name}'"), path, line)
+            raise DataError(
+                _unknown(str(key), ("required_slots", "ignored_intents"), f"form '{name}'"), path, line
+            )
     return Form(name, tuple(str(s) for s in required), _names(spec.get("ignored_intents")))
 
 
@@ -350,7 +354,9 @@ def _segments(item: Any, path: Path, line: int | None) -> list[_Segment]:
             starts, steps, leading = [str(raw["checkpoint"])], [], True
             continue
         if isinstance(raw, dict) and "or" in raw:
-            raise DataError(f"'{name}': 'or' steps and checkpoints in one story are not supported", path, step_line)
+            raise DataError(
+                f"'{name}': 'or' steps and checkpoints in one story are not supported", path, step_line
+            )
         leading = False
         steps.extend(_steps(raw, path, step_line, name))
     if steps or not result:  # else the story ended on a checkpoint: its last segment carries it
@@ -443,11 +449,14 @@ def _steps(raw: Any, path: Path, line: int | None, owner: str) -> list[Step]:
         raise DataError(f"'{owner}': an 'or' step cannot be nested or used in a condition", path, line)
     if "user" in raw or "bot" in raw:
         raise DataError(
-            f"'{owner}': end-to-end 'user:'/'bot:' text belongs in test stories (tests/test_*.yml)", path, line
+            f"'{owner}': end-to-end 'user:'/'bot:' text belongs in test stories (tests/test_*.yml)",
+            path,
+            line,
         )
     keys = ", ".join(str(k) for k in raw)
     raise DataError(
-        f"'{owner}': unknown step ({keys}); expected intent, action, slot_was_set, active_loop, or, checkpoint",
+        f"'{owner}': unknown step ({keys}); expected intent, action, slot_was_set, active_loop, or, "
+        "checkpoint",
         path,
         line,
     )
@@ -481,10 +490,10 @@ def validate_references(data: DialogueData, intents: set[str], actions: set[str]
                     f"{flow.kind} '{flow.name}': unknown form '{step.name}'", Path(flow.source), step.line
                 )
     for form in data.forms.values():
-        for slot in form.required_slots:
-            if slot not in data.slots:
+        for required in form.required_slots:
+            if required not in data.slots:
                 raise DataError(
-                    f"form '{form.name}' requires slot '{slot}', which is not declared under slots:"
+                    f"form '{form.name}' requires slot '{required}', which is not declared under slots:"
                 )
     for slot in data.slots.values():
         for mapping in slot.mappings:
@@ -493,7 +502,10 @@ def validate_references(data: DialogueData, intents: set[str], actions: set[str]
                     raise DataError(f"slot '{slot.name}': a mapping names unknown intent '{intent}'")
             for condition in mapping.conditions:
                 if condition.active_loop is not None and condition.active_loop not in data.forms:
-                    raise DataError(f"slot '{slot.name}': a mapping condition names unknown form '{condition.active_loop}'")
+                    raise DataError(
+                        f"slot '{slot.name}': a mapping condition names unknown form "
+                        f"'{condition.active_loop}'"
+                    )
 
 
 def _hint(name: str, known: set[str]) -> str:

@@ -143,7 +143,8 @@ def _story(item: dict[str, Any], path: Path, line: int | None, node: Any) -> Tes
         else:
             keys = ", ".join(step)
             raise DataError(
-                f"story '{name}': unsupported step ({keys}); use user/intent, action, slot_was_set, active_loop",
+                f"story '{name}': unsupported step ({keys}); "
+                "use user/intent, action, slot_was_set, active_loop",
                 path,
                 step_line,
             )

@@ -167,7 +167,8 @@ class Tracker:
     def to_dict(self) -> dict[str, Any]:
         return {
             "history": [
-                [s.kind, s.name, list(s.value) if isinstance(s.value, tuple) else s.value] for s in self.history
+                [s.kind, s.name, list(s.value) if isinstance(s.value, tuple) else s.value]
+                for s in self.history
             ],
             "slots": dict(self.slots),
             "active_loop": self.active_loop,

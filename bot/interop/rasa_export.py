@@ -146,7 +146,10 @@ def _slot(slot: Slot, dialogue: DialogueData) -> dict[str, Any]:
             mapping["not_intent"] = list(m.not_intent)
         if m.conditions:
             mapping["conditions"] = [
-                {"active_loop": c.active_loop, **({"requested_slot": c.requested_slot} if c.requested_slot else {})}
+                {
+                    "active_loop": c.active_loop,
+                    **({"requested_slot": c.requested_slot} if c.requested_slot else {}),
+                }
                 for c in m.conditions
             ]
         mappings.append(mapping)

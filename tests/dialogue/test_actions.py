@@ -86,7 +86,10 @@ RESPONSES: dict[str, list[dict[str, Any]]] = {
     "utter_ask_topping": [{"text": "Which topping?"}],
     "utter_pizza_done": [
         {"text": "A {size} pizza with {topping}."},
-        {"text": "A LARGE pizza with {topping}!", "condition": [{"type": "slot", "name": "size", "value": "large"}]},
+        {
+            "text": "A LARGE pizza with {topping}!",
+            "condition": [{"type": "slot", "name": "size", "value": "large"}],
+        },
     ],
     "utter_followed": [{"text": "Followed up."}],
     "utter_handoff_queued": [{"text": "A person will answer."}],
@@ -131,16 +134,27 @@ def engine(tmp_path: Path, url: str, timeout: float = 2.0) -> DialogueEngine:
     data = load_dialogue_data([write(tmp_path / "stories.yml", STORIES)])
     validate_references(data, {"lookup", "order_pizza", "rewind", "inform"}, set(RESPONSES))
     client = ActionServerClient(EndpointConfig(url, timeout=timeout), set(data.actions))
-    return DialogueEngine(config, RESPONSES, data, actions=Executors([client]), intents=["lookup", "order_pizza", "rewind", "inform"], entities=["size"])
+    return DialogueEngine(
+        config,
+        RESPONSES,
+        data,
+        actions=Executors([client]),
+        intents=["lookup", "order_pizza", "rewind", "inform"],
+        entities=["size"],
+    )
 
 
-def say(bot: DialogueEngine, state: DialogueState, text: str, intent: str, entities: list[Entity] | None = None) -> TurnResult:
+def say(
+    bot: DialogueEngine, state: DialogueState, text: str, intent: str, entities: list[Entity] | None = None
+) -> TurnResult:
     score = IntentScore(intent, 0.99)
     message = Message(text=text, intent=score, ranking=[score], entities=entities or [])
     return asyncio.run(bot.handle(state, message, NOW, sender_id="customer-7", channel="rest"))
 
 
-def test_the_request_is_rasas_and_the_answer_is_applied(tmp_path: Path, fake: FakeActionServer, server: Any) -> None:
+def test_the_request_is_rasas_and_the_answer_is_applied(
+    tmp_path: Path, fake: FakeActionServer, server: Any
+) -> None:
     fake.answer = {
         "events": [
             {"event": "slot", "name": "note", "value": "vip", "timestamp": None},
@@ -189,7 +203,10 @@ def test_a_failing_action_server_hands_off(
     bot, state = engine(tmp_path, server[1], timeout=0.5), DialogueState()
     result = say(bot, state, "look it up", "lookup")
     assert result.escalation is not None and result.escalation.reason == "integration_unavailable"
-    assert [r.response for r in result.replies[1:]] == ["utter_integration_unavailable", "utter_handoff_queued"]
+    assert [r.response for r in result.replies[1:]] == [
+        "utter_integration_unavailable",
+        "utter_handoff_queued",
+    ]
     assert isinstance(result.effects[0], OpenTicket)
 
 
@@ -207,7 +224,10 @@ def test_form_validation_on_the_action_server(tmp_path: Path, fake: FakeActionSe
         for event in candidates:
             value = event["value"]
             if event["name"] == "topping" and value == "pineapple":
-                return {"events": [{"event": "slot", "name": "topping", "value": None}], "responses": [{"text": "No pineapple here."}]}
+                return {
+                    "events": [{"event": "slot", "name": "topping", "value": None}],
+                    "responses": [{"text": "No pineapple here."}],
+                }
             checked.append({"event": "slot", "name": event["name"], "value": value})
         return {"events": checked, "responses": []}
 

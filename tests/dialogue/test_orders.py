@@ -36,9 +36,7 @@ def test_shop_down_hands_off_with_the_reason(
     assert "2 passed, 0 failed" in out
 
 
-def test_shop_failing_mid_conversation_is_a_ticket_with_the_reason(
-    trained_ru: Project, shop: str
-) -> None:
+def test_shop_failing_mid_conversation_is_a_ticket_with_the_reason(trained_ru: Project, shop: str) -> None:
     import asyncio
     from datetime import UTC, datetime
 
@@ -54,4 +52,7 @@ def test_shop_failing_mid_conversation_is_a_ticket_with_the_reason(
     httpx.post(f"{shop}/_fail", json={"status": 500, "count": 1})
     failed = asyncio.run(engine.handle(DialogueState(), pipeline.parse("где мой заказ 1234567"), now))
     assert failed.escalation is not None and failed.escalation.reason == "integration_unavailable"
-    assert [r.response for r in failed.replies][-2:] == ["utter_integration_unavailable", "utter_handoff_queued"]
+    assert [r.response for r in failed.replies][-2:] == [
+        "utter_integration_unavailable",
+        "utter_handoff_queued",
+    ]

@@ -147,7 +147,9 @@ def data(tmp_path: Path) -> DialogueData:
 
 def bot(data: DialogueData) -> DialogueEngine:
     config = load_config(REPO / "config.yml")
-    return DialogueEngine(config, RESPONSES, data, intents=sorted(INTENTS), entities=["city", "mood", "number"])
+    return DialogueEngine(
+        config, RESPONSES, data, intents=sorted(INTENTS), entities=["city", "mood", "number"]
+    )
 
 
 def msg(text: str, intent: str, *entities: tuple[str, str]) -> Message:
@@ -156,7 +158,9 @@ def msg(text: str, intent: str, *entities: tuple[str, str]) -> Message:
     return Message(text=text, intent=score, ranking=[score], entities=found)
 
 
-def say(engine: DialogueEngine, state: DialogueState, message: Message, channel: str | None = None) -> TurnResult:
+def say(
+    engine: DialogueEngine, state: DialogueState, message: Message, channel: str | None = None
+) -> TurnResult:
     return asyncio.run(engine.handle(state, message, NOW, channel=channel))
 
 

@@ -398,7 +398,9 @@ class ValidateBookingForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_booking_form"
 
-    def validate_film(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> Dict:
+    def validate_film(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
+    ) -> Dict:
         film = FILMS.get(str(value).lower())
         return {"film": film}
 """
@@ -532,7 +534,11 @@ def test_rules_stories_slots_and_forms(imported: tuple[Project, list[Note]]) -> 
     submit = rules["submit booking"]
     assert [(s.kind, s.name) for s in submit.conditions] == [("loop", "booking_form")]
     assert [s.kind for s in submit.steps] == ["action", "loop", "slot", "action"]
-    assert [f.name for f in dialogue.stories] == ["price then discount", "price, no discount", "greeting branch"]
+    assert [f.name for f in dialogue.stories] == [
+        "price then discount",
+        "price, no discount",
+        "greeting branch",
+    ]
     assert dialogue.forms["booking_form"].required_slots == ("film", "seats")
     assert dialogue.slots["seats"].type == "float"
     assert dialogue.slots["hall"].values == ("imax", "standard")
@@ -564,7 +570,8 @@ def test_what_cannot_carry_over_is_reported_with_file_and_line(
         "config.yml:8: DIETClassifier: botdesk classifies intents with LinearIntentClassifier and finds "
         "entities by their annotated values, lookups and regexes, not learned from context",
         "config.yml:4: the NLU pipeline is botdesk's default (SpacyTokenizer, RegexEntityExtractor, "
-        "CountVectorsFeaturizer word + char_wb, LinearIntentClassifier, EntitySynonymMapper, FallbackClassifier)",
+        "CountVectorsFeaturizer word + char_wb, LinearIntentClassifier, EntitySynonymMapper, "
+        "FallbackClassifier)",
     ]
 
 

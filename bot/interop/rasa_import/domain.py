@@ -63,9 +63,17 @@ def _domain_intents(conv: Conversion, raw: Any, path: Path) -> None:
         if isinstance(spec, dict) and spec.get("triggers"):
             # Rasa runs the action right after the intent: exactly what a rule does.
             conv.trigger_rules.append(
-                {"rule": f"{name} triggers {spec['triggers']}", "steps": [{"intent": name}, {"action": str(spec["triggers"])}]}
+                {
+                    "rule": f"{name} triggers {spec['triggers']}",
+                    "steps": [{"intent": name}, {"action": str(spec["triggers"])}],
+                }
             )
-            conv.note("changed", f"intent '{name}': triggers became the rule '{name} triggers {spec['triggers']}'", path, line)
+            conv.note(
+                "changed",
+                f"intent '{name}': triggers became the rule '{name} triggers {spec['triggers']}'",
+                path,
+                line,
+            )
         if isinstance(spec, dict) and (spec.get("use_entities") is not None or spec.get("ignore_entities")):
             conv.note(
                 "changed",
@@ -98,7 +106,9 @@ def _slot(conv: Conversion, name: str, spec: Any, path: Path, line: int | None) 
     result: dict[str, Any] = {}
     slot_type = str(spec.get("type", "any"))
     if slot_type not in SLOT_TYPES:
-        conv.note("changed", f"slot '{name}': type {slot_type} (a custom slot class) became 'any'", path, line)
+        conv.note(
+            "changed", f"slot '{name}': type {slot_type} (a custom slot class) became 'any'", path, line
+        )
         slot_type = "any"
     result["type"] = slot_type
     extra = sorted(k for k in spec if k not in SLOT_KEYS or k == "validator")
@@ -171,7 +181,9 @@ def finish_forms(conv: Conversion) -> None:
         for slot in spec["required_slots"]:
             asks = (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}")
             actions = (f"action_ask_{form}_{slot}", f"action_ask_{slot}")
-            if not any(a in conv.responses for a in asks) and not any(a in conv.custom_actions for a in actions):
+            if not any(a in conv.responses for a in asks) and not any(
+                a in conv.custom_actions for a in actions
+            ):
                 conv.note(
                     "dropped",
                     f"form '{form}' has no utter_ask_{slot} response or action_ask_{slot} action: "
@@ -184,7 +196,9 @@ def finish_forms(conv: Conversion) -> None:
         if form == LEAD_FORM and "email" in conv.slots and "email" in VALIDATORS:
             conv.slots["email"]["validator"] = "email"
     if conv.custom_actions and conv.endpoint is None:
-        path, line = next(iter(sorted(conv.custom_action_lines.values(), key=lambda w: (str(w[0]), w[1] or 0))))
+        path, line = next(
+            iter(sorted(conv.custom_action_lines.values(), key=lambda w: (str(w[0]), w[1] or 0)))
+        )
         conv.note(
             "changed",
             f"custom actions ({', '.join(sorted(conv.custom_actions))}) run on an action server, but "

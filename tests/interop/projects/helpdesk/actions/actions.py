@@ -1,6 +1,6 @@
 """The help desk's custom actions, run by rasa-sdk's own action server in the tests."""
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, Restarted, SlotSet
@@ -12,12 +12,12 @@ PRIORITIES = {"low", "medium", "high"}
 
 
 class ValidateTicketForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_ticket_form"
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         text = str(value or "").strip().lower()
         if text.endswith("@uni.example"):
             return {"email": text}
@@ -26,12 +26,12 @@ class ValidateTicketForm(FormValidationAction):
 
     def validate_priority(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         return {"priority": str(value).lower() if str(value).lower() in PRIORITIES else None}
 
     def validate_problem(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         if len(str(value or "").split()) < 3:
             dispatcher.utter_message(text="Could you say a little more about it?")
             return {"problem": None}
@@ -39,12 +39,10 @@ class ValidateTicketForm(FormValidationAction):
 
 
 class OpenTicket(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_open_ticket"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if not tracker.get_slot("confirm"):
             dispatcher.utter_message(response="utter_ticket_not_opened")
             return [SlotSet("problem", None), SlotSet("confirm", None)]
@@ -54,13 +52,11 @@ class OpenTicket(Action):
 
 
 class TicketStatus(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ticket_status"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        ticket: Optional[Text] = tracker.get_slot("ticket_id")
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ticket: str | None = tracker.get_slot("ticket_id")
         if not ticket:
             dispatcher.utter_message(response="utter_ask_ticket_id")
             return []
@@ -76,23 +72,19 @@ class TicketStatus(Action):
 
 
 class ResetPassword(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_reset_password"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_reset_sent")
         dispatcher.utter_message(json_message={"kind": "reset_link", "expires_minutes": 30})
         return [SlotSet("reset_offered", True)]
 
 
 class StartOver(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_over"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_restarted")
         return [Restarted()]
