@@ -236,6 +236,7 @@ class _Turn:
     followup: str | None = None
     loop_rejected: bool = False
     stop: bool = False
+    rejected: set[str] = field(default_factory=set)  # actions that refused to run this turn
 
 
 class DialogueEngine:
@@ -517,6 +518,8 @@ class DialogueEngine:
                 action = prediction.action
                 if action == tracker.active_loop and work.loop_rejected:
                     return  # the form refused this message and nothing else applies
+                if action in work.rejected:
+                    return  # it refused once this turn: nothing else applies
             if action == "action_listen":
                 return
             await self._run(work, action)
@@ -525,6 +528,9 @@ class DialogueEngine:
         start, before = len(work.result.replies), len(work.result.actions)
         try:
             await self._run_action(work, action)
+        except ActionRejected:
+            # Rasa's ActionExecutionRejection: not logged; other rules and stories get the turn.
+            work.rejected.add(action)
         finally:
             if len(work.result.actions) > before:
                 work.result.spans.append((action, start, len(work.result.replies)))

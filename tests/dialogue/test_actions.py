@@ -111,7 +111,9 @@ class FakeActionServer:
             self.requests.append(await request.json())
             if self.delay:
                 await asyncio.sleep(self.delay)
-            answer = self.answer(self.requests[-1]) if callable(self.answer) else self.answer
+            answer = self.answer
+            if not isinstance(answer, (Response, dict)):  # a function of the request
+                answer = answer(self.requests[-1])
             return answer if isinstance(answer, Response) else JSONResponse(answer)
 
 
@@ -185,24 +187,25 @@ def test_the_request_is_rasas_and_the_answer_is_applied(
 
 
 @pytest.mark.parametrize(
-    ("answer", "delay"),
+    ("answer", "delay", "why"),
     [
-        (Response(status_code=500), 0.0),
-        (Response(status_code=404, content=b'{"error": "no action"}'), 0.0),
-        (Response(content=b"not json", media_type="application/json"), 0.0),
-        ({"events": "not a list"}, 0.0),
-        (Response(content=b'{"events": [], "responses": []}' + b" " * 1_100_000), 0.0),
-        ({"events": [], "responses": []}, 1.5),  # slower than the endpoint's timeout
+        (Response(status_code=500), 0.0, "HTTP 500"),
+        (Response(status_code=404, content=b'{"error": "no action"}'), 0.0, "HTTP 404"),
+        (Response(content=b"not json", media_type="application/json"), 0.0, "not a JSON object"),
+        ({"events": "not a list"}, 0.0, "must be lists"),
+        (Response(content=b'{"events": [], "responses": []}' + b" " * 1_100_000), 0.0, "larger than"),
+        ({"events": [], "responses": []}, 1.5, "timed out"),  # slower than the endpoint's timeout
     ],
     ids=["500", "404", "not-json", "malformed", "too-large", "timeout"],
 )
 def test_a_failing_action_server_hands_off(
-    tmp_path: Path, fake: FakeActionServer, server: Any, answer: Any, delay: float
+    tmp_path: Path, fake: FakeActionServer, server: Any, answer: Any, delay: float, why: str
 ) -> None:
     fake.answer, fake.delay = answer, delay
     bot, state = engine(tmp_path, server[1], timeout=0.5), DialogueState()
     result = say(bot, state, "look it up", "lookup")
     assert result.escalation is not None and result.escalation.reason == "integration_unavailable"
+    assert why in result.escalation.detail
     assert [r.response for r in result.replies[1:]] == [
         "utter_integration_unavailable",
         "utter_handoff_queued",
@@ -328,3 +331,13 @@ def test_http_action_maps_fields_and_reports_failures(tmp_path: Path) -> None:
 
         with pytest.raises(ActionUnavailable):
             asyncio.run(run("2"))
+
+
+def test_an_action_that_rejects_itself_lets_the_turn_go_on(
+    tmp_path: Path, fake: FakeActionServer, server: Any
+) -> None:
+    fake.answer = Response(status_code=400, content=b'{"error": "not now", "action_name": "action_lookup"}')
+    bot, state = engine(tmp_path, server[1]), DialogueState()
+    result = say(bot, state, "look it up", "lookup")
+    assert result.escalation is None and "action_lookup" not in result.actions
+    assert result.replies[-1].response == "fallback"  # nothing else answers: the fallback, not a crash
