@@ -516,8 +516,8 @@ class DialogueEngine:
                 if prediction is None:
                     return
                 action = prediction.action
-                if action == tracker.active_loop and work.loop_rejected:
-                    return  # the form refused this message and nothing else applies
+                # A rule or story may bring a rejected form back (Rasa's unhappy path): it then
+                # runs without validating (LoopInterrupted) and asks its question again.
                 if action in work.rejected:
                     return  # it refused once this turn: nothing else applies
             if action == "action_listen":
@@ -538,10 +538,9 @@ class DialogueEngine:
     async def _run_action(self, work: _Turn, action: str) -> None:
         tracker, result = work.state.tracker, work.result
         if action in self.dialogue.forms:
-            rejected = not await self.forms.run(self, work, action)
-            work.loop_rejected = rejected
+            interrupted, work.loop_rejected = work.loop_rejected, False
+            work.loop_rejected = not await self.forms.run(self, work, action, interrupted=interrupted)
             return
-        work.loop_rejected = False
         if action.startswith("utter_"):
             tracker.action(action)
             result.actions.append(action)

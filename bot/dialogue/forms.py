@@ -43,11 +43,15 @@ class FormRunner:
         self.data = data
         self.language = language
 
-    async def run(self, engine: DialogueEngine, work: _Turn, name: str) -> bool:
-        """Run the form once; False when it rejects the customer's message."""
+    async def run(self, engine: DialogueEngine, work: _Turn, name: str, interrupted: bool = False) -> bool:
+        """Run the form once; False when it rejects the customer's message.
+
+        ``interrupted``: a rule or story brought the form back after it rejected the message
+        (Rasa's LoopInterrupted): nothing is validated, the question is asked again.
+        """
         tracker, form = work.state.tracker, self.data.forms[name]
         activating = tracker.active_loop != name
-        validate_now = not activating and tracker.latest_action is None
+        validate_now = not activating and not interrupted and tracker.latest_action is None
         if validate_now:
             candidates = self._candidates(form, tracker)
             requested = tracker.requested_slot()

@@ -244,3 +244,13 @@ def test_bad_slots_and_steps_are_errors(tmp_path: Path, change: tuple[str, str],
     path = write(tmp_path / "stories.yml", STORIES.replace(*change, 1))
     with pytest.raises(DataError, match=message):
         validate_references(load_dialogue_data([path]), INTENTS, set(RESPONSES))
+
+
+def test_a_digression_without_an_unhappy_path_rule_leaves_the_form_waiting(data: DialogueData) -> None:
+    engine, state = bot(data), DialogueState()
+    say(engine, state, msg("book", "book"))
+    answer = say(engine, state, msg("when do you open", "faq/opening"))
+    # The form rejected the question, the faq rule answered it; no rule brings the form back
+    # in this turn (Rasa), so it does not ask again, but it takes the next message first.
+    assert answer.actions == ["utter_faq"] and state.tracker.active_loop == "book_form"
+    assert say(engine, state, msg("3", "inform", ("number", "3"))).replies[-1].text == "VIP?"
