@@ -162,6 +162,7 @@ class TurnResult:
     entities: list[Entity] = field(default_factory=list)
     # (action, first reply, end of its replies): which replies each action said, in order
     spans: list[tuple[str, int, int]] = field(default_factory=list)
+    active_loop: str | None = None  # the form active when the turn ended
 
     def action_view(self) -> list[str]:
         """The turn as Rasa lists it: each action run (a form, a custom action) once, plus
@@ -418,6 +419,7 @@ class DialogueEngine:
                 self._after_answer(work, intent)  # the form is done and its answer was given
             state.turns.append(Turn(intent, "", False))  # answers to a form are personal data
             result.events = tracker.history[mark:] if len(tracker.history) >= mark else []
+            result.active_loop = tracker.active_loop
             return result
         if tracker.active_loop:
             self._stop_form(work, forget=True)
@@ -447,6 +449,7 @@ class DialogueEngine:
             state.misunderstood_in_a_row = 0
         state.turns.append(Turn(intent, message.text, bool(result.actions)))
         result.events = tracker.history[mark:] if len(tracker.history) >= mark else []
+        result.active_loop = tracker.active_loop
         return result
 
     def _expect_yes_no(self, state: DialogueState, message: Message) -> Message:

@@ -118,3 +118,22 @@ def test_the_rasa_init_project_passes_its_seven_test_stories(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "7 passed, 0 failed" in out
+
+
+@pytest.mark.slow
+def test_tablebot_unhappy_paths_and_dynamic_slots_with_a_real_action_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rasa's formbot shape: explain/stop-or-continue unhappy paths by rules and stories, and
+    a validation action that adds a required slot (requested_slot chosen by the action)."""
+    source = shutil.copytree(PROJECTS / "tablebot", tmp_path / "rasa")
+    target = tmp_path / "botdesk"
+    result = import_rasa(source, target)
+    assert not [n for n in result.notes if "domain.yml" in n.source or "data/" in n.source]
+    assert main(["train", "--project", str(target)]) == 0
+    with action_server(source) as url:
+        monkeypatch.setenv("TABLEBOT_ACTIONS_URL", url)
+        code = main(["test", "--project", str(target)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "8 passed, 0 failed" in out
