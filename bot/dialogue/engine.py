@@ -263,6 +263,9 @@ class DialogueEngine:
         self.intents = set(intents or []) | set(dialogue.intents)
         self.entities = list(entities or [])
         self.initial_slots = initial_values(dialogue)
+        self._custom_mappings = any(
+            m.type == "custom" and m.action for s in dialogue.slots.values() for m in s.mappings
+        )
         self.random = random.Random(seed)
         self._domain: dict[str, Any] | None = None
 
@@ -477,7 +480,7 @@ class DialogueEngine:
     async def _dialogue(self, work: _Turn, intent: str) -> None:
         tracker, message = work.state.tracker, work.message
         base = retrieval_base(intent)
-        tracker.latest_message = _latest_message(message, intent)
+        tracker.latest, tracker.latest_full_intent = message, intent
         tracker.user(base, tuple(e.entity for e in message.entities))
         if intent in self.config.intents.buying_interest and intent not in work.state.interest:
             work.state.interest.append(intent)
@@ -487,14 +490,14 @@ class DialogueEngine:
         except ActionUnavailable as exc:
             self._integration_failed(work, str(exc))
         finally:
-            tracker.latest_message = None
+            tracker.latest, tracker.latest_full_intent = None, None
 
     async def _extract_slots(self, work: _Turn, intent: str) -> None:
         tracker = work.state.tracker
         candidates = extract_slots(self.dialogue, tracker, work.message, intent)
         for name, value in candidates.items():
             tracker.set_slot(name, value)
-        for action in custom_mapping_actions(self.dialogue, tracker):
+        for action in custom_mapping_actions(self.dialogue, tracker) if self._custom_mappings else ():
             if self.actions.handles(action):
                 outcome = await self._call(work, action)
                 await self._apply(work, action, outcome, custom_mapping=True)
@@ -560,7 +563,7 @@ class DialogueEngine:
         """``utter_faq`` after a ``faq/ask_price`` message says ``utter_faq/ask_price`` (ResponseSelector)."""
         if action in self.responses or action not in self.policy.retrieval_actions:
             return action
-        intent = str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+        intent = tracker.latest_full_intent or ""
         return f"utter_{intent}" if intent.startswith(action[len("utter_") :] + "/") else action
 
     def _builtin(self, work: _Turn, action: str) -> None:
@@ -806,15 +809,6 @@ def _conditions_hold(conditions: Any, slots: dict[str, Any]) -> bool:
         if slots.get(str(condition.get("name"))) != condition.get("value"):
             return False
     return True
-
-
-def _latest_message(message: Message, intent: str) -> dict[str, Any]:
-    parsed = message.to_parse_dict()
-    parsed["intent"] = {"name": intent, "confidence": message.intent.confidence if message.intent else 0.0}
-    if "/" in intent:
-        base, _, _ = intent.partition("/")
-        parsed["response_selector"] = {base: {"response": {"intent_response_key": intent}}}
-    return parsed
 
 
 def _slot_dict(slot: Any) -> dict[str, Any]:

@@ -75,7 +75,7 @@ class FormRunner:
             if activating:
                 tracker.set_loop(name)
                 tracker.slots[ATTEMPTS] = 0
-                intent = str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+                intent = tracker.latest_full_intent or ""
                 if name == LEAD_FORM and intent == "callback_request":
                     work.state.lead_kind = "callback"
                 for slot, value in trigger_slots(self.data, tracker, name, intent).items():
@@ -134,7 +134,7 @@ class FormRunner:
 
     def _rejected(self, engine: DialogueEngine, work: _Turn, form: Form) -> bool:
         """Nothing for the form in this message: botdesk's lead form ends on "no"; otherwise digress."""
-        intent = str(((work.state.tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+        intent = work.state.tracker.latest_full_intent or ""
         if form.name == LEAD_FORM and intent in STOP_INTENTS:
             engine._stop_form(work, forget=True)
             work.result.replies.append(engine.say("utter_offer_declined", work.channel))

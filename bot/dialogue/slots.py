@@ -37,6 +37,8 @@ def intent_is_desired(mapping: SlotMapping, intent: str, data: DialogueData, tra
 def conditions_hold(mapping: SlotMapping, tracker: Tracker) -> bool:
     if not mapping.conditions:
         return True
+    if not any(c.active_loop == tracker.active_loop for c in mapping.conditions):
+        return False
     requested = tracker.requested_slot()
     return any(
         c.active_loop == tracker.active_loop and (c.requested_slot is None or c.requested_slot == requested)
@@ -93,9 +95,14 @@ def extract_slots(
     """Values the message gives slots by their predefined mappings (changed values only)."""
     roles = roles or {}
     found: dict[str, Any] = {}
+    entities = {e.entity for e in message.entities}
     for slot in data.slots.values():
         for mapping in slot.mappings:
-            if mapping.type in ("custom", "from_trigger_intent") or not conditions_hold(mapping, tracker):
+            if mapping.type in ("custom", "from_trigger_intent"):
+                continue
+            if mapping.type == "from_entity" and mapping.entity not in entities:
+                continue  # the cheap test first: most messages carry no entity
+            if not conditions_hold(mapping, tracker):
                 continue
             if not intent_is_desired(mapping, intent, data, tracker):
                 continue

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dialogue.stories import ACTIVE_LOOP_NONE, REQUESTED_SLOT, Step
+from bot.nlu.base import Message
 
 MAX_HISTORY = 200
 
@@ -21,9 +22,24 @@ class Tracker:
     history: list[Step] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
     active_loop: str | None = None
-    # The message being answered (Rasa's ``latest_message``): kept for this turn only, never
-    # stored, since it may be personal data the form forgets.
-    latest_message: dict[str, Any] | None = None
+    # The message being answered and its full intent (``faq/ask_price``): kept for this turn
+    # only, never stored, since it may be personal data the form forgets. Rasa's
+    # ``latest_message`` is made from them only when an action server asks.
+    latest: Message | None = None
+    latest_full_intent: str | None = None
+
+    @property
+    def latest_message(self) -> dict[str, Any] | None:
+        if self.latest is None:
+            return None
+        parsed = self.latest.to_parse_dict()
+        intent = self.latest_full_intent or parsed["intent"]["name"]
+        parsed["intent"] = {"name": intent, "confidence": parsed["intent"]["confidence"]}
+        if "/" in intent:
+            parsed["response_selector"] = {
+                intent.split("/", 1)[0]: {"response": {"intent_response_key": intent}}
+            }
+        return parsed
 
     def add(self, step: Step) -> None:
         self.history.append(step)
@@ -123,10 +139,11 @@ class Tracker:
         """The history as Rasa events; the latest user event carries the message being answered."""
         events: list[dict[str, Any]] = []
         last_user = max((i for i, s in enumerate(self.history) if s.kind == "intent"), default=-1)
+        latest_message = self.latest_message
         for index, step in enumerate(self.history):
             if step.kind == "intent":
                 events.append({"event": "action", "name": "action_listen"})
-                latest = self.latest_message if index == last_user and self.latest_message else None
+                latest = latest_message if index == last_user and latest_message else None
                 parse = latest or {"intent": {"name": step.name, "confidence": 1.0}, "entities": []}
                 events.append({"event": "user", "text": (latest or {}).get("text"), "parse_data": parse})
             elif step.kind == "action":
