@@ -415,6 +415,8 @@ class ConversationService:
                 message_id=message_id,
                 image=reply.image,
                 response=reply.response,
+                custom=reply.custom,
+                attachment=reply.attachment,
             )
             for reply, message_id in zip(replies, stored, strict=True)
         ]

@@ -341,3 +341,12 @@ def test_an_action_that_rejects_itself_lets_the_turn_go_on(
     result = say(bot, state, "look it up", "lookup")
     assert result.escalation is None and "action_lookup" not in result.actions
     assert result.replies[-1].response == "fallback"  # nothing else answers: the fallback, not a crash
+
+
+def test_custom_payloads_reach_the_rest_answer() -> None:
+    from bot.channels.rest import to_rasa
+    from bot.messages import OutboundMessage
+
+    message = OutboundMessage("rest", "u1", 1, "", "bot", "Bot", custom={"kind": "card"}, attachment="a.pdf")
+    item = to_rasa(message)
+    assert item["custom"] == {"kind": "card"} and item["attachment"] == "a.pdf"
