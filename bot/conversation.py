@@ -185,7 +185,7 @@ class ConversationService:
         )
         async with self._lock(inbound):
             pipeline = self.pipeline()
-            parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+            parsed = self._parse(pipeline, inbound.text)
             async with write_transaction(self.db) as transaction:
                 session = await transaction.session()
                 claimed = await session.execute(
@@ -223,7 +223,7 @@ class ConversationService:
         pipeline = self.pipeline()
         try:
             # A photo or a sticker alone has no words to understand.
-            parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+            parsed = self._parse(pipeline, inbound.text)
             async with write_transaction(self.db) as transaction:
                 return await self._turn(transaction, inbound, parsed, pipeline.version)
         except (InputRejected, StoreError, SQLAlchemyError):
@@ -231,6 +231,12 @@ class ConversationService:
         except Exception:
             await self._keep_unanswered(inbound)  # the NLU or the bot failed: the message stays
             raise
+
+    def _parse(self, pipeline: Pipeline, text: str) -> Parsed | None:
+        """The NLU's reading; a button's payload (``/intent{...}``) is that intent, as Rasa reads it."""
+        if not text.strip():
+            return None
+        return self.engine.parse_payload(pipeline.parse(text))
 
     async def _keep_unanswered(self, inbound: InboundMessage) -> None:
         """Store a message whose turn failed, without NLU result or answer: recovery answers it later."""
