@@ -350,3 +350,40 @@ def test_custom_payloads_reach_the_rest_answer() -> None:
     message = OutboundMessage("rest", "u1", 1, "", "bot", "Bot", custom={"kind": "card"}, attachment="a.pdf")
     item = to_rasa(message)
     assert item["custom"] == {"kind": "card"} and item["attachment"] == "a.pdf"
+
+
+def test_custom_mapping_actions_slot_mapping_validation_and_pause(
+    tmp_path: Path, fake: FakeActionServer, server: Any
+) -> None:
+    """A custom mapping's action and action_validate_slot_mappings run after each message
+    that concerns them; ConversationPaused hands the dialogue to a person."""
+    stories = STORIES.replace(
+        "actions: [action_lookup, action_rewind, validate_pizza_form]",
+        "actions: [action_lookup, action_rewind, validate_pizza_form, action_fill_note, "
+        "action_validate_slot_mappings]",
+    ).replace("    - type: custom\n", "    - type: custom\n      action: action_fill_note\n")
+    config = load_config(REPO / "config.yml")
+    data = load_dialogue_data([write(tmp_path / "custom.yml", stories)])
+    validate_references(data, {"lookup", "order_pizza", "rewind", "inform"}, set(RESPONSES))
+    client = ActionServerClient(EndpointConfig(server[1]), set(data.actions))
+    bot = DialogueEngine(config, RESPONSES, data, actions=Executors([client]), intents=["lookup", "inform"])
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
+        action = request["next_action"]
+        if action == "action_fill_note":
+            return {"events": [{"event": "slot", "name": "note", "value": "from the action"}]}
+        if action == "action_validate_slot_mappings":
+            return {"events": [{"event": "slot", "name": "size", "value": "large"}]}
+        return {"events": [{"event": "pause"}]}
+
+    fake.answer = answer
+    state = DialogueState()
+    small = Entity("size", "SMALL", 0, 5, "test")
+    result = say(bot, state, "look up a small one", "lookup", [small])
+    assert [r["next_action"] for r in fake.requests] == [
+        "action_fill_note",
+        "action_validate_slot_mappings",
+        "action_lookup",
+    ]
+    assert state.tracker.slots["note"] == "from the action" and state.tracker.slots["size"] == "large"
+    assert result.escalation is not None and result.escalation.reason == "human_request"
