@@ -31,6 +31,13 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,embeddings]"
 	touch $@ $(STAMP_RUN)
 
+# A real Rasa action server (rasa-sdk) for the custom-action tests, in its own virtualenv:
+# rasa-sdk pins its own web stack. tests/rasa_sdk.py names the version and creates it too.
+SDK_STAMP := .venv-rasa-sdk/.installed
+
+$(SDK_STAMP): | $(BIN)/python
+	$(BIN)/python -c "from tests.rasa_sdk import sdk_python; sdk_python()"
+
 run: $(STAMP_RUN)
 	$(BIN)/botdesk train && $(BIN)/botdesk run
 
@@ -43,7 +50,7 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-test: lint chromium
+test: lint chromium $(SDK_STAMP)
 	$(BIN)/pytest
 
 # The key screens for the docs, taken by the browser tests (emoji need a font in headless Chromium).
@@ -61,4 +68,4 @@ bench: $(STAMP_DEV)
 		$(if $(RASA_PID),--rasa-pid $(RASA_PID))
 
 clean:
-	rm -rf $(VENV) models reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-rasa-sdk models reports .pytest_cache .mypy_cache .ruff_cache

@@ -141,7 +141,7 @@ class ConversationService:
         inbound = stranded.inbound
         async with self._lock(inbound):
             pipeline = self.pipeline()
-            parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+            parsed = self._parse(pipeline, inbound.text)
             nlu = parsed.to_parse_dict() if parsed is not None else None
             async with self.turns.transaction() as transaction:
                 entered = await transaction.claim(stranded, nlu=nlu, model_version=pipeline.version)
@@ -155,7 +155,7 @@ class ConversationService:
         pipeline = self.pipeline()
         try:
             # A photo or a sticker alone has no words to understand.
-            parsed = pipeline.parse(inbound.text) if inbound.text.strip() else None
+            parsed = self._parse(pipeline, inbound.text)
             async with self.turns.transaction() as transaction:
                 return await self._turn(transaction, inbound, parsed, pipeline.version)
         except (InputRejected, StoreError, SQLAlchemyError):
@@ -163,6 +163,12 @@ class ConversationService:
         except Exception:
             await self._keep_unanswered(inbound)  # the NLU or the bot failed: the message stays
             raise
+
+    def _parse(self, pipeline: Pipeline, text: str) -> Parsed | None:
+        """The NLU's reading; a button's payload (``/intent{...}``) is that intent, as Rasa reads it."""
+        if not text.strip():
+            return None
+        return self.engine.parse_payload(pipeline.parse(text))
 
     async def _keep_unanswered(self, inbound: InboundMessage) -> None:
         """Store a message whose turn failed, without NLU result or answer: recovery answers it later."""
@@ -206,8 +212,11 @@ class ConversationService:
             and await self._survey_after_close(transaction, turn)
         ):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
+        # Custom actions may do network I/O inside this transaction for now (issue 18 moves it out).
         result = (
-            self.engine.handle(state, turn.parsed, now)
+            await self.engine.handle(
+                state, turn.parsed, now, sender_id=inbound.sender_id, channel=inbound.channel
+            )
             if turn.parsed is not None
             else self.engine.non_text(state)
         )
@@ -300,6 +309,8 @@ class ConversationService:
                 message_id=message_id,
                 image=reply.image,
                 response=reply.response,
+                custom=reply.custom,
+                attachment=reply.attachment,
             )
             for reply, message_id in zip(replies, stored, strict=True)
         ]

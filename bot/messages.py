@@ -35,6 +35,8 @@ class OutboundMessage:
     image: str | None = None  # a picture URL from the response, for channels that show one
     response: str | None = None  # which response (utter_*) the text came from, if any
     sender_photo: str | None = None  # the operator's photo URL, for channels that show one
+    custom: dict[str, Any] | None = None  # a response's custom payload (Rasa's custom / json_message)
+    attachment: Any = None  # a response's attachment, as the response gave it
 
     def labelled(self) -> str:
         """The text as plain-text channels show it: who speaks, then what."""

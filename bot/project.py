@@ -14,6 +14,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from bot.actions.base import ActionExecutor, Executors
+from bot.actions.endpoints import EndpointConfig, read_action_endpoint
+from bot.actions.http import HttpActions
+from bot.actions.rasa_server import ActionServerClient
+from bot.dialogue.engine import BUILTIN_ACTIONS as ENGINE_ACTIONS
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.stories import DialogueData, load_dialogue_data, validate_references
 from bot.errors import ConfigError
@@ -25,7 +30,7 @@ from bot.settings import CONFIG_FILE, BotdeskConfig, ComponentSpec, load_config
 from bot.store.db import Database
 from bot.yamlio import line_of, load_yaml
 
-BUILTIN_ACTIONS = {"action_listen", "action_restart"}
+BUILTIN_ACTIONS = set(ENGINE_ACTIONS)
 
 
 @dataclass
@@ -72,8 +77,30 @@ class Project:
         validate_references(data, set(self.data.intents), set(self.data.responses) | BUILTIN_ACTIONS)
         return data
 
-    def engine(self, seed: int | None = None) -> DialogueEngine:
-        return DialogueEngine(self.config, self.data.responses, self.dialogue, seed)
+    @cached_property
+    def action_endpoint(self) -> EndpointConfig | None:
+        """endpoints.yml's ``action_endpoint``, read as Rasa reads it (None: no action server)."""
+        return read_action_endpoint(self.root)
+
+    def action_executor(self) -> ActionExecutor:
+        """Declarative HTTP actions, then the action server for every other declared action."""
+        executors: list[ActionExecutor] = [HttpActions(self.dialogue.http_actions)]
+        if self.action_endpoint is not None:
+            executors.append(ActionServerClient(self.action_endpoint, set(self.dialogue.actions)))
+        return Executors(executors)
+
+    def engine(self, seed: int | None = None, actions: ActionExecutor | None = None) -> DialogueEngine:
+        return DialogueEngine(
+            self.config,
+            self.data.responses,
+            self.dialogue,
+            seed,
+            actions=actions if actions is not None else self.action_executor(),
+            intents=list(self.data.intents),
+            entities=sorted(
+                self.data.declared_entities | {a.entity for e in self.data.examples for a in e.entities}
+            ),
+        )
 
     def database(self) -> Database:
         """The store (storage.url or BOTDESK_DATABASE_URL); a SQLite path is relative to the project."""

@@ -132,6 +132,10 @@ def to_rasa(message: OutboundMessage) -> dict[str, Any]:
         ]
     if message.image:
         item["image"] = message.image
+    if message.custom:
+        item["custom"] = message.custom
+    if message.attachment:
+        item["attachment"] = message.attachment
     item.update(sender=message.sender, sender_name=message.sender_name, message_id=message.message_id)
     return item
 

@@ -51,6 +51,7 @@ from bot.cli import (  # noqa: E402,F401
     report_cmd,
     run_cmd,
     shell_cmd,
+    shop_cmd,
     test_cmd,
     train_cmd,
 )

@@ -26,7 +26,7 @@ def validate(
     project = Project.open(project_dir)
     data = project.data
     dialogue = project.dialogue  # stories are checked against the intents and responses too
-    said_by_stories = {s.name for f in dialogue.flows for s in f.steps if s.kind == "action"}
+    said_by_stories = dialogue.responses_said()
     answered = {
         step.name
         for flow in dialogue.flows

@@ -1,35 +1,68 @@
-"""One customer turn, start to finish: form, escalation, hours, rules, lead offer, feedback.
+"""One customer turn, start to finish: form, escalation, hours, rules, actions, lead offer, feedback.
 
-The engine is pure: it gets the dialogue state, the NLU result and the time, and
-returns what to say plus what happened (an escalation, a finished lead form). The
-conversation service stores the state and acts on the result, so the same engine runs
-in the shell, the server and the tests.
+The engine decides and never writes: it gets the dialogue state, the NLU result and the
+time, and returns what to say plus typed :mod:`effects <bot.dialogue.effects>` (open a
+ticket, save a lead, blank a form's answers, record the survey). The conversation
+service applies them, so the same engine runs in the shell, the server and the tests.
+
+Custom actions (Rasa's action server, declarative HTTP actions) are run through an
+injected :class:`~bot.actions.ActionExecutor`, which is why :meth:`DialogueEngine.handle`
+is async; an action that cannot reach its integration hands the dialogue to a person
+with the reason ``integration_unavailable``.
+
+Within a turn the engine follows Rasa 3's loop: slots are filled from the message
+(``action_extract_slots``), an active form runs first and may reject a message that
+fills nothing (then rules and stories answer it, and the form asks again), and actions
+are predicted one after another until the bot listens.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
+from bot.actions.base import ActionExecutor, ActionOutcome, ActionRejected, ActionUnavailable, NoActions
+from bot.dialogue.effects import (
+    Effect,
+    LeadData,
+    MarkFormAnswer,
+    OpenTicket,
+    RecordSurveyAnswer,
+    RecordSurveyAsked,
+    RedactFormAnswers,
+    SaveLead,
+)
 from bot.dialogue.escalation import Escalation, Escalator, Turn, TurnContext
-from bot.dialogue.forms import FormRunner, FormStep
+from bot.dialogue.forms import FormRunner
 from bot.dialogue.policy import Policy
-from bot.dialogue.stories import REQUESTED_SLOT, DialogueData
+from bot.dialogue.slots import custom_mapping_actions, extract_slots, initial_values
+from bot.dialogue.stories import REQUESTED_SLOT, DialogueData, Step, retrieval_base
 from bot.dialogue.tracker import Tracker
 from bot.hours import Department, describe_opening
-from bot.nlu.base import FALLBACK_INTENT, Message
+from bot.nlu.base import FALLBACK_INTENT, Entity, IntentScore, Message
 from bot.settings import BotdeskConfig
 
+log = logging.getLogger("botdesk.dialogue")
 LEAD_FORM = "lead_form"
 YES_NO = ("affirm", "deny")
 YES_NO_NEIGHBOURS = frozenset({"thanks", "goodbye"})  # "нет, спасибо", "да, пока"
 YES_NO_MIN_CONFIDENCE = 0.2
 MAX_ACTIONS_PER_TURN = 10
+INTEGRATION_UNAVAILABLE = "integration_unavailable"
 SCORE = re.compile(r"([1-5])\s*(?:/\s*5)?\s*[!.]?")
+# Rasa's payload: /intent, /intent@0.9, /intent{"entity": "value"} (what buttons send).
+PAYLOAD = re.compile(r"^/([^{@\s]+)(?:@([0-9.]+))?(\{.*\})?\s*$", re.DOTALL)
+MAX_PAYLOAD_ENTITIES = 20
 CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"})
+# Actions the engine runs itself (Rasa's default actions botdesk has).
+BUILTIN_ACTIONS = frozenset(
+    {"action_listen", "action_restart", "action_deactivate_loop", "action_default_fallback", "action_handoff"}
+)
 # Texts the engine itself says; they live in intents/*.yml responses like any other answer.
 SYSTEM_RESPONSES = frozenset(
     {
@@ -51,6 +84,7 @@ SYSTEM_RESPONSES = frozenset(
         "utter_lead_declined",
         "utter_form_gave_up",
         "utter_non_text",
+        "utter_integration_unavailable",
     }
 )
 
@@ -61,16 +95,8 @@ class Reply:
     buttons: list[dict[str, Any]] = field(default_factory=list)
     response: str | None = None
     image: str | None = None
-
-
-@dataclass
-class LeadData:
-    kind: Literal["lead", "callback"]
-    name: str | None
-    phone: str | None
-    email: str | None
-    consent: bool
-    interest: list[str]
+    custom: dict[str, Any] | None = None  # Rasa's custom / json_message payload
+    attachment: Any = None
 
 
 @dataclass
@@ -125,18 +151,93 @@ class DialogueState:
 
 @dataclass
 class TurnResult:
+    """What one turn did: the replies, the actions run (Rasa's names), the tracker steps it
+    added (for test stories) and the effects for the conversation service to apply."""
+
     replies: list[Reply] = field(default_factory=list)
     intent: str = FALLBACK_INTENT  # what the dialogue acted on (a yes/no question may reinterpret)
-    escalation: Escalation | None = None
-    after_hours: bool = False
-    opening: datetime | None = None
-    lead: LeadData | None = None
     actions: list[str] = field(default_factory=list)
-    form_answer: bool = False  # this customer message answered a form question
-    forget_form_answers: bool = False  # consent declined: the store must blank this form's answers
-    survey_asked: bool = False  # the bot asked "did this answer your question?" this turn
-    feedback: bool | None = None  # this message answered that question: helpful or not
-    score: int | None = None  # this message gave the optional 1-5 score
+    effects: list[Effect] = field(default_factory=list)
+    events: list[Step] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    # (action, first reply, end of its replies): which replies each action said, in order
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
+    active_loop: str | None = None  # the form active when the turn ended
+
+    def action_view(self) -> list[str]:
+        """The turn as Rasa lists it: each action run (a form, a custom action) once, plus
+        the responses botdesk's engine said itself, in order."""
+        names: list[str] = []
+        spans = sorted(self.spans, key=lambda s: s[1])
+        covered = {i for _, start, end in spans for i in range(start, end)}
+        for index, reply in enumerate(self.replies):
+            names += [name for name, start, _ in spans if start == index]
+            if index not in covered and reply.response != "introduction":
+                names.append("utter_default" if reply.response == "fallback" else str(reply.response))
+        names += [name for name, start, _ in spans if start >= len(self.replies)]
+        return names
+
+    def _first(self, kind: type[Any]) -> Any:
+        return next((e for e in self.effects if isinstance(e, kind)), None)
+
+    # Read-only views of the effects, for callers that ask one question.
+    @property
+    def escalation(self) -> Escalation | None:
+        ticket = self._first(OpenTicket)
+        return ticket.escalation if ticket else None
+
+    @property
+    def after_hours(self) -> bool:
+        ticket = self._first(OpenTicket)
+        return bool(ticket and ticket.after_hours)
+
+    @property
+    def opening(self) -> datetime | None:
+        ticket = self._first(OpenTicket)
+        return ticket.opening if ticket else None
+
+    @property
+    def lead(self) -> LeadData | None:
+        saved = self._first(SaveLead)
+        return saved.lead if saved else None
+
+    @property
+    def form_answer(self) -> bool:
+        return self._first(MarkFormAnswer) is not None
+
+    @property
+    def forget_form_answers(self) -> bool:
+        return self._first(RedactFormAnswers) is not None
+
+    @property
+    def survey_asked(self) -> bool:
+        return self._first(RecordSurveyAsked) is not None
+
+    @property
+    def feedback(self) -> bool | None:
+        answer = self._first(RecordSurveyAnswer)
+        return answer.helpful if answer else None
+
+    @property
+    def score(self) -> int | None:
+        answer = self._first(RecordSurveyAnswer)
+        return answer.score if answer else None
+
+
+@dataclass
+class _Turn:
+    """Working state of one turn's action loop."""
+
+    state: DialogueState
+    result: TurnResult
+    message: Message
+    now: datetime
+    sender_id: str
+    channel: str | None
+    followup: str | None = None
+    loop_rejected: bool = False
+    stop: bool = False
+    rejected: set[str] = field(default_factory=set)  # actions that refused to run this turn
 
 
 class DialogueEngine:
@@ -146,26 +247,61 @@ class DialogueEngine:
         responses: dict[str, list[dict[str, Any]]],
         dialogue: DialogueData,
         seed: int | None = 0,
+        *,
+        actions: ActionExecutor | None = None,
+        intents: list[str] | None = None,
+        entities: list[str] | None = None,
     ) -> None:
         self.config = config
         self.responses = responses
         self.dialogue = dialogue
+        self.actions: ActionExecutor = actions or NoActions()
         self.policy = Policy(dialogue, set(responses))
         self.forms = FormRunner(dialogue, config.language)
         self.escalator = Escalator.from_specs([(s.name, s.options()) for s in config.escalation.rules])
         self.departments = {d.key: d for d in config.departments}
-        self._form_slots = {slot for form in dialogue.forms.values() for slot in form.required_slots}
+        self.intents = set(intents or []) | set(dialogue.intents)
+        self.entities = list(entities or [])
+        self.initial_slots = initial_values(dialogue)
+        self._custom_mappings = any(
+            m.type == "custom" and m.action for s in dialogue.slots.values() for m in s.mappings
+        )
         self.random = random.Random(seed)
+        self._domain: dict[str, Any] | None = None
 
     # ---- texts -------------------------------------------------------------------------
-    def say(self, response: str, **values: Any) -> Reply:
-        variants = self.responses.get(response)
+    def say(self, response: str, channel: str | None = None, **values: Any) -> Reply:
+        """A response by name: Rasa's choice of variant (conditions on slots, then channel)."""
+        variants = self._variants(response, channel, values)
         if not variants:
             return Reply(self.config.bot.fallback, response=response)
         variant = self.random.choice(variants)
-        text = str(variant.get("text", "")).format_map(_Blank(values))
+        text = str(variant.get("text") or "").format_map(_Blank(values))
         image = variant.get("image")
-        return Reply(text, list(variant.get("buttons") or []), response, str(image) if image else None)
+        custom = variant.get("custom")
+        return Reply(
+            text,
+            list(variant.get("buttons") or []),
+            response,
+            str(image) if image else None,
+            custom if isinstance(custom, dict) else None,
+            variant.get("attachment"),
+        )
+
+    def _variants(self, response: str, channel: str | None, slots: dict[str, Any]) -> list[dict[str, Any]]:
+        variants = self.responses.get(response) or []
+        plain = [v for v in variants if not v.get("condition")]
+        matching = [v for v in variants if v.get("condition") and _conditions_hold(v["condition"], slots)]
+        for group in (matching, plain):
+            if not group:
+                continue
+            on_channel = [v for v in group if channel is not None and v.get("channel") == channel]
+            if on_channel:
+                return on_channel
+            without = [v for v in group if not v.get("channel")]
+            if without:
+                return without
+        return []
 
     def introduction(self) -> Reply:
         return Reply(self.config.bot.introduction, response="introduction")
@@ -185,8 +321,63 @@ class DialogueEngine:
     def department(self, key: str | None) -> Department:
         return self.departments.get(key or "", self.config.departments[0])
 
+    def rasa_domain(self) -> dict[str, Any]:
+        """The domain as Rasa sends it to the action server (``domain`` of the request)."""
+        if self._domain is None:
+            data = self.dialogue
+            self._domain = {
+                "version": "3.1",
+                "intents": sorted(self.intents),
+                "entities": sorted(self.entities),
+                "slots": {name: _slot_dict(slot) for name, slot in data.slots.items()},
+                "responses": self.responses,
+                "actions": sorted(set(data.actions) | set(data.http_actions)),
+                "forms": {
+                    f.name: {
+                        "required_slots": list(f.required_slots),
+                        "ignored_intents": list(f.ignored_intents),
+                    }
+                    for f in data.forms.values()
+                },
+                "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
+            }
+        return self._domain
+
+    def parse_payload(self, message: Message) -> Message:
+        """``/intent{"entity": "value"}`` (a button): that intent for sure, with those entities.
+
+        Also reaches intents that have no NLU examples (declared under ``intents:``),
+        as Rasa's payload handling does.
+        """
+        match = PAYLOAD.match(message.text.strip())
+        if match is None or match.group(1) not in self.intents:
+            return message
+        intent = match.group(1)
+        confidence = float(match.group(2)) if match.group(2) else 1.0
+        entities: list[Entity] = []
+        if match.group(3):
+            try:
+                raw = json.loads(match.group(3))
+            except json.JSONDecodeError:
+                raw = None
+            if isinstance(raw, dict):
+                for name, value in list(raw.items())[:MAX_PAYLOAD_ENTITIES]:
+                    for item in value if isinstance(value, list) else [value]:
+                        text = item if isinstance(item, str) else json.dumps(item)
+                        entities.append(Entity(str(name), text, 0, len(message.text), "payload"))
+        score = IntentScore(intent, min(max(confidence, 0.0), 1.0))
+        return replace(message, intent=score, ranking=[score], entities=entities, fallback_reason=None)
+
     # ---- one turn ----------------------------------------------------------------------
-    def handle(self, state: DialogueState, message: Message, now: datetime) -> TurnResult:
+    async def handle(
+        self,
+        state: DialogueState,
+        message: Message,
+        now: datetime,
+        *,
+        sender_id: str = "default",
+        channel: str | None = None,
+    ) -> TurnResult:
         result = TurnResult()
         if not state.introduced:
             state.introduced = True
@@ -196,13 +387,15 @@ class DialogueEngine:
             score = _score(message.text)
             if score is not None:
                 result.intent = "score"
-                result.score = score
-                result.replies.append(self.say("utter_score_thanks"))
+                result.effects.append(RecordSurveyAnswer(score=score))
+                result.replies.append(self.say("utter_score_thanks", channel))
                 state.turns.append(Turn("score", message.text, True))
                 return result
+        message = self.parse_payload(message)
         message = self._expect_yes_no(state, message)
         intent = message.intent.name if message.intent else FALLBACK_INTENT
         result.intent = intent
+        result.entities = list(message.entities)
         turn = TurnContext(
             message,
             list(state.turns),
@@ -212,39 +405,54 @@ class DialogueEngine:
         )
         escalation = self.escalator.decide(turn)
         tracker = state.tracker
+        for name, value in self.initial_slots.items():
+            tracker.slots.setdefault(name, value)
         awaited_feedback, state.awaiting_feedback = state.awaiting_feedback, False
+        work = _Turn(state, result, message, now, sender_id, channel)
+        mark = len(tracker.history)
 
         if tracker.active_loop and (
             escalation is None or escalation.reason not in ("complaint", "human_request")
         ):
-            self._form_turn(state, message, result)
-            result.form_answer = True
+            result.effects.append(MarkFormAnswer())
+            await self._dialogue(work, intent)
+            if result.escalation is None and not result.actions and tracker.active_loop:
+                result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+            if not tracker.active_loop and self._answered(result):
+                self._after_answer(work, intent)  # the form is done and its answer was given
             state.turns.append(Turn(intent, "", False))  # answers to a form are personal data
+            result.events = tracker.history[mark:] if len(tracker.history) >= mark else []
+            result.active_loop = tracker.active_loop
             return result
         if tracker.active_loop:
-            self.forms.stop(tracker)
+            self._stop_form(work, forget=True)
 
         if escalation is not None:
-            self._escalate(state, escalation, now, result)
+            self._escalate(work, escalation)
         elif state.pending_offer and intent in ("affirm", "deny"):
-            self._answer_offer(state, intent, result)
+            await self._answer_offer(work, intent)
         elif awaited_feedback and intent == "affirm":
-            result.replies.append(self.say("utter_feedback_thanks"))
+            result.replies.append(self.say("utter_feedback_thanks", channel))
             if self.config.survey.ask_score and "utter_ask_score" in self.responses:
                 state.awaiting_score = True
-                result.replies.append(self.say("utter_ask_score"))
+                result.replies.append(self.say("utter_ask_score", channel))
         elif intent == FALLBACK_INTENT:
             state.misunderstood_in_a_row += 1
             result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
         else:
-            self._run_policy(state, intent, message, result)
-        if result.actions and any(a.startswith("utter_") for a in result.actions):
-            self._after_answer(state, intent, result)
+            await self._dialogue(work, intent)
+            if not result.actions and result.escalation is None:
+                state.misunderstood_in_a_row += 1
+                result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+        if self._answered(result):
+            self._after_answer(work, intent)
         if awaited_feedback and intent in YES_NO:
-            result.feedback = intent == "affirm"
+            result.effects.append(RecordSurveyAnswer(helpful=intent == "affirm"))
         if intent != FALLBACK_INTENT:
             state.misunderstood_in_a_row = 0
         state.turns.append(Turn(intent, message.text, bool(result.actions)))
+        result.events = tracker.history[mark:] if len(tracker.history) >= mark else []
+        result.active_loop = tracker.active_loop
         return result
 
     def _expect_yes_no(self, state: DialogueState, message: Message) -> Message:
@@ -268,50 +476,222 @@ class DialogueEngine:
             return message
         return replace(message, intent=answers[0], fallback_reason=None)
 
-    def _run_policy(self, state: DialogueState, intent: str, message: Message, result: TurnResult) -> None:
-        tracker = state.tracker
-        tracker.user(intent)
-        self._fill_slots_from_entities(message, tracker)
-        if intent in self.config.intents.buying_interest and intent not in state.interest:
-            state.interest.append(intent)
-        self._predict_actions(state, result)
-        if not result.actions:
-            state.misunderstood_in_a_row += 1
-            result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+    # ---- Rasa's loop: extract slots, then predict and run actions until the bot listens -
+    async def _dialogue(self, work: _Turn, intent: str) -> None:
+        tracker, message = work.state.tracker, work.message
+        base = retrieval_base(intent)
+        tracker.latest, tracker.latest_full_intent = message, intent
+        tracker.user(base, tuple(e.entity for e in message.entities))
+        if intent in self.config.intents.buying_interest and intent not in work.state.interest:
+            work.state.interest.append(intent)
+        try:
+            await self._extract_slots(work, intent)
+            await self._run_actions(work)
+        except ActionUnavailable as exc:
+            self._integration_failed(work, str(exc))
+        finally:
+            tracker.latest, tracker.latest_full_intent = None, None
 
-    def _fill_slots_from_entities(self, message: Message, tracker: Tracker) -> None:
-        """Rasa's global mappings: a slot no form asks for fills from its entity on any message."""
-        for slot in self.dialogue.slots.values():
-            if slot.name in self._form_slots:
-                continue
-            for mapping in slot.mappings:
-                if mapping.type != "from_entity":
-                    continue
-                value = next((e.value for e in message.entities if e.entity == mapping.entity), None)
-                if value is not None and tracker.slots.get(slot.name) != value:
-                    tracker.set_slot(slot.name, value)
-                    break
+    async def _extract_slots(self, work: _Turn, intent: str) -> None:
+        tracker = work.state.tracker
+        candidates = extract_slots(self.dialogue, tracker, work.message, intent)
+        for name, value in candidates.items():
+            tracker.set_slot(name, value)
+        for action in custom_mapping_actions(self.dialogue, tracker) if self._custom_mappings else ():
+            if self.actions.handles(action):
+                outcome = await self._call(work, action)
+                await self._apply(work, action, outcome, custom_mapping=True)
+        if "action_validate_slot_mappings" in self.dialogue.actions and candidates:
+            outcome = await self._call(work, "action_validate_slot_mappings")
+            await self._apply(work, "action_validate_slot_mappings", outcome, custom_mapping=True)
 
-    def _predict_actions(self, state: DialogueState, result: TurnResult) -> None:
-        tracker = state.tracker
-        intent = tracker.latest_intent or FALLBACK_INTENT
+    async def _run_actions(self, work: _Turn) -> None:
+        tracker = work.state.tracker
         for _ in range(MAX_ACTIONS_PER_TURN):
-            prediction = self.policy.predict(tracker)
-            if prediction is None:
-                break
-            action = prediction.action
-            if action in self.dialogue.forms:
-                state.lead_kind = "callback" if intent == "callback_request" else state.lead_kind
-                self._apply_form_step(state, self.forms.activate(action, tracker), result)
-                result.actions.append(action)
-                break
+            if work.stop:
+                return
+            loop = tracker.active_loop
+            if work.followup is not None:
+                action, work.followup = work.followup, None
+            elif loop and not work.loop_rejected and tracker.latest_action != loop:
+                action = loop  # a form has priority over any rule (Rasa's loop happy path)
+            elif loop and not work.loop_rejected:
+                return  # the form asked its question: listen
+            else:
+                prediction = self.policy.predict(tracker)
+                if prediction is None:
+                    return
+                action = prediction.action
+                # A rule or story may bring a rejected form back (Rasa's unhappy path): it then
+                # runs without validating (LoopInterrupted) and asks its question again.
+                if action in work.rejected:
+                    return  # it refused once this turn: nothing else applies
+            if action == "action_listen":
+                return
+            await self._run(work, action)
+
+    async def _run(self, work: _Turn, action: str) -> None:
+        start, before = len(work.result.replies), len(work.result.actions)
+        try:
+            await self._run_action(work, action)
+        except ActionRejected:
+            # Rasa's ActionExecutionRejection: not logged; other rules and stories get the turn.
+            work.rejected.add(action)
+        finally:
+            if len(work.result.actions) > before:
+                work.result.spans.append((action, start, len(work.result.replies)))
+
+    async def _run_action(self, work: _Turn, action: str) -> None:
+        tracker, result = work.state.tracker, work.result
+        if action in self.dialogue.forms:
+            interrupted, work.loop_rejected = work.loop_rejected, False
+            work.loop_rejected = not await self.forms.run(self, work, action, interrupted=interrupted)
+            return
+        if action.startswith("utter_"):
             tracker.action(action)
             result.actions.append(action)
-            if action.startswith("utter_"):
-                result.replies.append(self.say(action, **_slot_values(tracker)))
+            name = self._retrieval_response(action, tracker)
+            result.replies.append(self.say(name, work.channel, **_slot_values(tracker)))
+            return
+        if action in BUILTIN_ACTIONS:
+            self._builtin(work, action)
+            return
+        outcome = await self._call(work, action)
+        await self._apply(work, action, outcome)
 
-    def _after_answer(self, state: DialogueState, intent: str, result: TurnResult) -> None:
-        if state.tracker.active_loop:
+    def _retrieval_response(self, action: str, tracker: Tracker) -> str:
+        """``utter_faq`` after a ``faq/ask_price`` message says ``utter_faq/ask_price`` (ResponseSelector)."""
+        if action in self.responses or action not in self.policy.retrieval_actions:
+            return action
+        intent = tracker.latest_full_intent or ""
+        return f"utter_{intent}" if intent.startswith(action[len("utter_") :] + "/") else action
+
+    def _builtin(self, work: _Turn, action: str) -> None:
+        tracker, result = work.state.tracker, work.result
+        tracker.action(action)
+        result.actions.append(action)
+        if action == "action_restart":
+            tracker.restart(self.initial_slots)
+            if "utter_restart" in self.responses:
+                result.replies.append(self.say("utter_restart", work.channel))
+            work.stop = True
+        elif action == "action_deactivate_loop":
+            tracker.set_loop(None)
+            tracker.set_slot(REQUESTED_SLOT, None)
+        elif action == "action_default_fallback":
+            result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+            work.stop = True
+        elif action == "action_handoff":
+            escalation = Escalation("human_request", "a rule hands the dialogue to a person", 0)
+            self._escalate(work, escalation)
+            work.stop = True
+
+    async def _call(
+        self, work: _Turn, action: str, extra: list[dict[str, Any]] | None = None
+    ) -> ActionOutcome:
+        if not self.actions.handles(action):
+            raise ActionUnavailable(f"action {action}: no action server or HTTP action runs it")
+        state = work.state.tracker.rasa_state(work.sender_id, extra)
+        return await self.actions.run(action, state, self.rasa_domain())
+
+    async def _apply(
+        self, work: _Turn, action: str, outcome: ActionOutcome, custom_mapping: bool = False
+    ) -> None:
+        """Rasa's order: the action is logged, then its responses are said and its events applied."""
+        tracker, result = work.state.tracker, work.result
+        if any(e.get("event") == "action_execution_rejected" for e in outcome.events):
+            raise ActionRejected(action)
+        if not custom_mapping:
+            tracker.action(action)
+            result.actions.append(action)
+        slots = _slot_values(tracker)
+        for response in outcome.responses:
+            result.replies.append(self._response(response, slots, work.channel))
+        self.apply_events(work, outcome.events)
+
+    def _response(self, response: dict[str, Any], slots: dict[str, Any], channel: str | None) -> Reply:
+        """A response from an action: a named template (with its extra values) or text, buttons, ..."""
+        name = response.get("response") or response.get("template")
+        known = (
+            "text",
+            "buttons",
+            "image",
+            "custom",
+            "json_message",
+            "attachment",
+            "elements",
+            "quick_replies",
+        )
+        if name:
+            values = {
+                **slots,
+                **{k: v for k, v in response.items() if k not in (*known, "response", "template")},
+            }
+            reply = self.say(str(name), channel, **values)
+        else:
+            reply = Reply("")
+        if response.get("text"):
+            reply.text = str(response["text"])
+        if response.get("buttons"):
+            reply.buttons = [*reply.buttons, *list(response["buttons"])]
+        if response.get("image"):
+            reply.image = str(response["image"])
+        custom = response.get("custom") or response.get("json_message")
+        if isinstance(custom, dict) and custom:
+            reply.custom = custom
+        if response.get("attachment"):
+            reply.attachment = response["attachment"]
+        return reply
+
+    def apply_events(self, work: _Turn, events: list[dict[str, Any]]) -> None:
+        """Rasa events returned by an action, applied to the tracker."""
+        tracker, result = work.state.tracker, work.result
+        for event in events:
+            kind = event.get("event")
+            if kind == "slot":
+                name = str(event.get("name"))
+                tracker.set_slot(name, event.get("value"))
+            elif kind == "reset_slots":
+                tracker.reset_slots(self.initial_slots)
+            elif kind == "restart":
+                tracker.restart(self.initial_slots)
+                work.stop = True
+            elif kind == "followup":
+                work.followup = str(event.get("name"))
+            elif kind == "active_loop":
+                loop = event.get("name")
+                tracker.set_loop(str(loop) if loop else None)
+                if not loop:
+                    tracker.set_slot(REQUESTED_SLOT, None)
+            elif kind == "rewind":
+                tracker.revert_user()
+                work.stop = True
+            elif kind == "undo":
+                tracker.revert_action()
+            elif kind == "bot":
+                data = event.get("data") or {}
+                result.replies.append(self._response({"text": event.get("text"), **data}, {}, work.channel))
+            elif kind == "pause":
+                escalation = Escalation("human_request", "an action paused the bot (ConversationPaused)", 0)
+                self._escalate(work, escalation)
+                work.stop = True
+            else:
+                log.info("action event %s is not supported and was ignored", kind)
+
+    def _integration_failed(self, work: _Turn, detail: str) -> None:
+        """An action could not reach its integration: say so and hand the dialogue to a person."""
+        log.warning("integration unavailable: %s", detail)
+        if "utter_integration_unavailable" in self.responses:
+            work.result.replies.append(self.say("utter_integration_unavailable", work.channel))
+        self._escalate(work, Escalation(INTEGRATION_UNAVAILABLE, detail, 0))
+
+    # ---- botdesk's own dialogue around the flows ---------------------------------------
+    def _answered(self, result: TurnResult) -> bool:
+        return any(a.startswith("utter_") or a in self.dialogue.http_actions for a in result.actions)
+
+    def _after_answer(self, work: _Turn, intent: str) -> None:
+        state, result = work.state, work.result
+        if state.tracker.active_loop or result.escalation is not None:
             return
         if (
             intent in self.config.intents.buying_interest
@@ -321,14 +701,17 @@ class DialogueEngine:
         ):
             state.lead_offered = True
             state.pending_offer = "lead"
-            result.replies.append(self.say("utter_offer_lead"))
+            result.replies.append(self.say("utter_offer_lead", work.channel))
         elif (
             self.config.escalation.ask_feedback
             and self.config.survey.enabled
             and not state.surveyed
             and "utter_ask_feedback" in self.responses
             and intent not in CONVERSATIONAL
-            and f"utter_{intent}" in result.actions
+            and (
+                f"utter_{intent}" in result.actions
+                or any(a in self.dialogue.http_actions for a in result.actions)
+            )
         ):
             self.ask_feedback(state, result)
 
@@ -336,74 +719,67 @@ class DialogueEngine:
         """The survey question, once per dialogue (inline after an answer, or when the customer is quiet)."""
         state.awaiting_feedback = True
         state.surveyed = True
-        result.survey_asked = True
+        result.effects.append(RecordSurveyAsked())
         result.replies.append(self.say("utter_ask_feedback"))
 
-    def _answer_offer(self, state: DialogueState, intent: str, result: TurnResult) -> None:
+    async def _answer_offer(self, work: _Turn, intent: str) -> None:
+        state = work.state
         offer, state.pending_offer = state.pending_offer, None
         if intent == "deny" or LEAD_FORM not in self.dialogue.forms:
-            result.replies.append(self.say("utter_offer_declined"))
+            work.result.replies.append(self.say("utter_offer_declined", work.channel))
             return
         state.lead_kind = "callback" if offer == "callback" else "lead"
-        self._apply_form_step(state, self.forms.activate(LEAD_FORM, state.tracker), result)
-        result.actions.append(LEAD_FORM)
+        await self._run(work, LEAD_FORM)
 
-    def _escalate(
-        self, state: DialogueState, escalation: Escalation, now: datetime, result: TurnResult
-    ) -> None:
-        result.escalation = escalation
+    def _escalate(self, work: _Turn, escalation: Escalation) -> None:
+        state, result, now = work.state, work.result, work.now
         state.misunderstood_in_a_row = 0
         state.pending_offer = None
         department = self.department(escalation.department)
         if department.hours.is_open(now):
-            result.replies.append(self.say("utter_handoff_queued"))
+            result.effects.append(OpenTicket(escalation))
+            result.replies.append(self.say("utter_handoff_queued", work.channel))
             return
         opening = department.hours.next_opening(now)
-        result.after_hours = True
-        result.opening = opening
+        result.effects.append(OpenTicket(escalation, after_hours=True, opening=opening))
         when = describe_opening(opening, now, self.config.language) if opening else "—"
-        result.replies.append(self.say("utter_after_hours", opening=when))
+        result.replies.append(self.say("utter_after_hours", work.channel, opening=when))
         if LEAD_FORM in self.dialogue.forms:
             state.pending_offer = "callback"
 
-    def _form_turn(self, state: DialogueState, message: Message, result: TurnResult) -> None:
-        step = self.forms.handle(message, state.tracker)
-        self._apply_form_step(state, step, result)
+    def _stop_form(self, work: _Turn, forget: bool) -> None:
+        """End the active form (a person was asked for, or the lead form was declined)."""
+        tracker = work.state.tracker
+        form = tracker.active_loop
+        self.forms.stop(tracker, clear=forget)
+        if form == LEAD_FORM and forget:
+            work.result.effects.append(RedactFormAnswers())
 
-    def _apply_form_step(self, state: DialogueState, step: FormStep, result: TurnResult) -> None:
+    def lead_form_finished(self, work: _Turn) -> None:
+        """The lead form is complete: a lead card with consent, else nothing personal kept."""
+        state, result = work.state, work.result
         tracker = state.tracker
-        for response in step.utter:
-            result.replies.append(self.say(response, **_slot_values(tracker)))
-        lead_form = step.form == LEAD_FORM
-        if step.stopped and lead_form:
-            result.forget_form_answers = True
-            if not step.utter:
-                result.replies.append(self.say("utter_offer_declined"))
-        if not step.finished:
-            return
-        if not lead_form:  # a project's own form: its rules and stories say what comes next
-            self._predict_actions(state, result)
-            return
-        filled = step.filled
-        consent = filled.get("consent") is True
+        consent = tracker.slots.get("consent") is True
         if consent:
-            result.lead = LeadData(
+            lead = LeadData(
                 kind="callback" if state.lead_kind == "callback" else "lead",
-                name=filled.get("name"),
-                phone=filled.get("phone"),
+                name=tracker.slots.get("name"),
+                phone=tracker.slots.get("phone"),
                 email=tracker.slots.get("email"),
                 consent=True,
                 interest=list(state.interest),
             )
-            result.replies.append(self.say("utter_lead_saved", **_slot_values(tracker)))
+            result.effects.append(SaveLead(lead))
+            result.replies.append(self.say("utter_lead_saved", work.channel, **_slot_values(tracker)))
         else:
-            result.forget_form_answers = True
-            result.replies.append(self.say("utter_lead_declined"))
+            result.effects.append(RedactFormAnswers())
+            result.replies.append(self.say("utter_lead_declined", work.channel))
         for slot in ("name", "phone", "email", "consent"):  # the card has it; the dialogue forgets it
             tracker.slots.pop(slot, None)
         tracker.history = [
             s for s in tracker.history if not (s.kind == "slot" and s.name in ("name", "phone", "email"))
         ]
+        work.stop = True
 
 
 def _score(text: str) -> int | None:
@@ -421,3 +797,48 @@ class _Blank(dict[str, Any]):
 
 def _slot_values(tracker: Tracker) -> dict[str, Any]:
     return {k: v for k, v in tracker.slots.items() if not k.startswith("_") and v is not None}
+
+
+def _conditions_hold(conditions: Any, slots: dict[str, Any]) -> bool:
+    """A response variant's ``condition:`` (Rasa: every ``type: slot`` constraint equals the slot)."""
+    if not isinstance(conditions, list):
+        return False
+    for condition in conditions:
+        if not isinstance(condition, dict) or condition.get("type") != "slot":
+            return False
+        if slots.get(str(condition.get("name"))) != condition.get("value"):
+            return False
+    return True
+
+
+def _slot_dict(slot: Any) -> dict[str, Any]:
+    mappings = []
+    for m in slot.mappings:
+        mapping: dict[str, Any] = {"type": m.type}
+        for key in ("entity", "role", "group", "action"):
+            if getattr(m, key):
+                mapping[key] = getattr(m, key)
+        if m.intent:
+            mapping["intent"] = list(m.intent)
+        if m.not_intent:
+            mapping["not_intent"] = list(m.not_intent)
+        if m.value is not None:
+            mapping["value"] = m.value
+        if m.conditions:
+            mapping["conditions"] = [
+                {
+                    "active_loop": c.active_loop,
+                    **({"requested_slot": c.requested_slot} if c.requested_slot else {}),
+                }
+                for c in m.conditions
+            ]
+        mappings.append(mapping)
+    result: dict[str, Any] = {
+        "type": slot.type,
+        "initial_value": slot.initial_value,
+        "influence_conversation": slot.influence_conversation,
+        "mappings": mappings,
+    }
+    if slot.values:
+        result["values"] = list(slot.values)
+    return result

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.dialogue.stories import ACTIVE_LOOP_NONE, REQUESTED_SLOT, DialogueData, Flow, Step
+from bot.dialogue.slots import slot_matches
+from bot.dialogue.stories import ACTIVE_LOOP_NONE, DialogueData, Flow, Step, retrieval_base
 from bot.dialogue.tracker import Tracker
 
 SKELETON = ("intent", "action")
@@ -53,12 +54,10 @@ def _predictions_of(flow: Flow) -> list[_Candidate]:
     return candidates
 
 
-def _state_holds(step: Step, slots: dict[str, object], loop: str | None) -> bool:
+def _state_holds(step: Step, slots: dict[str, object], loop: str | None, data: DialogueData) -> bool:
+    """A ``slot_was_set`` / ``active_loop`` step against the state (slots as Rasa featurizes them)."""
     if step.kind == "slot":
-        if step.name == REQUESTED_SLOT:
-            return True
-        value = slots.get(step.name)
-        return value is not None if step.value is None else value == step.value
+        return slot_matches(data.slots.get(step.name), step.name, step.value, slots.get(step.name))
     if step.kind == "loop":
         return (loop is None) if step.name == ACTIVE_LOOP_NONE else loop == step.name
     return True
@@ -68,6 +67,9 @@ class Policy:
     def __init__(self, data: DialogueData, responses: set[str]) -> None:
         self.data = data
         self.responses = responses
+        self.retrieval_actions = {
+            "utter_" + retrieval_base(r[len("utter_") :]) for r in responses if "/" in r
+        }
         self._rules = [(flow, _predictions_of(flow)) for flow in data.rules]
         self._stories = [(flow, _predictions_of(flow)) for flow in data.stories]
 
@@ -84,9 +86,13 @@ class Policy:
         return self._default(tracker)
 
     def _default(self, tracker: Tracker) -> Prediction | None:
+        """No rule or story: an intent with a response ``utter_<intent>`` (or retrieval responses) gets it."""
         last = _skeleton(tracker.history)[-1:] if tracker.history else []
-        if last and last[0].kind == "intent" and f"utter_{last[0].name}" in self.responses:
-            return Prediction(f"utter_{last[0].name}", "default", 0)
+        if not last or last[0].kind != "intent":
+            return None
+        answer = f"utter_{retrieval_base(last[0].name)}"
+        if answer in self.responses or answer in self.retrieval_actions:
+            return Prediction(answer, "default", 0)
         return None
 
     def _match(
@@ -112,8 +118,22 @@ class Policy:
         self, flow: Flow, prefix: Sequence[Step], pattern: Sequence[Step], tail: list[int], tracker: Tracker
     ) -> bool:
         start = tail[0] if tail else len(tracker.history)
+        if pattern and pattern[0].kind == "intent":
+            # Rasa's state of a user turn includes the slots its message filled.
+            start = tail[1] if len(tail) > 1 else len(tracker.history)
         slots, loop = tracker.state_before(start)
-        if not all(_state_holds(c, slots, loop) for c in flow.conditions):
+        first = pattern[0] if pattern else None
+        for condition in flow.conditions:
+            if _state_holds(condition, slots, loop, self.data):
+                continue
+            # A form that starts and completes in one run (its slots were already filled):
+            # Rasa's submit rule still follows, though the form was not active before it ran.
+            if (
+                condition.kind == "loop"
+                and first is not None
+                and (first.kind, first.name) == ("action", condition.name)
+            ):
+                continue
             return False
         # slot_was_set / active_loop steps inside the prefix: check the state after the
         # skeleton step they follow (i.e. at the next skeleton step, or now).
@@ -126,6 +146,6 @@ class Policy:
                 slots, loop = tracker.state_before(tail[skeleton_index + 1])
             else:
                 slots, loop = tracker.slots, tracker.active_loop
-            if not _state_holds(step, slots, loop):
+            if not _state_holds(step, slots, loop, self.data):
                 return False
         return True

@@ -19,9 +19,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from bot.dialogue.stories import ACTIVE_LOOP_NONE, DialogueData, Flow, Slot
+from bot.dialogue.stories import ACTIVE_LOOP_NONE, SLOT_IS_SET, DialogueData, Flow, Slot
+from bot.errors import ConfigError
 from bot.nlu.data import Example, TrainingData
 from bot.project import Project
+from bot.yamlio import load_yaml, to_plain
 
 RASA_FORMAT = "3.1"
 # Rasa 3's default NLU pipeline (what `rasa init` writes), for side-by-side comparisons.
@@ -110,37 +112,56 @@ def domain_document(data: TrainingData, fallback_text: str, dialogue: DialogueDa
         "responses": responses,
         "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
     }
+    declared = [i for i in dialogue.intents if i not in data.intents]
+    if declared:
+        domain["intents"] = [*data.intents, *declared]
+    if dialogue.actions or dialogue.http_actions:
+        domain["actions"] = sorted(set(dialogue.actions) | set(dialogue.http_actions))
     if dialogue.slots:
         domain["slots"] = {slot.name: _slot(slot, dialogue) for slot in dialogue.slots.values()}
     if dialogue.forms:
         domain["forms"] = {
-            f.name: {"required_slots": list(f.required_slots)} for f in dialogue.forms.values()
+            f.name: {
+                "required_slots": list(f.required_slots),
+                **({"ignored_intents": list(f.ignored_intents)} if f.ignored_intents else {}),
+            }
+            for f in dialogue.forms.values()
         }
     return domain
 
 
 def _slot(slot: Slot, dialogue: DialogueData) -> dict[str, Any]:
-    """Rasa 3 slot; a form's from_text mapping gets Rasa's conditions so it only fills in the form."""
-    forms = [f.name for f in dialogue.forms.values() if slot.name in f.required_slots]
+    """The Rasa 3 slot: botdesk's mappings already carry Rasa's fields (conditions included)."""
     mappings = []
     for m in slot.mappings:
         mapping: dict[str, Any] = {"type": m.type}
-        if m.entity:
-            mapping["entity"] = m.entity
+        for key in ("entity", "role", "group", "action"):
+            if getattr(m, key):
+                mapping[key] = getattr(m, key)
         if m.intent:
-            mapping["intent"] = m.intent
+            mapping["intent"] = m.intent[0] if len(m.intent) == 1 else list(m.intent)
         if m.value is not None:
             mapping["value"] = m.value
         if m.not_intent:
             mapping["not_intent"] = list(m.not_intent)
-        if forms and m.type in ("from_text", "from_intent"):
-            mapping["conditions"] = [{"active_loop": f, "requested_slot": slot.name} for f in forms]
+        if m.conditions:
+            mapping["conditions"] = [
+                {
+                    "active_loop": c.active_loop,
+                    **({"requested_slot": c.requested_slot} if c.requested_slot else {}),
+                }
+                for c in m.conditions
+            ]
         mappings.append(mapping)
-    result: dict[str, Any] = {"type": slot.type if slot.type != "list" else "list", "mappings": mappings}
+    result: dict[str, Any] = {"type": slot.type, "mappings": mappings}
     if slot.values:
         result["values"] = list(slot.values)
     if slot.initial_value is not None:
         result["initial_value"] = slot.initial_value
+    if slot.influence_conversation != (slot.type != "any"):
+        result["influence_conversation"] = slot.influence_conversation
+    if slot.type == "float" and (slot.min_value, slot.max_value) != (0.0, 1.0):
+        result["min_value"], result["max_value"] = slot.min_value, slot.max_value
     return result
 
 
@@ -148,11 +169,13 @@ def _rasa_steps(flow: Flow) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for step in flow.steps:
         if step.kind == "intent":
-            steps.append({"intent": step.name})
+            steps.append({"intent": step.name, **({"entities": list(step.value)} if step.value else {})})
         elif step.kind == "action":
             steps.append({"action": step.name})
         elif step.kind == "loop":
             steps.append({"active_loop": None if step.name == ACTIVE_LOOP_NONE else step.name})
+        elif step.value == SLOT_IS_SET:
+            steps.append({"slot_was_set": [step.name]})
         else:
             steps.append({"slot_was_set": [{step.name: step.value}]})
     return steps
@@ -227,6 +250,16 @@ def config_document(project: Project) -> tuple[dict[str, Any], list[str]]:
     return config, warnings
 
 
+def _endpoints(project: Project) -> dict[str, Any]:
+    """endpoints.yml: the project's own action_endpoint, as written (``${VARIABLES}`` kept)."""
+    path = project.root / "endpoints.yml"
+    if not path.is_file():
+        return {}
+    raw = load_yaml(path, ConfigError)
+    endpoint = raw.get("action_endpoint") if isinstance(raw, dict) else None
+    return {"action_endpoint": to_plain(endpoint)} if endpoint else {}
+
+
 def export_rasa(project: Project, target: Path) -> tuple[list[Path], list[str]]:
     """Write the Rasa project; returns the files written and what could not be carried over."""
     data, dialogue = project.data, project.dialogue
@@ -238,8 +271,13 @@ def export_rasa(project: Project, target: Path) -> tuple[list[Path], list[str]]:
         target / "data" / "nlu.yml": nlu_document(data),
         target / "data" / "rules.yml": rules_document(data, dialogue),
         target / "credentials.yml": {"rest": None},
-        target / "endpoints.yml": {},
+        target / "endpoints.yml": _endpoints(project),
     }
+    if dialogue.http_actions:
+        warnings.append(
+            "HTTP actions (" + ", ".join(sorted(dialogue.http_actions)) + ") are botdesk's declarative "
+            "actions: the domain declares them, but Rasa runs them only if your action server implements them"
+        )
     if dialogue.stories:
         files[target / "data" / "stories.yml"] = {
             "version": RASA_FORMAT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -24,7 +25,7 @@ class ChatBot:
         self.now = now
 
     def say(self, text: str) -> TurnResult:
-        return self.engine.handle(self.state, self.pipeline.parse(text), self.now)
+        return asyncio.run(self.engine.handle(self.state, self.pipeline.parse(text), self.now))
 
     @staticmethod
     def texts(result: TurnResult) -> str:

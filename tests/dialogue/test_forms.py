@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.dialogue.engine import DialogueEngine, DialogueState
+from bot.dialogue.engine import DialogueEngine, DialogueState, TurnResult
 from bot.dialogue.stories import load_dialogue_data, validate_references
 from bot.nlu.base import Entity, IntentScore, Message
 from bot.project import load_checked_config
@@ -18,10 +19,16 @@ slots:
     type: text
     mappings:
     - type: from_text
+      conditions:
+      - active_loop: booking_form
+        requested_slot: film
   seats:
     type: text
     mappings:
     - type: from_text
+      conditions:
+      - active_loop: booking_form
+        requested_slot: seats
   city:
     type: text
     mappings:
@@ -69,6 +76,10 @@ def engine(tmp_path: Path) -> DialogueEngine:
     return DialogueEngine(config, RESPONSES, data)
 
 
+def turn(bot: DialogueEngine, state: DialogueState, message: Message) -> TurnResult:
+    return asyncio.run(bot.handle(state, message, NOW))
+
+
 def msg(text: str, intent: str, entities: list[Entity] | None = None) -> Message:
     score = IntentScore(intent, 0.99)
     return Message(text=text, intent=score, ranking=[score], entities=entities or [])
@@ -76,9 +87,9 @@ def msg(text: str, intent: str, entities: list[Entity] | None = None) -> Message
 
 def test_own_form_ends_in_its_submit_rule(tmp_path: Path) -> None:
     bot, state = engine(tmp_path), DialogueState()
-    assert [r.text for r in bot.handle(state, msg("хочу билет", "book"), NOW).replies][-1] == "Какой фильм?"
-    assert bot.handle(state, msg("Дюна", "nlu_fallback"), NOW).replies[-1].text == "Сколько мест?"
-    done = bot.handle(state, msg("2", "nlu_fallback"), NOW)
+    assert [r.text for r in turn(bot, state, msg("хочу билет", "book")).replies][-1] == "Какой фильм?"
+    assert turn(bot, state, msg("Дюна", "nlu_fallback")).replies[-1].text == "Сколько мест?"
+    done = turn(bot, state, msg("2", "nlu_fallback"))
     assert done.replies[-1].text == "Забронировано: Дюна, мест: 2."
     assert done.lead is None and not done.forget_form_answers
     assert state.tracker.active_loop is None
@@ -87,7 +98,7 @@ def test_own_form_ends_in_its_submit_rule(tmp_path: Path) -> None:
 def test_slot_fills_from_an_entity_on_any_message(tmp_path: Path) -> None:
     bot, state = engine(tmp_path), DialogueState()
     city = Entity("city", "Казань", 10, 16, "test")
-    result = bot.handle(state, msg("вы есть в Казани?", "where", [city]), NOW)
+    result = turn(bot, state, msg("вы есть в Казани?", "where", [city]))
     assert result.replies[-1].text == "В Казани у нас два зала."
-    other = engine(tmp_path).handle(DialogueState(), msg("где вы?", "where"), NOW)
+    other = turn(engine(tmp_path), DialogueState(), msg("где вы?", "where"))
     assert other.replies[-1].text == "Мы в нескольких городах."

@@ -147,7 +147,7 @@ def test_tracker_survives_json(policy: Policy) -> None:
         (("- action: utter_goodbye", "- action: utter_goodby"), "unknown action 'utter_goodby'"),
         (("    - requested_slot: null", "    - phonee: null"), "unknown slot 'phonee'"),
         (("  steps:\n  - intent: goodbye", "  stepz:\n  - intent: goodbye"), "did you mean 'steps'"),
-        (("- intent: goodbye", "- checkpoint: x"), "checkpoints are not supported"),
+        (("- intent: goodbye", "- checkpoint: x"), "checkpoints belong in stories"),
     ],
 )
 def test_bad_stories_name_the_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:

@@ -11,11 +11,15 @@ from bot.project import Project
 from tests.conftest import REPO, write
 
 
-def test_default_test_stories_pass(trained_ru: Project, capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_test_stories_pass(
+    trained_ru: Project, shop: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All of them, the order-status stories against the shop stub included."""
     code = main(["test", "--project", str(trained_ru.root), str(REPO / "tests" / "test_stories.yml")])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "0 failed" in out and "FAIL" not in out
+    assert "PASS order status at night, answered from the shop's API" in out
 
 
 def test_a_wrong_expectation_fails_with_the_line(

@@ -39,7 +39,8 @@ def test_export_keeps_every_example_and_answer(ru_project: Project, tmp_path: Pa
 
     rules = read(target / "data" / "rules.yml")["rules"]
     actions = {step["action"] for rule in rules for step in rule["steps"] if "action" in step}
-    assert actions <= set(domain["responses"]) | set(domain["forms"])
+    assert actions <= set(domain["responses"]) | set(domain["forms"]) | set(domain["actions"])
+    assert "action_order_status" in domain["actions"]  # the HTTP action, declared for Rasa
     assert domain["forms"]["lead_form"]["required_slots"] == ["name", "phone", "consent"]
     name_mapping = domain["slots"]["name"]["mappings"][0]
     assert name_mapping["conditions"] == [{"active_loop": "lead_form", "requested_slot": "name"}]

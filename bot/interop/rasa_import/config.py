@@ -133,8 +133,8 @@ def _read_pipeline(conv: Conversion, raw: Any, path: Path) -> None:
         elif name == "ResponseSelector":
             conv.note(
                 "changed",
-                "ResponseSelector: each retrieval intent (faq/question) becomes an intent of its own "
-                "answered by its own response",
+                "ResponseSelector: botdesk's intent classifier tells retrieval intents (faq/question) "
+                "apart itself and answers each with utter_faq/question; there is no separate model",
                 path,
                 line,
             )

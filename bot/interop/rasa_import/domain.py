@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.dialogue.engine import LEAD_FORM
-from bot.dialogue.stories import MAPPING_TYPES, SLOT_TYPES
+from bot.dialogue.stories import MAPPING_KEYS, MAPPING_TYPES, SLOT_KEYS, SLOT_TYPES
+from bot.dialogue.validators import VALIDATORS
 from bot.errors import DataError
 from bot.interop.rasa_import.responses import read_responses
 from bot.interop.rasa_import.state import RASA_DEFAULT_ACTIONS, YAML_SUFFIXES, Conversion
 from bot.project import BUILTIN_ACTIONS
 from bot.yamlio import line_of, load_yaml, to_plain
-
-SLOT_KEYS = ("type", "values", "mappings", "initial_value", "influence_conversation")
 
 
 def domain_files(root: Path) -> list[Path]:
@@ -62,10 +61,24 @@ def _domain_intents(conv: Conversion, raw: Any, path: Path) -> None:
         name, spec = _named(entry)
         conv.domain_intents[name] = (path, line)
         if isinstance(spec, dict) and spec.get("triggers"):
+            # Rasa runs the action right after the intent: exactly what a rule does.
+            conv.trigger_rules.append(
+                {
+                    "rule": f"{name} triggers {spec['triggers']}",
+                    "steps": [{"intent": name}, {"action": str(spec["triggers"])}],
+                }
+            )
             conv.note(
-                "dropped",
-                f"intent '{name}' triggers action {spec['triggers']}; botdesk has no intent triggers "
-                "(write a rule instead)",
+                "changed",
+                f"intent '{name}': triggers became the rule '{name} triggers {spec['triggers']}'",
+                path,
+                line,
+            )
+        if isinstance(spec, dict) and (spec.get("use_entities") is not None or spec.get("ignore_entities")):
+            conv.note(
+                "changed",
+                f"intent '{name}': use_entities/ignore_entities are not carried over; every entity of "
+                "the message fills slots and counts in stories",
                 path,
                 line,
             )
@@ -93,14 +106,16 @@ def _slot(conv: Conversion, name: str, spec: Any, path: Path, line: int | None) 
     result: dict[str, Any] = {}
     slot_type = str(spec.get("type", "any"))
     if slot_type not in SLOT_TYPES:
-        conv.note("changed", f"slot '{name}': type {slot_type} became 'any'", path, line)
+        conv.note(
+            "changed", f"slot '{name}': type {slot_type} (a custom slot class) became 'any'", path, line
+        )
         slot_type = "any"
     result["type"] = slot_type
-    extra = sorted(k for k in spec if k not in SLOT_KEYS)
+    extra = sorted(k for k in spec if k not in SLOT_KEYS or k == "validator")
     if extra:
         conv.note("dropped", f"slot '{name}': {', '.join(extra)} not supported, left out", path, line)
-    for key in ("values", "initial_value", "influence_conversation"):
-        if key in spec:
+    for key in ("values", "initial_value", "influence_conversation", "min_value", "max_value"):
+        if key in spec and not (slot_type == "any" and key == "influence_conversation"):
             result[key] = spec[key]
     mappings: list[dict[str, Any]] = []
     for mapping in spec.get("mappings") or []:
@@ -117,35 +132,22 @@ def _mapping(conv: Conversion, slot: str, mapping: Any, path: Path, line: int | 
     if kind not in MAPPING_TYPES:
         conv.note("dropped", f"slot '{slot}': {kind} mapping is not supported, left out", path, line)
         return []
-    base: dict[str, Any] = {"type": kind}
-    if mapping.get("entity"):
-        base["entity"] = str(mapping["entity"])
-    if "value" in mapping:
-        base["value"] = mapping["value"]
-    if mapping.get("not_intent"):
-        base["not_intent"] = _as_list(mapping["not_intent"])
+    result = {k: v for k, v in mapping.items() if k in MAPPING_KEYS}
+    unknown = sorted(str(k) for k in mapping if k not in MAPPING_KEYS)
+    if unknown:
+        conv.note("dropped", f"slot '{slot}': mapping key(s) {', '.join(unknown)} left out", path, line)
     if mapping.get("role") or mapping.get("group"):
-        conv.note("dropped", f"slot '{slot}': entity role/group in a mapping ignored", path, line)
-    if kind == "custom":
-        conv.note(
-            "dropped",
-            f"slot '{slot}': custom mapping"
-            + (f" (action {mapping['action']})" if mapping.get("action") else "")
-            + " is filled by Rasa's action server; botdesk never fills it",
-            path,
-            line,
-        )
-    intents = _as_list(mapping.get("intent")) if mapping.get("intent") else []
-    if kind == "from_intent":
-        return [{**base, "intent": intent} for intent in intents] or [base]
-    if intents:
         conv.note(
             "changed",
-            f"slot '{slot}': the {kind} mapping's intent restriction ({', '.join(intents)}) is ignored",
+            f"slot '{slot}': the mapping needs entity role/group, which botdesk's NLU does not predict; "
+            "it fills only from entities that carry them",
             path,
             line,
         )
-    return [base]
+    if kind in ("from_intent", "from_trigger_intent") and "value" not in result:
+        conv.note("dropped", f"slot '{slot}': a {kind} mapping without 'value' left out", path, line)
+        return []
+    return [result]
 
 
 def _form(conv: Conversion, name: str, spec: Any, path: Path, line: int | None) -> None:
@@ -157,9 +159,11 @@ def _form(conv: Conversion, name: str, spec: Any, path: Path, line: int | None) 
     if not isinstance(required, list) or not required:
         conv.note("dropped", f"form '{name}' has no required_slots and was left out", path, line)
         return
-    if spec.get("ignored_intents"):
-        conv.note("dropped", f"form '{name}': ignored_intents is not supported", path, line)
-    conv.forms[name] = {"required_slots": [str(s) for s in required]}
+    form: dict[str, Any] = {"required_slots": [str(s) for s in required]}
+    ignored = spec.get("ignored_intents")
+    if ignored:
+        form["ignored_intents"] = [str(i) for i in ignored] if isinstance(ignored, list) else [str(ignored)]
+    conv.forms[name] = form
     conv.form_lines[name] = (path, line)
 
 
@@ -167,59 +171,38 @@ def _declared_action(conv: Conversion, name: str, path: Path, line: int | None) 
     if name in BUILTIN_ACTIONS or name in RASA_DEFAULT_ACTIONS or name.startswith("utter_"):
         return
     conv.custom_actions.add(name)
-    hint = " (form validation: botdesk validates slots by name, see bot/dialogue/validators.py)"
-    conv.note(
-        "dropped",
-        f"custom action {name} is Python code run by Rasa's action server; botdesk cannot run it"
-        + (hint if name.startswith("validate_") else ""),
-        path,
-        line,
-    )
+    conv.custom_action_lines.setdefault(name, (path, line))
 
 
 def finish_forms(conv: Conversion) -> None:
-    """Form questions, and slots only forms fill (checked once every file is read)."""
+    """Each form slot needs a question; built-in validators for botdesk's own (exported) lead form."""
     for form, spec in conv.forms.items():
         path, line = conv.form_lines[form]
         for slot in spec["required_slots"]:
-            _ask_response(conv, form, slot, path, line)
-        if form == LEAD_FORM:
-            continue
+            asks = (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}")
+            actions = (f"action_ask_{form}_{slot}", f"action_ask_{slot}")
+            if not any(a in conv.responses for a in asks) and not any(
+                a in conv.custom_actions for a in actions
+            ):
+                conv.note(
+                    "dropped",
+                    f"form '{form}' has no utter_ask_{slot} response or action_ask_{slot} action: "
+                    "botdesk asks with the fallback text",
+                    path,
+                    line,
+                )
+            if form == LEAD_FORM and slot in VALIDATORS and slot in conv.slots:
+                conv.slots[slot]["validator"] = slot
+        if form == LEAD_FORM and "email" in conv.slots and "email" in VALIDATORS:
+            conv.slots["email"]["validator"] = "email"
+    if conv.custom_actions and conv.endpoint is None:
+        path, line = next(
+            iter(sorted(conv.custom_action_lines.values(), key=lambda w: (str(w[0]), w[1] or 0)))
+        )
         conv.note(
             "changed",
-            f"form '{form}': botdesk runs forms like its lead form: when the form is complete the "
-            "engine says utter_lead_saved (if a slot 'consent' is true) or utter_lead_declined, and "
-            "rules after the form (e.g. a submit rule) do not run",
-            path,
-            line,
-        )
-    in_forms = {s for spec in conv.forms.values() for s in spec["required_slots"]}
-    for name, slot in conv.slots.items():
-        if name not in in_forms and slot["mappings"]:
-            path, line = conv.slot_lines[name]
-            conv.note(
-                "changed",
-                f"slot '{name}' is not asked by any form: botdesk fills slots only while a form "
-                "asks for them, so rules and stories that check it do not apply",
-                path,
-                line,
-            )
-
-
-def _ask_response(conv: Conversion, form: str, slot: str, path: Path, line: int | None) -> None:
-    own = f"utter_ask_{slot}"
-    specific = f"utter_ask_{form}_{slot}"
-    if specific in conv.responses:
-        if own in conv.responses:
-            conv.note("changed", f"form '{form}': botdesk asks with {own}, not {specific}", path, line)
-        else:
-            conv.responses[own] = conv.responses[specific]
-            conv.note("changed", f"form '{form}': {specific} is used as {own}", path, line)
-    elif own not in conv.responses:
-        conv.note(
-            "dropped",
-            f"form '{form}' has no {own} response (an action_ask_* action cannot run): botdesk "
-            "asks with the fallback text",
+            f"custom actions ({', '.join(sorted(conv.custom_actions))}) run on an action server, but "
+            "endpoints.yml has no action_endpoint: until one is set, botdesk hands these turns to a person",
             path,
             line,
         )

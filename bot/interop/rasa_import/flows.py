@@ -1,15 +1,15 @@
 """Rasa rules and stories -> botdesk's stories/*.yml.
 
-``or`` steps are written out as one flow per alternative (at most ``MAX_OR_EXPANSION``);
-steps botdesk cannot run (custom actions, Rasa's default actions) are left out with a
-note, and a flow with nothing left to run, a checkpoint or end-to-end text is dropped.
+Rules and stories carry over as written: ``or`` steps, checkpoints, entities on intent
+steps, custom actions (run on the action server), forms and retrieval actions. Steps
+botdesk cannot run (Rasa's default actions it lacks, undeclared names) are left out with
+a note, and a flow with nothing left to run or with end-to-end text is dropped.
 Rules for the NLU fallback are left out with a note, and the ``answer X`` rules that
 ``botdesk export rasa`` writes are left out silently: botdesk does both by itself.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,11 @@ from bot.interop.rasa_import.state import (
     RASA_DEFAULT_ACTIONS,
     Conversion,
     Flows,
-    response_name,
     unique,
 )
 from bot.nlu.base import FALLBACK_INTENT
 from bot.project import BUILTIN_ACTIONS
 from bot.yamlio import line_of, to_plain
-
-MAX_OR_EXPANSION = 16
 
 
 def read_flows(conv: Conversion, sources: list[tuple[Path, Any]]) -> None:
@@ -41,7 +38,7 @@ def read_flows(conv: Conversion, sources: list[tuple[Path, Any]]) -> None:
                 target = flows.rules if kind == "rules" else flows.stories
                 target.extend(_flow(conv, kind, item, path, line))
         if flows.rules or flows.stories:
-            conv.flow_files[unique(path.stem, conv.flow_files, ("slots",))] = flows
+            conv.flow_files[unique(path.stem, conv.flow_files, ("slots", "triggers"))] = flows
 
 
 def _flow(conv: Conversion, kind: str, item: Any, path: Path, line: int | None) -> list[dict[str, Any]]:
@@ -55,28 +52,23 @@ def _flow(conv: Conversion, kind: str, item: Any, path: Path, line: int | None) 
     if _fallback_rule(conv, plain_steps, where, path, line) or _generated_rule(conv, label, name, item):
         return []
     try:
-        variants = _expand(conv, item["steps"], path, where)
-        conditions = _expand(conv, item.get("condition") or [], path, where)
+        steps = _steps(conv, item["steps"], path, where)
+        conditions = _steps(conv, item.get("condition") or [], path, where)
     except Drop as exc:
         conv.note("dropped", f"{where} left out: {exc}", path, line)
         return []
-    if len(variants) > 1:
-        conv.note("changed", f"{where}: 'or' steps written out as {len(variants)} {kind}", path, line)
-    result = []
-    for number, steps in enumerate(variants, start=1):
-        if not any("action" in s for s in steps):
-            conv.note("dropped", f"{where} left out: no step botdesk can run remains", path, line)
-            return []
-        flow: dict[str, Any] = {label: name if len(variants) == 1 else f"{name} ({number})"}
-        if label == "rule" and item.get("conversation_start"):
-            flow["conversation_start"] = True
-        if label == "rule" and conditions and conditions[0]:
-            flow["condition"] = conditions[0]
-        flow["steps"] = steps
-        if label == "rule" and item.get("wait_for_user_input") is False:
-            flow["wait_for_user_input"] = False
-        result.append(flow)
-    return result
+    if not any("action" in s or "or" in s for s in steps):
+        conv.note("dropped", f"{where} left out: no step botdesk can run remains", path, line)
+        return []
+    flow: dict[str, Any] = {label: name}
+    if label == "rule" and item.get("conversation_start"):
+        flow["conversation_start"] = True
+    if label == "rule" and conditions:
+        flow["condition"] = conditions
+    flow["steps"] = steps
+    if label == "rule" and item.get("wait_for_user_input") is False:
+        flow["wait_for_user_input"] = False
+    return [flow]
 
 
 def _fallback_rule(conv: Conversion, steps: Any, where: str, path: Path, line: int | None) -> bool:
@@ -106,22 +98,20 @@ def _generated_rule(conv: Conversion, label: str, name: str, item: Any) -> bool:
     return bool(to_plain(item["steps"]) == [{"intent": intent}, {"action": answer}])
 
 
-def _expand(conv: Conversion, steps: Any, path: Path, where: str) -> list[list[dict[str, Any]]]:
-    """Steps with ``or`` alternatives -> every sequence they stand for."""
-    options: list[list[list[dict[str, Any]]]] = []
+def _steps(conv: Conversion, steps: Any, path: Path, where: str) -> list[dict[str, Any]]:
+    """Steps as botdesk reads them; ``or`` alternatives and checkpoints stay as written."""
+    result: list[dict[str, Any]] = []
     for index, raw in enumerate(steps):
         line = line_of(steps, [index])
         if isinstance(raw, dict) and "or" in raw:
-            alternatives = [_step(conv, alt, path, line, where) for alt in raw["or"] or []]
-            options.append(alternatives)
+            alternatives = [s for alt in raw["or"] or [] for s in _step(conv, alt, path, line, where)]
+            if alternatives:
+                result.append({"or": alternatives})
+        elif isinstance(raw, dict) and "checkpoint" in raw:
+            result.append({"checkpoint": str(raw["checkpoint"])})
         else:
-            options.append([_step(conv, raw, path, line, where)])
-    total = 1
-    for alternatives in options:
-        total *= max(len(alternatives), 1)
-    if total > MAX_OR_EXPANSION:
-        raise Drop(f"its 'or' steps stand for {total} flows (more than {MAX_OR_EXPANSION})")
-    return [[s for part in combo for s in part] for combo in itertools.product(*options)]
+            result += _step(conv, raw, path, line, where)
+    return result
 
 
 def _step(conv: Conversion, raw: Any, path: Path, line: int | None, where: str) -> list[dict[str, Any]]:
@@ -130,8 +120,6 @@ def _step(conv: Conversion, raw: Any, path: Path, line: int | None, where: str) 
         raise Drop(f"a step at line {line} is not a mapping")
     if "user" in raw or "bot" in raw:
         raise Drop("end-to-end 'user:'/'bot:' text steps are not supported")
-    if "checkpoint" in raw:
-        raise Drop("checkpoints are not supported; write the stories out in full")
     if "intent" in raw:
         return [_intent_step(conv, raw, path, line, where)]
     if "action" in raw:
@@ -151,46 +139,31 @@ def _intent_step(
     conv: Conversion, raw: dict[str, Any], path: Path, line: int | None, where: str
 ) -> dict[str, Any]:
     name = str(raw["intent"])
-    name = conv.retrieval.get(name, name)
-    if any(k.startswith(name + "/") for k in conv.retrieval):
-        raise Drop(
-            f"it uses the retrieval intent '{name}' as a whole; botdesk answers each {name}_* "
-            "intent with its own response by default"
-        )
     if name == FALLBACK_INTENT:
         raise Drop("botdesk handles nlu_fallback itself (bot.fallback, then a hand-off)")
-    if name not in conv.intents:
-        raise Drop(f"intent '{name}' has no NLU examples")
+    known = conv.intents | set(conv.declared_intents) | {k.split("/", 1)[0] for k in conv.retrieval}
+    if name not in known:
+        raise Drop(f"intent '{name}' is neither in the domain nor in the NLU data")
+    step: dict[str, Any] = {"intent": name}
     if raw.get("entities"):
-        conv.note("changed", f"{where}: the entities required with intent '{name}' are ignored", path, line)
-    return {"intent": name}
+        step["entities"] = raw["entities"]
+    return step
 
 
 def _action_step(
     conv: Conversion, name: str, path: Path, line: int | None, where: str
 ) -> list[dict[str, Any]]:
-    name = response_name(name)
-    if name in conv.responses or name in conv.forms or name in BUILTIN_ACTIONS:
+    retrieval = {"utter_" + k.split("/", 1)[0] for k in conv.retrieval}
+    known = set(conv.responses) | set(conv.forms) | BUILTIN_ACTIONS | conv.custom_actions | retrieval
+    if name in known:
         if name == DEFAULT_RESPONSE:
             conv.uses_default = True
         return [{"action": name}]
-    if name == "action_default_fallback":
-        conv.uses_default = True
-        conv.note("changed", f"{where}: action_default_fallback became utter_default", path, line)
-        return [{"action": DEFAULT_RESPONSE}]
-    if name == "action_deactivate_loop":
-        conv.note(
-            "changed",
-            f"{where}: action_deactivate_loop left out (botdesk ends a form itself on deny/goodbye)",
-            path,
-            line,
-        )
-        return []
     if name in RASA_DEFAULT_ACTIONS:
         conv.note("dropped", f"{where}: Rasa's {name} has no botdesk equivalent; step left out", path, line)
         return []
-    what = "custom action" if not name.startswith("utter_") else "unknown response"
-    conv.note("dropped", f"{where}: {what} {name} left out (botdesk cannot run it)", path, line)
+    what = "action" if not name.startswith("utter_") else "response"
+    conv.note("dropped", f"{where}: unknown {what} {name} (not in the domain) left out", path, line)
     return []
 
 

@@ -20,7 +20,7 @@ from bot.interop.rasa_import.responses import read_responses
 from bot.interop.rasa_import.state import YAML_SUFFIXES, Conversion
 from bot.interop.rasa_import.tests import read_tests, read_tests_file
 from bot.interop.rasa_import.writer import write_project
-from bot.yamlio import line_of, load_yaml
+from bot.yamlio import line_of, load_yaml, to_plain
 
 DATA_KEYS = ("version", "nlu", "rules", "stories", "responses")
 
@@ -44,6 +44,7 @@ def import_rasa(source: Path, target: Path, force: bool = False) -> ImportResult
         raise ConfigError(f"{target} is not empty; choose a new directory or use --force")
     conv = Conversion(root)
     read_config(conv)
+    read_endpoints(conv)
     read_domain(conv)
     flow_sources = read_data(conv)
     if not conv.nlu_files:
@@ -53,6 +54,25 @@ def import_rasa(source: Path, target: Path, force: bool = False) -> ImportResult
     finish_forms(conv)
     files = write_project(conv, target)
     return ImportResult(target, files, conv.notes)
+
+
+def read_endpoints(conv: Conversion) -> None:
+    """endpoints.yml's action_endpoint, kept as written (``${VARIABLES}`` stay for run time)."""
+    path = conv.root / "endpoints.yml"
+    raw = load_yaml(path, ConfigError) if path.is_file() else None
+    if not isinstance(raw, dict):
+        return
+    endpoint = raw.get("action_endpoint")
+    if isinstance(endpoint, dict) and endpoint.get("url"):
+        conv.endpoint = {k: to_plain(v) for k, v in endpoint.items()}
+    for key in raw:
+        if key != "action_endpoint" and raw.get(key):
+            conv.note(
+                "dropped",
+                f"endpoints.yml: {key} is Rasa server configuration botdesk does not use",
+                path,
+                line_of(raw, [key]),
+            )
 
 
 def read_data(conv: Conversion) -> list[tuple[Path, Any]]:

@@ -1,6 +1,7 @@
 """Rasa NLU data -> botdesk's intents/*.yml: examples, synonyms, regexes and lookups.
 
-Retrieval intents (``faq/parking``) become intents of their own (``faq_parking``); Rasa's
+Retrieval intents (``faq/parking``) keep their names (the engine answers them as Rasa's
+ResponseSelector does, with ``utter_faq/parking``); Rasa's
 entity markup is rewritten to botdesk's (``[Paris](city:Paris)`` shorthand written out,
 roles and groups dropped) and every example must then parse as botdesk training data.
 """
@@ -39,10 +40,9 @@ def _nlu_item(conv: Conversion, item: Any, path: Path, line: int | None) -> dict
         return None
     kind = kinds[0]
     name = str(item[kind])
-    if kind == "intent" and "/" in name:
-        conv.retrieval[name] = name.replace("/", "_")
+    if kind == "intent" and "/" in name:  # a retrieval intent: kept, answered by utter_<name>
+        conv.retrieval[name] = name
         conv.retrieval_lines.setdefault(name.split("/", 1)[0], (path, line))
-        name = conv.retrieval[name]
     lines: list[str] = []
     for text, ex_line in _example_lines(item.get("examples"), line_of(item, ["examples"])):
         converted = _example(conv, text, kind, path, ex_line)
@@ -81,26 +81,11 @@ def _example(conv: Conversion, text: str, kind: str, path: Path, line: int | Non
 
 
 def report_intents(conv: Conversion) -> None:
-    """Notes for split retrieval intents and for domain intents without examples."""
+    """Domain intents without examples are declared (reachable by a button's ``/intent`` payload)."""
     bases = set(conv.retrieval_lines)
-    for base, (path, line) in conv.retrieval_lines.items():
-        split = sorted(v for k, v in conv.retrieval.items() if k.startswith(base + "/"))
-        conv.note(
-            "changed",
-            f"retrieval intent '{base}' became the intents {', '.join(split)}, each answered by its "
-            "own utter_<intent>",
-            path,
-            line,
-        )
-    for name, (path, line) in conv.domain_intents.items():
+    for name in conv.domain_intents:
         if name not in conv.intents and name not in bases and name != FALLBACK_INTENT:
-            conv.note(
-                "dropped",
-                f"intent '{name}' has no NLU examples; botdesk knows intents only from their examples, "
-                "so it was left out (with the rules and stories that use it)",
-                path,
-                line,
-            )
+            conv.declared_intents.append(name)
 
 
 def _example_lines(block: Any, block_line: int | None) -> list[tuple[str, int | None]]:

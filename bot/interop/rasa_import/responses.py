@@ -1,20 +1,17 @@
 """Rasa responses -> botdesk responses, from the domain or a data file.
 
-Retrieval responses (``utter_faq/parking``) become ``utter_faq_parking``; conditional and
-channel-specific variants, entities in button payloads and what botdesk's chat does not
-show are notes.
+botdesk reads Rasa's responses as they are: retrieval responses (``utter_faq/parking``),
+conditional variants (``condition: - type: slot``), channel variants, images, custom
+payloads and buttons whose payloads carry entities. What its channels cannot show is a note.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from bot.interop.rasa_import.state import Conversion, response_name
 from bot.yamlio import line_of, to_plain
-
-PAYLOAD = re.compile(r"^/(?P<intent>[^\s{}]+)(?P<entities>\{.*\})?\s*$", re.DOTALL)
 
 
 def read_responses(conv: Conversion, responses: Any, path: Path) -> None:
@@ -33,60 +30,32 @@ def read_responses(conv: Conversion, responses: Any, path: Path) -> None:
 def _variants(
     conv: Conversion, name: str, variants: Any, path: Path, line: int | None
 ) -> list[dict[str, Any]]:
+    """Variants as they are: conditions (slot constraints), channels, buttons with entity payloads."""
     if not isinstance(variants, list) or not variants:
         conv.note("dropped", f"response '{name}' has no variants", path, line)
         return []
-    plain = [v for v in variants if isinstance(v, dict)]
-    special = [v for v in plain if "condition" in v or "channel" in v]
-    if special:
-        keep_special = len(special) == len(plain)
-        conv.note(
-            "changed" if keep_special else "dropped",
-            f"response '{name}': botdesk has no conditional or channel-specific variants; "
-            + (
-                "they are kept without their condition/channel and said at random"
-                if keep_special
-                else f"{len(special)} such variant(s) left out"
-            ),
-            path,
-            line,
-        )
-        if not keep_special:
-            plain = [v for v in plain if v not in special]
     result = []
-    for variant in plain:
-        clean = {k: v for k, v in variant.items() if k not in ("condition", "channel")}
-        if not any(k in clean for k in ("text", "image", "custom", "buttons")):
+    for variant in (v for v in variants if isinstance(v, dict)):
+        if not any(k in variant for k in ("text", "image", "custom", "buttons", "attachment")):
             conv.note("dropped", f"response '{name}': a variant without text was left out", path, line)
             continue
-        unshown = sorted(k for k in clean if k not in ("text", "buttons", "id", "metadata"))
-        if unshown:
+        conditions = variant.get("condition") or []
+        if any(not isinstance(c, dict) or c.get("type") != "slot" for c in conditions):
             conv.note(
-                "changed",
-                f"response '{name}': {', '.join(unshown)} kept in the file, but botdesk's chat shows "
-                "only text and buttons",
+                "dropped",
+                f"response '{name}': a variant with a condition other than 'type: slot' was left out",
                 path,
                 line,
             )
-        if isinstance(clean.get("buttons"), list):
-            clean["buttons"] = [_button(conv, b, name, path, line) for b in clean["buttons"]]
-        result.append(clean)
+            continue
+        unshown = sorted(k for k in variant if k in ("elements", "quick_replies"))
+        if unshown:
+            conv.note(
+                "changed",
+                f"response '{name}': {', '.join(unshown)} kept in the file, but botdesk's channels do "
+                "not show them",
+                path,
+                line,
+            )
+        result.append(dict(variant))
     return result
-
-
-def _button(conv: Conversion, button: Any, name: str, path: Path, line: int | None) -> Any:
-    if not isinstance(button, dict) or not isinstance(button.get("payload"), str):
-        return button
-    match = PAYLOAD.match(button["payload"])
-    if match is None:
-        return button
-    intent = conv.retrieval.get(match.group("intent"), match.group("intent"))
-    if match.group("entities"):
-        conv.note(
-            "dropped",
-            f"response '{name}': button payload {button['payload']} sets entities; botdesk payloads "
-            f"carry only the intent (/{intent})",
-            path,
-            line,
-        )
-    return {**button, "payload": f"/{intent}"}

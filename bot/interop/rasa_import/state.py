@@ -13,8 +13,6 @@ DEFAULT_RESPONSE = "utter_default"
 RASA_DEFAULT_ACTIONS = frozenset(
     {
         "action_session_start",
-        "action_default_fallback",
-        "action_deactivate_loop",
         "action_revert_fallback_events",
         "action_default_ask_affirmation",
         "action_default_ask_rephrase",
@@ -57,18 +55,20 @@ class Conversion(Reporter):
         self.forms: dict[str, dict[str, Any]] = {}
         self.form_lines: dict[str, Where] = {}
         self.custom_actions: set[str] = set()
-        self.retrieval: dict[str, str] = {}  # "chitchat/ask_name" -> "chitchat_ask_name"
+        self.custom_action_lines: dict[str, Where] = {}
+        self.retrieval: dict[str, str] = {}  # "chitchat/ask_name" -> itself (kept for lookups)
         self.retrieval_lines: dict[str, Where] = {}
         self.flow_files: dict[str, Flows] = {}
         self.test_files: dict[str, list[dict[str, Any]]] = {}
         self.intents: set[str] = set()
+        self.declared_intents: list[str] = []  # domain intents without NLU examples (payloads only)
+        self.trigger_rules: list[dict[str, Any]] = []  # intents' ``triggers:``, as rules
+        self.endpoint: dict[str, Any] | None = None  # endpoints.yml's action_endpoint, as written
         self.uses_default = False
 
 
 def response_name(name: str) -> str:
-    """``utter_chitchat/ask_name`` (a retrieval response) -> ``utter_chitchat_ask_name``."""
-    if name.startswith("utter_") and "/" in name:
-        return "utter_" + name[len("utter_") :].replace("/", "_")
+    """Response names carry over as they are (``utter_chitchat/ask_name`` included)."""
     return name
 
 

@@ -1,21 +1,19 @@
 """Rasa test stories -> botdesk's tests/*.yml (``botdesk test``).
 
-botdesk tests send text and check the replies: intent-only steps become button payloads,
-form steps become the question the form asks, and what botdesk test cannot check
-(slots, active loops, entities, custom actions) is left out with a note.
+``botdesk test`` runs Rasa's test-story format as it is (intent-only steps as payloads,
+forms, custom actions, ``slot_was_set`` and ``active_loop`` checked), so test stories are
+copied unchanged; only end-to-end ``bot:`` text steps and Rasa default actions botdesk
+lacks are reported.
 """
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
-from bot.dialogue.stories import REQUESTED_SLOT
 from bot.errors import DataError
 from bot.interop.rasa_import.notes import Drop
-from bot.interop.rasa_import.state import DEFAULT_RESPONSE, YAML_SUFFIXES, Conversion, response_name, unique
-from bot.nlu.data import parse_annotations
+from bot.interop.rasa_import.state import RASA_DEFAULT_ACTIONS, YAML_SUFFIXES, Conversion, unique
 from bot.yamlio import line_of, load_yaml, to_plain
 
 
@@ -47,100 +45,29 @@ def read_tests_file(conv: Conversion, path: Path, raw: Any) -> None:
 
 
 def _test_steps(conv: Conversion, item: Any, path: Path, name: str) -> list[dict[str, Any]]:
+    """Rasa test steps as they are (botdesk test reads Rasa's format); ``bot:`` text is not run."""
     plain = to_plain(item)
     steps = plain.get("steps") if isinstance(plain, dict) else None
     if not isinstance(steps, list) or not steps:
         raise Drop("it has no steps")
     result: list[dict[str, Any]] = []
-    skipped: set[str] = set()
     for index, step in enumerate(steps):
         if not isinstance(step, dict):
             raise Drop("a step is not a mapping")
         line = line_of(item.get("steps"), [index])
-        if "user" in step or "intent" in step:
-            result.append(_user_step(conv, step, path, line, name))
-        elif "action" in step:
-            result += _action(conv, str(step["action"]), steps[index + 1 :], path, line, name)
-        elif "slot_was_set" in step or "active_loop" in step:
-            skipped.add(next(k for k in ("slot_was_set", "active_loop") if k in step))
-        elif "bot" in step:
+        if "bot" in step:
             raise Drop("end-to-end 'bot:' text steps are not supported")
-        else:
+        if "action" in step and str(step["action"]) in RASA_DEFAULT_ACTIONS:
+            conv.note(
+                "dropped",
+                f"test story '{name}': expected action {step['action']} left out (botdesk does not run it)",
+                path,
+                line,
+            )
+            continue
+        if not any(k in step for k in ("user", "intent", "action", "slot_was_set", "active_loop")):
             raise Drop(f"unsupported step ({', '.join(step)})")
-    if skipped:
-        conv.note(
-            "dropped",
-            f"test story '{name}': {' and '.join(sorted(skipped))} expectations are not checked by "
-            "botdesk test and were left out",
-            path,
-            line_of(item, ["steps"]),
-        )
-    if not any("user" in s for s in result):
+        result.append(step)
+    if not any("user" in s or "intent" in s for s in result):
         raise Drop("it has no user messages")
     return result
-
-
-def _user_step(
-    conv: Conversion, step: dict[str, Any], path: Path, line: int | None, name: str
-) -> dict[str, Any]:
-    intent = step.get("intent")
-    intent = conv.retrieval.get(str(intent), str(intent)) if intent is not None else None
-    if "user" not in step:
-        conv.note(
-            "changed",
-            f"test story '{name}': intent step {intent} became the button payload /{intent} "
-            "(botdesk tests send text)",
-            path,
-            line,
-        )
-        return {"user": f"/{intent}", "intent": intent}
-    text = str(step["user"]).strip()
-    with contextlib.suppress(DataError):  # malformed markup: the text goes as it is
-        text, _ = parse_annotations(text)
-    result: dict[str, Any] = {"user": text}
-    if intent is not None:
-        result["intent"] = intent
-    if step.get("entities"):
-        conv.note("dropped", f"test story '{name}': entities are not checked by botdesk test", path, line)
-    return result
-
-
-def _action(
-    conv: Conversion, name: str, rest: list[Any], path: Path, line: int | None, story: str
-) -> list[dict[str, Any]]:
-    name = response_name(name)
-    if name == "action_listen":
-        return []
-    if name == "action_default_fallback":
-        return [{"action": DEFAULT_RESPONSE}]
-    if name in conv.forms:
-        asked = _requested_slot(rest)
-        if asked:
-            return [{"action": f"utter_ask_{asked}"}]
-        conv.note(
-            "dropped",
-            f"test story '{story}': the form step {name} is not a reply botdesk test can check",
-            path,
-            line,
-        )
-        return []
-    if name.startswith("utter_") or name == "action_handoff":
-        return [{"action": name}]
-    conv.note(
-        "dropped",
-        f"test story '{story}': expected action {name} left out (botdesk cannot run it)",
-        path,
-        line,
-    )
-    return []
-
-
-def _requested_slot(rest: list[Any]) -> str | None:
-    """The slot a form asks for next, from the ``slot_was_set`` steps right after it."""
-    for step in rest:
-        if not isinstance(step, dict) or not ("slot_was_set" in step or "active_loop" in step):
-            return None
-        for entry in step.get("slot_was_set") or []:
-            if isinstance(entry, dict) and entry.get(REQUESTED_SLOT):
-                return str(entry[REQUESTED_SLOT])
-    return None

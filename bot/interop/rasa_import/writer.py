@@ -30,6 +30,13 @@ SYSTEM_TEXTS: dict[str, dict[str, str]] = {
         "utter_form_gave_up": "Давайте пока оставим это; напишите, когда будет удобно.",
     },
 }
+DOMAIN_HEADER = """\
+# The domain's intents without examples (reachable by /intent payloads), custom actions
+# (run on the action server of endpoints.yml), slots and forms.
+"""
+ENDPOINTS_HEADER = """\
+# The Rasa project's action server, read as Rasa reads it (${VARIABLES} from the environment).
+"""
 SYSTEM_HEADER = """\
 # Texts botdesk's dialogue engine says itself (hand-off, working hours, forms);
 # the Rasa project had none of these responses.
@@ -67,13 +74,21 @@ def documents(conv: Conversion) -> Iterator[tuple[str, Any, str]]:
     }
     if system:
         yield "intents/botdesk.yml", {"version": RASA_FORMAT, "responses": system}, SYSTEM_HEADER
-    if conv.slots or conv.forms:
+    if conv.slots or conv.forms or conv.declared_intents or conv.custom_actions:
         slots_doc: dict[str, Any] = {"version": RASA_FORMAT}
+        if conv.declared_intents:
+            slots_doc["intents"] = conv.declared_intents
+        if conv.custom_actions:
+            slots_doc["actions"] = sorted(conv.custom_actions)
         if conv.slots:
             slots_doc["slots"] = conv.slots
         if conv.forms:
             slots_doc["forms"] = conv.forms
-        yield "stories/slots.yml", slots_doc, ""
+        yield "stories/slots.yml", slots_doc, DOMAIN_HEADER
+    if conv.trigger_rules:
+        yield "stories/triggers.yml", {"version": RASA_FORMAT, "rules": conv.trigger_rules}, ""
+    if conv.endpoint is not None:
+        yield "endpoints.yml", {"action_endpoint": conv.endpoint}, ENDPOINTS_HEADER
     for stem, flows in conv.flow_files.items():
         doc: dict[str, Any] = {"version": RASA_FORMAT}
         if flows.rules:
