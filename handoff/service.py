@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.clock import Clock, utc_now
-from bot.dialogue.engine import CONVERSATIONAL, DialogueEngine, DialogueState, TurnResult
+from bot.dialogue.engine import CONVERSATIONAL, DialogueEngine
+from bot.dialogue.state import DialogueState, TurnResult
 from bot.errors import BotdeskError
 from bot.events import NO_EVENTS, EventBus
 from bot.messages import OutboundMessage, SenderKind

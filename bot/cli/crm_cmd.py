@@ -41,7 +41,7 @@ def crm_stub(
     """Run the CRM stub (POST /leads, GET /leads, GET /healthz, POST /_fail) under uvicorn."""
     import uvicorn
 
-    from handoff.crm.stub import create_stub_app, parse_fail
+    from bot.stubs.crm import create_stub_app, parse_fail
 
     try:
         failure = parse_fail(fail) if fail else None

@@ -23,7 +23,7 @@ from bot.cli import app
 from bot.cli.options import ProjectOption
 from bot.cli.train_cmd import train_project
 from bot.conversation import ConversationService
-from bot.dialogue.engine import TurnResult
+from bot.dialogue.state import TurnResult
 from bot.dialogue.validators import mask_phone
 from bot.messages import InboundMessage
 from bot.nlu.base import Message

@@ -34,8 +34,8 @@ def shop_stub(
     """Run the shop stub (GET /api/orders/NUMBER, GET /healthz, POST /_fail) under uvicorn."""
     import uvicorn
 
-    from bot.actions.shop_stub import create_shop_app, load_orders
-    from handoff.crm.stub import parse_fail
+    from bot.stubs.crm import parse_fail
+    from bot.stubs.shop import create_shop_app, load_orders
 
     try:
         failure = parse_fail(fail) if fail else None

@@ -13,7 +13,8 @@ from rich.markup import escape
 from bot.cli import app
 from bot.cli.options import ProjectOption
 from bot.cli.train_cmd import train_project
-from bot.dialogue.test_stories import load_test_stories, run_stories
+from bot.conversation.story_runner import run_stories
+from bot.dialogue.test_stories import load_test_stories
 from bot.errors import DataError
 from bot.project import Project
 

@@ -22,13 +22,12 @@ import json
 import logging
 import random
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from bot.actions.base import ActionExecutor, ActionOutcome, ActionRejected, ActionUnavailable, NoActions
 from bot.dialogue.effects import (
-    Effect,
     LeadData,
     MarkFormAnswer,
     OpenTicket,
@@ -41,7 +40,8 @@ from bot.dialogue.escalation import Escalation, Escalator, Turn, TurnContext
 from bot.dialogue.forms import FormRunner
 from bot.dialogue.policy import Policy
 from bot.dialogue.slots import custom_mapping_actions, extract_slots, initial_values
-from bot.dialogue.stories import REQUESTED_SLOT, DialogueData, Step, retrieval_base
+from bot.dialogue.state import DialogueState, Reply, TurnResult, TurnWork
+from bot.dialogue.stories import REQUESTED_SLOT, DialogueData, retrieval_base
 from bot.dialogue.tracker import Tracker
 from bot.hours import Department, describe_opening
 from bot.nlu.base import FALLBACK_INTENT, Entity, IntentScore, Message
@@ -87,157 +87,6 @@ SYSTEM_RESPONSES = frozenset(
         "utter_integration_unavailable",
     }
 )
-
-
-@dataclass
-class Reply:
-    text: str
-    buttons: list[dict[str, Any]] = field(default_factory=list)
-    response: str | None = None
-    image: str | None = None
-    custom: dict[str, Any] | None = None  # Rasa's custom / json_message payload
-    attachment: Any = None
-
-
-@dataclass
-class DialogueState:
-    """Everything the bot remembers about one conversation (JSON-serialisable)."""
-
-    tracker: Tracker = field(default_factory=Tracker)
-    introduced: bool = False
-    misunderstood_in_a_row: int = 0
-    awaiting_feedback: bool = False
-    surveyed: bool = False  # "did this answer your question?" was asked in this dialogue (once only)
-    awaiting_score: bool = False  # the 1-5 score question is open
-    pending_offer: str | None = None  # "lead" | "callback"
-    lead_offered: bool = False
-    lead_kind: str = "lead"
-    turns: list[Turn] = field(default_factory=list)
-    interest: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tracker": self.tracker.to_dict(),
-            "introduced": self.introduced,
-            "misunderstood_in_a_row": self.misunderstood_in_a_row,
-            "awaiting_feedback": self.awaiting_feedback,
-            "surveyed": self.surveyed,
-            "awaiting_score": self.awaiting_score,
-            "pending_offer": self.pending_offer,
-            "lead_offered": self.lead_offered,
-            "lead_kind": self.lead_kind,
-            "turns": [[t.intent, t.text, t.answered] for t in self.turns[-20:]],
-            "interest": self.interest,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> DialogueState:
-        if not data:
-            return cls()
-        return cls(
-            tracker=Tracker.from_dict(data.get("tracker")),
-            introduced=bool(data.get("introduced")),
-            misunderstood_in_a_row=int(data.get("misunderstood_in_a_row", 0)),
-            awaiting_feedback=bool(data.get("awaiting_feedback")),
-            surveyed=bool(data.get("surveyed")),
-            awaiting_score=bool(data.get("awaiting_score")),
-            pending_offer=data.get("pending_offer"),
-            lead_offered=bool(data.get("lead_offered")),
-            lead_kind=str(data.get("lead_kind", "lead")),
-            turns=[Turn(i, t, a) for i, t, a in data.get("turns", [])],
-            interest=list(data.get("interest", [])),
-        )
-
-
-@dataclass
-class TurnResult:
-    """What one turn did: the replies, the actions run (Rasa's names), the tracker steps it
-    added (for test stories) and the effects for the conversation service to apply."""
-
-    replies: list[Reply] = field(default_factory=list)
-    intent: str = FALLBACK_INTENT  # what the dialogue acted on (a yes/no question may reinterpret)
-    actions: list[str] = field(default_factory=list)
-    effects: list[Effect] = field(default_factory=list)
-    events: list[Step] = field(default_factory=list)
-    entities: list[Entity] = field(default_factory=list)
-    # (action, first reply, end of its replies): which replies each action said, in order
-    spans: list[tuple[str, int, int]] = field(default_factory=list)
-    active_loop: str | None = None  # the form active when the turn ended
-
-    def action_view(self) -> list[str]:
-        """The turn as Rasa lists it: each action run (a form, a custom action) once, plus
-        the responses botdesk's engine said itself, in order."""
-        names: list[str] = []
-        spans = sorted(self.spans, key=lambda s: s[1])
-        covered = {i for _, start, end in spans for i in range(start, end)}
-        for index, reply in enumerate(self.replies):
-            names += [name for name, start, _ in spans if start == index]
-            if index not in covered and reply.response != "introduction":
-                names.append("utter_default" if reply.response == "fallback" else str(reply.response))
-        names += [name for name, start, _ in spans if start >= len(self.replies)]
-        return names
-
-    def _first(self, kind: type[Any]) -> Any:
-        return next((e for e in self.effects if isinstance(e, kind)), None)
-
-    # Read-only views of the effects, for callers that ask one question.
-    @property
-    def escalation(self) -> Escalation | None:
-        ticket = self._first(OpenTicket)
-        return ticket.escalation if ticket else None
-
-    @property
-    def after_hours(self) -> bool:
-        ticket = self._first(OpenTicket)
-        return bool(ticket and ticket.after_hours)
-
-    @property
-    def opening(self) -> datetime | None:
-        ticket = self._first(OpenTicket)
-        return ticket.opening if ticket else None
-
-    @property
-    def lead(self) -> LeadData | None:
-        saved = self._first(SaveLead)
-        return saved.lead if saved else None
-
-    @property
-    def form_answer(self) -> bool:
-        return self._first(MarkFormAnswer) is not None
-
-    @property
-    def forget_form_answers(self) -> bool:
-        return self._first(RedactFormAnswers) is not None
-
-    @property
-    def survey_asked(self) -> bool:
-        return self._first(RecordSurveyAsked) is not None
-
-    @property
-    def feedback(self) -> bool | None:
-        answer = self._first(RecordSurveyAnswer)
-        return answer.helpful if answer else None
-
-    @property
-    def score(self) -> int | None:
-        answer = self._first(RecordSurveyAnswer)
-        return answer.score if answer else None
-
-
-@dataclass
-class _Turn:
-    """Working state of one turn's action loop."""
-
-    state: DialogueState
-    result: TurnResult
-    message: Message
-    now: datetime
-    sender_id: str
-    channel: str | None
-    followup: str | None = None
-    loop_rejected: bool = False
-    stop: bool = False
-    rejected: set[str] = field(default_factory=set)  # actions that refused to run this turn
 
 
 class DialogueEngine:
@@ -408,7 +257,7 @@ class DialogueEngine:
         for name, value in self.initial_slots.items():
             tracker.slots.setdefault(name, value)
         awaited_feedback, state.awaiting_feedback = state.awaiting_feedback, False
-        work = _Turn(state, result, message, now, sender_id, channel)
+        work = TurnWork(state, result, message, now, sender_id, channel)
         mark = len(tracker.history)
 
         if tracker.active_loop and (
@@ -425,7 +274,7 @@ class DialogueEngine:
             result.active_loop = tracker.active_loop
             return result
         if tracker.active_loop:
-            self._stop_form(work, forget=True)
+            self.stop_form(work, forget=True)
 
         if escalation is not None:
             self._escalate(work, escalation)
@@ -477,7 +326,7 @@ class DialogueEngine:
         return replace(message, intent=answers[0], fallback_reason=None)
 
     # ---- Rasa's loop: extract slots, then predict and run actions until the bot listens -
-    async def _dialogue(self, work: _Turn, intent: str) -> None:
+    async def _dialogue(self, work: TurnWork, intent: str) -> None:
         tracker, message = work.state.tracker, work.message
         base = retrieval_base(intent)
         tracker.latest, tracker.latest_full_intent = message, intent
@@ -492,20 +341,20 @@ class DialogueEngine:
         finally:
             tracker.latest, tracker.latest_full_intent = None, None
 
-    async def _extract_slots(self, work: _Turn, intent: str) -> None:
+    async def _extract_slots(self, work: TurnWork, intent: str) -> None:
         tracker = work.state.tracker
         candidates = extract_slots(self.dialogue, tracker, work.message, intent)
         for name, value in candidates.items():
             tracker.set_slot(name, value)
         for action in custom_mapping_actions(self.dialogue, tracker) if self._custom_mappings else ():
             if self.actions.handles(action):
-                outcome = await self._call(work, action)
+                outcome = await self.call_action(work, action)
                 await self._apply(work, action, outcome, custom_mapping=True)
         if "action_validate_slot_mappings" in self.dialogue.actions and candidates:
-            outcome = await self._call(work, "action_validate_slot_mappings")
+            outcome = await self.call_action(work, "action_validate_slot_mappings")
             await self._apply(work, "action_validate_slot_mappings", outcome, custom_mapping=True)
 
-    async def _run_actions(self, work: _Turn) -> None:
+    async def _run_actions(self, work: TurnWork) -> None:
         tracker = work.state.tracker
         for _ in range(MAX_ACTIONS_PER_TURN):
             if work.stop:
@@ -530,7 +379,7 @@ class DialogueEngine:
                 return
             await self._run(work, action)
 
-    async def _run(self, work: _Turn, action: str) -> None:
+    async def _run(self, work: TurnWork, action: str) -> None:
         start, before = len(work.result.replies), len(work.result.actions)
         try:
             await self._run_action(work, action)
@@ -541,7 +390,7 @@ class DialogueEngine:
             if len(work.result.actions) > before:
                 work.result.spans.append((action, start, len(work.result.replies)))
 
-    async def _run_action(self, work: _Turn, action: str) -> None:
+    async def _run_action(self, work: TurnWork, action: str) -> None:
         tracker, result = work.state.tracker, work.result
         if action in self.dialogue.forms:
             interrupted, work.loop_rejected = work.loop_rejected, False
@@ -556,7 +405,7 @@ class DialogueEngine:
         if action in BUILTIN_ACTIONS:
             self._builtin(work, action)
             return
-        outcome = await self._call(work, action)
+        outcome = await self.call_action(work, action)
         await self._apply(work, action, outcome)
 
     def _retrieval_response(self, action: str, tracker: Tracker) -> str:
@@ -566,7 +415,7 @@ class DialogueEngine:
         intent = tracker.latest_full_intent or ""
         return f"utter_{intent}" if intent.startswith(action[len("utter_") :] + "/") else action
 
-    def _builtin(self, work: _Turn, action: str) -> None:
+    def _builtin(self, work: TurnWork, action: str) -> None:
         tracker, result = work.state.tracker, work.result
         tracker.action(action)
         result.actions.append(action)
@@ -586,16 +435,17 @@ class DialogueEngine:
             self._escalate(work, escalation)
             work.stop = True
 
-    async def _call(
-        self, work: _Turn, action: str, extra: list[dict[str, Any]] | None = None
+    async def call_action(
+        self, work: TurnWork, action: str, extra: list[dict[str, Any]] | None = None
     ) -> ActionOutcome:
+        """Run a custom action (or a form's validation) on the executor with this turn's tracker."""
         if not self.actions.handles(action):
             raise ActionUnavailable(f"action {action}: no action server or HTTP action runs it")
         state = work.state.tracker.rasa_state(work.sender_id, extra)
         return await self.actions.run(action, state, self.rasa_domain())
 
     async def _apply(
-        self, work: _Turn, action: str, outcome: ActionOutcome, custom_mapping: bool = False
+        self, work: TurnWork, action: str, outcome: ActionOutcome, custom_mapping: bool = False
     ) -> None:
         """Rasa's order: the action is logged, then its responses are said and its events applied."""
         tracker, result = work.state.tracker, work.result
@@ -606,10 +456,10 @@ class DialogueEngine:
             result.actions.append(action)
         slots = _slot_values(tracker)
         for response in outcome.responses:
-            result.replies.append(self._response(response, slots, work.channel))
+            result.replies.append(self.action_response(response, slots, work.channel))
         self.apply_events(work, outcome.events)
 
-    def _response(self, response: dict[str, Any], slots: dict[str, Any], channel: str | None) -> Reply:
+    def action_response(self, response: dict[str, Any], slots: dict[str, Any], channel: str | None) -> Reply:
         """A response from an action: a named template (with its extra values) or text, buttons, ..."""
         name = response.get("response") or response.get("template")
         known = (
@@ -643,7 +493,7 @@ class DialogueEngine:
             reply.attachment = response["attachment"]
         return reply
 
-    def apply_events(self, work: _Turn, events: list[dict[str, Any]]) -> None:
+    def apply_events(self, work: TurnWork, events: list[dict[str, Any]]) -> None:
         """Rasa events returned by an action, applied to the tracker."""
         tracker, result = work.state.tracker, work.result
         for event in events:
@@ -670,7 +520,9 @@ class DialogueEngine:
                 tracker.revert_action()
             elif kind == "bot":
                 data = event.get("data") or {}
-                result.replies.append(self._response({"text": event.get("text"), **data}, {}, work.channel))
+                result.replies.append(
+                    self.action_response({"text": event.get("text"), **data}, {}, work.channel)
+                )
             elif kind == "pause":
                 escalation = Escalation("human_request", "an action paused the bot (ConversationPaused)", 0)
                 self._escalate(work, escalation)
@@ -678,7 +530,7 @@ class DialogueEngine:
             else:
                 log.info("action event %s is not supported and was ignored", kind)
 
-    def _integration_failed(self, work: _Turn, detail: str) -> None:
+    def _integration_failed(self, work: TurnWork, detail: str) -> None:
         """An action could not reach its integration: say so and hand the dialogue to a person."""
         log.warning("integration unavailable: %s", detail)
         if "utter_integration_unavailable" in self.responses:
@@ -689,7 +541,7 @@ class DialogueEngine:
     def _answered(self, result: TurnResult) -> bool:
         return any(a.startswith("utter_") or a in self.dialogue.http_actions for a in result.actions)
 
-    def _after_answer(self, work: _Turn, intent: str) -> None:
+    def _after_answer(self, work: TurnWork, intent: str) -> None:
         state, result = work.state, work.result
         if state.tracker.active_loop or result.escalation is not None:
             return
@@ -722,7 +574,7 @@ class DialogueEngine:
         result.effects.append(RecordSurveyAsked())
         result.replies.append(self.say("utter_ask_feedback"))
 
-    async def _answer_offer(self, work: _Turn, intent: str) -> None:
+    async def _answer_offer(self, work: TurnWork, intent: str) -> None:
         state = work.state
         offer, state.pending_offer = state.pending_offer, None
         if intent == "deny" or LEAD_FORM not in self.dialogue.forms:
@@ -731,7 +583,7 @@ class DialogueEngine:
         state.lead_kind = "callback" if offer == "callback" else "lead"
         await self._run(work, LEAD_FORM)
 
-    def _escalate(self, work: _Turn, escalation: Escalation) -> None:
+    def _escalate(self, work: TurnWork, escalation: Escalation) -> None:
         state, result, now = work.state, work.result, work.now
         state.misunderstood_in_a_row = 0
         state.pending_offer = None
@@ -747,7 +599,7 @@ class DialogueEngine:
         if LEAD_FORM in self.dialogue.forms:
             state.pending_offer = "callback"
 
-    def _stop_form(self, work: _Turn, forget: bool) -> None:
+    def stop_form(self, work: TurnWork, forget: bool) -> None:
         """End the active form (a person was asked for, or the lead form was declined)."""
         tracker = work.state.tracker
         form = tracker.active_loop
@@ -755,7 +607,7 @@ class DialogueEngine:
         if form == LEAD_FORM and forget:
             work.result.effects.append(RedactFormAnswers())
 
-    def lead_form_finished(self, work: _Turn) -> None:
+    def lead_form_finished(self, work: TurnWork) -> None:
         """The lead form is complete: a lead card with consent, else nothing personal kept."""
         state, result = work.state, work.result
         tracker = state.tracker

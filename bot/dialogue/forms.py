@@ -21,16 +21,37 @@ slot three times gives up (``utter_form_gave_up``) instead of insisting.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bot.actions.base import ActionRejected
+from bot.actions.base import ActionOutcome, ActionRejected
 from bot.dialogue.slots import trigger_slots
+from bot.dialogue.state import Reply, TurnWork
 from bot.dialogue.stories import REQUESTED_SLOT, DialogueData, Form
 from bot.dialogue.tracker import Tracker
 from bot.dialogue.validators import VALIDATORS
 
-if TYPE_CHECKING:
-    from bot.dialogue.engine import DialogueEngine, _Turn
+
+class FormHost(Protocol):
+    """What a form needs of the engine that runs it (``DialogueEngine``): say, call, apply."""
+
+    responses: dict[str, list[dict[str, Any]]]
+
+    def say(self, response: str, channel: str | None = None, **values: Any) -> Reply: ...
+
+    async def call_action(
+        self, work: TurnWork, action: str, extra: list[dict[str, Any]] | None = None
+    ) -> ActionOutcome: ...
+
+    def action_response(
+        self, response: dict[str, Any], slots: dict[str, Any], channel: str | None
+    ) -> Reply: ...
+
+    def apply_events(self, work: TurnWork, events: list[dict[str, Any]]) -> None: ...
+
+    def stop_form(self, work: TurnWork, forget: bool) -> None: ...
+
+    def lead_form_finished(self, work: TurnWork) -> None: ...
+
 
 LEAD_FORM = "lead_form"
 STOP_INTENTS = ("deny", "goodbye")
@@ -43,7 +64,7 @@ class FormRunner:
         self.data = data
         self.language = language
 
-    async def run(self, engine: DialogueEngine, work: _Turn, name: str, interrupted: bool = False) -> bool:
+    async def run(self, engine: FormHost, work: TurnWork, name: str, interrupted: bool = False) -> bool:
         """Run the form once; False when it rejects the customer's message.
 
         ``interrupted``: a rule or story brought the form back after it rejected the message
@@ -99,7 +120,7 @@ class FormRunner:
         return found
 
     async def _validate(
-        self, engine: DialogueEngine, work: _Turn, form: Form, candidates: dict[str, Any]
+        self, engine: FormHost, work: TurnWork, form: Form, candidates: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Built-in validators, then ``validate_<form>`` on the action server: Rasa SlotSet events."""
         tracker, result = work.state.tracker, work.result
@@ -123,32 +144,32 @@ class FormRunner:
             events.append({"event": "slot", "name": slot_name, "value": value})
         validation = f"validate_{form.name}"
         if validation in self.data.actions:
-            outcome = await engine._call(work, validation, extra=events)
+            outcome = await engine.call_action(work, validation, extra=events)
             if any(e.get("event") == "action_execution_rejected" for e in outcome.events):
                 raise ActionRejected(validation)
             slots = {k: v for k, v in tracker.slots.items() if not k.startswith("_") and v is not None}
             for response in outcome.responses:
-                result.replies.append(engine._response(response, slots, work.channel))
+                result.replies.append(engine.action_response(response, slots, work.channel))
             return outcome.events
         return events
 
-    def _rejected(self, engine: DialogueEngine, work: _Turn, form: Form) -> bool:
+    def _rejected(self, engine: FormHost, work: TurnWork, form: Form) -> bool:
         """Nothing for the form in this message: botdesk's lead form ends on "no"; otherwise digress."""
         intent = work.state.tracker.latest_full_intent or ""
         if form.name == LEAD_FORM and intent in STOP_INTENTS:
-            engine._stop_form(work, forget=True)
+            engine.stop_form(work, forget=True)
             work.result.replies.append(engine.say("utter_offer_declined", work.channel))
             work.stop = True
             return True
         return False
 
-    def _give_up(self, engine: DialogueEngine, work: _Turn) -> None:
-        engine._stop_form(work, forget=True)
+    def _give_up(self, engine: FormHost, work: TurnWork) -> None:
+        engine.stop_form(work, forget=True)
         work.result.replies.append(engine.say("utter_form_gave_up", work.channel))
         work.stop = True
 
     async def _request_next_slot(
-        self, engine: DialogueEngine, work: _Turn, form: Form, chosen: str | None
+        self, engine: FormHost, work: TurnWork, form: Form, chosen: str | None
     ) -> None:
         """The slot the validation action chose (``requested_slot``), else the first one missing."""
         tracker, result = work.state.tracker, work.result
@@ -165,9 +186,9 @@ class FormRunner:
                 result.replies.append(engine.say(name, work.channel, **_values(tracker)))
                 return
             if name.startswith("action_") and name in self.data.actions:
-                outcome = await engine._call(work, name)
+                outcome = await engine.call_action(work, name)
                 for response in outcome.responses:
-                    result.replies.append(engine._response(response, _values(tracker), work.channel))
+                    result.replies.append(engine.action_response(response, _values(tracker), work.channel))
                 engine.apply_events(work, outcome.events)
                 return
         result.replies.append(engine.say(f"utter_ask_{slot}", work.channel, **_values(tracker)))

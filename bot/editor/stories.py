@@ -22,7 +22,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 from sqlalchemy import select
 
-from bot.dialogue.test_stories import TestStory, UserTurn, _names, _StoryRun, scratch_store, story_services
+from bot.conversation.story_runner import StoryRun, scratch_store, story_services
+from bot.dialogue.test_stories import TestStory, UserTurn, response_names
 from bot.editor.pii import mask_personal_data
 from bot.errors import BotdeskError, DataError
 from bot.messages import InboundMessage
@@ -87,7 +88,7 @@ async def record_story(
         customers, operators, delivered = story_services(project, pipeline, db, at)
         turns = [UserTurn(s.text, None, [], None, operator=s.operator) for s in steps]
         test = TestStory(name, turns, at, "", None)
-        runner = _StoryRun(test, "story-customer", customers, operators, operator_id, delivered)
+        runner = StoryRun(test, "story-customer", customers, operators, operator_id, delivered)
         for turn in turns:
             if turn.operator:
                 try:
@@ -101,7 +102,7 @@ async def record_story(
                 if handled.ticket_id is not None:
                     runner.ticket, runner.claimed = handled.ticket_id, False
                 prefix = ["action_handoff"] if result is not None and result.escalation else []
-                actions = prefix + _names(handled.replies)
+                actions = prefix + response_names(handled.replies)
                 step: dict[str, Any] = {"user": turn.text}
                 if result is not None and result.intent:
                     step["intent"] = result.intent

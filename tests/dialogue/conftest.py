@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.actions.shop_stub import create_shop_app
+from bot.stubs.shop import create_shop_app
 from tests.live import serving
 
 

@@ -24,7 +24,8 @@ from bot.actions.endpoints import EndpointConfig, read_action_endpoint
 from bot.actions.http import HttpActions, parse_http_action
 from bot.actions.rasa_server import ActionServerClient
 from bot.dialogue.effects import OpenTicket
-from bot.dialogue.engine import DialogueEngine, DialogueState, TurnResult
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.state import DialogueState, TurnResult
 from bot.dialogue.stories import load_dialogue_data, validate_references
 from bot.errors import ConfigError
 from bot.nlu.base import Entity, IntentScore, Message

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.dialogue.engine import DialogueEngine, DialogueState, TurnResult
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.state import DialogueState, TurnResult
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 

@@ -6,7 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.dialogue.engine import DialogueEngine, DialogueState, TurnResult
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.state import DialogueState, TurnResult
 from bot.dialogue.stories import load_dialogue_data, validate_references
 from bot.nlu.base import Entity, IntentScore, Message
 from bot.project import load_checked_config

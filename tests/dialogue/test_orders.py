@@ -40,7 +40,7 @@ def test_shop_failing_mid_conversation_is_a_ticket_with_the_reason(trained_ru: P
     import asyncio
     from datetime import UTC, datetime
 
-    from bot.dialogue.engine import DialogueState
+    from bot.dialogue.state import DialogueState
 
     project = Project.open(trained_ru.root)  # reads BOTDESK_SHOP_URL now
     engine, pipeline = project.engine(seed=0), project.load_pipeline()

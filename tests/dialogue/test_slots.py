@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.dialogue.engine import DialogueEngine, DialogueState, TurnResult
+from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.slots import extract_slots, slot_matches
+from bot.dialogue.state import DialogueState, TurnResult
 from bot.dialogue.stories import DialogueData, load_dialogue_data, validate_references
 from bot.dialogue.tracker import Tracker
 from bot.errors import DataError

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from bot.conversation import ConversationService
-from bot.dialogue.test_stories import load_test_stories, run_stories
+from bot.conversation.story_runner import run_stories
+from bot.dialogue.test_stories import load_test_stories
 from bot.editor.inbox import inbox
 from bot.editor.stories import append_story, conversation_steps, record_story
 from bot.messages import InboundMessage

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from bot.dialogue.test_stories import load_test_stories, run_stories
+from bot.conversation.story_runner import run_stories
+from bot.dialogue.test_stories import load_test_stories
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Message, OperatorRole, Sender

@@ -10,8 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from bot.stubs.crm import create_stub_app
 from handoff.crm import LeadCard
-from handoff.crm.stub import create_stub_app
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SECRET = "test-secret-Ж"

@@ -28,7 +28,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, utc_now
-from bot.dialogue.engine import DialogueEngine, DialogueState, Reply, TurnResult
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.state import DialogueState, Reply, TurnResult
 from bot.dialogue.validators import mask_phone
 from bot.events import NO_EVENTS, EventBus
 from bot.messages import InboundMessage, OutboundMessage
@@ -55,6 +56,8 @@ from bot.survey import ConversationRef, asked_after_close, record_answer, record
 
 log = logging.getLogger("botdesk.conversation")
 HUMAN_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR)
+
+
 @dataclass
 class Handled:
     """What one inbound message led to; ``replies`` go back through the same channel."""

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from handoff.crm.stub import FailRequest, FailureSwitch
+from bot.stubs.crm import FailRequest, FailureSwitch
 
 ORDER_NUMBER = re.compile(r"^\d{6,8}$")
 MAX_ORDERS_FILE_BYTES = 1024 * 1024

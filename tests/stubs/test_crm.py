@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.stubs.crm import MAX_BODY_BYTES, FailRequest, create_stub_app, parse_fail
 from handoff.crm import sign
-from handoff.crm.stub import MAX_BODY_BYTES, FailRequest, create_stub_app, parse_fail
 from tests.handoff.crm.conftest import SECRET, make_card
 
 

@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from bot.stubs.crm_store import StubStore
 from handoff.crm.base import LeadCard
-from handoff.crm.stub_store import StubStore
 from handoff.crm.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify_signature
 
 FAIL_ENV = "BOTDESK_CRM_STUB_FAIL"
