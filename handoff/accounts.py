@@ -1,8 +1,9 @@
 """Operator accounts: passwords (argon2), creating, disabling, the first admin.
 
 The server and ``botdesk operator`` both come here, so the rules are one: a login is
-a short lowercase name, a password has at least ``MIN_PASSWORD_CHARS`` characters, a
-disabled account or a new password logs the operator out everywhere.
+a short lowercase name in one normal form (``normalize_login``, used to create, to look
+up and to throttle an account), a password has at least ``MIN_PASSWORD_CHARS``
+characters, a disabled account or a new password logs the operator out everywhere.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import os
 import re
 import secrets
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -47,13 +49,25 @@ class AccountError(BotdeskError):
     """A request about an account that cannot be done (told to the admin as is)."""
 
 
+def normalize_login(login: str) -> str:
+    """The one form of a login: what an account is created under, looked up by and throttled by.
+
+    Compatibility-normalised (NFKC: full-width letters are letters), without surrounding
+    whitespace of any kind, lowercase. Every way of typing the same login ends up at the
+    same account and the same count of wrong passwords (``bot.server.throttle``).
+    """
+    return unicodedata.normalize("NFKC", login).strip().lower()
+
+
 def check_login(login: str) -> str:
-    if not LOGIN_PATTERN.match(login):
+    """The normal form of ``login`` if it is a usable login, else AccountError."""
+    normal = normalize_login(login)
+    if not LOGIN_PATTERN.fullmatch(normal):
         raise AccountError(
             f"{login!r} is not a usable login: 1-64 characters of lowercase latin letters, "
             "digits, '.', '_' or '-'"
         )
-    return login
+    return normal
 
 
 def check_password(password: str) -> str:
@@ -96,17 +110,22 @@ async def add_account(
     display_name: str | None = None,
     max_parallel: int | None = None,
 ) -> Operator:
-    """Create an account; a taken login is an AccountError."""
-    check_login(login)
+    """Create an account; a taken login is an AccountError.
+
+    Race-safe: when several processes create the same login at once (the first admin,
+    when N servers start together on a new database), the database's unique login
+    lets one insert win; the others get "taken", never an unhandled IntegrityError.
+    """
+    login = check_login(login)
     hashed = hash_password(password)
     async with db.session() as session:
         if await operator_by_login(session, login) is not None:
             raise AccountError(f"the login {login!r} is taken")
-        operator = await create_operator(
-            session, login, (display_name or login).strip() or login, role=role, password_hash=hashed
-        )
-        operator.max_parallel = max_parallel
         try:
+            operator = await create_operator(
+                session, login, (display_name or login).strip() or login, role=role, password_hash=hashed
+            )
+            operator.max_parallel = max_parallel
             await session.commit()
         except IntegrityError:
             raise AccountError(f"the login {login!r} is taken") from None
@@ -115,7 +134,7 @@ async def add_account(
 
 async def _account(db: Database, login: str) -> Operator:
     async with db.reader() as session:
-        operator = await operator_by_login(session, login)
+        operator = await operator_by_login(session, normalize_login(login))
     if operator is None:
         raise AccountError(f"there is no operator with the login {login!r}")
     return operator

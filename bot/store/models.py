@@ -265,7 +265,7 @@ class MatchStatus(StrEnum):
 
 
 class CustomerMatch(Base):
-    """"Possibly the same customer as ...": a typed phone or e-mail that another customer has.
+    """A "possibly the same customer as ..." suggestion: a typed phone or e-mail another customer has.
 
     A typed contact proves nothing (anyone can type anyone's number), so it never merges
     customers by itself; operators see the suggestion on the customer card and merge
@@ -277,9 +277,7 @@ class CustomerMatch(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
-    other_customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    other_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(String(16))  # "phone" or "email"
     status: Mapped[MatchStatus] = mapped_column(_enum(MatchStatus, "match_status"), default=MatchStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -515,9 +513,7 @@ class Annotation(Base):
     __table_args__ = (Index("ix_annotations_status_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL"), index=True
-    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True)
     text: Mapped[str] = mapped_column(String(MAX_MESSAGE_CHARS))
     action: Mapped[AnnotationAction] = mapped_column(_enum(AnnotationAction, "annotation_action"))
     intent: Mapped[str | None] = mapped_column(String(100))
