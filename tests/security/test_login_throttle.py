@@ -78,7 +78,9 @@ async def test_whitespace_variants_share_the_count_of_the_account_they_reach(mak
     async with client_of(app) as client:
         await add_account(state_of(app).db, "opa", PASSWORD, role=OperatorRole.OPERATOR)
         # the attack: every variant its own five tries (80 wrong passwords without a 429 on main)
-        wrong = [await login(client, variant, f"guess-{n}-wrong") for n, variant in enumerate(WHITESPACE_VARIANTS)]
+        wrong = [
+            await login(client, variant, f"guess-{n}-wrong") for n, variant in enumerate(WHITESPACE_VARIANTS)
+        ]
         right_variant = await login(client, "\nopa", PASSWORD)
         right_plain = await login(client, "opa", PASSWORD)
     assert wrong[:MAX_FAILURES_PER_LOGIN] == [401] * MAX_FAILURES_PER_LOGIN
