@@ -9,11 +9,13 @@ Layout::
       current                        the name of the model in service
 
 Files are JSON and numpy arrays loaded with ``allow_pickle=False``: a model file
-cannot execute code. Several processes may train at once (N servers starting together on
-an untrained project): each writes into its own staging directory, and naming the new
-version, moving it in place and pointing ``current`` at it happen under an exclusive
-lock on ``models/.lock``, so no process fails on another's version or pointer file. A model records the pipeline it was trained for; loading it
+cannot execute code. A model records the pipeline it was trained for; loading it
 under another config or botdesk format is refused with a clear message.
+
+Several processes may train at once (N servers starting together on an untrained
+project): each writes into its own staging directory, and naming the new version,
+moving it in place and pointing ``current`` at it happen under an exclusive lock on
+``models/.lock``, so no process fails on another's version or pointer file.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Iterator
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -142,7 +144,7 @@ class ModelStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _free_version(self, data_fp: str) -> str:
-        """``<UTC time>-<data fingerprint>``, to the second, finer when that name is taken (under the lock)."""
+        """``<UTC time>-<data fingerprint>``, to the second; finer when that is taken (under the lock)."""
         version = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{data_fp[:8]}"
         while (self.directory / version).exists():
             time.sleep(0.001)
