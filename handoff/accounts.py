@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import unicodedata
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,7 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import BotdeskError
+from bot.events import NO_EVENTS, EventBus
 from bot.store import Database, Operator, OperatorRole, create_operator, operator_by_login
+from bot.store.roles import grant_role, having_role, revoke_role, roles_of
 from bot.store.sessions import revoke_sessions
 
 log = logging.getLogger("botdesk.panel")
@@ -140,8 +143,22 @@ async def _account(db: Database, login: str) -> Operator:
     return operator
 
 
-async def set_password(db: Database, login: str, password: str) -> None:
-    """A new password; every session of the account ends."""
+def announce_account_change(
+    events: EventBus, operator_id: int, reason: str, session_id: int | None = None
+) -> None:
+    """Tell every server process (through the event bus) that an account's sessions or roles changed.
+
+    Each process closes that account's open live feeds at once (``/api/events`` rechecks
+    the session and the roles on this event); ``session_id`` narrows it to one login.
+    """
+    data: dict[str, object] = {"operator_id": operator_id, "reason": reason}
+    if session_id is not None:
+        data["session_id"] = session_id
+    events.emit("account", None, **data)
+
+
+async def set_password(db: Database, login: str, password: str, *, events: EventBus = NO_EVENTS) -> None:
+    """A new password; every session of the account ends, its open feeds close."""
     hashed = hash_password(password)
     operator = await _account(db, login)
     async with db.session() as session:
@@ -149,10 +166,11 @@ async def set_password(db: Database, login: str, password: str) -> None:
         account.password_hash = hashed
         await revoke_sessions(session, operator.id)
         await session.commit()
+    announce_account_change(events, operator.id, "password")
 
 
-async def set_active(db: Database, login: str, active: bool) -> bool:
-    """Disable (logged out everywhere at once) or enable an account; False when nothing changed."""
+async def set_active(db: Database, login: str, active: bool, *, events: EventBus = NO_EVENTS) -> bool:
+    """Disable (logged out everywhere, feeds closed at once) or enable an account; False: no change."""
     operator = await _account(db, login)
     async with db.session() as session:
         account = await session.get_one(Operator, operator.id)
@@ -161,7 +179,49 @@ async def set_active(db: Database, login: str, active: bool) -> bool:
         if not active:
             await revoke_sessions(session, operator.id)
         await session.commit()
+    if not active:
+        announce_account_change(events, operator.id, "disabled")
     return changed
+
+
+async def account_roles(db: Database, login: str) -> tuple[Operator, frozenset[OperatorRole]]:
+    """The account and all its roles (its own and the granted ones)."""
+    operator = await _account(db, login)
+    async with db.reader() as session:
+        return operator, await roles_of(session, operator)
+
+
+async def grant(
+    db: Database, login: str, role: OperatorRole, *, by: Operator | None, now: datetime
+) -> frozenset[OperatorRole]:
+    """Give an account one more role (e.g. ``editor`` to an operator); returns all its roles."""
+    operator = await _account(db, login)
+    if role != operator.role:
+        async with db.session() as session:
+            await grant_role(session, operator.id, role, by=by.id if by is not None else None, now=now)
+            await session.commit()
+    return (await account_roles(db, login))[1]
+
+
+async def revoke(
+    db: Database, login: str, role: OperatorRole, *, events: EventBus = NO_EVENTS
+) -> frozenset[OperatorRole]:
+    """Take a granted role back (its open feeds recheck at once); returns the roles left.
+
+    The account's own role cannot be revoked this way: disable the account, or create one
+    with the right role.
+    """
+    operator = await _account(db, login)
+    if role == operator.role:
+        raise AccountError(
+            f"{role.value} is the account's own role, not a grant; disable the account instead"
+        )
+    async with db.session() as session:
+        removed = await revoke_role(session, operator.id, role)
+        await session.commit()
+    if removed:
+        announce_account_change(events, operator.id, "role revoked")
+    return (await account_roles(db, login))[1]
 
 
 async def ensure_admin(db: Database) -> str | None:
@@ -172,7 +232,7 @@ async def ensure_admin(db: Database) -> str | None:
     """
     async with db.reader() as session:
         has_admin = await session.scalar(
-            select(Operator.id).where(Operator.role == OperatorRole.ADMIN).limit(1)
+            select(Operator.id).where(having_role([OperatorRole.ADMIN])).limit(1)
         )
         taken = await operator_by_login(session, ADMIN_LOGIN)
     if has_admin is not None:

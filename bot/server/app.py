@@ -15,6 +15,7 @@ from bot.conversation import Clock, utc_now
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server import unavailable
+from bot.server.auth import PageForbidden
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
@@ -90,5 +91,6 @@ def create_app(
     app.include_router(api_editor.router)  # the editor pages' API: inbox, labels, retrain, publish
     app.include_router(editor_page.router)  # /panel/editor
     panel.mount_static(app)  # its JavaScript and CSS under /panel/static
+    app.add_exception_handler(PageForbidden, panel.forbidden_page)  # a page the role does not open
     unavailable.install(app)  # the database down mid-run: 503 with Retry-After, recovery without restart
     return app

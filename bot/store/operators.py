@@ -17,6 +17,7 @@ from bot.store.models import (
     OperatorStatus,
     TicketStatus,
 )
+from bot.store.roles import WORKING_ROLES, having_role
 from bot.store.rows import affected, insert_or_get
 
 
@@ -119,7 +120,7 @@ async def available_operators(session: AsyncSession, *, now: datetime) -> list[t
         .where(
             Operator.active.is_(True),
             Operator.status == OperatorStatus.ONLINE,
-            Operator.role.in_([OperatorRole.OPERATOR, OperatorRole.ADMIN]),
+            having_role(WORKING_ROLES),
             logged_in,
         )
         .order_by(Operator.id)

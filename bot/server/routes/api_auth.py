@@ -33,7 +33,13 @@ from bot.server.throttle import Throttled
 from bot.store import Operator, OperatorStatus, operator_by_login
 from bot.store.operators import set_status
 from bot.store.sessions import delete_session, live_sessions
-from handoff.accounts import hash_password, needs_rehash, normalize_login, verify_password
+from handoff.accounts import (
+    announce_account_change,
+    hash_password,
+    needs_rehash,
+    normalize_login,
+    verify_password,
+)
 
 router = APIRouter(prefix="/api", tags=["auth"])
 pages = APIRouter(prefix="/panel", tags=["panel pages"], include_in_schema=False)
@@ -151,6 +157,9 @@ async def log_out(state: ServerState, request: Request, response: Response, logi
         await delete_session(session, login.token_hash)
         left = await live_sessions(session, login.operator.id, now=state.operators.clock())
         await session.commit()
+    announce_account_change(
+        state.events, login.operator.id, "logged out", login.session_id
+    )  # its feeds close
     if left == 0:
         await change_status(state, login.operator, OperatorStatus.AWAY)
     clear_session_cookie(response, request)

@@ -59,7 +59,7 @@ export function noteItem(note) {
 
 /** The "Transfer to" choices: other operators (with their status), then departments. */
 export function fillTransferTargets(select, operators, departments, myId) {
-  const others = operators.filter((o) => o.id !== myId && o.role !== "editor");
+  const others = operators.filter((o) => o.id !== myId && o.can_work);
   select.replaceChildren(
     el("option", { value: "", text: "Transfer to…" }),
     el(
