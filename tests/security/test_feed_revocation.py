@@ -23,6 +23,7 @@ import httpx
 import pytest
 import websockets
 
+from bot.cli import main
 from bot.project import Project
 from bot.store import OperatorRole
 from tests.server.api_helpers import WEBHOOK, add_operator, ask_for_a_person, logged_in
@@ -177,6 +178,25 @@ async def test_disabling_on_one_process_closes_the_feed_on_another(
             assert (await next_of_kind(socket, "ticket"))["status"] == "queued"  # B's events reach A
             await disable(boss, anna)  # the admin on process B
             answer = await customer.post(WEBHOOK, json={"sender": "visitor-4", "message": SECRET_TEXT})
+            assert answer.status_code == 200
+            said, code, reason = await until_closed(socket)
+    assert_closed_before_the_text(said, code, reason)
+
+
+@pytest.mark.postgres
+async def test_disabling_from_the_command_line_closes_the_feed_through_the_shared_bus(
+    make_app: AppFactory, trained_ru: Project, tmp_path: Path, pg_url: str
+) -> None:
+    project = shared_project(trained_ru, tmp_path / "bot", "postgres")
+    app = make_app(project, database_url=pg_url)
+    async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as customer:
+        await add_operator(app, "anna")
+        async with logged_in(base, "anna") as anna, feed(base, anna) as socket:
+            await ask_for_a_person(customer, "visitor-5")
+            assert (await next_of_kind(socket, "ticket"))["status"] == "queued"
+            command = ["operator", "disable", "anna", "--project", str(project.root), "--url", pg_url]
+            assert await asyncio.to_thread(main, command) == 0
+            answer = await customer.post(WEBHOOK, json={"sender": "visitor-5", "message": SECRET_TEXT})
             assert answer.status_code == 200
             said, code, reason = await until_closed(socket)
     assert_closed_before_the_text(said, code, reason)
