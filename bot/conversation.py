@@ -505,8 +505,11 @@ class ConversationService:
     ) -> int:
         lead = result.lead
         assert lead is not None and lead.consent
-        # The same phone or e-mail from another channel: one customer, one history for operators.
-        customer_id = await remember_contact(session, customer_id, phone=lead.phone, email=lead.email)
+        # A typed contact proves nothing: another customer with it is only suggested to operators
+        # ("possibly the same customer"), never merged (bot.store.matches).
+        customer_id = await remember_contact(
+            session, customer_id, phone=lead.phone, email=lead.email, verified=False, now=self.clock()
+        )
         saved = await create_lead(
             session,
             customer_id=customer_id,

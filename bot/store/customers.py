@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.errors import InputRejected, StoreError
-from bot.store.models import ChannelIdentity, Conversation, Customer, Lead
+from bot.store.matches import merge_customers, suggest
+from bot.store.models import ChannelIdentity, Customer, utcnow
 from bot.store.rows import affected
 
 log = logging.getLogger("botdesk.store")
@@ -109,7 +111,7 @@ async def link_identity(
     """Give a customer one more channel identity (the site visitor who is the Telegram user).
 
     An identity that already belongs to another customer is refused: merge the two
-    customers with ``merge_customers`` instead. Does not commit.
+    customers with ``bot.store.matches.merge_customers`` instead. Does not commit.
     """
     check_identity(channel, external_id)
     lookup = _identity_lookup(channel, external_id)
@@ -127,24 +129,6 @@ async def link_identity(
     session.add(identity)
     await session.flush()
     return identity
-
-
-async def merge_customers(session: AsyncSession, keep_id: int, merge_id: int) -> None:
-    """Move everything of customer ``merge_id`` to ``keep_id`` and delete it. Does not commit."""
-    if keep_id == merge_id:
-        return
-    for model in (ChannelIdentity, Conversation, Lead):
-        await session.execute(update(model).where(model.customer_id == merge_id).values(customer_id=keep_id))
-    merged = await session.get(Customer, merge_id)
-    kept = await session.get(Customer, keep_id)
-    if merged is None or kept is None:
-        raise InputRejected(f"cannot merge customer {merge_id} into {keep_id}: no such customer")
-    kept.display_name = kept.display_name or merged.display_name
-    kept.phone = kept.phone or merged.phone
-    kept.email = kept.email or merged.email
-    kept.created_at = min(kept.created_at, merged.created_at)
-    await session.delete(merged)
-    await session.flush()
 
 
 async def set_reachable(session: AsyncSession, channel: str, external_id: str, reachable: bool) -> bool:
@@ -173,53 +157,83 @@ def _normal_phone(phone: str | None) -> str | None:
 
 
 async def remember_contact(
-    session: AsyncSession, customer_id: int, *, phone: str | None = None, email: str | None = None
+    session: AsyncSession,
+    customer_id: int,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    verified: bool = False,
+    now: datetime | None = None,
 ) -> int:
-    """Record a phone or e-mail the customer gave; returns the id of the customer that remains.
+    """Record a phone or e-mail of the customer; returns the id of the customer that remains.
 
-    When another customer already has that phone or e-mail, it is the same person
-    writing from another channel: the two are merged into the older one, so operators
-    see the web and the Telegram history together. Two customers that each have an
-    identity in the same channel are different accounts there and are not merged (a
-    conversation goes out through the customer's one identity per channel). Known
-    details are never overwritten. Does not commit.
+    ``verified``: the channel itself vouches that the contact is this customer's (a
+    Telegram contact shared by its own user). Only then may customers merge by
+    themselves, and only with another customer whose same contact is verified too: the
+    same person writing from another channel, so operators see both histories together
+    (into the older record, audited in ``customer_merges``). A typed contact (a lead
+    form, an e-mail in a message) proves nothing: anyone can type anyone's number, and
+    merging on it showed the typist a stranger's name and history. It never merges; it
+    makes a suggestion, "possibly the same customer as ...", that operators see and
+    decide on (``bot.store.matches``). Two customers who each have an identity in the
+    same channel are different accounts there and are never merged. A contact is stored
+    on the customer when none is known or when it replaces a typed one with a verified
+    one. Does not commit.
     """
     phone, email = _normal_phone(phone), (email or "").strip().lower() or None
     if phone is None and email is None:
         return customer_id
-    matches = [Customer.phone == phone] if phone else []
-    if email:
-        matches.append(Customer.email == email)
-    others = list(
-        (
-            await session.execute(
-                select(Customer)
-                .where(Customer.id != customer_id, Customer.forgotten_at.is_(None), or_(*matches))
-                .order_by(Customer.created_at, Customer.id)
-            )
-        ).scalars()
-    )
+    now = now or utcnow()
     customer = await session.get(Customer, customer_id)
     if customer is None:
         raise InputRejected(f"no customer {customer_id} to remember a contact of")
     channels = {i.channel for i in await identities_of(session, customer_id)}
     keep = customer
-    for other in others:  # oldest first
-        theirs = {i.channel for i in await identities_of(session, other.id)}
-        if channels & theirs:
-            log.info(
-                "customers %s and %s share a contact but both have a %s identity: not merged",
-                customer_id,
-                other.id,
-                "/".join(sorted(channels & theirs)),
-            )
+    for reason, column, flag, value in (
+        ("phone", Customer.phone, Customer.phone_verified, phone),
+        ("email", Customer.email, Customer.email_verified, email),
+    ):
+        if value is None:
             continue
-        older, newer = sorted((keep, other), key=lambda c: (c.created_at, c.id))
-        await merge_customers(session, older.id, newer.id)
-        log.info("customer %s merged into %s (same phone or e-mail)", newer.id, older.id)
-        keep = older
-        channels |= theirs
-    keep.phone = keep.phone or phone
-    keep.email = keep.email or email
+        others = list(
+            (
+                await session.execute(
+                    select(Customer)
+                    .where(Customer.id != keep.id, Customer.forgotten_at.is_(None), column == value)
+                    .order_by(Customer.created_at, Customer.id)
+                )
+            ).scalars()
+        )
+        for other in others:  # oldest first
+            theirs = {i.channel for i in await identities_of(session, other.id)}
+            if channels & theirs:
+                log.info(
+                    "customers %s and %s share a %s but both have a %s identity: not merged",
+                    keep.id,
+                    other.id,
+                    reason,
+                    "/".join(sorted(channels & theirs)),
+                )
+                continue
+            if verified and getattr(other, flag.key):
+                older, newer = sorted((keep, other), key=lambda c: (c.created_at, c.id))
+                await merge_customers(session, older.id, newer.id, reason=f"verified {reason}", now=now)
+                keep = older
+                channels |= theirs
+            else:
+                await suggest(session, keep.id, other.id, reason, now)
+        _store_contact(keep, reason, value, verified)
     await session.flush()
     return keep.id
+
+
+def _store_contact(customer: Customer, kind: str, value: str, verified: bool) -> None:
+    """Keep a known contact, unless a verified one replaces a typed one."""
+    known = customer.phone if kind == "phone" else customer.email
+    known_verified = customer.phone_verified if kind == "phone" else customer.email_verified
+    if known is not None and (known_verified or not verified) and known != value:
+        return
+    if kind == "phone":
+        customer.phone, customer.phone_verified = value, verified or (known == value and known_verified)
+    else:
+        customer.email, customer.email_verified = value, verified or (known == value and known_verified)

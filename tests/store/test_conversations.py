@@ -197,7 +197,7 @@ async def test_merge_customers_moves_identities_and_history(db: Database) -> Non
         kept_id, merged_id = kept.id, merged.id
         with pytest.raises(InputRejected, match="merge the customers"):
             await link_identity(session, kept, "web", "visitor")
-        await merge_customers(session, kept_id, merged_id)
+        await merge_customers(session, kept_id, merged_id, reason="verified phone")
         await session.commit()
         customer, _ = await identify_customer(session, "web", "visitor")
         assert customer.id == kept_id
