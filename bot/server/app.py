@@ -24,6 +24,7 @@ from bot.server.routes import (
     api_admin,
     api_auth,
     api_conversations,
+    api_customers,
     api_editor,
     api_events,
     api_queue,
@@ -82,7 +83,7 @@ def create_app(
     if config.widget.enabled:
         app.include_router(webchat.router)  # the web chat widget, its WebSocket and the demo page
     app.include_router(health.router)
-    for api in (api_auth, api_queue, api_conversations, api_events):  # the operator panel's JSON API
+    for api in (api_auth, api_queue, api_conversations, api_customers, api_events):  # the panel's JSON API
         app.include_router(api.router)
     app.include_router(api_auth.pages)  # /panel/login and /panel/logout
     app.include_router(api_admin.router)  # admins: accounts, forgetting a customer

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from bot.privacy import forget
@@ -20,6 +20,7 @@ from bot.server.auth import Admin
 from bot.server.deps import ReadyStateDep
 from bot.server.routes.api_shapes import RowId, operator_json
 from bot.store import Operator, OperatorRole, UnknownCustomer
+from bot.store.matches import merge_history
 from bot.store.operators import list_operators
 from bot.store.roles import roles_by_operator
 from handoff.accounts import (
@@ -137,6 +138,26 @@ async def reset_password(
     if change.password is None:
         answer["password"] = password
     return answer
+
+
+@router.get("/customer-merges", summary="The audit of customer merges: which into which, why, who, when")
+async def customer_merges(
+    admin: Admin, state: ReadyStateDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[dict[str, Any]]:
+    async with state.db.reader() as session:
+        merges = await merge_history(session, limit)
+    return [
+        {
+            "id": merge.id,
+            "kept_customer_id": merge.kept_customer_id,
+            "merged_customer_id": merge.merged_customer_id,
+            "reason": merge.reason,
+            "operator_login": merge.operator_login,
+            "match_id": merge.match_id,
+            "merged_at": merge.merged_at.isoformat(),
+        }
+        for merge in merges
+    ]
 
 
 def _roles_answer(login: str, roles: frozenset[OperatorRole]) -> dict[str, Any]:
