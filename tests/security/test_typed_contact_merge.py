@@ -54,15 +54,15 @@ async def test_a_typed_phone_shows_no_stranger_s_name_or_history_until_an_operat
         async with logged_in(base, "anna") as anna:
             card = await attackers_ticket(base, anna)
             customer, history = card["customer"], card["history"]
+            # The attacker's ticket: not the victim's name, not a word of her history.
+            assert customer["display_name"] != VICTIM_NAME
+            assert all(VICTIM_SECRET not in m["text"] and m["sender_name"] != VICTIM_NAME for m in history)
             [match] = customer["possible_matches"]
             audit_before = await _merges(base)
             merged = await anna.post(f"/api/customer-matches/{match['match_id']}/merge")
             after = (await anna.get(f"/api/conversations/{card['conversation']['id']}")).json()
             again = await anna.post(f"/api/customer-matches/{match['match_id']}/merge")
         audit = await _merges(base)
-    # The attacker's ticket: not the victim's name, not a word of her history.
-    assert customer["display_name"] != VICTIM_NAME
-    assert all(VICTIM_SECRET not in m["text"] and m["sender_name"] != VICTIM_NAME for m in history)
     assert {m["conversation_id"] for m in history} == {card["conversation"]["id"]}
     assert (customer["phone"], customer["phone_verified"]) == ("+79123456789", False)
     # ... only the suggestion, which names who it might be.
