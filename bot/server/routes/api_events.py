@@ -144,27 +144,34 @@ async def _forward(
     state: ServerState, login: Login, websocket: WebSocket, subscription: Subscription, token: str | None
 ) -> None:
     checked = time.monotonic()
-    while True:
-        event: Event | None = None
-        with contextlib.suppress(TimeoutError):
-            event = await asyncio.wait_for(subscription.get(), RECHECK_SECONDS)
-        try:
-            if (
-                event is not None and concerns(login, event)
-            ) or time.monotonic() - checked >= RECHECK_SECONDS:
-                if not await still_allowed(state, token):
+    waiting: asyncio.Task[Event] | None = None  # kept across idle rechecks: no event is dropped
+    try:
+        while True:
+            if waiting is None:
+                waiting = asyncio.ensure_future(subscription.get())
+            done, _ = await asyncio.wait({waiting}, timeout=RECHECK_SECONDS)
+            event: Event | None = None
+            if done:
+                event, waiting = waiting.result(), None
+            try:
+                told = event is not None and concerns(login, event)
+                if told or time.monotonic() - checked >= RECHECK_SECONDS:
+                    if not await still_allowed(state, token):
+                        await websocket.close(code=POLICY_VIOLATION, reason=SESSION_ENDED)
+                        return
+                    checked = time.monotonic()
+                if event is None:
+                    continue
+                shown = await visible(state, login, event)
+                if shown is None:
                     await websocket.close(code=POLICY_VIOLATION, reason=SESSION_ENDED)
                     return
-                checked = time.monotonic()
-            if event is None:
-                continue
-            shown = await visible(state, login, event)
-            if shown is None:
-                await websocket.close(code=POLICY_VIOLATION, reason=SESSION_ENDED)
+                if shown:
+                    await websocket.send_text(json.dumps(event_json(event), ensure_ascii=False))
+            except (WebSocketDisconnect, RuntimeError):
                 return
-            if shown:
-                await websocket.send_text(json.dumps(event_json(event), ensure_ascii=False))
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        except Exception:  # a store hiccup: this event is lost, the feed goes on
-            log.exception("event %s not forwarded", event.kind if event is not None else "recheck")
+            except Exception:  # a store hiccup: this event is lost, the feed goes on
+                log.exception("event %s not forwarded", event.kind if event is not None else "(recheck)")
+    finally:
+        if waiting is not None:
+            waiting.cancel()
