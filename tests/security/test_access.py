@@ -27,7 +27,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from bot.server.auth import BAD_CSRF, CSRF_HEADER, LOGIN_PATH, NOT_LOGGED_IN
+from bot.server.auth import BAD_CSRF, CSRF_HEADER, LOGIN_PATH, NOT_LOGGED_IN, SESSION_COOKIE
 from bot.store import OperatorRole
 from handoff.accounts import add_account
 from tests.server.conftest import AppFactory, Clock, state_of
@@ -252,20 +252,30 @@ def test_editors_and_admins_reach_every_editor_page_and_list(app: FastAPI, role:
 
 
 def test_an_admin_grants_an_operator_the_editor_role_and_takes_it_back(app: FastAPI) -> None:
-    with TestClient(app) as boss, TestClient(app) as anna_client:
-        add(boss, app, "boss", OperatorRole.ADMIN)
-        add(boss, app, "anna", OperatorRole.OPERATOR)
-        boss.headers[CSRF_HEADER] = log_in(boss, "boss")
-        log_in(anna_client, "anna")
-        before = anna_client.get("/api/editor/inbox").status_code
-        granted = boss.put("/api/admin/operators/anna/roles/editor")
-        inbox, page = anna_client.get("/api/editor/inbox"), anna_client.get("/panel/editor")
-        queue, workspace = anna_client.get("/api/queue"), anna_client.get("/panel")
-        listed = {a["login"]: a for a in boss.get("/api/admin/operators").json()}
-        own_role = boss.delete("/api/admin/operators/anna/roles/operator")
-        revoked = boss.delete("/api/admin/operators/anna/roles/editor")
-        after = anna_client.get("/api/editor/inbox").status_code
-        by_anna = anna_client.put("/api/admin/operators/anna/roles/admin", headers={CSRF_HEADER: "x"})
+    with TestClient(app) as client:  # one client (one lifespan), two sessions: the cookie is swapped
+        add(client, app, "boss", OperatorRole.ADMIN)
+        add(client, app, "anna", OperatorRole.OPERATOR)
+        boss_csrf = log_in(client, "boss")
+        boss = client.cookies[SESSION_COOKIE]
+        client.cookies.clear()
+        log_in(client, "anna")
+        anna = client.cookies[SESSION_COOKIE]
+
+        def as_(cookie: str, method: str, url: str) -> Any:
+            client.cookies.clear()
+            client.cookies.set(SESSION_COOKIE, cookie)
+            headers = {CSRF_HEADER: boss_csrf} if cookie == boss else {CSRF_HEADER: "not hers"}
+            return client.request(method, url, headers=headers, follow_redirects=False)
+
+        before = as_(anna, "GET", "/api/editor/inbox").status_code
+        granted = as_(boss, "PUT", "/api/admin/operators/anna/roles/editor")
+        inbox, page = as_(anna, "GET", "/api/editor/inbox"), as_(anna, "GET", "/panel/editor")
+        queue, workspace = as_(anna, "GET", "/api/queue"), as_(anna, "GET", "/panel")
+        listed = {a["login"]: a for a in as_(boss, "GET", "/api/admin/operators").json()}
+        own_role = as_(boss, "DELETE", "/api/admin/operators/anna/roles/operator")
+        revoked = as_(boss, "DELETE", "/api/admin/operators/anna/roles/editor")
+        after = as_(anna, "GET", "/api/editor/inbox").status_code
+        by_anna = as_(anna, "GET", "/api/admin/operators")
     assert before == 403
     assert granted.status_code == 200 and granted.json() == {"login": "anna", "roles": ["editor", "operator"]}
     assert (inbox.status_code, page.status_code) == (200, 200), "the editor role opens the editor's area"
