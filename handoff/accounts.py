@@ -1,8 +1,9 @@
 """Operator accounts: passwords (argon2), creating, disabling, the first admin.
 
 The server and ``botdesk operator`` both come here, so the rules are one: a login is
-a short lowercase name, a password has at least ``MIN_PASSWORD_CHARS`` characters, a
-disabled account or a new password logs the operator out everywhere.
+a short lowercase name in one normal form (``normalize_login``, used to create, to look
+up and to throttle an account), a password has at least ``MIN_PASSWORD_CHARS``
+characters, a disabled account or a new password logs the operator out everywhere.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import os
 import re
 import secrets
+import unicodedata
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,7 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import BotdeskError
+from bot.events import NO_EVENTS, EventBus
 from bot.store import Database, Operator, OperatorRole, create_operator, operator_by_login
+from bot.store.roles import grant_role, having_role, revoke_role, roles_of
 from bot.store.sessions import revoke_sessions
 
 log = logging.getLogger("botdesk.panel")
@@ -47,13 +52,25 @@ class AccountError(BotdeskError):
     """A request about an account that cannot be done (told to the admin as is)."""
 
 
+def normalize_login(login: str) -> str:
+    """The one form of a login: what an account is created under, looked up by and throttled by.
+
+    Compatibility-normalised (NFKC: full-width letters are letters), without surrounding
+    whitespace of any kind, lowercase. Every way of typing the same login ends up at the
+    same account and the same count of wrong passwords (``bot.server.throttle``).
+    """
+    return unicodedata.normalize("NFKC", login).strip().lower()
+
+
 def check_login(login: str) -> str:
-    if not LOGIN_PATTERN.match(login):
+    """The normal form of ``login`` if it is a usable login, else AccountError."""
+    normal = normalize_login(login)
+    if not LOGIN_PATTERN.fullmatch(normal):
         raise AccountError(
             f"{login!r} is not a usable login: 1-64 characters of lowercase latin letters, "
             "digits, '.', '_' or '-'"
         )
-    return login
+    return normal
 
 
 def check_password(password: str) -> str:
@@ -96,17 +113,22 @@ async def add_account(
     display_name: str | None = None,
     max_parallel: int | None = None,
 ) -> Operator:
-    """Create an account; a taken login is an AccountError."""
-    check_login(login)
+    """Create an account; a taken login is an AccountError.
+
+    Race-safe: when several processes create the same login at once (the first admin,
+    when N servers start together on a new database), the database's unique login
+    lets one insert win; the others get "taken", never an unhandled IntegrityError.
+    """
+    login = check_login(login)
     hashed = hash_password(password)
     async with db.session() as session:
         if await operator_by_login(session, login) is not None:
             raise AccountError(f"the login {login!r} is taken")
-        operator = await create_operator(
-            session, login, (display_name or login).strip() or login, role=role, password_hash=hashed
-        )
-        operator.max_parallel = max_parallel
         try:
+            operator = await create_operator(
+                session, login, (display_name or login).strip() or login, role=role, password_hash=hashed
+            )
+            operator.max_parallel = max_parallel
             await session.commit()
         except IntegrityError:
             raise AccountError(f"the login {login!r} is taken") from None
@@ -115,14 +137,28 @@ async def add_account(
 
 async def _account(db: Database, login: str) -> Operator:
     async with db.reader() as session:
-        operator = await operator_by_login(session, login)
+        operator = await operator_by_login(session, normalize_login(login))
     if operator is None:
         raise AccountError(f"there is no operator with the login {login!r}")
     return operator
 
 
-async def set_password(db: Database, login: str, password: str) -> None:
-    """A new password; every session of the account ends."""
+def announce_account_change(
+    events: EventBus, operator_id: int, reason: str, session_id: int | None = None
+) -> None:
+    """Tell every server process (through the event bus) that an account's sessions or roles changed.
+
+    Each process closes that account's open live feeds at once (``/api/events`` rechecks
+    the session and the roles on this event); ``session_id`` narrows it to one login.
+    """
+    data: dict[str, object] = {"operator_id": operator_id, "reason": reason}
+    if session_id is not None:
+        data["session_id"] = session_id
+    events.emit("account", None, **data)
+
+
+async def set_password(db: Database, login: str, password: str, *, events: EventBus = NO_EVENTS) -> None:
+    """A new password; every session of the account ends, its open feeds close."""
     hashed = hash_password(password)
     operator = await _account(db, login)
     async with db.session() as session:
@@ -130,10 +166,11 @@ async def set_password(db: Database, login: str, password: str) -> None:
         account.password_hash = hashed
         await revoke_sessions(session, operator.id)
         await session.commit()
+    announce_account_change(events, operator.id, "password")
 
 
-async def set_active(db: Database, login: str, active: bool) -> bool:
-    """Disable (logged out everywhere at once) or enable an account; False when nothing changed."""
+async def set_active(db: Database, login: str, active: bool, *, events: EventBus = NO_EVENTS) -> bool:
+    """Disable (logged out everywhere, feeds closed at once) or enable an account; False: no change."""
     operator = await _account(db, login)
     async with db.session() as session:
         account = await session.get_one(Operator, operator.id)
@@ -142,7 +179,49 @@ async def set_active(db: Database, login: str, active: bool) -> bool:
         if not active:
             await revoke_sessions(session, operator.id)
         await session.commit()
+    if not active:
+        announce_account_change(events, operator.id, "disabled")
     return changed
+
+
+async def account_roles(db: Database, login: str) -> tuple[Operator, frozenset[OperatorRole]]:
+    """The account and all its roles (its own and the granted ones)."""
+    operator = await _account(db, login)
+    async with db.reader() as session:
+        return operator, await roles_of(session, operator)
+
+
+async def grant(
+    db: Database, login: str, role: OperatorRole, *, by: Operator | None, now: datetime
+) -> frozenset[OperatorRole]:
+    """Give an account one more role (e.g. ``editor`` to an operator); returns all its roles."""
+    operator = await _account(db, login)
+    if role != operator.role:
+        async with db.session() as session:
+            await grant_role(session, operator.id, role, by=by.id if by is not None else None, now=now)
+            await session.commit()
+    return (await account_roles(db, login))[1]
+
+
+async def revoke(
+    db: Database, login: str, role: OperatorRole, *, events: EventBus = NO_EVENTS
+) -> frozenset[OperatorRole]:
+    """Take a granted role back (its open feeds recheck at once); returns the roles left.
+
+    The account's own role cannot be revoked this way: disable the account, or create one
+    with the right role.
+    """
+    operator = await _account(db, login)
+    if role == operator.role:
+        raise AccountError(
+            f"{role.value} is the account's own role, not a grant; disable the account instead"
+        )
+    async with db.session() as session:
+        removed = await revoke_role(session, operator.id, role)
+        await session.commit()
+    if removed:
+        announce_account_change(events, operator.id, "role revoked")
+    return (await account_roles(db, login))[1]
 
 
 async def ensure_admin(db: Database) -> str | None:
@@ -153,7 +232,7 @@ async def ensure_admin(db: Database) -> str | None:
     """
     async with db.reader() as session:
         has_admin = await session.scalar(
-            select(Operator.id).where(Operator.role == OperatorRole.ADMIN).limit(1)
+            select(Operator.id).where(having_role([OperatorRole.ADMIN])).limit(1)
         )
         taken = await operator_by_login(session, ADMIN_LOGIN)
     if has_admin is not None:

@@ -1,9 +1,15 @@
-"""``botdesk operator add | list | disable | enable | passwd``: panel accounts in a project's database.
+"""``botdesk operator add | list | disable | enable | passwd | grant | revoke``: panel accounts.
 
 A password is never an argument (it would stay in the shell history): it is asked for
 twice, read from an environment variable (``--password-env``), or generated and
 printed once (``--generate``). The database is migrated first, so these work on a
 fresh install before the server ever ran.
+
+Disabling an account, a new password or a revoked role also tells the running servers,
+when config.yml shares live events between processes (``events.backend`` redis or
+postgres): they close that account's live feeds at once. With the in-process default a
+server rechecks every open feed within seconds (and never forwards a customer's text to
+a session that no longer exists).
 """
 
 from __future__ import annotations
@@ -22,13 +28,20 @@ from rich.table import Table
 from bot.cli import operator_app
 from bot.cli.db_cmd import UrlOption, database_target
 from bot.cli.options import JsonOption, ProjectOption
+from bot.errors import BotdeskError, ConfigError
+from bot.events import Event, EventBus, SharedEventBus, event_bus
+from bot.project import Project
 from bot.store import Database, OperatorRole, upgrade
+from bot.store.models import utcnow
 from bot.store.operators import list_operators
+from bot.store.roles import roles_by_operator
 from handoff.accounts import (
     AccountError,
     add_account,
     check_password,
     generate_password,
+    grant,
+    revoke,
     set_active,
     set_password,
 )
@@ -46,6 +59,56 @@ PasswordEnvOption = Annotated[
     ),
 ]
 GenerateOption = Annotated[bool, typer.Option("--generate", help="Generate a password and print it once.")]
+
+
+class _Collected(EventBus):
+    """The events a command caused, kept to be told to the running servers afterwards."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.collected: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.collected.append(event)
+
+
+async def _tell_servers(project_dir: Path, db: Database, events: list[Event]) -> None:
+    """Hand account events to the servers' shared event bus, when config.yml has one."""
+    try:
+        config = Project.open(project_dir).config
+    except BotdeskError:
+        return  # no project here (only --url): no bus to know of
+    postgres = db.url.render_as_string(hide_password=False) if db.dialect == "postgresql" else None
+    try:
+        bus = event_bus(config, postgres)  # the servers' own choice of bus
+    except ConfigError:
+        return
+    if not isinstance(bus, SharedEventBus):
+        return
+    try:
+        await bus.send_now(events)
+    except bus.errors as exc:
+        console.print(
+            f"could not tell the running servers ({type(exc).__name__}); "
+            "they recheck open feeds within seconds",
+            style="yellow",
+            highlight=False,
+        )
+
+
+def _changing_account(
+    project_dir: Path, url: str | None, work: Callable[[Database, EventBus], Awaitable[T]]
+) -> T:
+    """Like ``_with_database``; what ``work`` announces reaches the running servers."""
+    bus = _Collected()
+
+    async def work_and_tell(db: Database) -> T:
+        result = await work(db, bus)
+        if bus.collected:
+            await _tell_servers(project_dir, db, bus.collected)
+        return result
+
+    return _with_database(project_dir, url, work_and_tell)
 
 
 def _with_database(project_dir: Path, url: str | None, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -124,17 +187,20 @@ def list_accounts(
 
     async def work(db: Database) -> list[dict[str, object]]:
         async with db.reader() as session:
+            listed = await list_operators(session, include_inactive=all_accounts)
+            roles = await roles_by_operator(session, listed)
             return [
                 {
                     "id": op.id,
                     "login": op.login,
                     "display_name": op.display_name,
                     "role": op.role.value,
+                    "roles": sorted(role.value for role in roles[op.id]),
                     "status": op.status.value,
                     "active": op.active,
                     "max_parallel": op.max_parallel,
                 }
-                for op in await list_operators(session, include_inactive=all_accounts)
+                for op in listed
             ]
 
     rows = _with_database(project_dir, url, work)
@@ -148,16 +214,16 @@ def list_accounts(
     for row in rows:
         status = str(row["status"]) if row["active"] else "disabled"
         limit = str(row["max_parallel"]) if row["max_parallel"] is not None else "default"
-        table.add_row(
-            str(row["id"]), str(row["login"]), str(row["display_name"]), str(row["role"]), status, limit
-        )
+        granted = [r for r in row["roles"] if r != row["role"]]  # type: ignore[attr-defined]
+        role = " + ".join([str(row["role"]), *granted])
+        table.add_row(str(row["id"]), str(row["login"]), str(row["display_name"]), role, status, limit)
     console.print(table)
 
 
 @operator_app.command("disable")
 def disable(login: LoginArgument, project_dir: ProjectOption = Path("."), url: UrlOption = None) -> None:
     """Lock an account out at once (its sessions end); its history stays."""
-    changed = _with_database(project_dir, url, lambda db: set_active(db, login, False))
+    changed = _changing_account(project_dir, url, lambda db, bus: set_active(db, login, False, events=bus))
     console.print(f"disabled {login!r}" if changed else f"{login!r} was already disabled", highlight=False)
 
 
@@ -178,7 +244,28 @@ def passwd(
 ) -> None:
     """Set a new password; the account's sessions end."""
     password, generated = _password(password_env, generate)
-    _with_database(project_dir, url, lambda db: set_password(db, login, password))
+    _changing_account(project_dir, url, lambda db, bus: set_password(db, login, password, events=bus))
     console.print(f"new password set for {login!r}; their sessions have ended", highlight=False)
     if generated:
         console.print(f"password: {password}  (shown only now)", highlight=False)
+
+
+RoleArgument = Annotated[OperatorRole, typer.Argument(help="operator, editor or admin.")]
+
+
+@operator_app.command("grant")
+def grant_role(
+    login: LoginArgument, role: RoleArgument, project_dir: ProjectOption = Path("."), url: UrlOption = None
+) -> None:
+    """Give an account one more role (e.g. editor to an operator); its rights become the union."""
+    roles = _with_database(project_dir, url, lambda db: grant(db, login, role, by=None, now=utcnow()))
+    console.print(f"{login!r} now has: {', '.join(sorted(r.value for r in roles))}", highlight=False)
+
+
+@operator_app.command("revoke")
+def revoke_role(
+    login: LoginArgument, role: RoleArgument, project_dir: ProjectOption = Path("."), url: UrlOption = None
+) -> None:
+    """Take a granted role back (the account's own role stays; disable the account instead)."""
+    roles = _changing_account(project_dir, url, lambda db, bus: revoke(db, login, role, events=bus))
+    console.print(f"{login!r} now has: {', '.join(sorted(r.value for r in roles))}", highlight=False)

@@ -391,9 +391,10 @@ class ConversationService:
     async def _save_lead(self, transaction: TurnTransaction, turn: Turn, result: TurnResult) -> int:
         lead = result.lead
         assert lead is not None and lead.consent
-        # The same phone or e-mail from another channel: one customer, one history for operators.
+        # A typed contact proves nothing: another customer with it is only suggested to operators
+        # ("possibly the same customer"), never merged (bot.store.matches).
         customer_id = await remember_contact(
-            transaction, turn.customer_id, phone=lead.phone, email=lead.email
+            transaction, turn.customer_id, phone=lead.phone, email=lead.email, verified=False, now=turn.now
         )
         saved = await create_lead(
             transaction,

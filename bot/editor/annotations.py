@@ -1,15 +1,17 @@
-"""Labels for inbox messages: editors' are written at once, operators' wait as proposals.
+"""Labels for inbox messages: editors' are written at once, others' wait as proposals.
 
 An editor's (or admin's) label goes straight into ``intents/*.yml`` and is stored as
-``applied``; an operator's is stored as ``proposed`` until an editor approves it
-(then written) or rejects it. Text with a phone or an e-mail is stored and written
+``applied``; anyone else's is stored as ``proposed`` until an editor approves it
+(then written) or rejects it. The server lets only editors label (the inbox quotes
+every customer), so proposals come from earlier versions or from tools built on this
+class. Text with a phone or an e-mail is stored and written
 masked unless an editor confirms explicitly that it may stay as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,12 +114,17 @@ class Annotations:
         label: Label,
         confirm_personal_data: bool,
         now: datetime,
+        *,
+        roles: Collection[OperatorRole] | None = None,
     ) -> dict[str, Any]:
-        """Label customer messages; returns the annotations and what was written."""
+        """Label customer messages; returns the annotations and what was written.
+
+        ``roles``: all of ``who``'s roles (granted ones included); default: their own role.
+        """
         ids = list(dict.fromkeys(message_ids))
         if not ids or len(ids) > MAX_BATCH:
             raise AnnotationError(f"choose between 1 and {MAX_BATCH} messages")
-        editor = who.role in EDITORS
+        editor = bool(EDITORS & set(roles if roles is not None else {who.role}))
         async with self.lock:
             where, _ = await self._index()
             label = self._check(label, set(where))

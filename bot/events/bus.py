@@ -23,12 +23,15 @@ from typing import Any, Literal
 
 log = logging.getLogger("botdesk.events")
 
-EventKind = Literal["message", "ticket", "operator", "delivery"]
+EventKind = Literal["message", "ticket", "operator", "delivery", "account"]
 """``message``: a message was stored in a conversation (customer, bot, operator, system).
 ``ticket``: a handoff ticket was created or changed state (queued, claimed, released,
 transferred, returned, closed, requeued). ``operator``: an operator's status changed.
 ``delivery``: a message for a customer's open connection, relayed between server
-processes (``bot.channels.webchat``); never shown to operators."""
+processes (``bot.channels.webchat``); never shown to operators. ``account``: an account
+was disabled, logged out, got a new password or lost a role (``operator_id``, maybe
+``session_id``): every process closes or rechecks that account's live feeds at once;
+never shown to operators."""
 
 
 @dataclass(frozen=True)

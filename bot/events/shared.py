@@ -135,6 +135,19 @@ class SharedEventBus(EventBus):
             task.add_done_callback(_log_crash)
         log.info("live events shared through %s, channel %s", self.broker, self.channel)
 
+    async def send_now(self, events: list[Event]) -> None:
+        """For a short-lived process (``botdesk operator disable``): hand events to the broker and wait.
+
+        No listener is started; the broker's errors are raised to the caller.
+        """
+        await self._connect()
+        try:
+            for event in events:
+                await self._send_one(encode(event, self.origin))
+        finally:
+            with contextlib.suppress(*self.errors):
+                await self._disconnect()
+
     async def wait_connected(self, timeout: float) -> bool:
         """True once subscribed (for start-up logs and tests)."""
         with contextlib.suppress(TimeoutError):

@@ -11,16 +11,24 @@ Layout::
 Files are JSON and numpy arrays loaded with ``allow_pickle=False``: a model file
 cannot execute code. A model records the pipeline it was trained for; loading it
 under another config or botdesk format is refused with a clear message.
+
+Several processes may train at once (N servers starting together on an untrained
+project): each writes into its own staging directory, and naming the new version,
+moving it in place and pointing ``current`` at it happen under an exclusive lock on
+``models/.lock``, so no process fails on another's version or pointer file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -96,14 +104,9 @@ class ModelStore:
     ) -> ModelInfo:
         self.directory.mkdir(parents=True, exist_ok=True)
         data_fp = data.fingerprint()
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        version = f"{stamp}-{data_fp[:8]}"
-        while (self.directory / version).exists():
-            time.sleep(0.01)
-            version = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S%f')}-{data_fp[:8]}"
         metadata = {
             "format": FORMAT_VERSION,
-            "version": version,
+            "version": "",  # named below, under the lock
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "train_seconds": round(seconds, 3),
             "language": config.language,
@@ -116,21 +119,49 @@ class ModelStore:
         staging = Path(tempfile.mkdtemp(prefix=".training-", dir=self.directory))
         try:
             pipeline.persist(staging / "components")
-            (staging / "metadata.json").write_text(
-                json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8"
-            )
-            os.replace(staging, self.directory / version)
+            with self._locked():
+                version = self._free_version(data_fp)
+                metadata["version"] = version
+                (staging / "metadata.json").write_text(
+                    json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8"
+                )
+                os.replace(staging, self.directory / version)
+                self._point_to(version)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        self._point_to(version)
         pipeline.version = version
         return ModelInfo(self.directory / version, metadata)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Exclusive across the processes of this machine (the models directory is local)."""
+        with (self.directory / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _free_version(self, data_fp: str) -> str:
+        """``<UTC time>-<data fingerprint>``, to the second; finer when that is taken (under the lock)."""
+        version = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{data_fp[:8]}"
+        while (self.directory / version).exists():
+            time.sleep(0.001)
+            version = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S%f')}-{data_fp[:8]}"
+        return version
+
     def _point_to(self, version: str) -> None:
-        tmp = self.directory / f".{CURRENT_POINTER}.tmp"
-        tmp.write_text(version + "\n", encoding="utf-8")
-        os.replace(tmp, self.directory / CURRENT_POINTER)
+        """Replace the pointer atomically, through a temporary file of this writer's own."""
+        handle, tmp = tempfile.mkstemp(prefix=f".{CURRENT_POINTER}-", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(version + "\n")
+            os.replace(tmp, self.directory / CURRENT_POINTER)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def load(self, config: BotdeskConfig, info: ModelInfo | None = None) -> Pipeline:
         info = info or self.current()

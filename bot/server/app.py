@@ -15,6 +15,7 @@ from bot.clock import Clock, utc_now
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server import unavailable
+from bot.server.auth import PageForbidden
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
@@ -23,6 +24,7 @@ from bot.server.routes import (
     api_admin,
     api_auth,
     api_conversations,
+    api_customers,
     api_editor,
     api_events,
     api_queue,
@@ -81,7 +83,7 @@ def create_app(
     if config.widget.enabled:
         app.include_router(webchat.router)  # the web chat widget, its WebSocket and the demo page
     app.include_router(health.router)
-    for api in (api_auth, api_queue, api_conversations, api_events):  # the operator panel's JSON API
+    for api in (api_auth, api_queue, api_conversations, api_customers, api_events):  # the panel's JSON API
         app.include_router(api.router)
     app.include_router(api_auth.pages)  # /panel/login and /panel/logout
     app.include_router(api_admin.router)  # admins: accounts, forgetting a customer
@@ -90,5 +92,6 @@ def create_app(
     app.include_router(api_editor.router)  # the editor pages' API: inbox, labels, retrain, publish
     app.include_router(editor_page.router)  # /panel/editor
     panel.mount_static(app)  # its JavaScript and CSS under /panel/static
+    app.add_exception_handler(PageForbidden, panel.forbidden_page)  # a page the role does not open
     unavailable.install(app)  # the database down mid-run: 503 with Retry-After, recovery without restart
     return app

@@ -7,8 +7,10 @@ new password deletes the row, so the cookie stops working at once.
 
 - ``CurrentOperator``: the logged-in operator; 401 without a session; every
   state-changing ``/api`` request also needs ``X-CSRF-Token`` (403 otherwise).
-- ``require_role(*roles)``: 403 for anyone else; ``OperatorWorker`` = operator or admin,
-  ``Admin`` = admin.
+- ``require_role(*roles)``: 403 for anyone without one of ``roles`` (an account's own
+  role or one an admin granted, ``bot.store.roles``); ``OperatorWorker`` = operator or
+  admin, ``EditorRole`` = editor or admin, ``Admin`` = admin. ``require_role(...,
+  page=True)`` is the same for ``/panel`` pages (no session: the login form).
 - ``PanelLogin``: for ``/panel`` pages: no session is a 303 to the login form.
 """
 
@@ -28,6 +30,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from bot.server.deps import ReadyStateDep
 from bot.server.lifespan import ServerState
 from bot.store import Operator, OperatorRole
+from bot.store.roles import EDITING_ROLES, WORKING_ROLES, roles_of
 from bot.store.sessions import create_session, find_session, touch_session
 
 SESSION_COOKIE = "botdesk_session"
@@ -47,6 +50,17 @@ class Login:
     csrf_token: str
     session_id: int
     token_hash: str
+    roles: frozenset[OperatorRole]
+
+    @property
+    def can_work(self) -> bool:
+        """Takes dialogues and sees the live feed."""
+        return bool(self.roles & WORKING_ROLES)
+
+    @property
+    def can_edit(self) -> bool:
+        """Sees the editor inbox, labels, retrains, publishes."""
+        return bool(self.roles & EDITING_ROLES)
 
 
 def hash_token(token: str) -> str:
@@ -90,14 +104,15 @@ async def login_of(state: ServerState, token: str | None) -> Login | None:
     token_hash = hash_token(token)
     async with state.db.reader() as session:
         found = await find_session(session, token_hash, now=now)
-    if found is None:
-        return None
-    row, operator = found
+        if found is None:
+            return None
+        row, operator = found
+        roles = await roles_of(session, operator)
     if now - row.last_seen_at > TOUCH_EVERY:  # a write a minute at most, not one per request
         async with state.db.session() as session:
             await touch_session(session, row.id, now)
             await session.commit()
-    return Login(operator, row.csrf_token, row.id, token_hash)
+    return Login(operator, row.csrf_token, row.id, token_hash, roles)
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:
@@ -132,20 +147,51 @@ CurrentOperator = Annotated[Operator, Depends(_api_operator)]
 PanelLogin = Annotated[Login, Depends(_panel_login)]
 
 
-def require_role(*roles: OperatorRole) -> Callable[..., Coroutine[Any, Any, Operator]]:
-    """A dependency: the logged-in operator if their role is one of ``roles``, else 403."""
+class PageForbidden(HTTPException):
+    """403 for a ``/panel`` page: answered with a page that says why (``bot.server.routes.panel``)."""
+
+
+def role_names(roles: frozenset[OperatorRole]) -> str:
+    return ", ".join(sorted(role.value for role in roles))
+
+
+def role_label(login: Login) -> str:
+    """The roles to show on a page: the account's own first, then the granted ones ("operator + editor")."""
+    own = login.operator.role
+    return " + ".join([own.value, *sorted(r.value for r in login.roles if r != own)])
+
+
+def require_role(*roles: OperatorRole, page: bool = False) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """A dependency: the logged-in operator if they have one of ``roles``, else 403.
+
+    ``page=True``: for a ``/panel`` page; no session is the login form (303), and the
+    dependency gives the whole ``Login``.
+    """
     allowed = frozenset(roles)
     names = " or ".join(role.value for role in roles)
+    if page:
 
-    async def dependency(operator: CurrentOperator) -> Operator:
-        if operator.role not in allowed:
-            raise HTTPException(403, f"this needs the {names} role; you are {operator.role.value}")
-        return operator
+        async def page_dependency(login: PanelLogin) -> Login:
+            if not login.roles & allowed:
+                raise PageForbidden(403, _forbidden(names, login).detail)
+            return login
+
+        return page_dependency
+
+    async def dependency(login: CurrentLogin) -> Operator:
+        if not login.roles & allowed:
+            raise _forbidden(names, login)
+        return login.operator
 
     return dependency
 
 
+def _forbidden(names: str, login: Login) -> HTTPException:
+    return HTTPException(403, f"this needs the {names} role; you have {role_names(login.roles)}")
+
+
 OperatorWorker = Annotated[Operator, Depends(require_role(OperatorRole.OPERATOR, OperatorRole.ADMIN))]
+EditorRole = Annotated[Operator, Depends(require_role(OperatorRole.EDITOR, OperatorRole.ADMIN))]
 Admin = Annotated[Operator, Depends(require_role(OperatorRole.ADMIN))]
 
 

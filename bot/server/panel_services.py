@@ -37,7 +37,7 @@ class PanelServices:
         self.db = db
         self.events = events
         self.clock = clock
-        self.throttle = LoginThrottle(clock)
+        self.throttle = LoginThrottle(db, clock)  # shared by every process through the database
         self.assigner = AutoAssigner(config, db, operators, clock)
         self._admin_checked = False
         self._task: asyncio.Task[None] | None = None
@@ -56,6 +56,7 @@ class PanelServices:
         async with self.db.session() as session:
             await purge_expired(session, now=self.clock())
             await session.commit()
+        await self.throttle.purge()
 
     async def aclose(self) -> None:
         if self._task is not None:

@@ -19,7 +19,6 @@ from bot.store.conversations import (
 from bot.store.customers import (
     identities_of,
     link_identity,
-    merge_customers,
     remember_contact,
     set_reachable,
 )
@@ -32,6 +31,7 @@ from bot.store.leads import (
     lead_key,
     transcript_of,
 )
+from bot.store.matches import merge_customers
 from bot.store.migrate import current_revision, head_revision, upgrade
 from bot.store.models import (
     MAX_MESSAGE_CHARS,

@@ -85,7 +85,7 @@ async def store_outbound(
     conversation as answered, which stops ``requeue_unanswered`` from taking it back.
     """
     if sender == Sender.CUSTOMER:
-        raise ValueError("customer messages are stored with store_inbound")
+        raise ValueError("customer messages are written by the turn store (bot.store.TurnStore)")
     if sender == Sender.OPERATOR and operator_id is None:
         raise ValueError("an operator's message needs the operator_id")
     check_text(text)

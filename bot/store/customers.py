@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.errors import InputRejected
-from bot.store.models import ChannelIdentity, Conversation, Customer, Lead, utcnow
-from bot.store.prepared import Driver, driver_for, run
+from bot.store.matches import merge_customers, suggest
+from bot.store.models import ChannelIdentity, Customer, utcnow
+from bot.store.prepared import Driver, driver_for, run, scalar
 from bot.store.rows import affected
 
 log = logging.getLogger("botdesk.store")
@@ -58,7 +60,7 @@ async def link_identity(
     """Give a customer one more channel identity (the site visitor who is the Telegram user).
 
     An identity that already belongs to another customer is refused: merge the two
-    customers with ``merge_customers`` instead. Does not commit.
+    customers with ``bot.store.matches.merge_customers`` instead. Does not commit.
     """
     check_identity(channel, external_id)
     lookup = _identity_lookup(channel, external_id)
@@ -76,39 +78,6 @@ async def link_identity(
     session.add(identity)
     await session.flush()
     return identity
-
-
-async def merge_customers(where: AsyncSession | Driver, keep_id: int, merge_id: int) -> None:
-    """Move everything of customer ``merge_id`` to ``keep_id`` and delete it. Does not commit."""
-    if keep_id == merge_id:
-        return
-    driver = await driver_for(where)
-    details = select(Customer.display_name, Customer.phone, Customer.email, Customer.created_at)
-    merged = await run(driver, details.where(Customer.id == merge_id))
-    kept = await run(driver, details.where(Customer.id == keep_id))
-    if not merged or not kept:
-        raise InputRejected(f"cannot merge customer {merge_id} into {keep_id}: no such customer")
-    for model in (ChannelIdentity, Lead):
-        await run(driver, update(model).where(model.customer_id == merge_id).values(customer_id=keep_id))
-    await run(
-        driver,
-        update(Conversation)
-        .where(Conversation.customer_id == merge_id)
-        .values(customer_id=keep_id, updated_at=utcnow()),
-    )
-    (name, phone, email, created), (their_name, their_phone, their_email, their_created) = kept[0], merged[0]
-    await run(
-        driver,
-        update(Customer)
-        .where(Customer.id == keep_id)
-        .values(
-            display_name=name or their_name,
-            phone=phone or their_phone,
-            email=email or their_email,
-            created_at=min(created, their_created),
-        ),
-    )
-    await run(driver, delete(Customer).where(Customer.id == merge_id))
 
 
 async def set_reachable(session: AsyncSession, channel: str, external_id: str, reachable: bool) -> bool:
@@ -136,6 +105,73 @@ def _normal_phone(phone: str | None) -> str | None:
     return f"+{digits}" if 6 <= len(digits) <= 15 else None
 
 
+async def remember_contact(
+    where: AsyncSession | Driver,
+    customer_id: int,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    verified: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """Record a phone or e-mail of the customer; returns the id of the customer that remains.
+
+    ``verified``: the channel itself vouches that the contact is this customer's (a
+    Telegram contact shared by its own user). Only then may customers merge by
+    themselves, and only with another customer whose same contact is verified too: the
+    same person writing from another channel, so operators see both histories together
+    (into the older record, audited in ``customer_merges``). A typed contact (a lead
+    form, an e-mail in a message) proves nothing: anyone can type anyone's number, and
+    merging on it showed the typist a stranger's name and history. It never merges; it
+    makes a suggestion, "possibly the same customer as ...", that operators see and
+    decide on (``bot.store.matches``). Two customers who each have an identity in the
+    same channel are different accounts there and are never merged. A contact is stored
+    on the customer when none is known or when it replaces a typed one with a verified
+    one. Runs in a customer turn (``Driver``) or an ORM session; does not commit.
+    """
+    phone, email = _normal_phone(phone), (email or "").strip().lower() or None
+    if phone is None and email is None:
+        return customer_id
+    driver = await driver_for(where)
+    now = now or utcnow()
+    if not await run(driver, select(Customer.id).where(Customer.id == customer_id)):
+        raise InputRejected(f"no customer {customer_id} to remember a contact of")
+    channels = await _channels_of(driver, customer_id)
+    keep = customer_id
+    for reason, column, flag, value in (
+        ("phone", Customer.phone, Customer.phone_verified, phone),
+        ("email", Customer.email, Customer.email_verified, email),
+    ):
+        if value is None:
+            continue
+        others = await run(
+            driver,
+            select(Customer.id, Customer.created_at, flag)
+            .where(Customer.id != keep, Customer.forgotten_at.is_(None), column == value)
+            .order_by(Customer.created_at, Customer.id),
+        )
+        for other_id, other_created, other_verified in others:  # oldest first
+            theirs = await _channels_of(driver, other_id)
+            if channels & theirs:
+                log.info(
+                    "customers %s and %s share a %s but both have a %s identity: not merged",
+                    keep,
+                    other_id,
+                    reason,
+                    "/".join(sorted(channels & theirs)),
+                )
+                continue
+            if verified and other_verified:
+                mine = await scalar(driver, select(Customer.created_at).where(Customer.id == keep))
+                (_, older), (_, newer) = sorted(((mine, keep), (other_created, other_id)))
+                keep = await merge_customers(driver, older, newer, reason=f"verified {reason}", now=now)
+                channels |= theirs
+            else:
+                await suggest(driver, keep, other_id, reason, now)
+        await _store_contact(driver, keep, reason, value, verified)
+    return keep
+
+
 async def _channels_of(driver: Driver, customer_id: int) -> set[str]:
     rows = await run(
         driver, select(ChannelIdentity.channel).where(ChannelIdentity.customer_id == customer_id)
@@ -143,55 +179,20 @@ async def _channels_of(driver: Driver, customer_id: int) -> set[str]:
     return {channel for (channel,) in rows}
 
 
-async def remember_contact(
-    where: AsyncSession | Driver, customer_id: int, *, phone: str | None = None, email: str | None = None
-) -> int:
-    """Record a phone or e-mail the customer gave; returns the id of the customer that remains.
-
-    When another customer already has that phone or e-mail, it is the same person
-    writing from another channel: the two are merged into the older one, so operators
-    see the web and the Telegram history together. Two customers that each have an
-    identity in the same channel are different accounts there and are not merged (a
-    conversation goes out through the customer's one identity per channel). Known
-    details are never overwritten. Does not commit.
-    """
-    phone, email = _normal_phone(phone), (email or "").strip().lower() or None
-    if phone is None and email is None:
-        return customer_id
-    driver = await driver_for(where)
-    matches = [Customer.phone == phone] if phone else []
-    if email:
-        matches.append(Customer.email == email)
-    others = await run(
-        driver,
-        select(Customer.id, Customer.created_at)
-        .where(Customer.id != customer_id, Customer.forgotten_at.is_(None), or_(*matches))
-        .order_by(Customer.created_at, Customer.id),
+async def _store_contact(driver: Driver, customer_id: int, kind: str, value: str, verified: bool) -> None:
+    """Keep a known contact, unless a verified one replaces a typed one."""
+    column, flag = (
+        (Customer.phone, Customer.phone_verified)
+        if kind == "phone"
+        else (Customer.email, Customer.email_verified)
     )
-    me = await run(driver, select(Customer.created_at).where(Customer.id == customer_id))
-    if not me:
-        raise InputRejected(f"no customer {customer_id} to remember a contact of")
-    channels = await _channels_of(driver, customer_id)
-    keep = (me[0][0], customer_id)
-    for other_id, other_created in others:  # oldest first
-        theirs = await _channels_of(driver, other_id)
-        if channels & theirs:
-            log.info(
-                "customers %s and %s share a contact but both have a %s identity: not merged",
-                customer_id,
-                other_id,
-                "/".join(sorted(channels & theirs)),
-            )
-            continue
-        older, newer = sorted((keep, (other_created, other_id)))
-        await merge_customers(driver, older[1], newer[1])
-        log.info("customer %s merged into %s (same phone or e-mail)", newer[1], older[1])
-        keep = older
-        channels |= theirs
+    rows = await run(driver, select(column, flag).where(Customer.id == customer_id))
+    known, known_verified = rows[0]
+    if known is not None and (known_verified or not verified) and known != value:
+        return
     await run(
         driver,
         update(Customer)
-        .where(Customer.id == keep[1])
-        .values(phone=func.coalesce(Customer.phone, phone), email=func.coalesce(Customer.email, email)),
+        .where(Customer.id == customer_id)
+        .values({column.key: value, flag.key: verified or (known == value and bool(known_verified))}),
     )
-    return keep[1]

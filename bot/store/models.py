@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.ext.mutable import MutableDict, MutableList
@@ -190,6 +191,44 @@ class Operator(Base):
     max_parallel: Mapped[int | None] = mapped_column(Integer)  # None: operators.max_parallel in config
 
 
+class OperatorRoleGrant(Base):
+    """A role an admin gave an account on top of its own (``Operator.role``): rights are the union.
+
+    An operator who also edits the bot's data keeps the operator role and is granted
+    ``editor``; who granted it and when is kept. See ``bot.store.roles``.
+    """
+
+    __tablename__ = "operator_role_grants"
+    __table_args__ = (UniqueConstraint("operator_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    role: Mapped[OperatorRole] = mapped_column(_enum(OperatorRole, "granted_role"))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """One wrong password (or one login attempt in progress), for the login throttle.
+
+    Shared by every server process through the database. The login and the client
+    address are kept only as SHA-256 digests: a password typed into the login field
+    is not stored. Rows older than the throttle's window are deleted by the
+    maintenance loop (``bot.store.login_failures``).
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_login_key_failed_at", "login_key", "failed_at"),
+        Index("ix_login_failures_address_key_failed_at", "address_key", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login_key: Mapped[str] = mapped_column(String(64))
+    address_key: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class OperatorSession(Base):
     """A panel login: the cookie's token is kept only as its SHA-256, so a stolen table opens nothing."""
 
@@ -211,8 +250,58 @@ class Customer(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(320))
+    # Verified: the channel itself vouches for it (a Telegram contact shared by its own
+    # user). Only verified contacts merge customers by themselves (bot.store.customers).
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MatchStatus(StrEnum):
+    OPEN = "open"  # shown to operators
+    MERGED = "merged"  # an operator merged the two
+    DISMISSED = "dismissed"  # an operator said they are different people
+
+
+class CustomerMatch(Base):
+    """A "possibly the same customer as ..." suggestion: a typed phone or e-mail another customer has.
+
+    A typed contact proves nothing (anyone can type anyone's number), so it never merges
+    customers by itself; operators see the suggestion on the customer card and merge
+    explicitly (``bot.store.matches``).
+    """
+
+    __tablename__ = "customer_matches"
+    __table_args__ = (UniqueConstraint("customer_id", "other_customer_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    other_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # "phone" or "email"
+    status: Mapped[MatchStatus] = mapped_column(_enum(MatchStatus, "match_status"), default=MatchStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CustomerMerge(Base):
+    """The audit of every merge of two customers: which into which, why, who, when.
+
+    Ids and names of accounts only, no personal data, and no foreign keys on purpose:
+    the record outlives the merged customer (deleted by the merge) and a forgotten one.
+    """
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kept_customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    merged_customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    reason: Mapped[str] = mapped_column(String(64))  # "verified phone", "operator", ...
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    operator_login: Mapped[str | None] = mapped_column(String(64))  # kept if the account is deleted
+    match_id: Mapped[int | None] = mapped_column(Integer)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ChannelIdentity(Base):
@@ -424,9 +513,7 @@ class Annotation(Base):
     __table_args__ = (Index("ix_annotations_status_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL"), index=True
-    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True)
     text: Mapped[str] = mapped_column(String(MAX_MESSAGE_CHARS))
     action: Mapped[AnnotationAction] = mapped_column(_enum(AnnotationAction, "annotation_action"))
     intent: Mapped[str | None] = mapped_column(String(100))

@@ -18,6 +18,7 @@ from bot.store.models import (
     TicketStatus,
 )
 from bot.store.prepared import Driver, driver_for, insert_ignoring_conflict, run
+from bot.store.roles import WORKING_ROLES, having_role
 from bot.store.rows import affected
 
 
@@ -128,7 +129,7 @@ async def available_operators(session: AsyncSession, *, now: datetime) -> list[t
         .where(
             Operator.active.is_(True),
             Operator.status == OperatorStatus.ONLINE,
-            Operator.role.in_([OperatorRole.OPERATOR, OperatorRole.ADMIN]),
+            having_role(WORKING_ROLES),
             logged_in,
         )
         .order_by(Operator.id)

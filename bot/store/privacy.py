@@ -189,7 +189,14 @@ async def forget_customer(
     await session.execute(
         update(Customer)
         .where(Customer.id == customer_id)
-        .values(display_name=None, phone=None, email=None, forgotten_at=now)
+        .values(
+            display_name=None,
+            phone=None,
+            email=None,
+            phone_verified=False,
+            email_verified=False,
+            forgotten_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     await session.commit()

@@ -101,7 +101,10 @@ _MESSAGE = ("conversation_id", "direction", "sender", "text", "attachments", "cr
 _INBOUND_ONCE = _unless_stored(_messages, "conversation_id", "channel_message_id")
 _INBOUND = Prepared(_INBOUND_ONCE, (*_MESSAGE, "channel_message_id"))
 _INBOUND_PARSED = Prepared(_INBOUND_ONCE, (*_MESSAGE, "channel_message_id", "nlu", "model_version"))
-_NEW_CUSTOMER = Prepared(insert(_customers).returning(_customers.c.id), ("display_name", "created_at"))
+_NEW_CUSTOMER = Prepared(
+    insert(_customers).returning(_customers.c.id),
+    ("display_name", "created_at", "phone_verified", "email_verified"),
+)
 _NEW_IDENTITY = Prepared(
     _unless_stored(_identities, "channel", "external_id"),
     ("customer_id", "channel", "external_id", "reachable", "profile", "created_at"),
@@ -190,7 +193,14 @@ async def create_sender(
     """
     check_identity(channel, external_id)
     customer_id = await scalar(
-        driver, _NEW_CUSTOMER, {"display_name": display_name_of(profile or {}), "created_at": now}
+        driver,
+        _NEW_CUSTOMER,
+        {
+            "display_name": display_name_of(profile or {}),
+            "created_at": now,
+            "phone_verified": False,
+            "email_verified": False,
+        },
     )
     identity = await scalar(
         driver,

@@ -405,3 +405,47 @@ def test_a_telegram_photo_is_a_link_through_the_server_and_a_pressed_button_show
     expect(link).to_have_text("photo · сломанный руль")
     expect(dialogue.get_by_test_id("pressed-button")).to_have_text("pressed “Да”")
     assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def telegram_customer_leaves_her_number(server: LiveServer) -> None:
+    """A Telegram customer with a history who typed her number into the call-back form."""
+    options = server.app.state.options
+    project, pipeline = options.project, options.pipeline
+    async with Database.open(server.database_url) as db:
+        service = ConversationService(
+            project.config, db, lambda: pipeline, project.engine(seed=0), clock=Clock()
+        )
+        profile = {"first_name": "Вера", "last_name": "Викторовна"}
+        for number, text in enumerate(
+            ["где мой заказ 5521?", "перезвоните мне", "Вера", "+79123456789", "да"]
+        ):
+            await service.handle(InboundMessage("telegram", "5151", text, str(number), profile=profile))
+
+
+def test_a_typed_number_is_only_a_suggestion_until_the_operator_merges(
+    live_server: LiveServer, page: Page
+) -> None:
+    live_server.add_operator("anna", PASSWORD, display_name="Anna")
+    run_async(telegram_customer_leaves_her_number(live_server))
+    for text in ["перезвоните мне", "Вася", "+7 912 345-67-89", "да"]:
+        live_server.customer_says("rest-typist", text)
+    live_server.customer_says("rest-typist", ASK_FOR_PERSON)
+    log_in(page, live_server, "anna", "Anna")
+    page.get_by_test_id("queue-item").get_by_test_id("take").click()
+    dialogue = open_dialogue(page)
+
+    card = dialogue.get_by_test_id("customer-card")
+    expect(card.get_by_test_id("customer-phone")).to_have_text("+79123456789 (typed, not verified)")
+    match = card.get_by_test_id("customer-match")
+    expect(match).to_have_count(1)
+    expect(match).to_contain_text("Вера Викторовна")
+    expect(card.get_by_test_id("customer-name")).not_to_have_text("Вера Викторовна")
+    expect(dialogue.get_by_test_id("message").filter(has_text="где мой заказ 5521?")).to_have_count(0)
+
+    page.once("dialog", lambda prompt: prompt.accept())
+    match.get_by_test_id("customer-merge").click()
+
+    expect(card.get_by_test_id("customer-name")).to_have_text("Вера Викторовна")
+    expect(dialogue.get_by_test_id("message").filter(has_text="где мой заказ 5521?")).to_have_count(1)
+    expect(card.get_by_test_id("customer-matches")).to_be_hidden()
+    assert page.js_errors == []  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from bot.channels.telegram.outbound import MAX_CHARS, utf16_len
 from bot.errors import ConfigError
 from bot.project import Project
 from bot.store import ChannelIdentity, Customer, Lead, Message, OutboxItem, Sender
+from bot.store.matches import possible_matches
 from tests.channels.conftest import SECRET
 from tests.channels.fake_telegram import FakeTelegram
 from tests.server.api_helpers import add_operator, logged_in
@@ -221,13 +222,13 @@ async def test_photo_is_stored_with_its_file_and_operators_can_open_it(
         await fake.wait(lambda: any("очеред" in t for t in fake.texts(IVAN)))
 
 
-async def test_shared_contact_fills_the_phone_and_merges_the_web_customer(
+async def test_shared_contact_is_verified_and_only_suggests_the_web_customer_who_typed_it(
     telegram_env: FakeTelegram, make_app: AppFactory
 ) -> None:
     fake = telegram_env
     app = make_app()
     async with serve(app) as (base, _):
-        async with httpx.AsyncClient(base_url=base) as web:  # the same person on the site, earlier
+        async with httpx.AsyncClient(base_url=base) as web:  # someone on the site typed this number earlier
             for text in ("перезвоните мне", "Иван", "+7 912 345-67-89", "да"):
                 answer = await web.post("/webhooks/rest/webhook", json={"sender": "site-1", "message": text})
                 assert answer.status_code == 200
@@ -250,12 +251,17 @@ async def test_shared_contact_fills_the_phone_and_merges_the_web_customer(
         leads = await stored(app, Lead, Lead.channel == "telegram")
         assert [lead.phone for lead in leads] == ["+79123456789"]
         telegram = await identity(app)
-        assert telegram.customer_id == web_lead.customer_id  # one customer: web and Telegram together
-        assert leads[0].customer_id == web_lead.customer_id
-        (customer,) = await stored(app, Customer, Customer.id == web_lead.customer_id)
-        assert customer.phone == "+79123456789"
+        # A typed number proves nothing (issue 17): two customers, suggested to operators as one.
+        assert telegram.customer_id != web_lead.customer_id and leads[0].customer_id == telegram.customer_id
+        (customer,) = await stored(app, Customer, Customer.id == telegram.customer_id)
+        assert (customer.phone, customer.phone_verified) == ("+79123456789", True)  # Telegram vouches for it
+        (typist,) = await stored(app, Customer, Customer.id == web_lead.customer_id)
+        assert (typist.phone, typist.phone_verified) == ("+79123456789", False)
         history = await state_of(app).operators.history(customer.id)
-        assert {entry.channel for entry in history} == {"rest", "telegram"}
+        assert {entry.channel for entry in history} == {"telegram"}
+        async with state_of(app).db.reader() as session:
+            (suggested,) = await possible_matches(session, customer.id)
+        assert (suggested.other.id, suggested.reason) == (web_lead.customer_id, "phone")
 
 
 async def test_long_operator_reply_is_split_and_every_part_labelled(

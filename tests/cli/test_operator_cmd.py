@@ -111,3 +111,15 @@ def test_list_disable_enable_and_passwd(
     assert main(["operator", "passwd", "anna", "--password-env", "NEW", "--url", url]) == 0
     hashed = account(url, "anna")[0]
     assert verify_password(hashed, "another password") and not verify_password(hashed, "long enough 3")
+
+
+def test_grant_and_revoke_a_role(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["operator", "add", "anna", "--generate", "--url", url]) == 0
+    assert main(["operator", "grant", "anna", "editor", "--url", url]) == 0
+    assert "'anna' now has: editor, operator" in capsys.readouterr().out
+    assert main(["operator", "list", "--url", url]) == 0
+    assert "operator + editor" in capsys.readouterr().out
+    assert main(["operator", "revoke", "anna", "operator", "--url", url]) != 0, "the own role is not a grant"
+    assert "own role" in capsys.readouterr().err
+    assert main(["operator", "revoke", "anna", "editor", "--url", url]) == 0
+    assert "'anna' now has: operator" in capsys.readouterr().out

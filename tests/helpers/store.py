@@ -68,6 +68,7 @@ async def new_conversation(
 
 
 async def reload(session: AsyncSession, conversation_id: int) -> Conversation:
+    """The conversation as the database has it now (store functions write through Core statements)."""
     found = await get_conversation(session, conversation_id)
     assert found is not None
     return found
@@ -88,3 +89,31 @@ async def inbound(
     session.add(message)
     await session.commit()
     return message
+
+
+async def add_customer(
+    session: AsyncSession, channel: str, external_id: str, profile: Mapping[str, Any] | None = None
+) -> Customer:
+    """A customer known in one channel, as test data (no turn, nothing committed)."""
+    from bot.store.customers import display_name_of
+
+    customer = Customer(display_name=display_name_of(profile or {}))
+    session.add(customer)
+    await session.flush()
+    session.add(
+        ChannelIdentity(
+            customer_id=customer.id, channel=channel, external_id=external_id, profile=dict(profile or {})
+        )
+    )
+    await session.flush()
+    return customer
+
+
+async def add_conversation(session: AsyncSession, customer: Customer, channel: str) -> Conversation:
+    """An open bot conversation of ``customer``, as test data (nothing committed)."""
+    conversation = Conversation(
+        customer_id=customer.id, channel=channel, state=ConversationState.BOT, slots={}
+    )
+    session.add(conversation)
+    await session.flush()
+    return conversation

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.errors import ModelError
+from bot.nlu.model_store import ModelStore
 from bot.project import Project, load_checked_config
 
 
@@ -91,3 +93,37 @@ def test_loaded_model_parses_like_the_trained_one(ru_project: Project, tmp_path:
     texts = ["привет", "сколько стоит доставка в Казань курьером", "мой номер 89123456789", "zzz", "ghbdtn"]
     for text in texts:
         assert loaded.parse_dict(text) == trained.parse_dict(text)
+
+
+def test_processes_saving_models_at_once_each_get_their_own_version(
+    trained_ru: Project, tmp_path: Path
+) -> None:
+    """N servers starting together on an untrained project all train and save (issue 17, item 9)."""
+    pipeline = trained_ru.load_pipeline()
+    store = ModelStore(tmp_path / "models")
+    saves = 6
+    barrier = threading.Barrier(saves)
+    versions: list[str] = []
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        barrier.wait()  # all in the same second: the same first-choice version name
+        try:
+            versions.append(store.save(pipeline, trained_ru.config, trained_ru.data, 1.0).version)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(saves)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(versions)) == saves
+    current = store.current()
+    assert current is not None and current.version in versions
+    for version in versions:
+        assert json.loads((tmp_path / "models" / version / "metadata.json").read_text())["version"] == version
+    assert not list((tmp_path / "models").glob(".training-*")) and not list(
+        (tmp_path / "models").glob("*.tmp")
+    )

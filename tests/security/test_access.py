@@ -5,6 +5,9 @@
   the login itself, health, docs, the widget and its demo pages).
 - Every state-changing ``/api`` request needs the session's ``X-CSRF-Token``.
 - A route that declares roles (``require_role``) refuses everyone else with 403.
+- Least privilege: every editor route (``/api/editor/*``, ``/panel/editor``) declares the
+  editor role and refuses an operator; an admin can grant an operator the editor role
+  (rights are the union) and revoke it again.
 - Sessions end after ``operators.session_hours``; repeated wrong passwords are slowed (429).
 """
 
@@ -15,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -23,7 +27,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from bot.server.auth import BAD_CSRF, CSRF_HEADER, LOGIN_PATH, NOT_LOGGED_IN
+from bot.server.auth import BAD_CSRF, CSRF_HEADER, LOGIN_PATH, NOT_LOGGED_IN, SESSION_COOKIE
 from bot.store import OperatorRole
 from handoff.accounts import add_account
 from tests.server.conftest import AppFactory, Clock, state_of
@@ -56,6 +60,7 @@ PUBLIC = frozenset(
         ("MOUNT", "/panel/static"),  # the panel's JavaScript and CSS, no data
     }
 )
+EDITOR_PREFIXES = ("/api/editor/", "/panel/editor")
 # Changing state without an operator's session, by design: logging in creates the session.
 NO_CSRF = frozenset({("POST", "/api/login")})
 
@@ -125,6 +130,18 @@ def call(client: TestClient, endpoint: Endpoint, headers: dict[str, str] | None 
     return client.request(endpoint.method, endpoint.url, headers=headers, follow_redirects=False).status_code
 
 
+def refusal(answer: Any) -> str:
+    """The sentence of a 403: the JSON detail of an API route, the text of a page."""
+    if answer.headers.get("content-type", "").startswith("text/html"):
+        return str(answer.text)
+    return str(answer.json()["detail"])
+
+
+def editor_routes(app: FastAPI) -> list[Endpoint]:
+    """Every route of the editor's area, from the app's route table (a new one is found too)."""
+    return [e for e in endpoints(app) if e.path.startswith(EDITOR_PREFIXES) and e.method != "MOUNT"]
+
+
 @pytest.fixture
 def app(make_app: AppFactory) -> FastAPI:
     return make_app()
@@ -190,7 +207,85 @@ def test_a_role_reaches_only_the_routes_declared_for_it(app: FastAPI, role: Oper
         for endpoint in closed:
             answer = client.request(endpoint.method, endpoint.url, headers={CSRF_HEADER: token}, json={})
             assert answer.status_code == 403, (endpoint, answer.text)
-            assert "needs the" in answer.json()["detail"], endpoint
+            assert "needs the" in refusal(answer), endpoint
+
+
+def test_every_editor_route_declares_the_editor_role_and_refuses_an_operator(app: FastAPI) -> None:
+    routes = editor_routes(app)
+    assert {("GET", "/panel/editor"), ("GET", "/api/editor/inbox"), ("GET", "/api/editor/intents")} <= {
+        key(e) for e in routes
+    }
+    assert {("GET", "/api/editor/annotations"), ("POST", "/api/editor/annotations")} <= {
+        key(e) for e in routes
+    }
+    for endpoint in routes:
+        assert endpoint.roles() == {OperatorRole.EDITOR, OperatorRole.ADMIN}, endpoint
+    with TestClient(app) as client:
+        add(client, app, "anna", OperatorRole.OPERATOR)
+        token = log_in(client, "anna")
+        for endpoint in routes:
+            if endpoint.method == "WS":
+                continue
+            answer = client.request(
+                endpoint.method, endpoint.url, headers={CSRF_HEADER: token}, json={}, follow_redirects=False
+            )
+            assert answer.status_code == 403, (endpoint, answer.status_code)
+            assert "needs the editor or admin role; you have operator" in refusal(answer), endpoint
+        proposal = client.post(
+            "/api/editor/annotations",
+            headers={CSRF_HEADER: token},
+            json={"message_ids": [1], "action": "assign", "intent": "greet"},
+        )
+        page = client.get("/panel", follow_redirects=False)
+    assert proposal.status_code == 403, "operators no longer propose labels"
+    assert page.status_code == 200 and 'data-testid="editor-link"' not in page.text
+
+
+@pytest.mark.parametrize("role", [OperatorRole.EDITOR, OperatorRole.ADMIN])
+def test_editors_and_admins_reach_every_editor_page_and_list(app: FastAPI, role: OperatorRole) -> None:
+    reads = [e for e in editor_routes(app) if e.method == "GET"]
+    with TestClient(app) as client:
+        add(client, app, "ed", role)
+        log_in(client, "ed")
+        answers = {e.path: call(client, e) for e in reads}
+    assert {path: status for path, status in answers.items() if status in (401, 403)} == {}
+
+
+def test_an_admin_grants_an_operator_the_editor_role_and_takes_it_back(app: FastAPI) -> None:
+    with TestClient(app) as client:  # one client (one lifespan), two sessions: the cookie is swapped
+        add(client, app, "boss", OperatorRole.ADMIN)
+        add(client, app, "anna", OperatorRole.OPERATOR)
+        boss_csrf = log_in(client, "boss")
+        boss = client.cookies[SESSION_COOKIE]
+        client.cookies.clear()
+        log_in(client, "anna")
+        anna = client.cookies[SESSION_COOKIE]
+
+        def as_(cookie: str, method: str, url: str) -> Any:
+            client.cookies.clear()
+            client.cookies.set(SESSION_COOKIE, cookie)
+            headers = {CSRF_HEADER: boss_csrf} if cookie == boss else {CSRF_HEADER: "not hers"}
+            return client.request(method, url, headers=headers, follow_redirects=False)
+
+        before = as_(anna, "GET", "/api/editor/inbox").status_code
+        granted = as_(boss, "PUT", "/api/admin/operators/anna/roles/editor")
+        inbox, page = as_(anna, "GET", "/api/editor/inbox"), as_(anna, "GET", "/panel/editor")
+        queue, workspace = as_(anna, "GET", "/api/queue"), as_(anna, "GET", "/panel")
+        listed = {a["login"]: a for a in as_(boss, "GET", "/api/admin/operators").json()}
+        own_role = as_(boss, "DELETE", "/api/admin/operators/anna/roles/operator")
+        revoked = as_(boss, "DELETE", "/api/admin/operators/anna/roles/editor")
+        after = as_(anna, "GET", "/api/editor/inbox").status_code
+        by_anna = as_(anna, "GET", "/api/admin/operators")
+    assert before == 403
+    assert granted.status_code == 200 and granted.json() == {"login": "anna", "roles": ["editor", "operator"]}
+    assert (inbox.status_code, page.status_code) == (200, 200), "the editor role opens the editor's area"
+    assert (queue.status_code, workspace.status_code) == (200, 200), "and she still works dialogues"
+    assert 'data-testid="editor-link"' in workspace.text and "operator + editor" in workspace.text
+    assert listed["anna"]["roles"] == ["editor", "operator"] and listed["anna"]["role"] == "operator"
+    assert own_role.status_code == 422, "the account's own role is not a grant"
+    assert revoked.status_code == 200 and revoked.json()["roles"] == ["operator"]
+    assert after == 403
+    assert by_anna.status_code == 403
 
 
 def test_an_editor_gets_no_live_dialogues(app: FastAPI) -> None:

@@ -16,9 +16,12 @@ from sqlalchemy import select
 
 from bot.conversation.story_runner import run_stories
 from bot.dialogue.test_stories import load_test_stories
+from bot.editor.annotations import Label
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
-from bot.store import Message, OperatorRole, Sender
+from bot.server.editor import build_tools
+from bot.store import Message, OperatorRole, Sender, operator_by_login
+from bot.store.models import AnnotationAction, utcnow
 from tests.conftest import REPO, copy_project
 from tests.server.api_helpers import WEBHOOK, add_operator, logged_in
 from tests.server.conftest import AppFactory, serve, state_of
@@ -138,9 +141,10 @@ async def test_inbox_groups_what_the_bot_did_not_understand_and_makes_test_stori
     assert any(c["sender"] == "bot" for c in weather["context"])
 
 
-async def test_operator_proposes_editor_approves_and_the_yaml_diff_is_the_examples(
+async def test_proposals_are_reviewed_by_an_editor_and_the_yaml_diff_is_the_examples(
     make_app: AppFactory, tmp_path: Path
 ) -> None:
+    """Operators do not label (least privilege); proposals stored earlier are still approved here."""
     project = editor_project(tmp_path)
     app = make_app(project)
     before = intent_texts(project)
@@ -151,16 +155,25 @@ async def test_operator_proposes_editor_approves_and_the_yaml_diff_is_the_exampl
             await record_log(customer)
         async with logged_in(base, "op") as operator, logged_in(base, "ed") as editor:
             inbox = (await editor.get("/api/editor/inbox")).json()
-            proposal = await operator.post(
-                "/api/editor/annotations",
-                json={
-                    "message_ids": message_ids(inbox, GIFT_CARDS),
-                    "action": "assign",
-                    "intent": "payment_methods",
-                },
+            label = {
+                "message_ids": message_ids(inbox, GIFT_CARDS),
+                "action": "assign",
+                "intent": "payment_methods",
+            }
+            assert (await operator.post("/api/editor/annotations", json=label)).status_code == 403
+            assert (await operator.get("/api/editor/inbox")).status_code == 403
+            tools = build_tools(state_of(app), app.state.options)
+            async with state_of(app).db.reader() as session:
+                proposer = await operator_by_login(session, "op")
+            assert proposer is not None
+            proposal = await tools.annotations.label(
+                proposer,
+                label["message_ids"],
+                Label(AnnotationAction.ASSIGN, "payment_methods"),
+                False,
+                utcnow(),
             )
-            assert proposal.status_code == 200, proposal.text
-            assert {a["status"] for a in proposal.json()["annotations"]} == {"proposed"}
+            assert {a["status"] for a in proposal["annotations"]} == {"proposed"}
             assert intent_texts(project) == before  # a proposal writes nothing
             refused = await operator.post("/api/editor/annotations/approve", json={"ids": [1]})
             assert refused.status_code == 403

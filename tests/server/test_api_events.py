@@ -101,10 +101,7 @@ async def test_the_feed_needs_a_session_and_the_same_origin(make_app: AppFactory
     assert cross_site.value.response.status_code == 403
 
 
-async def test_a_feed_says_nothing_more_once_its_session_is_logged_out(
-    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("bot.server.routes.api_events.RECHECK_SECONDS", 0.0)  # check before every event
+async def test_a_feed_says_nothing_more_once_its_session_is_logged_out(make_app: AppFactory) -> None:
     app = make_app()
     async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as customer:
         await add_operator(app, "anna", name="Анна")

@@ -205,7 +205,7 @@ async def test_merge_customers_moves_identities_and_history(db: Database) -> Non
         assert customer is not None
         with pytest.raises(InputRejected, match="merge the customers"):
             await link_identity(session, customer, "web", "visitor")
-        await merge_customers(session, kept.customer_id, merged.customer_id)
+        await merge_customers(session, kept.customer_id, merged.customer_id, reason="verified phone")
         await session.commit()
     again = await customer_says(db, "снова с сайта", channel="web", sender="visitor")
     assert again.customer_id == kept.customer_id

@@ -41,8 +41,12 @@ TABLES = {
     "feedback",
     "annotations",
     "model_publications",
+    "login_failures",
+    "operator_role_grants",
+    "customer_matches",
+    "customer_merges",
 }
-HEAD = "0005"
+HEAD = "0006"
 
 
 def _table_names(connection: Connection) -> set[str]:

@@ -344,7 +344,11 @@ class TelegramChannel:
         return await self.conversations.handle(inbound)
 
     async def _remember_phone(self, sender_id: str, phone: str) -> None:
-        """The customer's own number: known from now on, and the same person elsewhere is merged."""
+        """The customer's own number, verified by Telegram (a contact the user shared of themselves).
+
+        Known from now on; the same verified number elsewhere is the same person (merged),
+        a typed one only a suggestion for operators (``bot.store.customers.remember_contact``).
+        """
         async with self.db.session() as session:
             customer_id = await session.scalar(
                 select(ChannelIdentity.customer_id).where(
@@ -352,7 +356,7 @@ class TelegramChannel:
                 )
             )
             if customer_id is not None:
-                await remember_contact(session, customer_id, phone=phone)
+                await remember_contact(session, customer_id, phone=phone, verified=True)
                 await session.commit()
 
     # ---- outbound --------------------------------------------------------------------------

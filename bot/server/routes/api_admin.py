@@ -1,16 +1,18 @@
-"""Admin-only API: panel accounts and forgetting a customer (role ``admin``; others get 403).
+"""Admin-only API: panel accounts, their roles, customer merges, forgetting a customer.
 
-The same rules as ``botdesk operator ...`` and ``botdesk customer forget`` (both go
-through ``handoff.accounts`` and ``bot.privacy``). A password is never echoed back,
-except one the server generated, once, in the answer that created it. An admin cannot
-disable their own account, so there is always someone left who can undo a mistake.
+Role ``admin``; others get 403. The same rules as ``botdesk operator ...`` and
+``botdesk customer forget`` (both go through ``handoff.accounts`` and ``bot.privacy``).
+A password is never echoed back, except one the server generated, once, in the answer
+that created it. An admin cannot disable their own account, so there is always someone
+left who can undo a mistake. Disabling an account, a new password or a revoked role
+closes that account's live feeds in every process at once (the event bus).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from bot.privacy import forget
@@ -18,13 +20,17 @@ from bot.server.auth import Admin
 from bot.server.deps import ReadyStateDep
 from bot.server.routes.api_shapes import RowId, operator_json
 from bot.store import Operator, OperatorRole, UnknownCustomer
+from bot.store.matches import merge_history
 from bot.store.operators import list_operators
+from bot.store.roles import roles_by_operator
 from handoff.accounts import (
     MAX_PASSWORD_CHARS,
     MIN_PASSWORD_CHARS,
     AccountError,
     add_account,
     generate_password,
+    grant,
+    revoke,
     set_active,
     set_password,
 )
@@ -56,8 +62,12 @@ class PasswordIn(BaseModel):
     )
 
 
-def account_json(operator: Operator) -> dict[str, Any]:
-    return {**operator_json(operator), "active": operator.active, "max_parallel": operator.max_parallel}
+def account_json(operator: Operator, roles: frozenset[OperatorRole] | None = None) -> dict[str, Any]:
+    return {
+        **operator_json(operator, roles),
+        "active": operator.active,
+        "max_parallel": operator.max_parallel,
+    }
 
 
 def _refused(exc: AccountError) -> HTTPException:
@@ -70,7 +80,9 @@ def _refused(exc: AccountError) -> HTTPException:
 @router.get("/operators", summary="Every panel account, disabled ones included")
 async def accounts(admin: Admin, state: ReadyStateDep) -> list[dict[str, Any]]:
     async with state.db.reader() as session:
-        return [account_json(op) for op in await list_operators(session, include_inactive=True)]
+        listed = await list_operators(session, include_inactive=True)
+        roles = await roles_by_operator(session, listed)
+        return [account_json(op, roles[op.id]) for op in listed]
 
 
 @router.post("/operators", status_code=201, summary="Create an account (409 when the login is taken)")
@@ -97,7 +109,7 @@ async def _set_active(state: ReadyStateDep, admin: Operator, login: str, active:
     if not active and login == admin.login:
         raise HTTPException(409, "you cannot disable your own account; ask another admin")
     try:
-        changed = await set_active(state.db, login, active)
+        changed = await set_active(state.db, login, active, events=state.events)
     except AccountError as exc:
         raise _refused(exc) from None
     return {"login": login, "active": active, "changed": changed}
@@ -119,13 +131,65 @@ async def reset_password(
 ) -> dict[str, Any]:
     password = change.password or generate_password()
     try:
-        await set_password(state.db, login, password)
+        await set_password(state.db, login, password, events=state.events)
     except AccountError as exc:
         raise _refused(exc) from None
     answer: dict[str, Any] = {"login": login, "sessions_ended": True}
     if change.password is None:
         answer["password"] = password
     return answer
+
+
+@router.get("/customer-merges", summary="The audit of customer merges: which into which, why, who, when")
+async def customer_merges(
+    admin: Admin, state: ReadyStateDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[dict[str, Any]]:
+    async with state.db.reader() as session:
+        merges = await merge_history(session, limit)
+    return [
+        {
+            "id": merge.id,
+            "kept_customer_id": merge.kept_customer_id,
+            "merged_customer_id": merge.merged_customer_id,
+            "reason": merge.reason,
+            "operator_login": merge.operator_login,
+            "match_id": merge.match_id,
+            "merged_at": merge.merged_at.isoformat(),
+        }
+        for merge in merges
+    ]
+
+
+def _roles_answer(login: str, roles: frozenset[OperatorRole]) -> dict[str, Any]:
+    return {"login": login, "roles": sorted(role.value for role in roles)}
+
+
+@router.put(
+    "/operators/{login}/roles/{role}",
+    summary="Grant a role on top of the account's own (e.g. editor to an operator); rights are the union",
+)
+async def grant_account_role(
+    login: LoginPath, role: OperatorRole, admin: Admin, state: ReadyStateDep
+) -> dict[str, Any]:
+    try:
+        roles = await grant(state.db, login, role, by=admin, now=state.operators.clock())
+    except AccountError as exc:
+        raise _refused(exc) from None
+    return _roles_answer(login, roles)
+
+
+@router.delete(
+    "/operators/{login}/roles/{role}",
+    summary="Revoke a granted role (its live feeds recheck at once); the account's own role stays",
+)
+async def revoke_account_role(
+    login: LoginPath, role: OperatorRole, admin: Admin, state: ReadyStateDep
+) -> dict[str, Any]:
+    try:
+        roles = await revoke(state.db, login, role, events=state.events)
+    except AccountError as exc:
+        raise _refused(exc) from None
+    return _roles_answer(login, roles)
 
 
 @router.delete(

@@ -1,8 +1,10 @@
 """Logging in and out (the panel's form and the JSON API), and the operator's own status.
 
-Wrong passwords are counted per login: after five within five minutes that login gets
-429 for a while, whatever the password (``bot.server.throttle``). A successful login
-makes the operator ``online``; logging out of their last session makes them ``away``.
+Wrong passwords are counted per login (in its one normal form) and per client address,
+in the database, so every server process shares the count: after five within five
+minutes that login gets 429 for a while, whatever the password, and an address gets
+429 after twenty (``bot.server.throttle``). A successful login makes the operator
+``online``; logging out of their last session makes them ``away``.
 """
 
 from __future__ import annotations
@@ -27,10 +29,17 @@ from bot.server.auth import (
 )
 from bot.server.deps import ReadyStateDep
 from bot.server.lifespan import ServerState
+from bot.server.throttle import Throttled
 from bot.store import Operator, OperatorStatus, operator_by_login
 from bot.store.operators import set_status
 from bot.store.sessions import delete_session, live_sessions
-from handoff.accounts import hash_password, needs_rehash, verify_password
+from handoff.accounts import (
+    announce_account_change,
+    hash_password,
+    needs_rehash,
+    normalize_login,
+    verify_password,
+)
 
 router = APIRouter(prefix="/api", tags=["auth"])
 pages = APIRouter(prefix="/panel", tags=["panel pages"], include_in_schema=False)
@@ -76,6 +85,11 @@ class Refused(Exception):
         self.retry_after = retry_after
 
 
+def client_host(request: Request) -> str | None:
+    """The caller's address as uvicorn reports it (the proxy's X-Forwarded-For when it trusts the proxy)."""
+    return request.client.host if request.client is not None else None
+
+
 class Credentials(BaseModel):
     login: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
@@ -108,19 +122,20 @@ async def change_status(state: ServerState, operator: Operator, status: Operator
         state.events.emit("operator", None, operator_id=operator.id, status=status.value)
 
 
-async def check_credentials(state: ServerState, login: str, password: str) -> Operator:
-    """The operator these credentials belong to, or ``Refused``."""
+async def check_credentials(state: ServerState, login: str, password: str, client: str | None) -> Operator:
+    """The operator these credentials belong to, or ``Refused``; ``client`` is the caller's address."""
+    normal = normalize_login(login)  # one form for the throttle and the lookup alike
     throttle = state.panel.throttle
-    wait = throttle.retry_after(login)
-    if wait is not None:
-        raise Refused(429, max(1, int(wait.total_seconds() + 0.999)))
+    try:
+        attempt = await throttle.begin(normal, client)
+    except Throttled as exc:
+        raise Refused(429, max(1, int(exc.retry_after.total_seconds() + 0.999))) from None
     async with state.db.reader() as session:
-        operator = await operator_by_login(session, login.strip().lower())
+        operator = await operator_by_login(session, normal)
     hashed = operator.password_hash if operator is not None else None
     if not verify_password(hashed, password) or operator is None or not operator.active:
-        throttle.failed(login)
-        raise Refused(401)
-    throttle.succeeded(login)
+        raise Refused(401)  # the attempt stays counted as a failure
+    await throttle.succeeded(attempt)
     if hashed is not None and needs_rehash(hashed):
         async with state.db.session() as session:
             (await session.get_one(Operator, operator.id)).password_hash = hash_password(password)
@@ -142,6 +157,9 @@ async def log_out(state: ServerState, request: Request, response: Response, logi
         await delete_session(session, login.token_hash)
         left = await live_sessions(session, login.operator.id, now=state.operators.clock())
         await session.commit()
+    announce_account_change(
+        state.events, login.operator.id, "logged out", login.session_id
+    )  # its feeds close
     if left == 0:
         await change_status(state, login.operator, OperatorStatus.AWAY)
     clear_session_cookie(response, request)
@@ -152,7 +170,9 @@ async def api_login(
     credentials: Credentials, request: Request, response: Response, state: ReadyStateDep
 ) -> dict[str, Any]:
     try:
-        operator = await check_credentials(state, credentials.login, credentials.password)
+        operator = await check_credentials(
+            state, credentials.login, credentials.password, client_host(request)
+        )
     except Refused as exc:
         if exc.status == 429:
             raise HTTPException(
@@ -225,7 +245,7 @@ async def login_submit(
     target = safe_next(next)
     language = state.config.language if state.config.language in LOGIN_TEXT else "en"
     try:
-        operator = await check_credentials(state, login, password)
+        operator = await check_credentials(state, login, password, client_host(request))
     except Refused as exc:
         text = LOGIN_TEXT[language]
         error = (

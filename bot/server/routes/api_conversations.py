@@ -1,7 +1,10 @@
 """One conversation as the operator sees it, private notes, and lead cards for the CRM.
 
 The history is the customer's whole history on every channel (the bot's part too),
-oldest first. A lead card goes to the CRM through the outbox, like the bot's own
+oldest first: the channels of this one customer record. A contact the customer typed
+that another customer has is only a suggestion on the card (``possible_matches``), never
+a reason to show the other's history; an operator merges it explicitly
+(``bot.server.routes.api_customers``). A lead card goes to the CRM through the outbox, like the bot's own
 leads: stored with its push in one transaction, retried until delivered.
 """
 
@@ -28,6 +31,7 @@ from bot.store import (
     identities_of,
     lead_card,
 )
+from bot.store.matches import possible_matches
 from bot.store.notes import add_note, notes_of
 from bot.store.views import latest_ticket, operator_names
 
@@ -72,6 +76,7 @@ async def conversation(
         names = await operator_names(
             session, {e.message.operator_id for e in entries if e.message.operator_id is not None}
         )
+        matches = await possible_matches(session, customer.id)
     suggestions = await state.operators.suggestions(ticket.id) if ticket is not None else []
     note = dict(ticket.note or {}) if ticket is not None else {}
     return {
@@ -87,10 +92,24 @@ async def conversation(
             "id": customer.id,
             "display_name": customer.display_name,
             "phone": customer.phone,
+            "phone_verified": customer.phone_verified,
             "email": customer.email,
+            "email_verified": customer.email_verified,
             "channels": [
                 {"channel": i.channel, "external_id": i.external_id, "reachable": i.reachable}
                 for i in identities
+            ],
+            # "possibly the same customer as ...": a typed contact; merged only by an operator
+            "possible_matches": [
+                {
+                    "match_id": match.match_id,
+                    "reason": match.reason,
+                    "customer_id": match.other.id,
+                    "display_name": match.other.display_name,
+                    "channels": match.channels,
+                    "since": match.other.created_at.isoformat(),
+                }
+                for match in matches
             ],
         },
         "ticket": None

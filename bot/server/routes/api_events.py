@@ -6,10 +6,16 @@ cookie. Non-browser clients send no Origin and need only the cookie.
 
 Each operator gets every ticket event and operator event, and the message events of
 conversations whose latest ticket waits in the queue or is (or was last) theirs.
-Events are hints: after a reconnect the panel reloads from the JSON API. The session is
-checked again before forwarding when the last check is older than ``RECHECK_SECONDS``: a
-feed whose operator logged out, was disabled or got a new password is closed before it
-says anything more.
+Events are hints: after a reconnect the panel reloads from the JSON API.
+
+A feed ends the moment its session does (issue 17): logging out, disabling the account,
+a new password or a revoked role publishes an ``account`` event (``handoff.accounts``),
+which the event bus brings to every process, and each feed of that account rechecks its
+session and roles at once and closes (1008) when they are gone. Besides, every message
+event (customer text) is forwarded only after the session was found live in the same
+read that checks the ticket, so nothing is said after a revocation even before its
+``account`` event arrives; and an idle feed rechecks every ``RECHECK_SECONDS`` (a change
+made by ``botdesk operator`` from another machine with no shared event bus).
 """
 
 from __future__ import annotations
@@ -24,16 +30,16 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from bot.events import Event
+from bot.events import Event, Subscription
 from bot.server.auth import SESSION_COOKIE, Login, login_of
 from bot.server.lifespan import ServerState
-from bot.store import OperatorRole, TicketStatus
+from bot.store import TicketStatus
+from bot.store.sessions import find_session
 from bot.store.views import latest_ticket
 
 router = APIRouter(prefix="/api", tags=["events"])
 log = logging.getLogger("botdesk.panel")
 
-WORKERS = (OperatorRole.OPERATOR, OperatorRole.ADMIN)
 MESSAGE_KEYS = ("message_id", "sender", "sender_name", "text")
 POLICY_VIOLATION = 1008
 RECHECK_SECONDS = 5.0
@@ -72,18 +78,36 @@ def event_json(event: Event) -> dict[str, Any]:
     return shaped
 
 
-async def visible(state: ServerState, login: Login, event: Event) -> bool:
-    if event.kind == "delivery":  # a customer's copy of a message, relayed between processes
+async def visible(state: ServerState, login: Login, event: Event) -> bool | None:
+    """Forward it (True), skip it (False), or None: the session is over, close the feed."""
+    if event.kind in ("delivery", "account"):  # a customer's copy relayed; a feed's own signal
         return False
     if event.kind != "message":
         return True
     if event.conversation_id is None:
         return False
     async with state.db.reader() as session:
+        if await find_session(session, login.token_hash, now=state.operators.clock()) is None:
+            return None  # logged out, disabled or a new password: nothing more for this feed
         ticket = await latest_ticket(session, event.conversation_id)
     if ticket is None:
         return False
     return ticket.status == TicketStatus.QUEUED or ticket.operator_id == login.operator.id
+
+
+def concerns(login: Login, event: Event) -> bool:
+    """An ``account`` event about this feed's account (and session, when it names one)."""
+    data = event.data
+    if event.kind != "account" or data.get("operator_id") != login.operator.id:
+        return False
+    session_id = data.get("session_id")
+    return session_id is None or session_id == login.session_id
+
+
+async def still_allowed(state: ServerState, token: str | None) -> bool:
+    """The session is live and its account may still see the feed (roles are read afresh)."""
+    fresh = await login_of(state, token)
+    return fresh is not None and fresh.can_work
 
 
 @router.websocket("/events")
@@ -96,7 +120,7 @@ async def events(websocket: WebSocket) -> None:
         await websocket.close(code=POLICY_VIOLATION, reason="cross-site WebSocket refused")
         return
     login = await login_of(state, websocket.cookies.get(SESSION_COOKIE))
-    if login is None or login.operator.role not in WORKERS:
+    if login is None or not login.can_work:
         await websocket.close(code=POLICY_VIOLATION, reason="log in as an operator first")
         return
     with state.events.subscribe() as subscription:  # subscribed before accepting: nothing missed
@@ -117,19 +141,37 @@ async def events(websocket: WebSocket) -> None:
 
 
 async def _forward(
-    state: ServerState, login: Login, websocket: WebSocket, subscription: Any, token: str | None
+    state: ServerState, login: Login, websocket: WebSocket, subscription: Subscription, token: str | None
 ) -> None:
     checked = time.monotonic()
-    async for event in subscription:
-        try:
-            if time.monotonic() - checked >= RECHECK_SECONDS:
-                if await login_of(state, token) is None:
+    waiting: asyncio.Task[Event] | None = None  # kept across idle rechecks: no event is dropped
+    try:
+        while True:
+            if waiting is None:
+                waiting = asyncio.ensure_future(subscription.get())
+            done, _ = await asyncio.wait({waiting}, timeout=RECHECK_SECONDS)
+            event: Event | None = None
+            if done:
+                event, waiting = waiting.result(), None
+            try:
+                told = event is not None and concerns(login, event)
+                if told or time.monotonic() - checked >= RECHECK_SECONDS:
+                    if not await still_allowed(state, token):
+                        await websocket.close(code=POLICY_VIOLATION, reason=SESSION_ENDED)
+                        return
+                    checked = time.monotonic()
+                if event is None:
+                    continue
+                shown = await visible(state, login, event)
+                if shown is None:
                     await websocket.close(code=POLICY_VIOLATION, reason=SESSION_ENDED)
                     return
-                checked = time.monotonic()
-            if await visible(state, login, event):
-                await websocket.send_text(json.dumps(event_json(event), ensure_ascii=False))
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        except Exception:  # a store hiccup: this event is lost, the feed goes on
-            log.exception("event %s not forwarded", event.kind)
+                if shown:
+                    await websocket.send_text(json.dumps(event_json(event), ensure_ascii=False))
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            except Exception:  # a store hiccup: this event is lost, the feed goes on
+                log.exception("event %s not forwarded", event.kind if event is not None else "(recheck)")
+    finally:
+        if waiting is not None:
+            waiting.cancel()

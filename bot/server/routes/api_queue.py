@@ -31,6 +31,7 @@ from bot.store import (
 )
 from bot.store import Message as StoredMessage
 from bot.store.operators import list_operators
+from bot.store.roles import WORKING_ROLES, having_role, roles_by_operator
 from bot.store.views import operator_names, ticket_views
 from handoff.service import HandoffError, LimitReached
 
@@ -100,7 +101,9 @@ async def departments(operator: CurrentOperator, state: ReadyStateDep) -> list[d
 @router.get("/operators", summary="Active operator accounts (for transfers)")
 async def operators(operator: CurrentOperator, state: ReadyStateDep) -> list[dict[str, Any]]:
     async with state.db.reader() as session:
-        return [operator_json(op) for op in await list_operators(session)]
+        accounts = await list_operators(session)
+        roles = await roles_by_operator(session, accounts)
+        return [operator_json(op, roles[op.id]) for op in accounts]
 
 
 @router.post("/tickets/{ticket_id}/claim", summary="Take a waiting dialogue (409 if someone was faster)")
@@ -183,9 +186,11 @@ async def transfer(
             raise HTTPException(422, "this dialogue is already yours; transfer it to a colleague")
         async with state.db.reader() as session:
             target = await session.scalar(
-                select(Operator).where(Operator.id == body.operator_id, Operator.active.is_(True))
+                select(Operator).where(
+                    Operator.id == body.operator_id, Operator.active.is_(True), having_role(WORKING_ROLES)
+                )
             )
-        if target is None or target.role.value == "editor":
+        if target is None:
             raise HTTPException(422, f"there is no operator {body.operator_id} who can take dialogues")
     try:
         done = await state.operators.transfer(

@@ -13,7 +13,8 @@ from fastapi import Path
 from pydantic import Field
 
 from bot.server.lifespan import ServerState
-from bot.store import Customer, HistoryEntry, Operator, OperatorNote, Sender
+from bot.store import Customer, HistoryEntry, Operator, OperatorNote, OperatorRole, Sender
+from bot.store.roles import WORKING_ROLES
 from bot.store.views import TicketView
 
 MAX_ROW_ID = 2**31 - 1
@@ -84,12 +85,17 @@ def note_json(note: OperatorNote, author: str | None) -> dict[str, Any]:
     return {"id": note.id, "author": author, "text": note.text, "created_at": note.created_at.isoformat()}
 
 
-def operator_json(operator: Operator) -> dict[str, Any]:
+def operator_json(operator: Operator, roles: frozenset[OperatorRole] | None = None) -> dict[str, Any]:
+    """An account as colleagues see it: ``role`` its own, ``roles`` with the granted ones,
+    ``can_work``: takes dialogues (a transfer target)."""
+    held = roles if roles is not None else frozenset({operator.role})
     return {
         "id": operator.id,
         "login": operator.login,
         "display_name": operator.display_name,
         "role": operator.role.value,
+        "roles": sorted(role.value for role in held),
+        "can_work": bool(held & WORKING_ROLES),
         "status": operator.status.value,
         "photo_url": operator.photo_url,
     }

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.kpis import Filters, PeriodError, kpi_report, period_for
 from bot.kpis.charts import columns, rows
 from bot.kpis.render import render
-from bot.server.auth import CurrentOperator, PanelLogin
+from bot.server.auth import CurrentOperator, PanelLogin, role_label
 from bot.server.deps import ReadyStateDep
 from bot.server.lifespan import ServerState
 from bot.server.routes.panel import PAGE_HEADERS, templates
@@ -131,7 +131,7 @@ async def dashboard(
         request,
         "panel/dashboard.html",
         {
-            "operator": {"display_name": login.operator.display_name, "role": login.operator.role.value},
+            "operator": {"display_name": login.operator.display_name, "role": role_label(login)},
             "csrf_token": login.csrf_token,
             "report": report,
             "charts": _charts(report),

@@ -8,20 +8,22 @@ strict Content-Security-Policy (no inline script).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from bot.server.auth import PanelLogin
+from bot.server.auth import Login, require_role, role_label
 from bot.server.deps import StateDep
 from bot.server.routes.panel import PAGE_HEADERS, shown_photo, templates
 from bot.store import OperatorRole
 
 router = APIRouter(prefix="/panel", tags=["panel pages"], include_in_schema=False)
-EDITORS = frozenset({OperatorRole.EDITOR, OperatorRole.ADMIN})
+EditorLogin = Annotated[Login, Depends(require_role(OperatorRole.EDITOR, OperatorRole.ADMIN, page=True))]
 
 
-@router.get("/editor", response_class=HTMLResponse, summary="The editor page")
-async def editor_page(request: Request, login: PanelLogin, state: StateDep) -> HTMLResponse:
+@router.get("/editor", response_class=HTMLResponse, summary="The editor page (editor or admin role)")
+async def editor_page(request: Request, login: EditorLogin, state: StateDep) -> HTMLResponse:
     operator = login.operator
     return templates.TemplateResponse(
         request,
@@ -29,12 +31,12 @@ async def editor_page(request: Request, login: PanelLogin, state: StateDep) -> H
         {
             "operator": {
                 "display_name": operator.display_name,
-                "role": operator.role.value,
+                "role": role_label(login),
                 "photo_url": shown_photo(operator.photo_url),
             },
             "csrf_token": login.csrf_token,
-            "can_edit": operator.role in EDITORS,
-            "can_work": operator.role in (OperatorRole.OPERATOR, OperatorRole.ADMIN),
+            "can_edit": login.can_edit,
+            "can_work": login.can_work,
             "model_version": state.model_version,
         },
         headers=PAGE_HEADERS,

@@ -22,14 +22,12 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from bot.server.auth import PanelLogin
+from bot.server.auth import PageForbidden, PanelLogin, role_label
 from bot.server.deps import StateDep
-from bot.store import OperatorRole
 
 HERE = Path(__file__).resolve().parent.parent
 STATIC_DIR = HERE / "static" / "panel"
 STATIC_PREFIX = "/panel/static"
-WORKERS = frozenset({OperatorRole.OPERATOR, OperatorRole.ADMIN})
 
 # No inline script or style, no other origins but https images (operator photos);
 # the WebSocket is same-origin ('self' covers ws:/wss: to this host).
@@ -79,6 +77,14 @@ def mount_static(app: FastAPI) -> None:
     app.mount(STATIC_PREFIX, PanelStatic(directory=STATIC_DIR), name="panel-static")
 
 
+async def forbidden_page(request: Request, exc: Exception) -> Response:
+    """A panel page the account's roles do not open: 403, with a page saying which role it needs."""
+    detail = exc.detail if isinstance(exc, PageForbidden) else "forbidden"
+    return templates.TemplateResponse(
+        request, "panel/forbidden.html", {"detail": detail}, status_code=403, headers=PAGE_HEADERS
+    )
+
+
 def shown_photo(url: str | None) -> str | None:
     """An operator's photo when it is an https address or a path on this site (what the CSP allows)."""
     if url and (url.startswith("https://") or (url.startswith("/") and not url.startswith("//"))):
@@ -89,19 +95,20 @@ def shown_photo(url: str | None) -> str | None:
 @router.get("", response_class=HTMLResponse, summary="The operator workspace")
 async def workspace(request: Request, login: PanelLogin, state: StateDep) -> HTMLResponse:
     operator = login.operator
-    can_work = operator.role in WORKERS
+    can_work = login.can_work
     return templates.TemplateResponse(
         request,
         "panel/workspace.html",
         {
             "operator": {
                 "display_name": operator.display_name,
-                "role": operator.role.value,
+                "role": role_label(login),
                 "status": operator.status.value,
                 "photo_url": shown_photo(operator.photo_url),
             },
             "csrf_token": login.csrf_token,
             "can_work": can_work,
+            "can_edit": login.can_edit,
             "bot_label": state.config.bot.label,
         },
         status_code=200 if can_work else 403,

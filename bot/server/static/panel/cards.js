@@ -31,10 +31,20 @@ export function renderNote(root, ticket) {
   field("after-hours").hidden = !note?.after_hours;
 }
 
-export function renderCustomer(root, customer) {
+/** A typed contact is marked as such: only a channel-verified one is known to be the customer's. */
+function contactText(value, verified) {
+  if (!value) return "";
+  return verified ? value : `${value} (typed, not verified)`;
+}
+
+/**
+ * The customer card. ``onMatch(match, action)``: the operator pressed Merge or "Not the same"
+ * on a suggestion ("possibly the same customer as ..."), action "merge" or "dismiss".
+ */
+export function renderCustomer(root, customer, onMatch) {
   setText(part(root, "customer-name"), customer?.display_name || `Customer #${customer?.id ?? "?"}`);
-  setText(part(root, "customer-phone"), customer?.phone ?? "");
-  setText(part(root, "customer-email"), customer?.email ?? "");
+  setText(part(root, "customer-phone"), contactText(customer?.phone, customer?.phone_verified));
+  setText(part(root, "customer-email"), contactText(customer?.email, customer?.email_verified));
   part(root, "customer-channels").replaceChildren(
     ...(customer?.channels ?? []).map((channel) =>
       el(
@@ -43,6 +53,34 @@ export function renderCustomer(root, customer) {
         el("span", { class: "tag channel", text: channelLabel(channel.channel) }),
         ` ${channel.external_id}`,
         channel.reachable ? "" : el("span", { class: "muted", text: " (unreachable)" }),
+      ),
+    ),
+  );
+  const matches = customer?.possible_matches ?? [];
+  part(root, "customer-matches").hidden = matches.length === 0;
+  part(root, "customer-match-list").replaceChildren(
+    ...matches.map((match) =>
+      el(
+        "li",
+        { testid: "customer-match", dataset: { matchId: String(match.match_id) } },
+        el("b", { text: match.display_name || `Customer #${match.customer_id}` }),
+        ` · same ${match.reason === "email" ? "e-mail" : "phone"} · `,
+        (match.channels ?? []).map((channel) => el("span", { class: "tag channel", text: channelLabel(channel) })),
+        ` · since ${when(match.since)} `,
+        el("button", {
+          type: "button",
+          testid: "customer-merge",
+          text: "Merge",
+          title: "One person: join the two records (both histories, recorded with your login)",
+          onclick: () => onMatch?.(match, "merge"),
+        }),
+        el("button", {
+          type: "button",
+          class: "link",
+          testid: "customer-not-same",
+          text: "Not the same",
+          onclick: () => onMatch?.(match, "dismiss"),
+        }),
       ),
     ),
   );
@@ -59,7 +97,7 @@ export function noteItem(note) {
 
 /** The "Transfer to" choices: other operators (with their status), then departments. */
 export function fillTransferTargets(select, operators, departments, myId) {
-  const others = operators.filter((o) => o.id !== myId && o.role !== "editor");
+  const others = operators.filter((o) => o.id !== myId && o.can_work);
   select.replaceChildren(
     el("option", { value: "", text: "Transfer to…" }),
     el(

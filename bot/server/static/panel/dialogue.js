@@ -87,7 +87,7 @@ export class DialogueView {
     );
     this.renderState();
     renderNote(part(node, "handoff-note"), ticket);
-    renderCustomer(part(node, "customer-card"), customer);
+    renderCustomer(part(node, "customer-card"), customer, (match, action) => this.resolveMatch(match, action));
     this.renderHistory(this.data.history ?? []);
     part(node, "note-list").replaceChildren(...(this.data.notes ?? []).map(noteItem));
     this.reply.setPhrases(this.data.quick_phrases);
@@ -200,6 +200,19 @@ export class DialogueView {
     }
     await this.reloadQuietly();
     this.ctx.changed();
+  }
+
+  /** Merge a suggested customer into this one (or dismiss it), then show the result. */
+  async resolveMatch(match, action) {
+    const name = match.display_name || `customer #${match.customer_id}`;
+    if (action === "merge" && !window.confirm(`Merge with ${name}? Both histories become one customer's.`)) return;
+    try {
+      await post(`/api/customer-matches/${match.match_id}/${action}`, {});
+      this.ctx.toast(action === "merge" ? `Merged with ${name}.` : "Marked as a different person.", "ok");
+    } catch (error) {
+      this.ctx.toast(error.detail ?? String(error), "error");
+    }
+    await this.reloadQuietly();
   }
 
   async addNote() {
