@@ -1,0 +1,257 @@
+"""Connections a client cannot hold open for free: a cap, a deadline for request heads, bounded heads.
+
+uvicorn closes an idle keep-alive connection (``timeout_keep_alive``) but has no deadline
+for a request's line and headers: a client sending one header line every few seconds
+(slowloris) held a connection, and thousands of them held the server, for as long as
+they liked. Nor does it cap the connections it accepts (``limit_concurrency`` answers 503
+to *requests* once the connections are counted, after their headers: a slow client never
+gets there) or the size of a request head. ``GuardedHttpToolsProtocol`` adds, per
+connection (``server:`` in config.yml, docs/security.md):
+
+- ``max_connections``: a connection accepted while that many are open (WebSockets
+  included) gets ``503`` and is closed at once, before anything is read;
+- ``header_timeout_seconds``: from the connection's start, and from the first byte of each
+  later request, its line and headers must be complete within this, or the connection is
+  closed (with ``408`` when part of a head had come);
+- ``max_header_bytes``: a request line and headers larger than this get ``431`` and a close;
+- a body the app refused (413) or did not read is read and dropped, up to ``DRAIN_BYTES``
+  and ``DRAIN_SECONDS``, so a client that reads its answer only after sending gets it;
+  after that the connection is closed.
+
+The usual request (its head in one read) costs no timer: only a connection's first head
+and heads split over several reads are timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from uvicorn.server import ServerState
+
+from bot.server.coalesce import CoalescingHttpToolsProtocol
+from bot.settings import ServerSettings
+
+log = logging.getLogger("botdesk.server")
+DRAIN_BYTES = 8 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+REFUSAL_LOG_EVERY = 10.0  # seconds between warnings about refused connections
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """The per-connection limits of ``server:`` in config.yml."""
+
+    max_connections: int = 2048
+    header_timeout: float = 10.0
+    max_header_bytes: int = 64 * 1024
+
+    @classmethod
+    def of(cls, settings: ServerSettings) -> ConnectionLimits:
+        return cls(settings.max_connections, settings.header_timeout_seconds, settings.max_header_bytes)
+
+
+def _response(status: bytes, text: bytes, *extra: bytes) -> bytes:
+    return b"".join(
+        [
+            b"HTTP/1.1 " + status + b"\r\n",
+            b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: " + str(len(text)).encode() + b"\r\n",
+            b"connection: close\r\n",
+            *extra,
+            b"\r\n",
+            text,
+        ]
+    )
+
+
+BUSY = _response(
+    b"503 Service Unavailable", b"too many connections; try again shortly", b"retry-after: 5\r\n"
+)
+HEAD_TIMEOUT = _response(b"408 Request Timeout", b"the request's headers did not arrive in time")
+HEAD_TOO_LARGE = _response(
+    b"431 Request Header Fields Too Large", b"the request line and headers are too large"
+)
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: stops parsing; ``send_400_response`` answers 431 instead."""
+
+
+class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
+    """uvicorn's httptools protocol (with coalesced writes) under ``ConnectionLimits``."""
+
+    _last_refusal_log = 0.0  # shared by all connections: one warning per REFUSAL_LOG_EVERY seconds
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits: ConnectionLimits = getattr(config, "connection_limits", None) or ConnectionLimits()
+        self._refused = False
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_open = True  # waiting for a request line and headers to be complete
+        self._head_begun = False  # and some of it came
+        self._head_bytes = 0
+        self._head_too_large = False
+        self._drained = 0
+        self._drain_timer: asyncio.TimerHandle | None = None
+
+    # ---- the cap ------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.limits.max_connections:
+            self._refused = True
+            transport.write(BUSY)
+            transport.close()
+            self._log_refusal()
+            return
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+
+    def _log_refusal(self) -> None:
+        now = time.monotonic()
+        if now - GuardedHttpToolsProtocol._last_refusal_log >= REFUSAL_LOG_EVERY:
+            GuardedHttpToolsProtocol._last_refusal_log = now
+            log.warning(
+                "refusing connections: %d are open (server.max_connections)", len(self.connections)
+            )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        if self._refused:
+            return  # never counted, never parsed
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        super().data_received(data)
+        if self._head_open and self._head_timer is None and not self._closing():
+            # A later request's head split over reads: it has until the deadline to be complete.
+            self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+
+    # ---- request heads: deadline and size -----------------------------------------------
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_open = self._head_begun = True
+        self._head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.limits.max_header_bytes:
+            self._head_too_large = True
+            raise _HeadTooLarge
+
+    def on_headers_complete(self) -> None:
+        self._head_open = self._head_begun = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_too_large:
+            self.transport.write(HEAD_TOO_LARGE)
+            self.transport.close()
+            return
+        super().send_400_response(msg)
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._closing() or not self._head_open:
+            return
+        if self._head_begun:  # part of a request came: say why it ends (an idle connection just closes)
+            self.transport.write(HEAD_TIMEOUT)
+        self.transport.close()
+
+    # ---- a body nobody reads ------------------------------------------------------------
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if cycle is not None and cycle.response_complete:  # answered already (a 413): dropped
+            self._drained += len(body)
+            if self._drain_timer is None:
+                self._drain_timer = self.loop.call_later(DRAIN_SECONDS, self._stop_draining)
+            if self._drained > DRAIN_BYTES:
+                self._stop_draining()
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._drained:  # the rest of a refused body came: idle now, as after any response
+            self._drained = 0
+            if self._drain_timer is not None:
+                self._drain_timer.cancel()
+                self._drain_timer = None
+            if self.timeout_keep_alive_task is None and not self._closing():
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
+        super().on_message_complete()
+
+    def _stop_draining(self) -> None:
+        self._drain_timer = None
+        if not self._closing():
+            self.transport.close()
+
+    def _closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._head_timer, self._drain_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._drain_timer = None
+
+
+def fit_open_files(max_connections: int, spare: int = 256) -> int | None:
+    """Raise this process's soft limit of open files to hold ``max_connections`` (and ``spare`` more:
+    the database, the log, the model's files) where the hard limit allows; the limit when it is lower.
+    """
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + spare
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return None
+    raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if raised > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+    return None if raised >= wanted else raised
+
+
+class BotdeskUvicornConfig(uvicorn.Config):
+    """uvicorn's config, carrying the ``ConnectionLimits`` its protocol reads."""
+
+    connection_limits: ConnectionLimits = ConnectionLimits()
+
+
+def uvicorn_config(app: Any, settings: ServerSettings | None = None, **options: Any) -> uvicorn.Config:
+    """uvicorn serving ``app`` as ``botdesk run`` does (the test servers are made with it too).
+
+    ``settings``: the ``server:`` limits; by default those of the app (``BotdeskApp.server_settings``).
+    """
+    if settings is None:
+        settings = getattr(app, "server_settings", None) or ServerSettings()
+    options.setdefault("timeout_keep_alive", settings.keep_alive_seconds)
+    options.setdefault("ws_max_size", settings.websocket_max_bytes)
+    config = BotdeskUvicornConfig(app, http=GuardedHttpToolsProtocol, **options)
+    config.connection_limits = ConnectionLimits.of(settings)
+    return config
