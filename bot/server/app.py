@@ -83,7 +83,7 @@ def create_app(
     app.guard = RequestGuard(
         config.server,
         route_limits={rest.WEBHOOK_PATH: REST_BODY_BYTES, telegram.WEBHOOK_PATH: telegram.MAX_UPDATE_BYTES},
-        own_parsers={rest.WEBHOOK_PATH},  # parsed by bot.channels.rest with the same checks
+        own_parsers={rest.WEBHOOK_PATH, telegram.WEBHOOK_PATH},  # they parse with the same checks
     )
     validation_errors.install(app)  # 422s and logs without the values that failed
     app.add_middleware(InFlightMiddleware, tracker=app.state.requests)
