@@ -39,10 +39,17 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixt
             logger.removeHandler(caplog.handler)
 
 
+CLIENT_LOGGERS = ("websockets.client", "httpx", "httpcore", "urllib3")  # the tests' own side
+
+
 def server_errors(records: list[logging.LogRecord]) -> list[str]:
-    """Records that say the server failed: errors, and anything with a traceback."""
+    """Records that say the server failed: errors, and warnings with a traceback (clients' own left out)."""
     return [
         f"{record.name}: {record.getMessage()}\n{record.exc_text or ''}"
         for record in records
-        if record.levelno >= logging.ERROR or record.exc_info or record.exc_text
+        if not record.name.startswith(CLIENT_LOGGERS)
+        and (
+            record.levelno >= logging.ERROR
+            or (record.levelno >= logging.WARNING and (record.exc_info or record.exc_text))
+        )
     ]
