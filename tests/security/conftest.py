@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from bot.project import Project
 from tests.channels.conftest import fake, telegram_env  # noqa: F401
@@ -26,8 +27,16 @@ def project_serving(trained_ru: Project, target: Path, **server: object) -> Proj
 
 
 @pytest.fixture
-def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """caplog at DEBUG for every logger, uvicorn's included (its config stops them short of the root)."""
+def all_logs(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog at DEBUG for every logger, uvicorn's included.
+
+    uvicorn's logging config stops its loggers short of the root, and a server started
+    during the test would apply it again, dropping the handler added here: it is applied
+    no more while the test runs (records go where they go; nothing else changes).
+    """
+    monkeypatch.setattr(uvicorn.Config, "configure_logging", lambda self: None)
     caplog.set_level(logging.DEBUG)
     uvicorn_loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")]
     for logger in uvicorn_loggers:
