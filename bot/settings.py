@@ -164,9 +164,9 @@ class PrivacySettings(StrictModel):
 class ServerSettings(StrictModel):
     """What one client can make ``botdesk run``'s HTTP server hold: bodies, time, connections.
 
-    Each limit is enforced by botdesk itself (``bot.server.request_guard`` for bodies,
-    ``bot.server.connection_guard`` for connections), so the server protects itself with
-    no reverse proxy in front; docs/security.md lists them and the tests that check them.
+    Each limit is enforced by botdesk itself (``bot.server.request_guard``: body sizes;
+    ``bot.server.connection_guard``: time, heads, connections), so the server protects
+    itself with no reverse proxy in front; docs/security.md lists them and their tests.
     """
 
     max_body_bytes: int = Field(
@@ -180,7 +180,7 @@ class ServerSettings(StrictModel):
         description="Per path prefix, e.g. {'/api/uploads': 20971520}; the longest matching prefix wins",
     )
     body_timeout_seconds: float = Field(
-        default=30, gt=0, le=3600, description="Longest wait for the next piece of a request body (408)"
+        default=30, gt=0, le=3600, description="Longest pause inside a request body (408 and closed)"
     )
     header_timeout_seconds: float = Field(
         default=10, gt=0, le=600, description="A request's line and headers must arrive within this"

@@ -14,12 +14,14 @@ connection (``server:`` in config.yml, docs/security.md):
   later request, its line and headers must be complete within this, or the connection is
   closed (with ``408`` when part of a head had come);
 - ``max_header_bytes``: a request line and headers larger than this get ``431`` and a close;
+- ``body_timeout_seconds``: a request body that stops coming for this long (while the app
+  is ready to read it) gets ``408`` and a close;
 - a body the app refused (413) or did not read is read and dropped, up to ``DRAIN_BYTES``
   and ``DRAIN_SECONDS``, so a client that reads its answer only after sending gets it;
   after that the connection is closed.
 
-The usual request (its head in one read) costs no timer: only a connection's first head
-and heads split over several reads are timed.
+The usual request (its head and body in one read) costs no timer: only a connection's
+first head, and heads and bodies split over several reads, are timed.
 """
 
 from __future__ import annotations
@@ -49,10 +51,16 @@ class ConnectionLimits:
     max_connections: int = 2048
     header_timeout: float = 10.0
     max_header_bytes: int = 64 * 1024
+    body_timeout: float = 30.0
 
     @classmethod
     def of(cls, settings: ServerSettings) -> ConnectionLimits:
-        return cls(settings.max_connections, settings.header_timeout_seconds, settings.max_header_bytes)
+        return cls(
+            settings.max_connections,
+            settings.header_timeout_seconds,
+            settings.max_header_bytes,
+            settings.body_timeout_seconds,
+        )
 
 
 def _response(status: bytes, text: bytes, *extra: bytes) -> bytes:
@@ -73,6 +81,7 @@ BUSY = _response(
     b"503 Service Unavailable", b"too many connections; try again shortly", b"retry-after: 5\r\n"
 )
 HEAD_TIMEOUT = _response(b"408 Request Timeout", b"the request's headers did not arrive in time")
+BODY_TIMEOUT = _response(b"408 Request Timeout", b"the request's body stopped coming")
 HEAD_TOO_LARGE = _response(
     b"431 Request Header Fields Too Large", b"the request line and headers are too large"
 )
@@ -102,6 +111,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._head_begun = False  # and some of it came
         self._head_bytes = 0
         self._head_too_large = False
+        self._body_timer: asyncio.TimerHandle | None = None
         self._drained = 0
         self._drain_timer: asyncio.TimerHandle | None = None
 
@@ -134,9 +144,22 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         if self._refused:
             return
         super().data_received(data)
-        if self._head_open and self._head_timer is None and not self._closing():
-            # A later request's head split over reads: it has until the deadline to be complete.
-            self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+        if self._closing():
+            return
+        if self._head_open:
+            if self._head_timer is None:
+                # A later request's head split over reads: it has until the deadline to be complete.
+                self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+            return
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body and not cycle.response_complete:
+            # Part of a body is still to come: the next part is due within the body timeout.
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)
+        elif self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
 
     # ---- request heads: deadline and size -----------------------------------------------
     def on_message_begin(self) -> None:
@@ -180,7 +203,19 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             self.transport.write(HEAD_TIMEOUT)
         self.transport.close()
 
-    # ---- a body nobody reads ------------------------------------------------------------
+    # ---- bodies: one that stops coming, one nobody reads ---------------------------------
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if self._closing() or cycle is None or not cycle.more_body or cycle.response_complete:
+            return
+        if self.flow.read_paused:  # the app has not read what came: not the client's delay
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)
+            return
+        if not cycle.response_started:
+            self.transport.write(BODY_TIMEOUT)
+        self.transport.close()  # the app's receive() gets http.disconnect
+
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
         if cycle is not None and cycle.response_complete:  # answered already (a 413): dropped
@@ -213,10 +248,10 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         return self.transport is None or self.transport.is_closing()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._head_timer, self._drain_timer):
+        for timer in (self._head_timer, self._body_timer, self._drain_timer):
             if timer is not None:
                 timer.cancel()
-        self._head_timer = self._drain_timer = None
+        self._head_timer = self._body_timer = self._drain_timer = None
 
 
 def fit_open_files(max_connections: int, spare: int = 256) -> int | None:

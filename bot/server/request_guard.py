@@ -9,27 +9,26 @@ first, the REST webhook's lane included, before FastAPI's stack:
 - a declared Content-Length over the limit is answered 413 at once, before a byte of the
   body is read; a body sent without one (chunked) is counted as it streams and refused as
   soon as it passes the limit, so no more than the limit is ever held;
-- each wait for the next piece of a body ends after ``server.body_timeout_seconds`` (408);
 - a JSON body (``application/json``, ``+json``, or no content type, which FastAPI reads as
   JSON) for a FastAPI route is read whole, within its limit, and checked by
   ``bot.json_input`` (nesting, lone surrogates, NaN) before FastAPI parses it: 422 with
-  a sentence. Routes that parse their own body (the webhook) use the same checks.
+  a sentence. Routes that parse their own body (the webhooks) use the same checks.
 
-Refusals are JSON ``{"detail": "..."}`` like every other error. Whatever the client still
-sends of a refused body is read and dropped by the connection (``bot.server.connection_guard``,
-up to a bound), so a client that reads its answer only after sending the body gets it.
+Refusals are JSON ``{"detail": "..."}`` like every other error. A body that stops coming
+is the connection's business (``server.body_timeout_seconds``, ``bot.server.connection_guard``:
+408 and closed), as is whatever the client still sends of a refused body (read and
+dropped, up to a bound, so a client that reads its answer only after sending gets it).
 
 Starlette's ``RequestBodyLimitMiddleware`` does the counting part inside FastAPI's stack;
 this guard has to sit in front of that stack (the webhook is answered there), pick the limit
 by path prefix from config.yml, and hold a JSON body for its checks, so it counts by itself.
+The webhook's share of it is one pass over the headers and the count of its one read.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
@@ -63,33 +62,26 @@ def too_large(limit: int) -> str:
     return f"the request body is over {limit} bytes, this route's limit"
 
 
-@dataclass(frozen=True)
-class RequestHead:
-    """What the guard needs from a request's headers."""
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length, None without one; ``RequestRefused`` (400) when it is not a number."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if not value.isdigit():
+                raise RequestRefused(400, "the Content-Length header is not a number of bytes")
+            return int(value)
+    return None
 
-    length: int | None  # the declared Content-Length
-    streamed: bool  # Transfer-Encoding: the size is known only at the end
-    json: bool  # a body FastAPI would parse as JSON
 
-    @classmethod
-    def of(cls, headers: Iterable[tuple[bytes, bytes]]) -> RequestHead:
-        length: int | None = None
-        streamed = False
-        content_type: bytes | None = None
-        for name, value in headers:
-            if name == b"content-length":
-                if not value.isdigit() or (length is not None and int(value) != length):
-                    raise RequestRefused(400, "the Content-Length header is not one number of bytes")
-                length = int(value)
-            elif name == b"transfer-encoding":
-                streamed = True
-            elif name == b"content-type":
-                content_type = value
-        return cls(length, streamed, content_type is None or _is_json(content_type))
-
-    @property
-    def has_body(self) -> bool:
-        return self.streamed or bool(self.length)
+def _body_kind(scope: Scope, length: int | None) -> tuple[bool, bool]:
+    """(whether the request has a body, whether FastAPI would parse it as JSON)."""
+    streamed = False
+    content_type: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding":
+            streamed = True
+        elif name == b"content-type":
+            content_type = value
+    return bool(length) or streamed, content_type is None or _is_json(content_type)
 
 
 def _is_json(content_type: bytes) -> bool:
@@ -98,7 +90,7 @@ def _is_json(content_type: bytes) -> bool:
 
 
 class RequestGuard:
-    """The body limits by path prefix, the body timeout, and the checks of JSON bodies."""
+    """The body limits by path prefix and the checks of JSON bodies."""
 
     def __init__(
         self,
@@ -110,7 +102,6 @@ class RequestGuard:
         overrides them); ``own_parsers``: paths whose routes parse and check their own JSON."""
         limits = {**(route_limits or {}), **settings.body_limits}
         self.default_limit = settings.max_body_bytes
-        self.body_timeout = settings.body_timeout_seconds
         # Longest prefix first: "/api/uploads" wins over "/api".
         self.prefixes = tuple(sorted(limits.items(), key=lambda item: len(item[0]), reverse=True))
         self.own_parsers = frozenset(own_parsers)
@@ -124,22 +115,23 @@ class RequestGuard:
                 return limit
         return self.default_limit
 
-    def check_head(self, scope: Scope) -> tuple[RequestHead, int]:
-        """The request's head and its body limit; ``RequestRefused`` (413) when it declares a larger body."""
-        head = RequestHead.of(scope["headers"])
+    def check_head(self, scope: Scope) -> tuple[int | None, int]:
+        """The declared body length and the path's limit; ``RequestRefused`` (413) when it declares more."""
+        length = declared_length(scope)
         limit = self.limit_for(scope["path"])
-        if head.length is not None and head.length > limit:
+        if length is not None and length > limit:
             raise RequestRefused(413, too_large(limit))
-        return head, limit
+        return length, limit
 
-    async def admit(self, scope: Scope, head: RequestHead, limit: int, receive: Receive) -> Receive:
+    async def admit(self, scope: Scope, length: int | None, limit: int, receive: Receive) -> Receive:
         """The ``receive`` to give FastAPI's stack: a JSON body already read and checked, else a counting one.
 
-        Raises ``RequestRefused`` for a JSON body that is too large, too slow or refused.
+        Raises ``RequestRefused`` for a JSON body that is too large or refused.
         """
-        if not head.has_body:
+        has_body, is_json = _body_kind(scope, length)
+        if not has_body:
             return receive
-        if head.json and scope["method"] in BODY_METHODS and scope["path"] not in self.own_parsers:
+        if is_json and scope["method"] in BODY_METHODS and scope["path"] not in self.own_parsers:
             body = await self.read_body(receive, limit)
             if body:
                 try:
@@ -147,46 +139,39 @@ class RequestGuard:
                 except JsonInputError as exc:
                     raise RequestRefused(422, f"the body is refused: {exc.detail}") from None
             return _replay(body, receive)
-        return self._counting(receive, limit)
+        return _counting(receive, limit)
 
     async def read_body(self, receive: Receive, limit: int) -> bytes:
-        """The whole body, ``RequestRefused`` as soon as it passes ``limit`` bytes or stalls."""
+        """The whole body, ``RequestRefused`` as soon as it passes ``limit`` bytes.
+
+        A body that came in one piece (nearly every one) is returned as it came, uncopied.
+        """
         body = bytearray()
         while True:
-            message = await self.next_message(receive)
+            message = await receive()
             if message["type"] == "http.disconnect":
                 raise RequestRefused(400, "the client went away before sending the whole body")
-            body += message.get("body", b"")
-            if len(body) > limit:
+            piece: bytes = message.get("body", b"")
+            if len(body) + len(piece) > limit:
                 raise RequestRefused(413, too_large(limit))
             if not message.get("more_body", False):
-                return bytes(body)
+                return piece if not body else bytes(body + piece)
+            body += piece
 
-    async def next_message(self, receive: Receive) -> Message:
-        """``receive()``, or ``RequestRefused`` (408) when the client sends nothing for the body timeout."""
-        try:
-            async with asyncio.timeout(self.body_timeout):
-                return await receive()
-        except TimeoutError:
-            raise RequestRefused(
-                408, f"no part of the request body came for {self.body_timeout:g} seconds"
-            ) from None
 
-    def _counting(self, receive: Receive, limit: int) -> Receive:
-        seen = 0
+def _counting(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises ``BodyRefused`` (413) once the body passes ``limit`` bytes."""
+    seen = 0
 
-        async def counted() -> Message:
-            nonlocal seen
-            try:
-                message = await self.next_message(receive)
-            except RequestRefused as exc:
-                raise BodyRefused(exc.status, exc.detail) from None
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyRefused(413, too_large(limit))
-            return message
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise BodyRefused(413, too_large(limit))
+        return message
 
-        return counted
+    return counted
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -9,7 +9,7 @@ checks, statuses and metrics) and passes everything else on. The request counts 
 flight, as any other does, so shutdown still waits for it and refuses new ones.
 
 Every HTTP request, the webhook's included, first passes the app's ``RequestGuard``
-(``bot.server.request_guard``): its body limit, its read timeout, its JSON checks.
+(``bot.server.request_guard``): its body limit by path, its JSON checks.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ class BotdeskApp(FastAPI):
             return
         lane = self.rest_lane and scope["path"] == WEBHOOK_PATH and scope["method"] == "POST"
         try:
-            head, limit = self.guard.check_head(scope)
+            length, limit = self.guard.check_head(scope)
             if not lane:
-                receive = await self.guard.admit(scope, head, limit, receive)
+                receive = await self.guard.admit(scope, length, limit, receive)
         except RequestRefused as refused:
             await refused.answer(send)
             return

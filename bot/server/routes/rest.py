@@ -60,8 +60,8 @@ def _refusal(status: int, detail: str, *headers: tuple[str, str]) -> Answer:
 async def answer_webhook(app: Any, receive: Receive) -> Answer:
     """One webhook request, start to finish: read, handle, answer (``RestLane`` and the route share it).
 
-    The body is read through the app's ``RequestGuard`` (its limit for this path, its
-    timeout; a declared Content-Length was checked before). Every expected failure is a
+    The body is read through the app's ``RequestGuard`` (its limit for this path; a
+    declared Content-Length was checked before). Every expected failure is a
     status with a ``detail`` sentence; the message is stored before a 200 is sent.
     Anything else raises (a 500 from the server).
     """
