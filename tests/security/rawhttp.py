@@ -50,6 +50,7 @@ async def upload(
     chunked: bool,
     piece: int = 256 * 1024,
     method: str = "POST",
+    content_type: str = "application/json",
     timeout: float = 60.0,
 ) -> Outcome:
     """Send ``total`` bytes to ``path`` (Content-Length, or chunked) while reading; stop at the answer."""
@@ -57,8 +58,8 @@ async def upload(
     reader, writer = await asyncio.open_connection(host, port)
     length = b"transfer-encoding: chunked" if chunked else b"content-length: %d" % total
     writer.write(
-        b"%s %s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\n%s\r\n\r\n"
-        % (method.encode(), path.encode(), host.encode(), length)
+        b"%s %s HTTP/1.1\r\nhost: %s\r\ncontent-type: %s\r\n%s\r\n\r\n"
+        % (method.encode(), path.encode(), host.encode(), content_type.encode(), length)
     )
     answer = asyncio.create_task(read_answer(reader))
     sent = 0
@@ -68,6 +69,7 @@ async def upload(
                 break
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             await writer.drain()
+            await asyncio.sleep(0)  # drain() need not yield: let the answer be read as it comes
             sent += len(chunk)
         else:
             if chunked:
@@ -88,14 +90,20 @@ async def upload(
 
 
 async def read_answer(reader: asyncio.StreamReader) -> tuple[int | None, bytes]:
-    """The status and head of one answer, or (None, what came) when the connection ends first."""
+    """The status and the whole of one answer (head and body), or what came before the connection ended."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
         return status_of(exc.partial), exc.partial
     except (ConnectionError, asyncio.LimitOverrunError):
         return None, b""
-    return status_of(head), head
+    lines = head.lower().split(b"\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in lines if line.startswith(b"content-length:")), 0)
+    try:
+        body = await reader.readexactly(length)
+    except (asyncio.IncompleteReadError, ConnectionError) as exc:
+        body = getattr(exc, "partial", b"")
+    return status_of(head), head + body
 
 
 def status_of(head: bytes) -> int | None:

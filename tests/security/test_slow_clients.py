@@ -11,11 +11,13 @@ closed, and the server serves again once some are gone.
 from __future__ import annotations
 
 import asyncio
+import resource
 from pathlib import Path
 
 import httpx
 
 from bot.project import Project
+from bot.server.connection_guard import fit_open_files
 from tests.security.conftest import project_serving
 from tests.security.rawhttp import Connection, read_answer, status_of
 from tests.server.conftest import AppFactory, serve
@@ -97,3 +99,11 @@ async def test_connections_past_the_cap_are_refused_and_the_server_goes_on(
             await connection.close()
     assert all(said is not None and status_of(said) == 503 for said in refused), refused
     assert health.status_code == 200
+
+
+def test_the_open_file_limit_is_raised_to_fit_the_cap() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert fit_open_files(soft - 256) is None  # fits already
+    if hard != resource.RLIM_INFINITY:
+        assert fit_open_files(hard) == hard  # cannot fit: the limit is said
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard  # raised as far as it goes
