@@ -88,11 +88,15 @@ HEAD_TOO_LARGE = _response(
 
 
 class _HeadTooLarge(Exception):
-    """Raised from a parser callback: stops parsing; ``send_400_response`` answers 431 instead."""
+    """Raised from the parser's callback: stops parsing; ``send_400_response`` answers 431 instead."""
 
 
 class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
-    """uvicorn's httptools protocol (with coalesced writes) under ``ConnectionLimits``."""
+    """uvicorn's httptools protocol (with coalesced writes) under ``ConnectionLimits``.
+
+    The state is read from uvicorn's own after each read (a head is pending while the
+    parser's scope has no request cycle yet), so a request costs two overridden calls.
+    """
 
     _last_refusal_log = 0.0  # shared by all connections: one warning per REFUSAL_LOG_EVERY seconds
 
@@ -105,15 +109,14 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: ConnectionLimits = getattr(config, "connection_limits", None) or ConnectionLimits()
-        self._refused = False
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._head_open = True  # waiting for a request line and headers to be complete
-        self._head_begun = False  # and some of it came
-        self._head_bytes = 0
+        self._refused = False  # over the cap: answered 503, never parsed
+        self._upgraded = False  # a WebSocket now: its protocol owns the transport
+        self._since_head = 0  # bytes read since the last complete head: a bound on the next head's size
         self._head_too_large = False
+        self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
-        self._drained = 0
         self._drain_timer: asyncio.TimerHandle | None = None
+        self._drained = 0
 
     # ---- the cap ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -140,20 +143,27 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             return  # never counted, never parsed
         super().connection_lost(exc)
 
+    # ---- after each read: heads, bodies, refused bodies ---------------------------------
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        self._since_head += len(data)
         super().data_received(data)
-        if self._closing():
+        if self._upgraded or self._closing():
             return
-        if self._head_open:
-            if self._head_timer is None:
-                # A later request's head split over reads: it has until the deadline to be complete.
+        cycle, scope = self.cycle, self.scope
+        if scope is not None and (cycle is None or cycle.scope is not scope):  # a head is incomplete
+            if self._head_too_big():
+                self._refuse_head(HEAD_TOO_LARGE)
+            elif self._head_timer is None:  # a later request's head split over reads: due by the deadline
                 self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
             return
-        cycle = self.cycle
-        if cycle is not None and cycle.more_body and not cycle.response_complete:
-            # Part of a body is still to come: the next part is due within the body timeout.
+        if cycle is None:
+            return
+        if cycle.response_complete:
+            if cycle.more_body:  # answered before its body ended (a 413): what comes is dropped
+                self._drop(len(data))
+        elif cycle.more_body:  # part of the body is still to come: due within the body timeout
             if self._body_timer is not None:
                 self._body_timer.cancel()
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)
@@ -161,47 +171,53 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             self._body_timer.cancel()
             self._body_timer = None
 
-    # ---- request heads: deadline and size -----------------------------------------------
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_open = self._head_begun = True
-        self._head_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._count_head(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value) + 4)
-        super().on_header(name, value)
-
-    def _count_head(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > self.limits.max_header_bytes:
-            self._head_too_large = True
-            raise _HeadTooLarge
-
     def on_headers_complete(self) -> None:
-        self._head_open = self._head_begun = False
+        if self._head_too_big():
+            self._head_too_large = True
+            raise _HeadTooLarge  # httptools stops; uvicorn calls send_400_response
+        self._since_head = 0
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+        self._drained = 0
+        if self._drain_timer is not None:  # a new request after a refused body: not draining now
+            self._drain_timer.cancel()
+            self._drain_timer = None
         super().on_headers_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._upgraded = True
+        self._cancel_timers()
+        super().handle_websocket_upgrade()
+
+    # ---- request heads: deadline and size -----------------------------------------------
+    def _head_too_big(self) -> bool:
+        """The request line and headers parsed so far are over the limit (counted only when they may be)."""
+        limit = self.limits.max_header_bytes
+        if self._since_head <= limit:  # the usual case: fewer bytes came than the limit
+            return False
+        size = len(getattr(self, "url", b"")) + sum(len(k) + len(v) + 4 for k, v in self.headers or [])
+        return size > limit
 
     def send_400_response(self, msg: str) -> None:
         if self._head_too_large:
-            self.transport.write(HEAD_TOO_LARGE)
-            self.transport.close()
+            self._refuse_head(HEAD_TOO_LARGE)
             return
         super().send_400_response(msg)
 
+    def _refuse_head(self, answer: bytes) -> None:
+        self.transport.write(answer)
+        self.transport.close()
+
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._closing() or not self._head_open:
+        if self._upgraded or self._closing():
             return
-        if self._head_begun:  # part of a request came: say why it ends (an idle connection just closes)
-            self.transport.write(HEAD_TIMEOUT)
-        self.transport.close()
+        cycle, scope = self.cycle, self.scope
+        if scope is not None and (cycle is None or cycle.scope is not scope):
+            self._refuse_head(HEAD_TIMEOUT)  # part of a request came: say why it ends
+        elif cycle is None:
+            self.transport.close()  # nothing came at all
 
     # ---- bodies: one that stops coming, one nobody reads ---------------------------------
     def _body_timed_out(self) -> None:
@@ -216,28 +232,13 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             self.transport.write(BODY_TIMEOUT)
         self.transport.close()  # the app's receive() gets http.disconnect
 
-    def on_body(self, body: bytes) -> None:
-        cycle = self.cycle
-        if cycle is not None and cycle.response_complete:  # answered already (a 413): dropped
-            self._drained += len(body)
-            if self._drain_timer is None:
-                self._drain_timer = self.loop.call_later(DRAIN_SECONDS, self._stop_draining)
-            if self._drained > DRAIN_BYTES:
-                self._stop_draining()
-            return
-        super().on_body(body)
-
-    def on_message_complete(self) -> None:
-        if self._drained:  # the rest of a refused body came: idle now, as after any response
-            self._drained = 0
-            if self._drain_timer is not None:
-                self._drain_timer.cancel()
-                self._drain_timer = None
-            if self.timeout_keep_alive_task is None and not self._closing():
-                self.timeout_keep_alive_task = self.loop.call_later(
-                    self.timeout_keep_alive, self.timeout_keep_alive_handler
-                )
-        super().on_message_complete()
+    def _drop(self, size: int) -> None:
+        """Count what is dropped of a refused body: past DRAIN_BYTES or DRAIN_SECONDS the connection ends."""
+        self._drained += size
+        if self._drained > DRAIN_BYTES:
+            self.transport.close()
+        elif self._drain_timer is None:
+            self._drain_timer = self.loop.call_later(DRAIN_SECONDS, self._stop_draining)
 
     def _stop_draining(self) -> None:
         self._drain_timer = None
