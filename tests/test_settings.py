@@ -137,7 +137,7 @@ def test_a_refused_value_is_shown_without_the_password_it_holds(tmp_path: Path) 
 
 
 def test_the_server_limits_are_checked(tmp_path: Path) -> None:
-    assert load_config(REPO / "config.yml").server.max_body_bytes == 1024 * 1024
+    assert load_checked_config(REPO / "config.yml").server.max_body_bytes == 1024 * 1024
     error = error_for(tmp_path, GOOD.replace("  body_limits: {}", "  body_limits: {api/uploads: 20971520}"))
     assert "path prefix starting with '/'" in str(error) and error.line is not None
     error = error_for(tmp_path, GOOD.replace("  max_connections: 2048", "  max_connections: 0"))
