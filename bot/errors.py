@@ -11,7 +11,13 @@ Anything else is a bug: the CLI logs it with its traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
+
+# scheme://user:password@host: the part before @ may be a secret (a database or CRM URL).
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+MAX_SHOWN_CHARS = 80
 
 
 class BotdeskError(Exception):
@@ -52,3 +58,15 @@ class ModelError(BotdeskError):
 
 class NLUError(BotdeskError):
     """An NLU backend could not parse a message."""
+
+
+def describe_input(value: Any) -> str:
+    """A value a user gave (in config.yml, an option), as an error message may show it.
+
+    A mapping or list is named, not shown (it may hold a secret), a URL's credentials are
+    masked, and a long value is cut: a validation error can be printed or logged whole.
+    """
+    if isinstance(value, dict | list | tuple | set):
+        return type(value).__name__
+    shown = _URL_CREDENTIALS.sub(r"\1***@", repr(value))
+    return shown if len(shown) <= MAX_SHOWN_CHARS else shown[: MAX_SHOWN_CHARS - 1] + "…"

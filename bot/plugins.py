@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, describe_input
 
 P = TypeVar("P", bound=type[Any])
 
@@ -110,7 +110,7 @@ class Registry(Generic[P]):
         if error["type"] == "extra_forbidden":
             hint = suggest(key or "", list(cls.Options.model_fields), "(no options)")
             return key, f"unknown option '{key}' for {name}; {hint}"
-        return key, f"{name}.{key}: {error['msg']} (got {error.get('input')!r})"
+        return key, f"{name}.{key}: {error['msg']} (got {describe_input(error.get('input'))})"
 
 
 def suggest(key: str, allowed: list[str], none: str) -> str:

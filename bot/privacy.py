@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot import log_redaction
 from bot.settings import PrivacySettings
 from bot.store import Database
 from bot.store.models import utcnow
@@ -37,7 +38,10 @@ def keep_personal_data_out_of_logs() -> None:
     A root logger at DEBUG (``--log-level debug``) then shows botdesk's own detail, never
     the message texts and phone numbers inside SQL parameters, request bodies and updates.
     To see SQL while debugging, set a level for ``sqlalchemy.engine`` in your logging config.
+    Validation errors are logged without their inputs from now on, by any logger
+    (``bot.log_redaction``): they would show a refused password or a customer's text.
     """
+    log_redaction.install()
     for name in DATA_LOGGERS:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, describe_input
 from bot.hours import Department
 from bot.yamlio import line_of, load_yaml, to_plain
 
@@ -159,6 +159,54 @@ class PrivacySettings(StrictModel):
     purge_every_minutes: float = Field(
         default=60, gt=0, le=1440, description="How often the server looks for expired conversations"
     )
+
+
+class ServerSettings(StrictModel):
+    """What one client can make ``botdesk run``'s HTTP server hold: bodies, time, connections.
+
+    Each limit is enforced by botdesk itself (``bot.server.request_guard``: body sizes;
+    ``bot.server.connection_guard``: time, heads, connections), so the server protects
+    itself with no reverse proxy in front; docs/security.md lists them and their tests.
+    """
+
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="A request body's limit on every route without one of its own (413 when over)",
+    )
+    body_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per path prefix, e.g. {'/api/uploads': 20971520}; the longest matching prefix wins",
+    )
+    body_timeout_seconds: float = Field(
+        default=30, gt=0, le=3600, description="Longest pause inside a request body (408 and closed)"
+    )
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, le=600, description="A request's line and headers must arrive within this"
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=4096, le=1024 * 1024, description="Request line and headers (431 when over)"
+    )
+    keep_alive_seconds: float = Field(
+        default=5, gt=0, le=600, description="An idle keep-alive connection is closed after this"
+    )
+    max_connections: int = Field(
+        default=2048, ge=1, le=1_000_000, description="Open connections (WebSockets included) at once"
+    )
+    websocket_max_bytes: int = Field(
+        default=128 * 1024, ge=1024, le=64 * 1024 * 1024, description="One WebSocket message (1009 when over)"
+    )
+
+    @field_validator("body_limits")
+    @classmethod
+    def _prefixes(cls, value: dict[str, int]) -> dict[str, int]:
+        for prefix, limit in value.items():
+            if not prefix.startswith("/"):
+                raise ValueError(f"a body limit's key is a path prefix starting with '/', got {prefix!r}")
+            if not 0 <= limit <= 1024**3:
+                raise ValueError(f"the body limit for {prefix} must be 0 to 1 GiB in bytes")
+        return value
 
 
 class StorageSettings(StrictModel):
@@ -370,6 +418,7 @@ class BotdeskConfig(StrictModel):
     survey: SurveySettings = Field(default_factory=SurveySettings)
     kpis: KpiSettings = Field(default_factory=KpiSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.storage.url
@@ -437,9 +486,7 @@ def _explain(exc: ValidationError, raw: Any, path: Path) -> ConfigError:
         return ConfigError(message, path, line)
     if kind == "missing":
         return ConfigError(f"'{where}' is required but missing", path, line)
-    got = error.get("input")
-    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-    return ConfigError(f"{where}: {error['msg']} (got {shown})", path, line)
+    return ConfigError(f"{where}: {error['msg']} (got {describe_input(error.get('input'))})", path, line)
 
 
 def _field_names_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:

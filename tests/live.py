@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from bot.server.coalesce import uvicorn_config
+from bot.server.connection_guard import uvicorn_config
 
 
 @contextlib.contextmanager

@@ -126,3 +126,19 @@ def test_crm_webhook_config_loads(tmp_path: Path) -> None:
     )
     config = load_checked_config(write(tmp_path / "config.yml", text))
     assert config.crm[0].adapter == "webhook"
+
+
+def test_a_refused_value_is_shown_without_the_password_it_holds(tmp_path: Path) -> None:
+    """The error may be printed or logged whole: a database URL's password is masked in it."""
+    text = GOOD.replace("url: sqlite:///botdesk.db", "url: postgresql://bot:S3cret-pw@db/botdesk")
+    error = error_for(tmp_path, text)
+    assert "S3cret-pw" not in str(error)
+    assert "BOTDESK_DATABASE_URL" in str(error) and "postgresql://***@db/botdesk" in str(error)
+
+
+def test_the_server_limits_are_checked(tmp_path: Path) -> None:
+    assert load_checked_config(REPO / "config.yml").server.max_body_bytes == 1024 * 1024
+    error = error_for(tmp_path, GOOD.replace("  body_limits: {}", "  body_limits: {api/uploads: 20971520}"))
+    assert "path prefix starting with '/'" in str(error) and error.line is not None
+    error = error_for(tmp_path, GOOD.replace("  max_connections: 2048", "  max_connections: 0"))
+    assert "server.max_connections" in str(error)

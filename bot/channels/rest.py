@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import BotdeskError
+from bot.json_input import JsonInputError, parse_json_input
 from bot.messages import InboundMessage, OutboundMessage
 from bot.store import (
     MAX_MESSAGE_CHARS,
@@ -33,7 +34,6 @@ from bot.store import (
     Sender,
     check_text,
 )
-from bot.store.json_codec import loads
 
 CHANNEL = "rest"
 MAX_BODY_BYTES = 64 * 1024  # a 4096-character message with every character escaped fits
@@ -62,8 +62,10 @@ def parse_webhook(body: bytes) -> InboundMessage:
     if len(body) > MAX_BODY_BYTES:
         raise RestRequestError(413, f"the request body is over {MAX_BODY_BYTES} bytes")
     try:
-        payload = loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        payload = parse_json_input(body)  # nesting bounded first; no lone surrogate, no NaN
+    except JsonInputError as exc:
+        if not exc.syntax:
+            raise RestRequestError(422, exc.detail) from None
         raise RestRequestError(
             400, 'the body must be JSON text (UTF-8), e.g. {"sender": "user-1", "message": "привет"}'
         ) from None

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import BotdeskError
 from bot.events import EventBus
+from bot.json_input import JsonInputError, parse_json_input
 from bot.messages import OutboundMessage
 from bot.store import (
     MAX_MESSAGE_CHARS,
@@ -110,8 +111,10 @@ def parse_frame(raw: str) -> ClientFrame:
     if len(raw) > MAX_FRAME_CHARS:
         raise WebChatError(f"the frame is over {MAX_FRAME_CHARS} characters")
     try:
-        frame = json.loads(raw)
-    except ValueError:
+        frame = parse_json_input(raw)  # nesting bounded first; no lone surrogate, no NaN
+    except JsonInputError as exc:
+        if not exc.syntax:
+            raise WebChatError(exc.detail) from None
         raise WebChatError('frames are JSON objects, e.g. {"type": "message", "text": "привет"}') from None
     if not isinstance(frame, dict):
         raise WebChatError('frames are JSON objects with a "type"')

@@ -67,7 +67,7 @@ def run(
     import uvicorn
 
     from bot.server.app import create_app  # imported when serving: the other commands start faster
-    from bot.server.coalesce import uvicorn_config
+    from bot.server.connection_guard import fit_open_files, uvicorn_config
 
     project = Project.open(project_dir)
     info, trained = train_project(project)
@@ -76,7 +76,15 @@ def run(
     pipeline = project.models.load(project.config, info)
     asyncio.run(_preflight(project))
     _show_logs()
-    config = uvicorn_config(  # one socket write per response (bot/server/coalesce.py)
+    limits = project.config.server
+    open_files = fit_open_files(limits.max_connections)
+    if open_files is not None:
+        console.print(
+            f"server.max_connections is {limits.max_connections}, but this process may open only "
+            f"{open_files} files (ulimit -n): connections past that wait unaccepted",
+            highlight=False,
+        )
+    config = uvicorn_config(  # limits from config.yml's server section (bot/server/connection_guard.py)
         create_app(project, pipeline=pipeline),
         host=host,
         port=port,

@@ -11,14 +11,16 @@ from __future__ import annotations
 import httpx
 
 import bot
+from bot.channels.rest import MAX_BODY_BYTES as REST_BODY_BYTES
 from bot.clock import Clock, utc_now
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
-from bot.server import unavailable
+from bot.server import unavailable, validation_errors
 from bot.server.auth import PageForbidden
 from bot.server.inflight import InFlight, InFlightMiddleware
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
+from bot.server.request_guard import RequestGuard
 from bot.server.rest_lane import BotdeskApp
 from bot.server.routes import (
     api_admin,
@@ -75,6 +77,15 @@ def create_app(
     app.state.metrics = Metrics()
     app.state.requests = InFlight()
     app.rest_lane = config.channels.rest.enabled  # the webhook in front of the stack below
+    # Body limits by path (the routes' own, then config.yml's server section), timeouts, JSON checks;
+    # the connection limits are uvicorn's part (bot.server.connection_guard.uvicorn_config).
+    app.server_settings = config.server
+    app.guard = RequestGuard(
+        config.server,
+        route_limits={rest.WEBHOOK_PATH: REST_BODY_BYTES, telegram.WEBHOOK_PATH: telegram.MAX_UPDATE_BYTES},
+        own_parsers={rest.WEBHOOK_PATH, telegram.WEBHOOK_PATH},  # they parse with the same checks
+    )
+    validation_errors.install(app)  # 422s and logs without the values that failed
     app.add_middleware(InFlightMiddleware, tracker=app.state.requests)
     # Customers' channels first: routes are matched in order, and these carry the traffic.
     if config.channels.rest.enabled:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
@@ -99,7 +98,8 @@ class CoalescingTransport(asyncio.Transport):
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools HTTP/1.1 protocol writing through a ``CoalescingTransport``.
 
-    Given to ``uvicorn.Config(http=...)`` by ``uvicorn_config``.
+    ``bot.server.connection_guard.GuardedHttpToolsProtocol``, the one ``botdesk run`` serves
+    with, adds the connection limits on top.
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -112,7 +112,3 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self.transport = coalescing.transport
         super().handle_websocket_upgrade()
 
-
-def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
-    """uvicorn serving ``app`` as ``botdesk run`` does; the test servers are made with it too."""
-    return uvicorn.Config(app, http=CoalescingHttpToolsProtocol, **options)

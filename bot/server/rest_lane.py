@@ -7,6 +7,9 @@ CPU as the NLU. The webhook is the one route that carries every customer message
 /webhooks/rest/webhook`` itself with ``answer_webhook`` (the route's own code: same
 checks, statuses and metrics) and passes everything else on. The request counts as in
 flight, as any other does, so shutdown still waits for it and refuses new ones.
+
+Every HTTP request, the webhook's included, first passes the app's ``RequestGuard``
+(``bot.server.request_guard``): its body limit by path, its JSON checks.
 """
 
 from __future__ import annotations
@@ -15,35 +18,44 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from bot.server.inflight import InFlight, refuse_shutting_down
+from bot.server.request_guard import RequestGuard, RequestRefused
 from bot.server.routes.rest import WEBHOOK_PATH, answer_webhook
+from bot.settings import ServerSettings
 
 
 class BotdeskApp(FastAPI):
-    """FastAPI, with the REST webhook served in front of it while ``rest_lane`` is on."""
+    """FastAPI behind a ``RequestGuard``, the REST webhook served in front of it while ``rest_lane`` is on."""
 
     rest_lane = False  # create_app turns it on with the REST channel
+    server_settings = ServerSettings()  # create_app sets config.yml's server section
+    guard = RequestGuard(server_settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self.rest_lane
-            and scope["type"] == "http"
-            and scope["path"] == WEBHOOK_PATH
-            and scope["method"] == "POST"
-        ):
-            await serve_webhook(self, scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        lane = self.rest_lane and scope["path"] == WEBHOOK_PATH and scope["method"] == "POST"
+        try:
+            length, limit = self.guard.check_head(scope)
+            if not lane:
+                receive = await self.guard.admit(scope, length, limit, receive)
+        except RequestRefused as refused:
+            await refused.answer(send)
+            return
+        if lane:
+            await serve_webhook(self, receive, send)  # its body is read through the guard too
+        else:
+            await super().__call__(scope, receive, send)
 
 
-async def serve_webhook(app: FastAPI, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve_webhook(app: FastAPI, receive: Receive, send: Send) -> None:
     requests: InFlight = app.state.requests
     if requests.closing:
         await refuse_shutting_down(send)
         return
     requests.enter()
     try:
-        declared = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
-        answer = await answer_webhook(app, receive, declared)
+        answer = await answer_webhook(app, receive)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(answer.body)).encode()),

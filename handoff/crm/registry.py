@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, describe_input
 from bot.plugins import Registry, suggest
 from handoff.crm.base import AdapterOptions, BaseAdapter
 
@@ -58,9 +58,7 @@ class _Adapters(Registry[type[BaseAdapter]]):
             return key, f"unknown option '{key}' for CRM adapter {name}; {hint}"
         if error["type"] == "missing":
             return key, f"CRM adapter {name} needs '{key}'"
-        got = error.get("input")  # a whole mapping is not shown: it may hold a secret
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        return key, f"crm.{key}: {error['msg']} (got {shown})"
+        return key, f"crm.{key}: {error['msg']} (got {describe_input(error.get('input'))})"
 
 
 def _adapters() -> _Adapters:

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.app import create_app
-from bot.server.coalesce import uvicorn_config
+from bot.server.connection_guard import uvicorn_config
 from bot.server.lifespan import ServerState
 from bot.store import Database, Message
 

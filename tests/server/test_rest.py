@@ -48,6 +48,17 @@ BAD_REQUESTS = [
     (b'{"sender": "u1", "message": "   "}', 422, "empty"),
     (b'{"sender": "u1", "message": "a\\u0000b"}', 422, "NUL character"),
     (b'{"sender": "u1", "message": "\\ud800"}', 422, "not valid Unicode"),
+    # Broken Unicode and deep nesting anywhere in the body, not only in the message (issue 17).
+    (b'{"sender": "\\ud800", "message": "hi"}', 422, "not valid Unicode"),
+    (b'{"sender": "u1", "message": "hi", "message_id": "x\\udfff"}', 422, "not valid Unicode"),
+    (b'{"sender": "u1", "message": "hi", "metadata": {"name": "\\ud800"}}', 422, "not valid Unicode"),
+    (b'{"sender": "u1", "message": "hi", "metadata": {"\\ud800": "x"}}', 422, "not valid Unicode"),
+    (b'{"sender": "u1", "message": "hi", "metadata": {"x": NaN}}', 422, "NaN"),
+    (
+        b'{"sender": "u1", "message": "hi", "metadata": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
+        422,
+        "nested deeper than 32 levels",
+    ),
     (b'{"sender": "u1", "message": "hi", "metadata": [1]}', 422, '"metadata" must be a JSON object'),
     (b'{"sender": "u1", "message": "hi", "message_id": ""}', 422, '"message_id"'),
     (json.dumps({"sender": "u1", "message": "я" * (MAX_MESSAGE_CHARS + 1)}).encode(), 413, "limit is 4096"),

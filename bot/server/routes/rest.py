@@ -22,7 +22,6 @@ from starlette.types import Receive
 
 from bot.channels.rest import (
     CHANNEL,
-    MAX_BODY_BYTES,
     MAX_SENDER_CHARS,
     RestRequestError,
     messages_after,
@@ -34,6 +33,7 @@ from bot.errors import BotdeskError
 from bot.server.deps import NO_DATABASE, STARTING, DatabaseDep, StateDep
 from bot.server.lifespan import ServerState
 from bot.server.metrics import Metrics
+from bot.server.request_guard import BodyRefused, RequestGuard, RequestRefused
 from bot.server.unavailable import log_outage
 from bot.store import MAX_MESSAGE_CHARS, InputRejected, MessageTooLong, StoreError
 from bot.store.json_codec import dump_bytes
@@ -42,22 +42,6 @@ router = APIRouter(prefix="/webhooks/rest", tags=["rest channel"])
 log = logging.getLogger("botdesk.channels.rest")
 RETRY_AFTER = ("retry-after", "5")
 WEBHOOK_PATH = "/webhooks/rest/webhook"
-
-
-async def read_capped(receive: Receive, declared: str | None, limit: int) -> bytes:
-    """The request body from ASGI ``receive``, refused with 413 as soon as it passes ``limit`` bytes."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RestRequestError(413, f"the request body is over {limit} bytes")
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RestRequestError(400, "the client went away before sending the whole body")
-        body += message.get("body", b"")
-        if len(body) > limit:
-            raise RestRequestError(413, f"the request body is over {limit} bytes")
-        if not message.get("more_body", False):
-            return bytes(body)
 
 
 @dataclass(frozen=True)
@@ -73,11 +57,13 @@ def _refusal(status: int, detail: str, *headers: tuple[str, str]) -> Answer:
     return Answer(status, json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8"), headers)
 
 
-async def answer_webhook(app: Any, receive: Receive, content_length: str | None) -> Answer:
+async def answer_webhook(app: Any, receive: Receive) -> Answer:
     """One webhook request, start to finish: read, handle, answer (``RestLane`` and the route share it).
 
-    Every expected failure is a status with a ``detail`` sentence; the message is stored
-    before a 200 is sent. Anything else raises (a 500 from the server).
+    The body is read through the app's ``RequestGuard`` (its limit for this path; a
+    declared Content-Length was checked before). Every expected failure is a
+    status with a ``detail`` sentence; the message is stored before a 200 is sent.
+    Anything else raises (a 500 from the server).
     """
     state: ServerState | None = getattr(app.state, "botdesk", None)
     if state is None:  # the lifespan has not run (yet)
@@ -87,11 +73,12 @@ async def answer_webhook(app: Any, receive: Receive, content_length: str | None)
     metrics: Metrics = app.state.metrics
     started = time.perf_counter()
     try:
-        inbound = parse_webhook(await read_capped(receive, content_length, MAX_BODY_BYTES))
+        guard: RequestGuard = app.guard
+        inbound = parse_webhook(await guard.read_body(receive, guard.limit_for(WEBHOOK_PATH)))
         handled = await state.conversations.handle(inbound)
-    except RestRequestError as exc:
+    except (RestRequestError, RequestRefused, BodyRefused) as exc:
         metrics.refused(CHANNEL)
-        return _refusal(exc.status, exc.detail)
+        return _refusal(exc.status_code if isinstance(exc, BodyRefused) else exc.status, exc.detail)
     except InputRejected as exc:
         metrics.refused(CHANNEL)
         return _refusal(413 if isinstance(exc, MessageTooLong) else 422, str(exc))
@@ -149,7 +136,7 @@ WEBHOOK_BODY = {
 )
 async def webhook(request: Request) -> Response:
     """Served by ``RestLane`` in front of the app; the route documents it (and serves it without one)."""
-    answer = await answer_webhook(request.app, request.receive, request.headers.get("content-length"))
+    answer = await answer_webhook(request.app, request.receive)
     return Response(answer.body, answer.status, dict(answer.headers), media_type="application/json")
 
 

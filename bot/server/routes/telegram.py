@@ -13,7 +13,6 @@ the bot's token, so it never reaches the browser.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import mimetypes
 from typing import Annotated, Any
@@ -28,6 +27,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.channels.telegram import CHANNEL, UpdateNotStored
 from bot.channels.telegram.channel import TelegramChannel
+from bot.json_input import JsonInputError, parse_json_input
 from bot.server.auth import CurrentOperator
 from bot.server.deps import NO_DATABASE, ReadyStateDep, StateDep
 from bot.server.lifespan import ServerState
@@ -36,7 +36,8 @@ from bot.store import Conversation, Database, Direction, Message
 router = APIRouter(tags=["telegram channel"])
 log = logging.getLogger("botdesk.channels.telegram")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_UPDATE_BYTES = 256 * 1024
+MAX_UPDATE_BYTES = 256 * 1024  # the body limit of WEBHOOK_PATH (bot.server.request_guard)
+WEBHOOK_PATH = "/webhooks/telegram"
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 FILE_ID = r"^[A-Za-z0-9_-]{1,255}$"
 
@@ -49,7 +50,7 @@ def _channel(state: ServerState) -> TelegramChannel:
 
 
 @router.post(
-    "/webhooks/telegram",
+    WEBHOOK_PATH,
     summary="Telegram's webhook: one update per request, secret token checked",
     include_in_schema=False,
 )
@@ -67,8 +68,8 @@ async def webhook(request: Request, state: StateDep) -> dict[str, bool]:
     if len(body) > MAX_UPDATE_BYTES:
         raise HTTPException(413, f"an update is at most {MAX_UPDATE_BYTES} bytes")
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = parse_json_input(body)
+    except JsonInputError:
         raise HTTPException(400, "the body must be a Telegram Update as JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise HTTPException(400, "the body must be a Telegram Update with an integer update_id")
