@@ -42,8 +42,10 @@ run: $(STAMP_RUN)
 	$(BIN)/botdesk train && $(BIN)/botdesk run
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check bot handoff tests benchmarks
+	$(BIN)/ruff check bot handoff tests benchmarks examples/channels
 	$(BIN)/mypy
+	$(BIN)/mypy examples/channels/sms_gateway.py  # the channel of docs/channels/example.md
+	$(BIN)/lint-imports
 
 chromium:
 	@command -v chromium >/dev/null || { \

@@ -487,7 +487,7 @@ async def main_async(args: argparse.Namespace) -> str:
         "and run on the driver connection, the transaction begun and committed there, SQLite "
         "itself; docs/store.md), over a quarter the NLU, a fifth HTTP (uvicorn, one socket "
         "write per response, bot/server/coalesce.py; the webhook is answered before FastAPI's "
-        "middleware and router, bot/server/rest_lane.py), under a tenth the conversation "
+        "middleware and router, bot/server/lanes.py), under a tenth the conversation "
         "service and a twentieth the dialogue engine. SQLite runs on "
         "the event loop's thread with one writer connection, so its writers queue in the "
         "process instead of backing off, and its log is checkpointed on a worker thread; each "

@@ -141,7 +141,8 @@ def check_plugins(config: BotdeskConfig, path: Path) -> None:
     """Check config.yml's plugin items with their registries: a typo is an error naming the line.
 
     Pipeline components, escalation rules and CRM adapters each declare their options
-    (bot/plugins.py); this is the one place that knows all three registries.
+    (bot/plugins.py); this is the one place that knows all three registries. Channels,
+    a layer above, check theirs when the server builds them (``configured_channels``).
     """
     from bot.dialogue.escalation import RULES
     from bot.nlu.registry import COMPONENTS

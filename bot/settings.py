@@ -223,110 +223,6 @@ class StorageSettings(StrictModel):
         return value
 
 
-class RestChannelSettings(StrictModel):
-    """The Rasa-compatible REST channel (POST /webhooks/rest/webhook)."""
-
-    enabled: bool = True
-    callback_url: str | None = Field(
-        default=None,
-        description="Operator and system messages are also POSTed here (Rasa callback shape)",
-    )
-
-    @field_validator("callback_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("expected an http:// or https:// URL")
-        return value
-
-
-class TelegramChannelSettings(StrictModel):
-    """The Telegram channel (docs/telegram.md). It runs when TELEGRAM_BOT_TOKEN is set.
-
-    The token comes only from the environment, the webhook secret from
-    TELEGRAM_WEBHOOK_SECRET (else generated at start), the Bot API address from
-    TELEGRAM_API_BASE_URL (default Telegram's).
-    """
-
-    enabled: bool = Field(default=True, description="False: ignore TELEGRAM_BOT_TOKEN")
-    mode: Literal["polling", "webhook"] = Field(
-        default="polling", description="polling: one process asks Telegram; webhook: Telegram POSTs to us"
-    )
-    webhook_url: str | None = Field(
-        default=None, description="Public https URL of POST /webhooks/telegram (webhook mode)"
-    )
-    drop_pending_updates: bool = Field(
-        default=False, description="Skip what customers wrote while the bot was down"
-    )
-    keyboard: Literal["inline", "reply"] = Field(
-        default="inline", description="Response buttons as buttons under the message or as a reply keyboard"
-    )
-    edited_messages: Literal["answer", "ignore"] = Field(
-        default="answer", description="answer: an edited message is handled as a new one; ignore: logged"
-    )
-    contact_responses: list[str] = Field(
-        default_factory=lambda: ["utter_ask_phone"],
-        description="Responses that ask for the phone: sent with a 'share my number' button",
-    )
-    share_contact_button: str | None = Field(
-        default=None, max_length=100, description="The button's text; default by language"
-    )
-    poll_timeout_seconds: float = Field(default=10, ge=0, le=50, description="Long-polling wait")
-    flood_retries: int = Field(
-        default=5, ge=0, le=20, description="429s in a row before a message waits for redelivery"
-    )
-
-    @model_validator(mode="after")
-    def _webhook_needs_url(self) -> TelegramChannelSettings:
-        if self.webhook_url is not None and not re.match(r"^https://[^/\s]+", self.webhook_url):
-            raise ValueError("channels.telegram.webhook_url must be an https:// URL (Telegram requires it)")
-        if self.mode == "webhook" and not self.webhook_url:
-            raise ValueError("channels.telegram.webhook_url is required in webhook mode")
-        return self
-
-
-class ChannelsSettings(StrictModel):
-    """Where customers write from; each channel has its own section."""
-
-    rest: RestChannelSettings = Field(default_factory=RestChannelSettings)
-    telegram: TelegramChannelSettings = Field(default_factory=TelegramChannelSettings)
-
-
-class WidgetInvitation(StrictModel):
-    """A proactive line shown beside the chat button on matching pages, once per visitor."""
-
-    pattern: str = Field(min_length=1, max_length=500, description="URL glob, e.g. '*/bikes*'")
-    text: str = Field(min_length=1, max_length=300, description="e.g. 'Выбираете велосипед? Спросите нас'")
-    delay_seconds: float = Field(default=15, ge=0, le=3600)
-
-
-class WidgetSettings(StrictModel):
-    """The web chat widget: one <script src=".../widget.js"> tag on the shop's pages (docs/widget.md)."""
-
-    enabled: bool = True
-    title: str | None = Field(
-        default=None, min_length=1, max_length=100, description="The window's heading; default by language"
-    )
-    hidden_pages: list[str] = Field(
-        default_factory=list, description="URL globs where the widget stays hidden, e.g. '*/checkout*'"
-    )
-    invitations: list[WidgetInvitation] = Field(default_factory=list)
-    allowed_origins: list[str] = Field(
-        default_factory=list,
-        description="Sites that may embed the widget (scheme://host[:port]); empty: any site",
-    )
-    messages_per_minute: int = Field(default=30, ge=1, le=600, description="Per visitor connection")
-    history_limit: int = Field(default=100, ge=1, le=500, description="Messages shown again on reload")
-
-    @field_validator("allowed_origins")
-    @classmethod
-    def _origins(cls, value: list[str]) -> list[str]:
-        for origin in value:
-            if not re.match(r"^https?://[^/\s]+$", origin):
-                raise ValueError(f"expected an origin like https://shop.example (no path), got {origin!r}")
-        return [origin.lower() for origin in value]
-
-
 class EditorSettings(StrictModel):
     """The editor pages: inbox grouping, candidate answers and the evaluation gate."""
 
@@ -410,8 +306,10 @@ class BotdeskConfig(StrictModel):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     crm: list[CRMItem] = Field(default_factory=list, description="Where lead cards go (outbox, retried)")
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
-    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
-    widget: WidgetSettings = Field(default_factory=WidgetSettings)
+    channels: dict[str, dict[str, Any] | None] = Field(
+        default_factory=dict,
+        description="Each channel's options by name (rest, web, telegram, ...): docs/channels/",
+    )
     email: EmailSettings = Field(default_factory=EmailSettings)
     editor: EditorSettings = Field(default_factory=EditorSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
@@ -419,6 +317,21 @@ class BotdeskConfig(StrictModel):
     kpis: KpiSettings = Field(default_factory=KpiSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _widget_is_the_web_channel(cls, data: Any) -> Any:
+        """``widget:`` at the top is the web chat's section, as ``channels.web`` is (one of the two)."""
+        if not isinstance(data, dict) or "widget" not in data:
+            return data
+        data = dict(data)
+        widget = data.pop("widget")
+        channels = dict(data.get("channels") or {})
+        if "web" in channels:
+            raise ValueError("the web chat is configured twice, in 'widget' and in 'channels.web': keep one")
+        channels["web"] = widget
+        data["channels"] = channels
+        return data
 
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.storage.url

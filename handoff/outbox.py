@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.events import EventBus
 from bot.settings import CRMItem
 from bot.store import (
     CRM_LEAD,
@@ -162,6 +163,7 @@ class OutboxWorker:
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._announced = False
 
     @classmethod
@@ -203,14 +205,27 @@ class OutboxWorker:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def start(self) -> None:
-        """Run in the background of the current event loop (no-op without a CRM, or if running)."""
+    def start(self, events: EventBus | None = None) -> None:
+        """Run in the background of the current event loop (no-op without a CRM, or if running).
+
+        With ``events``, a ``lead`` event (a lead card saved, in this process or, on a
+        shared bus, in another) wakes the worker at once rather than at its next poll.
+        """
         if self.running:
             return
         self._stopping.clear()
         if not self._announce():
             return
         self._task = asyncio.create_task(self._loop(), name="botdesk-outbox-worker")
+        if events is not None:
+            self._listener = asyncio.create_task(self._listen(events), name="botdesk-outbox-leads")
+
+    async def _listen(self, events: EventBus) -> None:
+        with events.subscribe() as subscription:
+            while not self._stopping.is_set():
+                event = await subscription.get()
+                if event.kind == "lead":
+                    self.wake()
 
     def wake(self) -> None:
         """Look for due items now rather than after the poll interval (e.g. just after a new lead)."""
@@ -228,6 +243,10 @@ class OutboxWorker:
         lease and are retried when it ends (the CRM deduplicates by the card's key).
         """
         self.request_stop()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
         task, self._task = self._task, None
         if task is None:
             return

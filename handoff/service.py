@@ -61,6 +61,16 @@ async def stored_only(message: OutboundMessage) -> None:
     """The default delivery: the message is in the store, clients poll for it."""
 
 
+async def park_for_redelivery(db: Database, message: OutboundMessage) -> None:
+    """Keep a stored message its channel could not take now: ``OperatorService.redeliver`` sends it later.
+
+    Once per message (the outbox's key is the message id), retried with back-off.
+    """
+    async with db.session() as session:
+        await enqueue(session, DELIVERY_KIND, asdict(message), f"deliver-{message.message_id}")
+        await session.commit()
+
+
 class HandoffError(BotdeskError):
     """An operator action that does not fit the ticket's state (told to the operator)."""
 

@@ -1,10 +1,35 @@
 """Channels: how customers reach botdesk and how its messages get back to them.
 
-``base`` holds the small protocol every channel implements and the router that sends a
-later message (an operator's reply) through the customer's own channel; one module per
-channel implements it (``rest``: Rasa-compatible webhook, polling and callback).
+Every channel is a plugin (``base.Channel``), registered by name (``registry``) and
+configured in config.yml's ``channels.<name>`` section: ``rest`` (Rasa's REST and callback
+channels), ``web`` (the site's chat widget, ``webchat``), ``telegram``. docs/architecture.md
+says how to add one; docs/channels/example.md walks through a minimal channel.
 """
 
-from bot.channels.base import ChannelRouter, OutputChannel
+from bot.channels.base import (
+    BodyRejected,
+    Capabilities,
+    Channel,
+    ChannelContext,
+    ChannelHttp,
+    ChannelOptions,
+    ChannelRouter,
+    ChannelUnavailable,
+    FileGone,
+)
+from bot.channels.registry import CHANNELS, configured_channels, register_channel
 
-__all__ = ["ChannelRouter", "OutputChannel"]
+__all__ = [
+    "CHANNELS",
+    "BodyRejected",
+    "Capabilities",
+    "Channel",
+    "ChannelContext",
+    "ChannelHttp",
+    "ChannelOptions",
+    "ChannelRouter",
+    "ChannelUnavailable",
+    "FileGone",
+    "configured_channels",
+    "register_channel",
+]

@@ -1,55 +1,269 @@
-"""What a channel is to botdesk: something that can send a message out, found by name.
+"""What a channel is to botdesk: a plugin that brings customers' messages in and takes replies out.
+
+A channel (Telegram, the site's widget, the REST API, ...) is one module or package under
+``bot/channels/`` with a ``Channel`` subclass, registered by name (``register_channel``,
+``bot.channels.registry``) and configured in config.yml's ``channels.<name>`` section,
+which its ``Options`` model validates. botdesk never names a channel anywhere else: the
+app serves what ``http()`` declares, the lifespan starts and stops every configured
+channel, and ``ChannelRouter`` delivers later messages (an operator's reply) through
+the customer's own channel.
 
 Inbound, a channel turns its platform's payload into an ``InboundMessage`` and hands it
-to ``ConversationService.handle``; the bot's replies go straight back in its answer.
-Outbound, messages that come later — an operator's reply, "Anna joined the chat" —
-need the channel again: ``OperatorService`` calls its ``deliver``, which is a
-``ChannelRouter`` that picks the customer's own channel by ``OutboundMessage.channel``.
+to ``ChannelContext.conversations.handle_and_account``: the replies come back stored and
+counted, or a ``TurnRefused`` says why not (nothing to map but the reason). Outbound,
+``send`` delivers one ``OutboundMessage``; raising ``ChannelUnavailable`` (or any error)
+means "not now": the message stays stored and the operator service delivers it again
+later. A channel whose clients fetch their messages themselves (REST without a callback
+URL) says so with ``capabilities.push = False``.
 
-A channel with no way to push (a REST client without a callback URL) registers
-nothing: its messages stay in the store and its clients poll for them. A channel that
-raises in ``send`` is down; the operator service keeps the message in the outbox and
-``redeliver()`` tries again.
+A minimal channel, end to end (docs/channels/example.md walks through it)::
+
+    class EchoChannel(Channel):
+        name = "echo"
+
+        def http(self) -> ChannelHttp:
+            router = APIRouter()
+            router.add_api_route("/webhooks/echo", self.receive, methods=["POST"])
+            return ChannelHttp(router)
+
+        async def receive(self, body: EchoIn) -> list[str]:
+            context = self.require_context()
+            handled = await context.conversations.handle_and_account(
+                InboundMessage(self.name, body.user, body.text)
+            )
+            return [reply.text for reply in handled.replies]
+
+        async def send(self, message: OutboundMessage) -> None:
+            raise ChannelUnavailable("echo clients poll")  # or push it to the platform
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+import httpx
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+from starlette.types import Receive, Scope, Send
+
+from bot.clock import Clock
+from bot.conversation import ConversationService
+from bot.errors import BotdeskError
+from bot.events import EventBus
 from bot.messages import OutboundMessage
+from bot.settings import BotdeskConfig
+from bot.store import Database
 
 log = logging.getLogger("botdesk.channels")
 
+BodyReader = Callable[[Receive], Awaitable[bytes]]
+"""Reads a request's body within the path's limit (the server's guard); ``BodyRejected`` otherwise."""
 
-@runtime_checkable
-class OutputChannel(Protocol):
-    """Sends botdesk's messages to customers of one channel (Rasa's OutputChannel)."""
+Lane = Callable[[Scope, Receive, Send, BodyReader], Awaitable[None]]
+"""An ASGI handler served in front of FastAPI's router and middleware (the customers' hot path)."""
 
-    @property
-    def name(self) -> str:
-        """The channel's name, as in ``InboundMessage.channel`` ("rest", "telegram", ...)."""
-        ...
+
+class BodyRejected(BotdeskError):
+    """A request body the server refused while reading it: too large (413), too slow (408), cut off.
+
+    Args:
+        status: the HTTP status to answer.
+        detail: one sentence for the client.
+    """
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class ChannelUnavailable(BotdeskError):
+    """The channel cannot take a message now (the platform is down, the client went away): try later."""
+
+
+class FileGone(ChannelUnavailable):
+    """The platform no longer has a file a customer sent (expired, deleted)."""
+
+
+class ChannelOptions(BaseModel):
+    """A channel's section of config.yml (``channels.<name>``); unknown keys are errors.
+
+    Secrets never go here (config.yml refuses keys such as ``token``): a channel reads
+    its credentials from environment variables, and without them it does not start.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel can show and do, for the services that prepare its messages.
+
+    ``push``: it can deliver a message later (an operator's reply); without it the
+    message stays stored and the client fetches it. ``buttons``, ``files``, ``typing``:
+    response buttons, attachments, a typing indicator. ``max_text_chars``: longer texts
+    are split by the channel itself (None: no limit).
+    """
+
+    push: bool = True
+    buttons: bool = False
+    files: bool = False
+    typing: bool = False
+    max_text_chars: int | None = None
+
+
+@dataclass(frozen=True)
+class ChannelHttp:
+    """What a channel serves over HTTP, declared once, served by the app.
+
+    Args:
+        router: its routes (webhooks, sockets, pages), included in the app as they are.
+        lanes: ``(method, path)`` -> a ``Lane`` answered in front of FastAPI's middleware
+            and router: for the one request that carries every customer message.
+        body_limits: path -> the most bytes a request body may have (the server's guard
+            refuses more with 413 while reading, before anything parses it).
+        own_json: paths whose JSON the channel checks itself (``bot.json_input``).
+    """
+
+    router: APIRouter | None = None
+    lanes: dict[tuple[str, str], Lane] = field(default_factory=dict)
+    body_limits: dict[str, int] = field(default_factory=dict)
+    own_json: frozenset[str] = frozenset()
+
+
+async def _nowhere_to_park(message: OutboundMessage) -> None:
+    log.warning("message %s could not be sent and nothing keeps it for later", message.message_id)
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """The running services a channel gets when it starts.
+
+    Args:
+        config: the project's configuration (the bot's label, language, working hours).
+        conversations: ``handle_and_account`` takes every customer message.
+        database: for what the channel reads itself (a sender's later messages, a history).
+        events: the live event bus (e.g. a web chat open on another server process).
+        clock: the time the services run on.
+        transport: the network for outgoing HTTP (tests put a local fake here); None: the real one.
+        ready: whether the store is usable now (False: answer 503, store nothing).
+        park: keeps a message the channel could not send now; the operator service delivers
+            it again later (through ``send``), until the channel takes it.
+    """
+
+    config: BotdeskConfig
+    conversations: ConversationService
+    database: Database
+    events: EventBus
+    clock: Clock
+    transport: httpx.AsyncBaseTransport | None = None
+    ready: Callable[[], bool] = lambda: True
+    park: Callable[[OutboundMessage], Awaitable[None]] = _nowhere_to_park
+
+
+class ChannelNotStarted(BotdeskError):
+    """A request reached a channel before the server started it (or after it stopped)."""
+
+
+class Channel:
+    """The base of every channel plugin; see the module docstring.
+
+    Subclasses set ``name`` (as in ``InboundMessage.channel`` and config.yml), ``Options``
+    and ``capabilities``, and override what they use of ``http``, ``start``, ``stop`` and
+    ``send``. The constructor must not do I/O: the app is built before anything runs.
+
+    Args:
+        options: the channel's validated ``channels.<name>`` section.
+        config: the whole configuration, for what every channel needs (the bot's label).
+    """
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[ChannelOptions]] = ChannelOptions
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, options: ChannelOptions, config: BotdeskConfig) -> None:
+        self.options = options
+        self.config = config
+        self.context: ChannelContext | None = None
+
+    def http(self) -> ChannelHttp:
+        """Routes and lanes to serve, called once when the app is built (before ``start``)."""
+        return ChannelHttp()
+
+    async def start(self, context: ChannelContext) -> bool:
+        """Connect to the platform; False when the channel stays off (e.g. no credentials set).
+
+        Returns:
+            True when the channel runs and can ``send``.
+        """
+        self.context = context
+        return True
+
+    async def stop(self) -> None:
+        """Disconnect; messages in hand are finished first. Called once, at shutdown."""
+        self.context = None
 
     async def send(self, message: OutboundMessage) -> None:
-        """Deliver one message; raise when the channel cannot take it now (retried later)."""
-        ...
+        """Deliver one message to its customer; raise when the channel cannot take it now.
+
+        Args:
+            message: a reply to send, already stored (``message_id``), labelled with who says it.
+        """
+        raise ChannelUnavailable(f"the {self.name} channel cannot push messages; its clients fetch them")
+
+    async def file_url(self, file_id: str) -> str:
+        """Where to download a file a customer sent (``capabilities.files``); never shown to a browser.
+
+        Raises:
+            FileGone: the platform no longer has it.
+            ChannelUnavailable: the platform cannot be asked now.
+        """
+        raise ChannelUnavailable(f"the {self.name} channel keeps no files")
+
+    @property
+    def running(self) -> bool:
+        return self.context is not None
+
+    @property
+    def pushes(self) -> bool:
+        """Can it deliver a message later (an operator's reply)? Then ``ChannelRouter`` sends through it."""
+        return self.running and self.capabilities.push
+
+    def require_context(self) -> ChannelContext:
+        """The running services, or ``ChannelNotStarted`` (routes answer it with 503)."""
+        if self.context is None:
+            raise ChannelNotStarted(f"the {self.name} channel is not running (the server is starting)")
+        return self.context
+
+    @classmethod
+    def options_from(cls, section: Any) -> ChannelOptions:
+        """Validate config.yml's section for this channel (pydantic's errors as they are)."""
+        return cls.Options.model_validate(section or {})
 
 
 class ChannelRouter:
-    """Delivers a message through the channel it belongs to; usable as ``OperatorService.deliver``."""
+    """Delivers a message through the channel it belongs to; ``OperatorService``'s ``deliver``.
 
-    def __init__(self, channels: list[OutputChannel] | None = None) -> None:
-        self._channels: dict[str, OutputChannel] = {}
+    Only running channels that can push are registered: without one, a message stays
+    stored and its client fetches it (REST polling).
+    """
+
+    def __init__(self, channels: list[Channel] | None = None) -> None:
+        self._channels: dict[str, Channel] = {}
         for channel in channels or []:
             self.register(channel)
 
-    def register(self, channel: OutputChannel) -> None:
+    def register(self, channel: Channel) -> None:
         if channel.name in self._channels:
             raise ValueError(f"a channel named {channel.name!r} is registered already")
         self._channels[channel.name] = channel
 
-    def get(self, name: str) -> OutputChannel | None:
+    def get(self, name: str) -> Channel | None:
         return self._channels.get(name)
 
     @property

@@ -6,6 +6,8 @@ dialogue engine (unless a person owns the conversation), applies the engine's ef
 transaction. ``story_runner`` drives test stories through the same services.
 """
 
-from bot.conversation.service import ConversationService, Handled, Turn
+from bot.conversation.accounting import TurnObserver, TurnRefused
+from bot.conversation.service import ConversationService
+from bot.conversation.turn import Handled, Turn
 
-__all__ = ["ConversationService", "Handled", "Turn"]
+__all__ = ["ConversationService", "Handled", "Turn", "TurnObserver", "TurnRefused"]

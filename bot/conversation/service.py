@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.clock import Clock, utc_now
+from bot.conversation.accounting import NO_OBSERVER, TurnObserver, TurnRefused
+from bot.conversation.effects import AppliedTurn, apply_effects
+from bot.conversation.turn import Handled, Turn
 from bot.dialogue.engine import DialogueEngine
-from bot.dialogue.state import DialogueState, Reply, TurnResult
-from bot.dialogue.validators import mask_phone
+from bot.dialogue.state import DialogueState, Reply
+from bot.errors import BotdeskError
 from bot.events import NO_EVENTS, EventBus
 from bot.messages import InboundMessage, OutboundMessage
 from bot.nlu.base import Message as Parsed
@@ -38,66 +41,17 @@ from bot.nlu.pipeline import Pipeline
 from bot.settings import BotdeskConfig
 from bot.store import (
     ConversationState,
-    Entered,
     InputRejected,
-    LeadKind,
+    MessageTooLong,
     StoreError,
     TurnStore,
     TurnTransaction,
-    create_lead,
-    create_ticket,
-    ensure_department,
-    queue_position,
-    redact_messages,
-    remember_contact,
 )
-from bot.store.models import FeedbackAbout
-from bot.survey import ConversationRef, asked_after_close, record_answer, record_asked
+from bot.store.errors import NO_DATABASE, log_outage
+from bot.survey import asked_after_close
 
 log = logging.getLogger("botdesk.conversation")
 HUMAN_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR)
-
-
-@dataclass
-class Handled:
-    """What one inbound message led to; ``replies`` go back through the same channel."""
-
-    replies: list[OutboundMessage]
-    conversation_id: int
-    duplicate: bool = False
-    silent: bool = False  # a person owns the dialogue: the bot said nothing
-    result: TurnResult | None = None
-    ticket_id: int | None = None
-    lead_id: int | None = None
-    feedback: tuple[str, bool | None, int | None] | None = None  # a survey answer: about, helpful, score
-
-
-@dataclass
-class Turn:
-    """A customer message stored in the current transaction, and what the bot needs to answer it."""
-
-    inbound: InboundMessage
-    entered: Entered
-    parsed: Parsed | None
-    nlu: dict[str, Any] | None
-    now: datetime
-
-    @property
-    def conversation_id(self) -> int:
-        return self.entered.conversation_id
-
-    @property
-    def customer_id(self) -> int:
-        return self.entered.customer_id
-
-    @property
-    def message_id(self) -> int:
-        assert self.entered.message_id is not None
-        return self.entered.message_id
-
-    @property
-    def conversation(self) -> ConversationRef:
-        return ConversationRef(self.conversation_id, self.customer_id, self.inbound.channel)
 
 
 class ConversationService:
@@ -109,8 +63,10 @@ class ConversationService:
         engine: DialogueEngine,
         clock: Clock = utc_now,
         events: EventBus = NO_EVENTS,
+        observer: TurnObserver = NO_OBSERVER,
     ) -> None:
         self.config = config
+        self.observer = observer
         self.turns = turns
         self.pipeline = pipeline  # a callable: the model can be swapped while running
         self.engine = engine
@@ -127,7 +83,57 @@ class ConversationService:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
+    async def handle_and_account(self, inbound: InboundMessage) -> Handled:
+        """Handle a channel's message, count it, and say why when it cannot be answered.
+
+        The one entry point of the channels: the turn is timed and counted for /metrics
+        (``TurnObserver``), a saved lead is announced on the event bus (the CRM outbox
+        wakes up), a database outage is logged once per outage. Every expected failure is
+        one ``TurnRefused`` with its reason; anything else is counted and raised.
+
+        Args:
+            inbound: the customer's message, as the channel understood it.
+
+        Returns:
+            The turn: the replies to send back (already stored), or ``duplicate``/``silent``.
+
+        Raises:
+            TurnRefused: ``invalid``/``too_long`` (nothing stored), ``unavailable`` (the
+                store is down: nothing stored, send it again) or ``bot_failed`` (stored;
+                answered later).
+        """
+        channel = inbound.channel
+        started = time.perf_counter()
+        try:
+            handled = await self.handle(inbound)
+        except MessageTooLong as exc:
+            self.observer.refused(channel)
+            raise TurnRefused("too_long", str(exc)) from None
+        except InputRejected as exc:
+            self.observer.refused(channel)
+            raise TurnRefused("invalid", str(exc)) from None
+        except (StoreError, OperationalError, InterfaceError, PoolTimeout) as exc:
+            self.observer.refused(channel, "error")
+            log_outage(f"a {channel} message", exc)
+            raise TurnRefused("unavailable", NO_DATABASE) from None
+        except BotdeskError as exc:  # e.g. the NLU backend is down; the message is stored
+            self.observer.refused(channel, "error")
+            log.error("%s message not answered: %s", channel, exc)
+            raise TurnRefused("bot_failed", f"the bot cannot answer right now: {exc}") from None
+        except Exception:
+            self.observer.refused(channel, "error")
+            raise
+        self.observer.observe(channel, handled, time.perf_counter() - started)
+        if handled.lead_id is not None:
+            self.events.emit("lead", handled.conversation_id, lead_id=handled.lead_id)
+        return handled
+
+    def refused(self, channel: str, outcome: str = "rejected") -> None:
+        """Count a message a channel refused before it became a turn (a malformed payload, a flood)."""
+        self.observer.refused(channel, outcome)
+
     async def handle(self, inbound: InboundMessage) -> Handled:
+        """Store and answer one message; errors as they come (channels use ``handle_and_account``)."""
         async with self._lock(inbound):
             return await self._handle(inbound)
 
@@ -224,30 +230,25 @@ class ConversationService:
             else self.engine.non_text(state)
         )
         handled = Handled([], conversation_id, result=result)
-        handled.feedback = await self._record_survey(transaction, turn, result)
-        form_answers = list(entered.dialogue.get("_form_answers", []))
-        if result.form_answer:
-            form_answers.append(turn.message_id)
-        if result.forget_form_answers and form_answers:
-            await redact_messages(transaction, form_answers)
-        if result.forget_form_answers or result.lead is not None:
-            form_answers = []
-        replies = list(result.replies)
-        if result.escalation is not None:
-            handled.ticket_id, queue_reply = await self._open_ticket(
-                transaction, conversation_id, state, result, nlu, now
-            )
-            if queue_reply is not None:
-                replies.append(queue_reply)
-        if result.lead is not None:
-            handled.lead_id = await self._save_lead(transaction, turn, result)
-        for said in await self._bot_says(transaction, conversation_id, inbound, replies):
+        applied = AppliedTurn(
+            self.config,
+            self.engine,
+            transaction,
+            turn,
+            state,
+            result,
+            handled,
+            replies=list(result.replies),
+            form_answers=list(entered.dialogue.get("_form_answers", [])),
+        )
+        await apply_effects(applied)
+        for said in await self._bot_says(transaction, conversation_id, inbound, applied.replies):
             handled.replies.append(said)
-            if result.form_answer and not result.forget_form_answers and result.lead is None:
-                form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
+            if applied.keeps_form_answers and said.message_id is not None:
+                applied.form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
         await transaction.save_dialogue(
             conversation_id,
-            dialogue={**state.to_dict(), "_form_answers": form_answers},
+            dialogue={**state.to_dict(), "_form_answers": applied.form_answers},
             slots={k: v for k, v in state.tracker.slots.items() if not k.startswith("_")},
             active_loop=state.tracker.active_loop,
             misunderstood=state.misunderstood_in_a_row,
@@ -322,98 +323,3 @@ class ConversationService:
         return self.config.survey.enabled and await asked_after_close(
             transaction, turn.conversation, self.config.survey, turn.now
         )
-
-    async def _record_survey(
-        self, transaction: TurnTransaction, turn: Turn, result: TurnResult
-    ) -> tuple[str, bool | None, int | None] | None:
-        """The survey's rows (bot.survey): the question asked this turn, or the answer or score given."""
-        now = turn.now
-        if result.survey_asked:
-            await record_asked(transaction, turn.conversation, FeedbackAbout.BOT, now)
-        if result.feedback is None and result.score is None:
-            return None
-        about = await record_answer(
-            transaction,
-            turn.customer_id,
-            turn.inbound.channel,
-            self.config.survey,
-            now,
-            helpful=result.feedback,
-            score=result.score,
-        )
-        return (about.value, result.feedback, result.score) if about is not None else None
-
-    async def _open_ticket(
-        self,
-        transaction: TurnTransaction,
-        conversation_id: int,
-        state: DialogueState,
-        result: TurnResult,
-        nlu: dict[str, Any],
-        now: datetime,
-    ) -> tuple[int, Reply | None]:
-        """A ticket with a note for the operator; in hours, the customer's place in the queue."""
-        escalation = result.escalation
-        assert escalation is not None
-        department_cfg = self.engine.department(escalation.department)
-        department_id = await ensure_department(transaction, department_cfg.key, department_cfg.name)
-        best = (nlu.get("intent_ranking") or [{}])[0]
-        note = {
-            "reason": escalation.reason,
-            "detail": escalation.detail,
-            "intent": best.get("name"),
-            "confidence": best.get("confidence"),
-            "slots": {
-                k: v
-                for k, v in state.tracker.slots.items()
-                if not k.startswith("_") and k not in ("phone", "email")
-            },
-            "summary": [r.text for r in result.replies][-3:],
-            "after_hours": result.after_hours,
-        }
-        ticket_id = await create_ticket(
-            transaction,
-            conversation_id,
-            reason=escalation.reason,
-            priority=escalation.priority,
-            department_id=department_id,
-            note=note,
-            callback_at=result.opening if result.after_hours else None,
-            state=ConversationState.AFTER_HOURS if result.after_hours else ConversationState.QUEUED,
-            now=now,
-        )
-        if result.after_hours:
-            return ticket_id, None
-        position = await queue_position(transaction, ticket_id)
-        minutes = max(1, round(position * self.config.escalation.average_handle_minutes))
-        return ticket_id, self.engine.say("utter_queue_position", position=position, minutes=minutes)
-
-    async def _save_lead(self, transaction: TurnTransaction, turn: Turn, result: TurnResult) -> int:
-        lead = result.lead
-        assert lead is not None and lead.consent
-        # A typed contact proves nothing: another customer with it is only suggested to operators
-        # ("possibly the same customer"), never merged (bot.store.matches).
-        customer_id = await remember_contact(
-            transaction, turn.customer_id, phone=lead.phone, email=lead.email, verified=False, now=turn.now
-        )
-        saved = await create_lead(
-            transaction,
-            customer_id=customer_id,
-            conversation_id=turn.conversation_id,
-            channel=turn.inbound.channel,
-            kind=LeadKind.CALLBACK if lead.kind == "callback" else LeadKind.LEAD,
-            name=lead.name,
-            phone=lead.phone,
-            email=lead.email,
-            consent=True,
-            interest=lead.interest,
-            source="bot",
-        )
-        log.info(
-            "lead %s (%s) for conversation %s, phone %s",
-            saved.id,
-            lead.kind,
-            turn.conversation_id,
-            mask_phone(lead.phone or ""),
-        )
-        return int(saved.id)

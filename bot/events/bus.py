@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 log = logging.getLogger("botdesk.events")
 
-EventKind = Literal["message", "ticket", "operator", "delivery", "account"]
+EventKind = Literal["message", "ticket", "operator", "delivery", "account", "lead"]
 """``message``: a message was stored in a conversation (customer, bot, operator, system).
 ``ticket``: a handoff ticket was created or changed state (queued, claimed, released,
 transferred, returned, closed, requeued). ``operator``: an operator's status changed.
@@ -31,7 +31,8 @@ transferred, returned, closed, requeued). ``operator``: an operator's status cha
 processes (``bot.channels.webchat``); never shown to operators. ``account``: an account
 was disabled, logged out, got a new password or lost a role (``operator_id``, maybe
 ``session_id``): every process closes or rechecks that account's live feeds at once;
-never shown to operators."""
+never shown to operators. ``lead``: a lead card was saved with its CRM push (``lead_id``):
+the outbox worker delivers it now rather than at its next poll; never shown to operators."""
 
 
 @dataclass(frozen=True)

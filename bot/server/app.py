@@ -11,17 +11,17 @@ from __future__ import annotations
 import httpx
 
 import bot
-from bot.channels.rest import MAX_BODY_BYTES as REST_BODY_BYTES
+from bot.channels.registry import configured_channels
 from bot.clock import Clock, utc_now
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server import unavailable, validation_errors
 from bot.server.auth import PageForbidden
 from bot.server.inflight import InFlight, InFlightMiddleware
+from bot.server.lanes import BotdeskApp
 from bot.server.lifespan import ServerOptions, lifespan
 from bot.server.metrics import Metrics
 from bot.server.request_guard import RequestGuard
-from bot.server.rest_lane import BotdeskApp
 from bot.server.routes import (
     api_admin,
     api_auth,
@@ -32,11 +32,9 @@ from bot.server.routes import (
     api_queue,
     dashboard,
     editor_page,
+    files,
     health,
     panel,
-    rest,
-    telegram,
-    webchat,
 )
 
 
@@ -65,6 +63,7 @@ def create_app(
         summary="FAQ bot with human handoff: channels, health and metrics",
         lifespan=lifespan,
     )
+    channels = configured_channels(config, project.config_path)  # built now (no I/O), started later
     app.state.options = ServerOptions(
         project=project,
         pipeline=pipeline,
@@ -73,26 +72,27 @@ def create_app(
         transport=transport,
         tick_seconds=tick_seconds,
         shutdown_timeout=shutdown_timeout,
+        channels=tuple(channels),
     )
     app.state.metrics = Metrics()
     app.state.requests = InFlight()
-    app.rest_lane = config.channels.rest.enabled  # the webhook in front of the stack below
-    # Body limits by path (the routes' own, then config.yml's server section), timeouts, JSON checks;
+    served = [channel.http() for channel in channels]
+    app.lanes = {key: lane for http in served for key, lane in http.lanes.items()}  # before the stack
+    # Body limits by path (the channels' own, then config.yml's server section), timeouts, JSON checks;
     # the connection limits are uvicorn's part (bot.server.connection_guard.uvicorn_config).
     app.server_settings = config.server
     app.guard = RequestGuard(
         config.server,
-        route_limits={rest.WEBHOOK_PATH: REST_BODY_BYTES, telegram.WEBHOOK_PATH: telegram.MAX_UPDATE_BYTES},
-        own_parsers={rest.WEBHOOK_PATH, telegram.WEBHOOK_PATH},  # they parse with the same checks
+        route_limits={path: limit for http in served for path, limit in http.body_limits.items()},
+        own_parsers={path for http in served for path in http.own_json},  # they parse with the same checks
     )
     validation_errors.install(app)  # 422s and logs without the values that failed
     app.add_middleware(InFlightMiddleware, tracker=app.state.requests)
     # Customers' channels first: routes are matched in order, and these carry the traffic.
-    if config.channels.rest.enabled:
-        app.include_router(rest.router)
-    app.include_router(telegram.router)  # Telegram's webhook and customers' files for operators
-    if config.widget.enabled:
-        app.include_router(webchat.router)  # the web chat widget, its WebSocket and the demo page
+    for http in served:
+        if http.router is not None:
+            app.include_router(http.router)
+    app.include_router(files.router)  # customers' files (a Telegram photo, ...) for operators
     app.include_router(health.router)
     for api in (api_auth, api_queue, api_conversations, api_customers, api_events):  # the panel's JSON API
         app.include_router(api.router)

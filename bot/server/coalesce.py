@@ -111,4 +111,3 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             coalescing.flush()
             self.transport = coalescing.transport
         super().handle_websocket_upgrade()
-

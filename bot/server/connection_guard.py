@@ -133,9 +133,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         now = time.monotonic()
         if now - GuardedHttpToolsProtocol._last_refusal_log >= REFUSAL_LOG_EVERY:
             GuardedHttpToolsProtocol._last_refusal_log = now
-            log.warning(
-                "refusing connections: %d are open (server.max_connections)", len(self.connections)
-            )
+            log.warning("refusing connections: %d are open (server.max_connections)", len(self.connections))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()

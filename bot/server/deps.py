@@ -14,10 +14,10 @@ from bot.conversation import ConversationService
 from bot.server.lifespan import ServerState
 from bot.server.metrics import Metrics
 from bot.store import Database
+from bot.store.errors import NO_DATABASE
 from handoff.service import OperatorService
 
 STARTING = "the server is starting; try again in a moment"
-NO_DATABASE = "the database is not available; nothing was stored, try again later"
 
 
 async def get_state(request: Request) -> ServerState:

@@ -24,14 +24,12 @@ from dataclasses import dataclass, field
 import httpx
 from fastapi import FastAPI
 
-from bot.channels.base import ChannelRouter
-from bot.channels.rest import RestCallback
-from bot.channels.telegram import TelegramChannel
-from bot.channels.webchat import WebChatChannel
+from bot.channels.base import Channel, ChannelContext, ChannelRouter
 from bot.clock import Clock, utc_now
 from bot.conversation import ConversationService
 from bot.errors import ConfigError
-from bot.events import EventBus, SharedEventBus, event_bus
+from bot.events import EventBus, event_bus
+from bot.messages import OutboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.privacy import RetentionSweeper, keep_personal_data_out_of_logs
 from bot.project import Project
@@ -39,13 +37,12 @@ from bot.server.inflight import InFlight
 from bot.server.metrics import Metrics
 from bot.server.panel_services import PanelServices
 from bot.server.recovery import StrandedRecovery
-from bot.server.telegram import start_telegram
 from bot.settings import BotdeskConfig
 from bot.store import Database, StoreError, upgrade
 from bot.store.checkpoints import WalCheckpoints
 from bot.store.db import display_url
 from handoff.outbox import OutboxWorker
-from handoff.service import OperatorService
+from handoff.service import OperatorService, park_for_redelivery
 
 log = logging.getLogger("botdesk.server")
 
@@ -61,6 +58,7 @@ class ServerOptions:
     transport: httpx.AsyncBaseTransport | None = None  # the network seam: REST callback and CRM
     tick_seconds: float = 5.0
     shutdown_timeout: float = 10.0
+    channels: tuple[Channel, ...] = ()  # configured, built by create_app (their routes are served)
 
 
 @dataclass
@@ -79,8 +77,7 @@ class ServerState:
     panel: PanelServices  # first admin, auto-assignment, login throttle
     ready: bool = False  # the store is migrated and usable
     problem: str | None = None  # why not, for /healthz
-    closers: list[RestCallback] = field(default_factory=list)
-    telegram: TelegramChannel | None = None  # running when TELEGRAM_BOT_TOKEN is set
+    channels: list[Channel] = field(default_factory=list)  # the running ones (started by the lifespan)
 
     @property
     def model_version(self) -> str | None:
@@ -120,15 +117,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         pipeline = options.pipeline or await load_pipeline(project)
         metrics.set_model(pipeline.version)
         engine = project.engine(seed=None)
-        router = ChannelRouter()
-        if config.widget.enabled:
-            router.register(WebChatChannel())  # operator replies reach open widget windows
-        closers = []
-        rest = config.channels.rest
-        if rest.enabled and rest.callback_url:
-            callback = RestCallback(rest.callback_url, transport=options.transport)
-            router.register(callback)
-            closers.append(callback)
+        router = ChannelRouter()  # the channels that can push register once they run
         outbox = OutboxWorker.from_config(db.sessions, config.crm, transport=options.transport)
     except BaseException:
         await db.close()
@@ -147,7 +136,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         db=db,
         pipeline=pipeline,
         conversations=ConversationService(
-            config, db.turns, lambda: pipeline, engine, clock=options.clock, events=events
+            config, db.turns, lambda: pipeline, engine, clock=options.clock, events=events, observer=metrics
         ),
         operators=operators,
         router=router,
@@ -155,20 +144,18 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         metrics=metrics,
         events=events,
         panel=PanelServices(config, db, operators, events, options.clock),
-        closers=closers,
     )
     await state.migrate()
-    try:  # a token Telegram refuses stops the start, like a broken config.yml
-        state.telegram = await start_telegram(config, state.conversations, db, router, metrics, outbox)
+    await events.start()  # a shared broker that is down is not fatal: local events still flow
+    try:  # a token the platform refuses stops the start, like a broken config.yml
+        await start_channels(state, options)
     except BaseException:
+        await stop_channels(state)
+        await events.aclose()
         await db.close()
         raise
-    await events.start()  # a shared broker that is down is not fatal: local events still flow
-    web = router.get(WebChatChannel.name)
-    if isinstance(web, WebChatChannel) and isinstance(events, SharedEventBus):
-        web.relay_through(events)  # an operator's reply reaches a widget open on another process
     await state.panel.start(state.ready)
-    outbox.start()
+    outbox.start(events)  # a saved lead wakes it at once
     log.info(
         "botdesk ready: model %s, database %s%s, channels out: %s",
         pipeline.version,
@@ -177,6 +164,42 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         ", ".join(router.names) or "none (clients poll)",
     )
     return state
+
+
+async def start_channels(state: ServerState, options: ServerOptions) -> None:
+    """Start every configured channel; those that run and can push deliver operators' messages."""
+    db = state.db
+
+    async def park(message: OutboundMessage) -> None:
+        await park_for_redelivery(db, message)
+
+    context = ChannelContext(
+        config=state.config,
+        conversations=state.conversations,
+        database=db,
+        events=state.events,
+        clock=options.clock,
+        transport=options.transport,
+        ready=lambda: state.ready,
+        park=park,
+    )
+    for channel in options.channels:
+        if await channel.start(context):
+            state.channels.append(channel)
+            if channel.pushes:
+                state.router.register(channel)
+        else:
+            log.info("channel %s is configured but not started (its credentials are not set)", channel.name)
+
+
+async def stop_channels(state: ServerState) -> None:
+    """Stop the running channels, newest first; the messages in hand are finished first."""
+    while state.channels:
+        channel = state.channels.pop()
+        try:
+            await channel.stop()
+        except Exception:  # one channel's trouble must not keep the others (or the store) open
+            log.exception("channel %s did not stop cleanly", channel.name)
 
 
 async def maintain(state: ServerState, every: float, stopping: asyncio.Event) -> None:
@@ -211,8 +234,7 @@ async def stop(
     requests.close()
     if not await requests.wait_idle(timeout):
         log.warning("shutdown: %d request(s) still running after %g s", requests.count, timeout)
-    if state.telegram is not None:
-        await state.telegram.stop()  # the updates in hand are handled while the store is open
+    await stop_channels(state)  # the messages in hand are handled while the store is open
     stopping.set()
     background = asyncio.gather(*tasks, return_exceptions=True)  # each ends on its own; none raises
     try:
@@ -222,13 +244,8 @@ async def stop(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     await state.panel.aclose()
-    web = state.router.get(WebChatChannel.name)
-    if isinstance(web, WebChatChannel):
-        await web.aclose()
     await state.events.aclose()
     await state.outbox.aclose(timeout)
-    for channel in state.closers:
-        await channel.aclose()
     await state.db.close()
     log.info("botdesk stopped")
 

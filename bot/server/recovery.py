@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
 from datetime import timedelta
 
 from bot.conversation import ConversationService
 from bot.messages import OutboundMessage
-from bot.store import Database, enqueue
+from bot.store import Database
 from bot.store.models import utcnow
 from bot.store.stranded import stranded_ids
-from handoff.service import DELIVERY_KIND, Deliver
+from handoff.service import Deliver, park_for_redelivery
 
 log = logging.getLogger("botdesk.server")
 GRACE = timedelta(seconds=5)
@@ -60,9 +59,7 @@ async def _send(db: Database, deliver: Deliver, reply: OutboundMessage) -> None:
         await deliver(reply)
     except Exception as exc:  # the channel is down: the outbox retries (OperatorService.redeliver)
         log.warning("recovered answer %s not delivered (%s); retrying later", reply.message_id, exc)
-        async with db.session() as session:
-            await enqueue(session, DELIVERY_KIND, asdict(reply), f"deliver-{reply.message_id}")
-            await session.commit()
+        await park_for_redelivery(db, reply)
 
 
 class StrandedRecovery:

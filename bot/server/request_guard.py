@@ -1,6 +1,6 @@
 """Every HTTP request's body bounded while it is read, and JSON bodies checked before anything parses them.
 
-``BotdeskApp`` (``bot.server.rest_lane``) puts every HTTP request through this guard
+``BotdeskApp`` (``bot.server.lanes``) puts every HTTP request through this guard
 first, the REST webhook's lane included, before FastAPI's stack:
 
 - a body's limit comes from its path: the longest matching prefix of ``server.body_limits``

@@ -8,39 +8,19 @@ so when the database is back the next request simply works: no restart.
 
 from __future__ import annotations
 
-import logging
-import time
-
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot.server.deps import NO_DATABASE
 from bot.store import InputRejected, MessageTooLong, StoreError
+from bot.store.errors import NO_DATABASE, log_outage
 
-log = logging.getLogger("botdesk.server")
 RETRY_AFTER_SECONDS = 5
-LOG_EVERY_SECONDS = 10.0
-
-
-class _Quiet:
-    """One log line per outage window, not one per request."""
-
-    last = 0.0
-
-
-def log_outage(method: str, path: str, exc: BaseException) -> None:
-    """Log a database outage a request ran into: once per ``LOG_EVERY_SECONDS``, its first line."""
-    now = time.monotonic()
-    if now - _Quiet.last > LOG_EVERY_SECONDS:
-        _Quiet.last = now
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        log.error("database unavailable during %s %s: %s", method, path, first[:1])
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log_outage(request.method, request.url.path, exc)
+    log_outage(f"{request.method} {request.url.path}", exc)
     return JSONResponse(
         {"detail": NO_DATABASE}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )

@@ -50,6 +50,16 @@ def _identity_lookup(channel: str, external_id: str) -> Any:
     )
 
 
+async def customer_of(session: AsyncSession, channel: str, external_id: str) -> int | None:
+    """The id of the customer behind a channel sender, None for a sender never seen."""
+    found: int | None = await session.scalar(
+        select(ChannelIdentity.customer_id).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+        )
+    )
+    return found
+
+
 async def link_identity(
     session: AsyncSession,
     customer: Customer,

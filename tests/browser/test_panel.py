@@ -413,7 +413,7 @@ async def telegram_customer_leaves_her_number(server: LiveServer) -> None:
     project, pipeline = options.project, options.pipeline
     async with Database.open(server.database_url) as db:
         service = ConversationService(
-            project.config, db, lambda: pipeline, project.engine(seed=0), clock=Clock()
+            project.config, db.turns, lambda: pipeline, project.engine(seed=0), clock=Clock()
         )
         profile = {"first_name": "Вера", "last_name": "Викторовна"}
         for number, text in enumerate(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.telegram.fake_telegram import FakeTelegram
 from tests.server.conftest import clock, make_app, serve, sqlite_url  # noqa: F401  (fixtures)
 
 SECRET = "test-webhook-secret_123"

@@ -349,8 +349,11 @@ def test_custom_payloads_reach_the_rest_answer() -> None:
     from bot.messages import OutboundMessage
 
     message = OutboundMessage("rest", "u1", 1, "", "bot", "Bot", custom={"kind": "card"}, attachment="a.pdf")
-    item = to_rasa(message)
-    assert item["custom"] == {"kind": "card"} and item["attachment"] == "a.pdf"
+    items = to_rasa(message)  # as Rasa's CollectingOutputChannel: each an item of its own
+    assert [{k: v for k, v in item.items() if k in ("custom", "attachment")} for item in items] == [
+        {"custom": {"kind": "card"}},
+        {"attachment": "a.pdf"},
+    ]
 
 
 def test_custom_mapping_actions_slot_mapping_validation_and_pause(

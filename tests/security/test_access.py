@@ -47,6 +47,7 @@ PUBLIC = frozenset(
         ("POST", "/api/login"),
         ("GET", "/panel/login"),
         ("POST", "/panel/login"),
+        ("GET", "/webhooks/rest/"),  # Rasa's REST channel check: {"status": "ok"}
         ("POST", "/webhooks/rest/webhook"),  # customers (Rasa REST channel)
         ("GET", "/webhooks/rest/messages"),  # customers poll their own sender id
         ("POST", "/webhooks/telegram"),  # Telegram, with the secret token header

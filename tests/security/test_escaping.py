@@ -16,8 +16,9 @@ from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from starlette.testclient import TestClient
 
-from bot.server.routes import api_auth, panel, webchat
-from bot.transcripts import Line, render
+from bot.channels.webchat import channel as webchat
+from bot.channels.webchat.transcripts import Line, render
+from bot.server.routes import api_auth, panel
 from tests.conftest import REPO
 from tests.server.conftest import AppFactory
 

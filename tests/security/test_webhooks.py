@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.project import Project
 from bot.store import Message
 from tests.channels.conftest import SECRET
-from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.telegram.fake_telegram import FakeTelegram
 from tests.server.conftest import AppFactory, project_with, serve, state_of
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"

@@ -1,435 +1,133 @@
-"""The Telegram channel on python-telegram-bot's Application, in the server's event loop.
+"""The Telegram channel as a botdesk channel: the webhook route, start/stop, sending, files.
 
-In: PTB's handlers answer "is this mine?" (``/start``, a message or its edit, a button
-press, the bot blocked or unblocked) and hand botdesk an ``InboundMessage``; the
-conversation service stores it first, then the bot's replies go back to the chat.
-Out: ``send`` is the ``OutputChannel`` the ``ChannelRouter`` calls for operator and
-system messages. Flood limits (429) are waited out and retried; a customer who blocked
-the bot (403) is marked unreachable and the message stays stored, without retries; any
-other failure parks the message in the outbox and the operator service redelivers it.
-
-Polling (default) asks Telegram for updates; webhook mode lets Telegram POST them to
-``/webhooks/telegram`` (``process``), where an update that could not be stored is
-answered with an error so that Telegram sends it again.
+It runs when ``TELEGRAM_BOT_TOKEN`` is set (docs/telegram.md): in polling mode (default)
+one process asks Telegram for updates; in webhook mode Telegram POSTs them to
+``/webhooks/telegram``, which checks ``X-Telegram-Bot-Api-Secret-Token`` on every update
+(403 on a mismatch) and answers only once the update is stored: an update that could not
+be stored gets a 503, and Telegram sends it again later (stored once: by its message id).
+The Bot API itself is ``TelegramBot``'s (``client``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import hmac
 import logging
-import time
-import warnings
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import ClassVar
 
-from sqlalchemy import select
-from telegram import Bot, ChatMember, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
-from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
+from fastapi import APIRouter, HTTPException, Request
+from telegram.error import BadRequest, TelegramError
 
-from bot.channels.telegram.inbound import CHANNEL, contact_phone, is_own_contact, profile_of, to_inbound
-from bot.channels.telegram.outbound import SHARE_CONTACT, KeyboardStyle, render
-from bot.conversation import ConversationService, Handled
-from bot.errors import BotdeskError, ConfigError
-from bot.messages import InboundMessage, OutboundMessage
-from bot.settings import TelegramChannelSettings
-from bot.store import (
-    ChannelIdentity,
-    Database,
-    InputRejected,
-    StoreError,
-    enqueue,
-    remember_contact,
-    set_reachable,
+from bot.channels.base import (
+    Capabilities,
+    Channel,
+    ChannelContext,
+    ChannelHttp,
+    ChannelOptions,
+    ChannelUnavailable,
+    FileGone,
 )
+from bot.channels.registry import register_channel
+from bot.channels.telegram.client import TelegramBot, UpdateNotStored
+from bot.channels.telegram.env import telegram_options
+from bot.channels.telegram.inbound import CHANNEL
+from bot.channels.telegram.options import TelegramSettings
+from bot.json_input import JsonInputError, parse_json_input
+from bot.messages import OutboundMessage
+from bot.settings import BotdeskConfig
+from bot.store.errors import NO_DATABASE
 
 log = logging.getLogger("botdesk.channels.telegram")
-T = TypeVar("T")
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-DELIVERY_KIND = "channel.message"  # handoff.service redelivers these through the ChannelRouter
-MAX_FLOOD_WAIT = 30.0  # a longer retry_after parks the message for redelivery instead of holding it
-STORE_RETRIES = (0.5, 1, 2, 4, 8, 15, 30)  # polling: a store that is down gets about a minute
-START_RETRY_SECONDS = 10.0
-REMEMBERED_CHATS = 10_000
-Handle = Callable[[Handled, float], None]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 256 * 1024  # the body limit of WEBHOOK_PATH (the server's request guard)
+WEBHOOK_PATH = "/webhooks/telegram"
 
 
-class UpdateNotStored(BotdeskError):
-    """A webhook update that could not be stored: Telegram must send it again."""
-
-
-@dataclass(frozen=True)
-class TelegramOptions:
-    """Where and how to reach the Bot API (from the environment; see ``bot.channels.telegram.env``)."""
-
-    token: str
-    base_url: str
-    base_file_url: str
-    webhook_secret: str
-
-
-def retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # int today, timedelta in PTB's next major version
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class TokenRedactor(logging.Filter):
-    """httpx logs every request URL, and Bot API URLs contain the token: never let it into a log."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<TELEGRAM_BOT_TOKEN>"), None
-        return True
-
-
-class TelegramChannel:
-    """Customers in Telegram: receives their updates, sends botdesk's messages to their chats."""
+@register_channel
+class TelegramChannel(Channel):
+    """Customers in Telegram (see the module docstring)."""
 
     name = CHANNEL
+    Options = TelegramSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        push=True, buttons=True, files=True, typing=True, max_text_chars=4096
+    )
 
-    def __init__(
-        self,
-        settings: TelegramChannelSettings,
-        options: TelegramOptions,
-        conversations: ConversationService,
-        db: Database,
-        *,
-        language: str = "ru",
-        on_handled: Handle | None = None,
-    ) -> None:
-        self.settings = settings
-        self.options = options
-        self.conversations = conversations
-        self.db = db
-        self.on_handled = on_handled
-        self.style: KeyboardStyle = settings.keyboard
-        self.share_contact = settings.share_contact_button or SHARE_CONTACT.get(language, SHARE_CONTACT["en"])
-        self.webhook = settings.mode == "webhook"
-        # Our own connection pools, so that they are closed even when the start fails.
-        self._requests = (
-            HTTPXRequest(connection_pool_size=16),
-            HTTPXRequest(read_timeout=settings.poll_timeout_seconds + 10),
-        )
-        builder = (
-            Application.builder()
-            .token(options.token)
-            .base_url(options.base_url)
-            .base_file_url(options.base_file_url)
-            .concurrent_updates(64)  # one customer's turns stay in order: the service locks per sender
-            .request(self._requests[0])
-            .get_updates_request(self._requests[1])
-        )
-        if self.webhook:
-            builder = builder.updater(None)  # Telegram POSTs updates to our route instead
-        self.application = builder.build()
-        self.application.add_handler(
-            CommandHandler("start", self._on_start, filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE)
-        )
-        self.application.add_handler(
-            MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGES, self._on_message)
-        )
-        self.application.add_handler(CallbackQueryHandler(self._on_button))
-        self.application.add_handler(ChatMemberHandler(self._on_member, ChatMemberHandler.MY_CHAT_MEMBER))
-        self.application.add_error_handler(self._on_error)
-        self._failed: set[int] = set()
-        self._keyboards: OrderedDict[str, dict[str, str]] = OrderedDict()  # chat -> reply keyboard shown
-        self._redactor = TokenRedactor(options.token)
-        self._starting: asyncio.Task[None] | None = None
-        self.started = False
+    def __init__(self, options: ChannelOptions, config: BotdeskConfig) -> None:
+        super().__init__(options, config)
+        assert isinstance(options, TelegramSettings)
+        self.settings = options
+        self.bot: TelegramBot | None = None
 
-    @property
-    def bot(self) -> Bot:
-        return self.application.bot
-
-    # ---- life cycle ----------------------------------------------------------------------
-    async def start(self) -> None:
-        """Start receiving; a bad token is a ConfigError, an unreachable API is retried in the background."""
-        logging.getLogger("httpx").addFilter(self._redactor)
-        try:
-            await self._start_once()
-        except InvalidToken:
-            await self.stop()
-            raise ConfigError(
-                "Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): copy the token from @BotFather again"
-            ) from None
-        except TelegramError as exc:
-            log.error(
-                "Telegram is not reachable at start (%s); retrying every %g s", exc, START_RETRY_SECONDS
-            )
-            self._starting = asyncio.create_task(self._keep_starting(), name="botdesk-telegram-start")
-
-    async def _start_once(self) -> None:
-        if not self.application.running:
-            await self.application.initialize()  # getMe: checks the token
-            await self.application.start()
-        if self.webhook:
-            assert self.settings.webhook_url is not None
-            await self._call(
-                self.bot.set_webhook,
-                url=self.settings.webhook_url,
-                secret_token=self.options.webhook_secret,
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=self.settings.drop_pending_updates,
-            )
-        else:
-            assert self.application.updater is not None
-            await self.application.updater.start_polling(
-                timeout=timedelta(seconds=self.settings.poll_timeout_seconds),
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=self.settings.drop_pending_updates,
-                error_callback=self._on_polling_error,
-            )
-        self.started = True
-        log.info(
-            "Telegram bot @%s connected (%s)",
-            self.bot.username,
-            f"webhook {self.settings.webhook_url}" if self.webhook else "long polling",
-        )
-
-    async def _keep_starting(self) -> None:
-        while True:
-            await asyncio.sleep(START_RETRY_SECONDS)
-            try:
-                await self._start_once()
-            except InvalidToken:
-                log.error("Telegram refused TELEGRAM_BOT_TOKEN: the Telegram channel stays off")
-                return
-            except TelegramError as exc:
-                log.warning("Telegram still not reachable (%s)", exc)
-            else:
-                return
+    async def start(self, context: ChannelContext) -> bool:
+        """Connect when ``TELEGRAM_BOT_TOKEN`` is set; a token Telegram refuses is a ConfigError."""
+        credentials = telegram_options()
+        if credentials is None:
+            return False
+        bot = TelegramBot(self.settings, credentials, context)
+        await bot.start()
+        self.bot = bot
+        await super().start(context)
+        return True
 
     async def stop(self) -> None:
-        """Stop fetching, finish the updates in hand, close the connections (the webhook stays set)."""
-        if self._starting is not None:
-            self._starting.cancel()
-            await asyncio.gather(self._starting, return_exceptions=True)
-        updater = self.application.updater
-        try:
-            if updater is not None and updater.running:
-                await updater.stop()
-            if self.application.running:
-                await self.application.stop()
-            await self.application.shutdown()
-        except TelegramError as exc:
-            log.warning("Telegram channel did not stop cleanly: %s", exc)
-        finally:
-            for request in self._requests:
-                await request.shutdown()
-            self.started = False
-            logging.getLogger("httpx").removeFilter(self._redactor)
-
-    def _on_polling_error(self, exc: TelegramError) -> None:
-        log.warning("polling Telegram failed (%s); trying again", exc)
-
-    # ---- webhook -------------------------------------------------------------------------
-    async def process(self, data: dict[str, Any]) -> None:
-        """Handle one update Telegram POSTed; UpdateNotStored when Telegram should send it again."""
-        update = Update.de_json(data, self.bot)
-        await self.application.process_update(update)
-        if update.update_id in self._failed:
-            self._failed.discard(update.update_id)
-            raise UpdateNotStored(f"update {update.update_id} was not stored")
-
-    # ---- inbound ---------------------------------------------------------------------------
-    async def _on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/start: greet and introduce the bot, as a greeting would."""
-        message = update.effective_message
-        if message is None:
-            return
-        greet = "/greet" if "greet" in self.conversations.pipeline().intents else "/start"
-        inbound = to_inbound(message, text=greet)
-        if inbound is not None:
-            await self._consume(update, inbound)
-
-    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None:
-            return
-        edited = update.edited_message is not None
-        if edited and self.settings.edited_messages == "ignore":
-            log.info("edited Telegram message %s ignored (channels.telegram.edited_messages)", message.id)
-            return
-        payload = None
-        if message.text and not edited:  # a reply-keyboard button sends its title: take its payload
-            payload = self._keyboards.get(str(message.chat_id), {}).get(message.text)
-        inbound = to_inbound(message, edited=edited, text=payload)
-        if inbound is None:
-            return
-        phone = contact_phone(message.contact) if message.contact and is_own_contact(message) else None
-        await self._consume(update, inbound, phone=phone)
-
-    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A pressed inline button: stop the spinner, take the keyboard away, the payload goes in."""
-        query = update.callback_query
-        if query is None:
-            return
-        with contextlib.suppress(TelegramError):
-            await self._call(query.answer)
-        if query.message is not None and query.message.is_accessible:
-            with contextlib.suppress(TelegramError):  # too old to edit, say: the press still counts
-                await self._call(query.edit_message_reply_markup, reply_markup=None)
-        if not query.data:
-            return
-        inbound = InboundMessage(
-            channel=CHANNEL,
-            sender_id=str(query.from_user.id),
-            text=query.data[:64],
-            message_id=f"button:{query.id}",
-            profile=profile_of(query.from_user),
-        )
-        await self._consume(update, inbound)
-
-    async def _on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The customer blocked (or unblocked) the bot: Telegram tells us before a send fails."""
-        change = update.my_chat_member
-        if change is None or change.chat.type != "private":
-            return
-        reachable = change.new_chat_member.status != ChatMember.BANNED
-        async with self.db.session() as session:
-            if await set_reachable(session, CHANNEL, str(change.chat.id), reachable):
-                await session.commit()
-        log.info("Telegram chat %s %s the bot", change.chat.id, "unblocked" if reachable else "blocked")
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("Telegram update not handled: %r", context.error, exc_info=context.error)
-
-    async def _consume(self, update: Update, inbound: InboundMessage, *, phone: str | None = None) -> None:
-        started = time.perf_counter()
-        try:
-            handled = await self._handle(inbound)
-        except InputRejected as exc:
-            log.info("Telegram message from %s refused: %s", inbound.sender_id, exc)
-            return
-        except BaseException:
-            self._failed.add(update.update_id)  # webhook: answered with an error, sent again
-            raise
-        if phone is not None:
-            await self._remember_phone(inbound.sender_id, phone)
-        for reply in handled.replies:
-            await self.deliver(reply)
-        if self.on_handled is not None:
-            self.on_handled(handled, time.perf_counter() - started)
-
-    async def _handle(self, inbound: InboundMessage) -> Handled:
-        """Store and answer; polling retries a store that is down (nobody else would)."""
-        delays = () if self.webhook else STORE_RETRIES
-        for delay in delays:
-            try:
-                return await self.conversations.handle(inbound)
-            except StoreError as exc:
-                log.warning("Telegram message from %s not stored yet (%s); retrying", inbound.sender_id, exc)
-                await asyncio.sleep(delay)
-        return await self.conversations.handle(inbound)
-
-    async def _remember_phone(self, sender_id: str, phone: str) -> None:
-        """The customer's own number, verified by Telegram (a contact the user shared of themselves).
-
-        Known from now on; the same verified number elsewhere is the same person (merged),
-        a typed one only a suggestion for operators (``bot.store.customers.remember_contact``).
-        """
-        async with self.db.session() as session:
-            customer_id = await session.scalar(
-                select(ChannelIdentity.customer_id).where(
-                    ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == sender_id
-                )
-            )
-            if customer_id is not None:
-                await remember_contact(session, customer_id, phone=phone, verified=True)
-                await session.commit()
-
-    # ---- outbound --------------------------------------------------------------------------
-    async def deliver(self, message: OutboundMessage) -> None:
-        """Send a reply now, or park it in the outbox for the operator service to redeliver."""
-        try:
-            await self.send(message)
-        except Exception as exc:
-            log.warning("Telegram message %s not sent (%s); retrying later", message.message_id, exc)
-            async with self.db.session() as session:
-                await enqueue(session, DELIVERY_KIND, asdict(message), f"deliver-{message.message_id}")
-                await session.commit()
+        """The updates in hand are handled while the store is still open."""
+        if self.bot is not None:
+            await self.bot.stop()
+            self.bot = None
+        await super().stop()
 
     async def send(self, message: OutboundMessage) -> None:
-        """OutputChannel: every part of the message to the customer's chat, labelled."""
-        chat = message.recipient_id
-        if not chat.lstrip("-").isdigit():
-            log.error("message %s has no Telegram chat to go to (%r)", message.message_id, chat)
-            return
-        ask_contact = self.share_contact if message.response in self.settings.contact_responses else None
-        parts = render(message, self.style, ask_contact=ask_contact, remove_keyboard=chat in self._keyboards)
-        try:
-            for part in parts:
-                await self._call(
-                    self.bot.send_message, chat_id=int(chat), text=part.text, reply_markup=part.markup
-                )
-                self._keyboard_shown(chat, part.markup, message.buttons)
-            if message.image:
-                await self._call(self.bot.send_photo, chat_id=int(chat), photo=message.image)
-        except Forbidden as exc:  # blocked by the user, or the account is gone: nobody to retry for
-            await self._unreachable(chat, message, exc)
-        except BadRequest as exc:
-            if "chat not found" not in str(exc).lower():
-                raise
-            await self._unreachable(chat, message, exc)
+        if self.bot is None:
+            raise ChannelUnavailable("the Telegram channel is not connected")
+        await self.bot.send(message)
 
-    def _keyboard_shown(self, chat: str, markup: object, buttons: list[dict[str, Any]]) -> None:
-        """Remember reply keyboards: to take them away later and to map a title back to its payload."""
-        if isinstance(markup, ReplyKeyboardMarkup):
-            titles = {str(b.get("title") or "").strip()[:100]: str(b.get("payload") or "") for b in buttons}
-            self._keyboards[chat] = {t: p for t, p in titles.items() if t and p}
-            self._keyboards.move_to_end(chat)
-            while len(self._keyboards) > REMEMBERED_CHATS:
-                self._keyboards.popitem(last=False)
-        elif isinstance(markup, ReplyKeyboardRemove):
-            self._keyboards.pop(chat, None)
-
-    async def _unreachable(self, chat: str, message: OutboundMessage, exc: TelegramError) -> None:
-        log.warning(
-            "Telegram chat %s is unreachable (%s): message %s stays stored", chat, exc, message.message_id
-        )
-        async with self.db.session() as session:
-            await set_reachable(session, CHANNEL, chat, False)
-            await session.commit()
-
-    async def _call(self, method: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
-        """One Bot API call; a flood limit (429) is waited out and the call repeated."""
-        attempt = 0
-        while True:
-            try:
-                return await method(**kwargs)
-            except RetryAfter as exc:
-                wait = retry_seconds(exc)
-                attempt += 1
-                if attempt > self.settings.flood_retries or wait > MAX_FLOOD_WAIT:
-                    raise
-                log.warning("Telegram flood limit: waiting %g s before trying again", wait)
-                await asyncio.sleep(wait)
-
-    # ---- files -----------------------------------------------------------------------------
     async def file_url(self, file_id: str) -> str:
-        """Where to download a customer's file; the URL holds the token: never show it to anyone."""
-        file = await self._call(self.bot.get_file, file_id=file_id)
-        if not file.file_path:
-            raise BadRequest("Telegram gave no path for the file")
-        return file.file_path
+        """Where to download a file a customer sent; the URL holds the token: never show it to anyone."""
+        if self.bot is None:
+            raise ChannelUnavailable("the Telegram channel is not connected (no TELEGRAM_BOT_TOKEN)")
+        try:
+            return await self.bot.file_url(file_id)
+        except BadRequest as exc:
+            raise FileGone(exc.message) from None
+        except TelegramError as exc:
+            raise ChannelUnavailable(exc.message) from None
+
+    def http(self) -> ChannelHttp:
+        router = APIRouter(tags=["telegram channel"])
+        router.add_api_route(
+            WEBHOOK_PATH,
+            self.webhook,
+            methods=["POST"],
+            summary="Telegram's webhook: one update per request, secret token checked",
+            include_in_schema=False,
+        )
+        return ChannelHttp(
+            router, body_limits={WEBHOOK_PATH: MAX_UPDATE_BYTES}, own_json=frozenset({WEBHOOK_PATH})
+        )
+
+    async def webhook(self, request: Request) -> dict[str, bool]:
+        bot = self.bot
+        if bot is None or self.context is None:
+            raise HTTPException(404, "the Telegram channel is not connected (no TELEGRAM_BOT_TOKEN)")
+        if not bot.webhook:
+            raise HTTPException(404, "the Telegram channel runs in polling mode (channels.telegram.mode)")
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), bot.options.webhook_secret.encode()):
+            log.warning("Telegram webhook call with a wrong secret token refused")
+            raise HTTPException(403, f"wrong or missing {SECRET_HEADER}")
+        if not self.context.ready():
+            raise HTTPException(503, NO_DATABASE, headers={"Retry-After": "5"})
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            raise HTTPException(413, f"an update is at most {MAX_UPDATE_BYTES} bytes")
+        try:
+            data = parse_json_input(body)
+        except JsonInputError:
+            raise HTTPException(400, "the body must be a Telegram Update as JSON") from None
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise HTTPException(400, "the body must be a Telegram Update with an integer update_id")
+        try:
+            await bot.process(data)
+        except UpdateNotStored:
+            raise HTTPException(503, NO_DATABASE, headers={"Retry-After": "5"}) from None
+        return {"ok": True}

@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Mapping
 
-from bot.channels.telegram.channel import TelegramOptions
+from bot.channels.telegram.client import TelegramCredentials
 from bot.errors import ConfigError
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -35,7 +35,7 @@ def file_url_for(base_url: str) -> str:
     return base_url.rstrip("/") + "/file/bot"
 
 
-def telegram_options(environ: Mapping[str, str] | None = None) -> TelegramOptions | None:
+def telegram_options(environ: Mapping[str, str] | None = None) -> TelegramCredentials | None:
     """The options from the environment, None without a token; a malformed value is a ConfigError."""
     env = os.environ if environ is None else environ
     token = env.get(TOKEN_ENV, "").strip()
@@ -51,7 +51,7 @@ def telegram_options(environ: Mapping[str, str] | None = None) -> TelegramOption
     secret = env.get(SECRET_ENV, "").strip()
     if secret and not SECRET.match(secret):
         raise ConfigError(f"{SECRET_ENV} may hold only A-Z, a-z, 0-9, _ and -, at most 256 characters")
-    return TelegramOptions(
+    return TelegramCredentials(
         token=token,
         base_url=base_url,
         base_file_url=file_url,

@@ -80,7 +80,7 @@ def event_json(event: Event) -> dict[str, Any]:
 
 async def visible(state: ServerState, login: Login, event: Event) -> bool | None:
     """Forward it (True), skip it (False), or None: the session is over, close the feed."""
-    if event.kind in ("delivery", "account"):  # a customer's copy relayed; a feed's own signal
+    if event.kind in ("delivery", "account", "lead"):  # a customer's copy relayed; a feed's own signal
         return False
     if event.kind != "message":
         return True

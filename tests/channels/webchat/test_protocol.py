@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channels.webchat import (
+from bot.channels.webchat.protocol import (
     MAX_FRAME_CHARS,
     ChatButton,
     ChatText,
@@ -16,17 +16,22 @@ from bot.channels.webchat import (
     RateLimit,
     StatusAsk,
     TranscriptAsk,
-    WebChatChannel,
+    Visitors,
     WebChatError,
     check_visitor_id,
     message_frame,
     parse_frame,
 )
-from bot.channels.widget import describe_hours, page_settings, status
+from bot.channels.webchat.widget import (
+    WebChatOptions,
+    WidgetInvitation,
+    describe_hours,
+    page_settings,
+    status,
+)
 from bot.hours import WorkingHours
 from bot.messages import OutboundMessage
 from bot.project import Project
-from bot.settings import WidgetInvitation, WidgetSettings
 
 VISITOR = "a1b2c3d4e5f6a7b8c9d0"
 
@@ -136,7 +141,7 @@ class FakeSocket:
 
 
 async def test_a_message_reaches_every_open_window_of_the_visitor_only() -> None:
-    channel = WebChatChannel()
+    channel = Visitors()
     tab1, tab2, other = FakeSocket(), FakeSocket(), FakeSocket()
     channel.connect(Connection(VISITOR, tab1.send_text))
     channel.connect(Connection(VISITOR, tab2.send_text))
@@ -147,7 +152,7 @@ async def test_a_message_reaches_every_open_window_of_the_visitor_only() -> None
 
 
 async def test_no_open_window_is_not_a_failure_and_a_dead_socket_is_dropped() -> None:
-    channel = WebChatChannel()
+    channel = Visitors()
     await channel.send(outbound())  # nobody connected: stored, comes with the history later
     dead, alive = FakeSocket(broken=True), FakeSocket()
     channel.connect(Connection(VISITOR, dead.send_text))
@@ -158,7 +163,7 @@ async def test_no_open_window_is_not_a_failure_and_a_dead_socket_is_dropped() ->
 
 
 def test_too_many_windows_per_visitor_are_refused() -> None:
-    channel = WebChatChannel(max_per_visitor=2)
+    channel = Visitors(max_per_visitor=2)
     channel.connect(Connection(VISITOR, FakeSocket().send_text))
     channel.connect(Connection(VISITOR, FakeSocket().send_text))
     with pytest.raises(WebChatError, match="at most 2"):
@@ -174,7 +179,7 @@ def test_the_rate_limit_allows_bursts_then_refills() -> None:
 
 
 def test_page_settings_hide_and_invite_by_url_glob() -> None:
-    widget = WidgetSettings(
+    widget = WebChatOptions(
         hidden_pages=["*/checkout*"],
         invitations=[WidgetInvitation(pattern="*/bikes*", text="Выбираете велосипед?", delay_seconds=3)],
     )
@@ -202,11 +207,11 @@ def test_status_says_when_a_person_answers(trained_ru: Project) -> None:
     config = trained_ru.config  # support daily 09:00-21:00 Moscow
     noon = datetime(2030, 3, 5, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
     late = datetime(2030, 3, 5, 20, 0, tzinfo=UTC)  # 23:00 in Moscow
-    open_now = status(config, noon)
+    open_now = status(config, WebChatOptions(), noon)
     assert open_now["online"] is True
     assert open_now["hours"] == ["ежедневно 09:00–21:00 (по московскому времени)"]
     assert open_now["bot_label"] == "🤖 Бот"
-    closed = status(config, late)
+    closed = status(config, WebChatOptions(), late)
     assert closed["online"] is False
     assert closed["line"] == "Сейчас отвечает только бот; человек ответит завтра в 09:00."
 
@@ -214,7 +219,7 @@ def test_status_says_when_a_person_answers(trained_ru: Project) -> None:
 def test_an_english_bot_gets_an_english_window(en_project: Project) -> None:
     config = en_project.config
     late = datetime(2030, 3, 6, 3, 30, tzinfo=UTC)  # Tuesday 22:30 in New York
-    shown = status(config, late)
+    shown = status(config, WebChatOptions(), late)
     assert shown["title"] == "Chat with us"
     assert shown["language"] == "en"
     assert shown["hours"] == ["Mon–Fri 09:00–21:00, Sat–Sun 10:00–18:00 (America/New_York)"]

@@ -18,14 +18,13 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.widget import title_of
 from bot.errors import BotdeskError
 from bot.mailer import Mailer, MailError
 from bot.settings import BotdeskConfig
-from bot.store import ChannelIdentity, Conversation, Database, Message, Operator, Sender
+from bot.store import Database, Sender
+from bot.store.channel_history import conversation_said, latest_conversation
 
 MAX_LINES = 500
 ADDRESS = re.compile(
@@ -88,40 +87,20 @@ def check_address(address: str, language: str = "ru") -> str:
     return address
 
 
-async def latest_conversation(session: AsyncSession, channel: str, external_id: str) -> int | None:
-    """The customer's most recent conversation on ``channel`` (open or just closed)."""
-    found: int | None = await session.scalar(
-        select(Conversation.id)
-        .join(ChannelIdentity, ChannelIdentity.customer_id == Conversation.customer_id)
-        .where(
-            ChannelIdentity.channel == channel,
-            ChannelIdentity.external_id == external_id,
-            Conversation.channel == channel,
-        )
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
-    return found
-
-
 async def transcript_lines(
     session: AsyncSession, conversation_id: int, bot_label: str, language: str = "ru"
 ) -> list[Line]:
     """The conversation's messages, oldest first, each with who said it (the bot by its label)."""
     texts = TEXTS[language]
-    rows = await session.execute(
-        select(Message, Operator.display_name)
-        .outerjoin(Operator, Operator.id == Message.operator_id)
-        .where(Message.conversation_id == conversation_id, Message.text != "")
-        .order_by(Message.id)
-        .limit(MAX_LINES)
-    )
     lines = []
-    for message, operator in rows.all():
+    for said in await conversation_said(session, conversation_id, MAX_LINES):
+        message = said.message
+        if not message.text:  # blanked: answers given before consent was refused
+            continue
         if message.sender == Sender.CUSTOMER:
             who = texts["you"]
         elif message.sender == Sender.OPERATOR:
-            who = texts["operator"].format(name=operator or "")
+            who = texts["operator"].format(name=said.operator_name or "")
         else:
             who = bot_label
         lines.append(Line(message.created_at, str(message.sender), who, message.text))
@@ -181,8 +160,11 @@ class SlidingLimit:
 class TranscriptService:
     """Builds and sends transcripts; one per server (it keeps the rate limits)."""
 
-    def __init__(self, config: BotdeskConfig, mailer: Mailer | None, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, config: BotdeskConfig, title: str, mailer: Mailer | None, clock: Callable[[], datetime]
+    ) -> None:
         self.config = config
+        self.title = title
         self.mailer = mailer
         self.clock = clock
         per_hour = config.email.per_conversation_per_hour
@@ -214,7 +196,7 @@ class TranscriptService:
         ):
             raise TranscriptError(texts["limit"])
         zone = ZoneInfo(self.config.departments[0].hours.timezone)
-        plain, body = render(lines, title_of(self.config), zone, self.language)
+        plain, body = render(lines, self.title, zone, self.language)
         message = EmailMessage()
         message["To"] = address
         message["Subject"] = self.config.email.subject or texts["subject"]

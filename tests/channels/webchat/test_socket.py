@@ -331,7 +331,7 @@ async def test_allowed_origins_keep_other_sites_out(
 
 def test_the_widget_never_puts_data_into_markup() -> None:
     """Every text reaches the page through textContent: no HTML-parsing sink in the widget."""
-    from bot.server.routes.webchat import STATIC
+    from bot.channels.webchat.channel import STATIC
 
     script = (STATIC / "widget.js").read_text(encoding="utf-8")
     sinks = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function")

@@ -7,10 +7,10 @@ from pydantic import ValidationError
 from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from bot.channels.telegram import split_text, telegram_options
+from bot.channels.telegram.options import TelegramSettings
 from bot.channels.telegram.outbound import MAX_CHARS, render, utf16_len
 from bot.errors import ConfigError
 from bot.messages import OutboundMessage
-from bot.settings import TelegramChannelSettings
 
 TOKEN = "123456:ABC-def_ghi"
 
@@ -93,7 +93,7 @@ def test_malformed_environment_is_a_clear_error(env: dict[str, str], problem: st
 
 def test_webhook_mode_needs_an_https_url() -> None:
     with pytest.raises(ValidationError, match="webhook_url is required"):
-        TelegramChannelSettings(mode="webhook")
+        TelegramSettings(mode="webhook")
     with pytest.raises(ValidationError, match="https"):
-        TelegramChannelSettings(mode="webhook", webhook_url="http://shop.example/webhooks/telegram")
-    assert TelegramChannelSettings(mode="webhook", webhook_url="https://shop.example/webhooks/telegram")
+        TelegramSettings(mode="webhook", webhook_url="http://shop.example/webhooks/telegram")
+    assert TelegramSettings(mode="webhook", webhook_url="https://shop.example/webhooks/telegram")

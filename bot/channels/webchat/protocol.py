@@ -1,16 +1,16 @@
-"""The web chat widget's channel: its WebSocket protocol and the push to open sockets.
+"""The web chat widget's protocol: its WebSocket frames, and the push to a visitor's open sockets.
 
-The widget (``bot/server/static/widget/widget.js``) speaks JSON text frames over
+The widget (``bot/channels/webchat/static/widget.js``) speaks JSON text frames over
 ``/ws/chat?visitor=<id>``; docs/widget.md is the protocol's reference. This module
 parses and checks what a browser sends (nothing from the client is trusted: sizes,
-types, ids and characters are checked here), shapes what the server sends, and reads
-a visitor's history from the store. ``WebChatChannel`` is the ``OutputChannel`` named
-``"web"``: operator and system messages reach every open socket of the visitor; a
-visitor with no open socket gets them with the history on the next connect.
+types, ids and characters are checked here) and shapes what the server sends.
+``Visitors`` keeps every open socket: operator and system messages reach every open
+socket of the visitor; a visitor with no open socket gets them with the history on the
+next connect.
 
 The visitor id is a random string the widget keeps in localStorage: whoever knows it
 reads that visitor's history, so it must be long and random (16 to 64 characters).
-HTTP/WebSocket routes live in ``bot.server.routes.webchat``.
+The routes are the channel's (``bot.channels.webchat.channel``).
 """
 
 from __future__ import annotations
@@ -26,22 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.errors import BotdeskError
 from bot.events import EventBus
 from bot.json_input import JsonInputError, parse_json_input
 from bot.messages import OutboundMessage
-from bot.store import (
-    MAX_MESSAGE_CHARS,
-    ChannelIdentity,
-    Conversation,
-    Message,
-    Operator,
-    Sender,
-    check_text,
-)
+from bot.store import MAX_MESSAGE_CHARS, Sender, check_text
+from bot.store.channel_history import Said
 
 CHANNEL = "web"
 MAX_FRAME_CHARS = 32 * 1024  # a 4096-character message with every character JSON-escaped fits
@@ -186,8 +176,9 @@ def message_frame(message: OutboundMessage, at: datetime | None = None) -> dict[
     return frame
 
 
-def stored_frame(message: Message, bot_label: str, operator: str | None, photo: str | None) -> dict[str, Any]:
+def stored_frame(said: Said, bot_label: str) -> dict[str, Any]:
     """A stored message (any sender) as the widget shows it; buttons are not kept in the store."""
+    message = said.message
     sender = str(message.sender)
     frame: dict[str, Any] = {
         "type": "message",
@@ -205,43 +196,12 @@ def stored_frame(message: Message, bot_label: str, operator: str | None, photo: 
         if message.channel_message_id:
             frame["client_id"] = message.channel_message_id
     elif message.sender == Sender.OPERATOR:
-        frame["sender_name"] = operator or "Оператор"
-        if photo:
-            frame["photo_url"] = photo
+        frame["sender_name"] = said.operator_name or "Оператор"
+        if said.operator_photo:
+            frame["photo_url"] = said.operator_photo
     else:
         frame["sender_name"] = bot_label
     return frame
-
-
-async def history_frames(
-    session: AsyncSession, visitor_id: str, bot_label: str, limit: int = 100
-) -> list[dict[str, Any]]:
-    """The visitor's last ``limit`` messages over all their web conversations, oldest first."""
-    rows = await session.execute(
-        select(Message, Operator.display_name, Operator.photo_url)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .join(ChannelIdentity, ChannelIdentity.customer_id == Conversation.customer_id)
-        .outerjoin(Operator, Operator.id == Message.operator_id)
-        .where(
-            ChannelIdentity.channel == CHANNEL,
-            ChannelIdentity.external_id == visitor_id,
-            Conversation.channel == CHANNEL,
-            Message.text != "",  # answers blanked when consent was refused
-        )
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
-    return [stored_frame(message, bot_label, name, photo) for message, name, photo in reversed(rows.all())]
-
-
-async def stored_inbound(session: AsyncSession, conversation_id: int, client_id: str) -> Message | None:
-    """The customer's message stored under ``client_id`` (to acknowledge a resend)."""
-    found: Message | None = await session.scalar(
-        select(Message).where(
-            Message.conversation_id == conversation_id, Message.channel_message_id == client_id
-        )
-    )
-    return found
 
 
 def error_frame(detail: str, **extra: Any) -> dict[str, Any]:
@@ -292,14 +252,12 @@ class Connection:
         return True
 
 
-class WebChatChannel:
-    """The ``"web"`` output channel: pushes to every open socket of the visitor, never raises.
+class Visitors:
+    """Every open widget socket, by visitor: pushes to all of a visitor's sockets, never raises.
 
     A message for a visitor without an open socket is not a failure: it is stored, and
     the widget receives it with the history when it connects again.
     """
-
-    name = CHANNEL
 
     def __init__(self, max_per_visitor: int = 10) -> None:
         self.max_per_visitor = max_per_visitor

@@ -20,7 +20,7 @@ from bot.project import Project
 from bot.store import ChannelIdentity, Customer, Lead, Message, OutboxItem, Sender
 from bot.store.matches import possible_matches
 from tests.channels.conftest import SECRET
-from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.telegram.fake_telegram import FakeTelegram
 from tests.server.api_helpers import add_operator, logged_in
 from tests.server.conftest import AppFactory, project_with, serve, state_of
 
@@ -369,5 +369,8 @@ async def test_without_a_token_there_is_no_telegram(
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     app = make_app()
     async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as client:
-        assert state_of(app).telegram is None and state_of(app).router.get("telegram") is None
+        assert (
+            "telegram" not in [c.name for c in state_of(app).channels]
+            and state_of(app).router.get("telegram") is None
+        )
         assert (await client.post("/webhooks/telegram", json={"update_id": 1})).status_code == 404

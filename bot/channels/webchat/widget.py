@@ -1,20 +1,25 @@
 """What the widget shows on a page: hidden or not, which invitation, and who is on duty.
 
-The shop configures it in config.yml's ``widget:`` section (hidden pages and
-invitations by URL glob) and ``departments:`` (working hours). The server matches the
-globs, so the widget's JavaScript never has to, and the hours line is computed from the
-same ``WorkingHours`` the dialogue uses for "a person answers from 9:00".
+The shop configures it in config.yml's ``channels.web`` section (``WebChatOptions``:
+hidden pages and invitations by URL glob; the older top-level ``widget:`` section means
+the same) and ``departments:`` (working hours). The server matches the globs, so the
+widget's JavaScript never has to, and the hours line is computed from the same
+``WorkingHours`` the dialogue uses for "a person answers from 9:00".
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.channels.base import ChannelOptions
 from bot.hours import DAYS, WorkingHours, describe_opening
-from bot.settings import BotdeskConfig, WidgetSettings
+from bot.settings import BotdeskConfig
 
 DAY_NAMES = {
     "ru": ("пн", "вт", "ср", "чт", "пт", "сб", "вс"),
@@ -40,9 +45,45 @@ WORDS = {
 }
 
 
-def title_of(config: BotdeskConfig) -> str:
-    """The window's heading: ``widget.title``, else a plain one in the bot's language."""
-    return config.widget.title or ("Чат с магазином" if config.language == "ru" else "Chat with us")
+class WidgetInvitation(BaseModel):
+    """A proactive line shown beside the chat button on matching pages, once per visitor."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pattern: str = Field(min_length=1, max_length=500, description="URL glob, e.g. '*/bikes*'")
+    text: str = Field(min_length=1, max_length=300, description="e.g. 'Выбираете велосипед? Спросите нас'")
+    delay_seconds: float = Field(default=15, ge=0, le=3600)
+
+
+class WebChatOptions(ChannelOptions):
+    """The web chat widget (``channels.web``, or the older ``widget:``): a <script> tag on the pages."""
+
+    title: str | None = Field(
+        default=None, min_length=1, max_length=100, description="The window's heading; default by language"
+    )
+    hidden_pages: list[str] = Field(
+        default_factory=list, description="URL globs where the widget stays hidden, e.g. '*/checkout*'"
+    )
+    invitations: list[WidgetInvitation] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Sites that may embed the widget (scheme://host[:port]); empty: any site",
+    )
+    messages_per_minute: int = Field(default=30, ge=1, le=600, description="Per visitor connection")
+    history_limit: int = Field(default=100, ge=1, le=500, description="Messages shown again on reload")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.match(r"^https?://[^/\s]+$", origin):
+                raise ValueError(f"expected an origin like https://shop.example (no path), got {origin!r}")
+        return [origin.lower() for origin in value]
+
+
+def title_of(options: WebChatOptions, language: str) -> str:
+    """The window's heading: ``title``, else a plain one in the bot's language."""
+    return options.title or ("Чат с магазином" if language == "ru" else "Chat with us")
 
 
 def matches(url: str, pattern: str) -> bool:
@@ -50,7 +91,7 @@ def matches(url: str, pattern: str) -> bool:
     return fnmatchcase(url.lower(), pattern.lower())
 
 
-def page_settings(widget: WidgetSettings, url: str) -> dict[str, Any]:
+def page_settings(widget: WebChatOptions, url: str) -> dict[str, Any]:
     """``{"hidden": bool, "invitation": {id, text, delay_seconds} | None}`` for one page URL."""
     if any(matches(url, pattern) for pattern in widget.hidden_pages):
         return {"hidden": True, "invitation": None}
@@ -84,7 +125,7 @@ def describe_hours(hours: WorkingHours, language: str) -> str:
     return f"{', '.join(parts)} ({zone})"
 
 
-def status(config: BotdeskConfig, now: datetime) -> dict[str, Any]:
+def status(config: BotdeskConfig, options: WebChatOptions, now: datetime) -> dict[str, Any]:
     """The window's status frame: is a person on duty, the hours, and the line to show."""
     language = config.language
     words = WORDS.get(language, WORDS["en"])
@@ -110,7 +151,7 @@ def status(config: BotdeskConfig, now: datetime) -> dict[str, Any]:
         "online": online,
         "hours": hours,
         "line": line,
-        "title": title_of(config),
+        "title": title_of(options, language),
         "bot_label": config.bot.label,
         "bot_name": config.bot.name,
         "email": config.email.host is not None,  # whether "send me a copy" can work

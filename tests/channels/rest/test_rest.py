@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from bot.project import Project
-from bot.server.rest_lane import BotdeskApp
+from bot.server.lanes import BotdeskApp
 from bot.store import MAX_MESSAGE_CHARS
 from tests.server.conftest import AppFactory, asgi_client, count_messages, project_with, serve
 
@@ -79,8 +79,8 @@ async def test_the_fastapi_route_answers_as_the_lane_does(make_app: AppFactory) 
     """BotdeskApp serves the webhook in front of FastAPI; the documented route must give the same answers."""
     lane_app = make_app()
     route_app = make_app()
-    assert isinstance(route_app, BotdeskApp) and route_app.rest_lane
-    route_app.rest_lane = False
+    assert isinstance(route_app, BotdeskApp) and ("POST", WEBHOOK) in route_app.lanes
+    route_app.lanes = {}  # the same channel, served by its FastAPI route
     answers: dict[str, list[tuple[int, object]]] = {}
     for name, app in (("lane", lane_app), ("route", route_app)):
         async with asgi_client(app) as client:
@@ -143,3 +143,43 @@ async def test_the_rest_channel_can_be_switched_off(
     async with asgi_client(make_app(project)) as client:
         assert (await client.post(WEBHOOK, json={"sender": "u", "message": "привет"})).status_code == 404
         assert (await client.get("/healthz")).status_code == 200
+
+
+def test_answer_items_are_made_as_rasas_collecting_channel_makes_them() -> None:
+    from bot.channels.rest import to_rasa
+    from bot.messages import OutboundMessage
+
+    buttons = [{"title": "Да", "payload": "/affirm"}]
+    with_buttons = OutboundMessage(
+        "rest", "u1", 1, "Первый.\n\nВторой.", "bot", "🤖 Бот", buttons=buttons, message_id=7
+    )
+    assert [(item["text"], item["buttons"]) for item in to_rasa(with_buttons)] == [
+        ("Первый.\n\nВторой.", buttons)
+    ]
+    paragraphs = OutboundMessage(
+        "rest", "u1", 1, "Первый.\n\nВторой.", "bot", "🤖 Бот", image="https://x/i.png"
+    )
+    items = to_rasa(paragraphs)
+    assert [item.get("text") or item.get("image") for item in items] == [
+        "Первый.",
+        "Второй.",
+        "https://x/i.png",
+    ]
+    assert all(item["recipient_id"] == "u1" and item["sender_name"] == "🤖 Бот" for item in items)
+
+
+async def test_rasa_shells_stream_and_the_channel_check(make_app: AppFactory) -> None:
+    """``rasa shell`` posts with ``?stream=true`` and reads one JSON item a line; GET / answers ok."""
+    async with serve(make_app()) as (base, _), httpx.AsyncClient(base_url=base) as client:
+        assert (await client.get("/webhooks/rest/")).json() == {"status": "ok"}
+        plain = await client.post(WEBHOOK, json={"sender": "shell-1", "message": "сколько стоит доставка?"})
+        streamed = await client.post(
+            f"{WEBHOOK}?stream=true", json={"sender": "shell-2", "message": "сколько стоит доставка?"}
+        )
+        refused = await client.post(f"{WEBHOOK}?stream=true", json={"sender": "shell-3"})
+    assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
+    lines = [json.loads(line) for line in streamed.text.splitlines() if line]
+    assert len(lines) == len(plain.json()) >= 2  # the same turn (the responses' variants are random)
+    assert "доставк" in lines[1]["text"].lower() and lines[0]["text"].startswith("Здравствуйте")
+    assert all(item["recipient_id"] == "shell-2" for item in lines)
+    assert refused.status_code == 422 and "message" in refused.json()["detail"]
