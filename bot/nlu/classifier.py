@@ -45,6 +45,10 @@ class LinearIntentOptions(ComponentOptions):
     """Folds of the out-of-fold scores the temperature is fitted on (fewer than 2: none)."""
     max_iter: int = 5000
     ranking_length: int = RANKING_LENGTH
+    shipped_share: float = 3.0
+    """Examples that ship with botdesk (the general off-topic set) weigh together at most
+    this many times a median intent of the bot's own: a bot with 5 examples per intent is
+    not drowned by hundreds of off-topic lines."""
     random_state: int = 42
 
 
@@ -60,6 +64,7 @@ class LinearIntentClassifier(Component):
         self._coef_t: NDArray[np.float32] = np.zeros((0, 0), dtype=np.float32)
         self._intercept: NDArray[np.float64] = np.zeros(0)
         self._temperature = DEFAULT_SCALE
+        self._weights: NDArray[np.float64] | None = None
 
     def _estimator(self) -> LinearSVC | LogisticRegression:
         from sklearn.linear_model import LogisticRegression
@@ -75,7 +80,7 @@ class LinearIntentClassifier(Component):
         )
 
     def _fit(
-        self, features: sp.csr_matrix, labels: NDArray[np.int64]
+        self, features: sp.csr_matrix, labels: NDArray[np.int64], weights: NDArray[np.float64] | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Fit and return (coef [K x D], intercept [K]) over *all* classes."""
         from sklearn.exceptions import ConvergenceWarning
@@ -83,7 +88,7 @@ class LinearIntentClassifier(Component):
         estimator = self._estimator()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(features, labels)
+            estimator.fit(features, labels, sample_weight=weights)
         coef = np.asarray(estimator.coef_, dtype=np.float64)
         intercept = np.asarray(estimator.intercept_, dtype=np.float64)
         present = np.asarray(estimator.classes_)
@@ -104,12 +109,13 @@ class LinearIntentClassifier(Component):
         features = to_csr(messages)
         if len(self.classes) < 2:
             raise ValueError("intent classification needs at least two intents")
+        self._weights = shipped_weights(data, labels, self.options.shipped_share)
         scores = self._out_of_fold_scores(features, labels)
         if scores is not None:
             self._temperature = fit_scale(scores, labels)
             for message, row in zip(messages, softmax(scores * self._temperature), strict=True):
                 self._rank(message, row)  # out-of-fold: what the fallback's threshold is chosen on
-        coef, self._intercept = self._fit(features, labels)
+        coef, self._intercept = self._fit(features, labels, self._weights)
         self._coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)
 
     def _out_of_fold_scores(
@@ -130,7 +136,8 @@ class LinearIntentClassifier(Component):
             splitter = KFold(folds, shuffle=True, random_state=self.options.random_state)
         scores = np.zeros((len(labels), len(self.classes)))
         for train_idx, test_idx in splitter.split(features, labels):
-            coef, intercept = self._fit(features[train_idx], labels[train_idx])
+            weights = None if self._weights is None else self._weights[train_idx]
+            coef, intercept = self._fit(features[train_idx], labels[train_idx], weights)
             fold = features[test_idx] @ coef.T + intercept
             # An intent with fewer examples than folds is missing from some folds' training:
             # that fold's model cannot predict it at all.
@@ -169,6 +176,21 @@ class LinearIntentClassifier(Component):
         self._temperature = float(meta["temperature"])
         self._coef_t = read_array(directory / "coef_t.npy")
         self._intercept = read_array(directory / "intercept.npy")
+
+
+def shipped_weights(
+    data: TrainingData, labels: NDArray[np.int64], share: float
+) -> NDArray[np.float64] | None:
+    """Sample weights that cap the shipped examples' total (None: nothing shipped)."""
+    from bot.nlu.out_of_scope import SOURCE
+
+    shipped = np.array([e.source == SOURCE for e in data.examples], dtype=bool)
+    if not shipped.any() or shipped.all():
+        return None
+    own_counts = np.bincount(labels[~shipped])
+    median = float(np.median(own_counts[own_counts > 0]))
+    weight = min(1.0, share * median / int(shipped.sum()))
+    return np.where(shipped, weight, 1.0)
 
 
 DEFAULT_SCALE = 5.0

@@ -37,7 +37,8 @@ def test_metadata_records_what_the_model_is(ru_project: Project) -> None:
     assert meta["version"] == info.version
     assert meta["fingerprint"]["data"] == ru_project.data.fingerprint()
     assert {"scikit-learn", "numpy", "spacy", "botdesk", "python"} <= set(meta["libraries"])
-    assert len(meta["intents"]) == 22
+    assert len(meta["intents"]) == 23  # the 22 of intents/ and out_of_scope (botdesk's off-topic set)
+    assert "out_of_scope" in meta["intents"]
     assert [p["name"] for p in meta["pipeline"]] == [s.name for s in ru_project.config.pipeline]
 
 
