@@ -25,10 +25,11 @@ from bot.nlu.normalize import (
 )
 from bot.nlu.persist import read_json, write_json
 from bot.nlu.registry import register_component
-from bot.nlu.spelling import Speller
+from bot.nlu.spelling import Speller, english_words
 from bot.nlu.spacy_import import import_spacy
 
 MAX_PARSE_CHARS = 4000
+SPELLED = frozenset({"ru", "en"})
 
 
 class SpacyTokenizerOptions(ComponentOptions):
@@ -60,10 +61,13 @@ class SpacyTokenizer(Component):
         self._speller: Speller | None = None
 
     def _known_word(self, word: str) -> bool:
-        return self._russian and is_russian_word(word)
+        if self._russian:
+            return is_russian_word(word)
+        return self.context.language == "en" and word in english_words()
 
     def _make_speller(self, counts: dict[str, int]) -> Speller | None:
-        if not self.options.typo_correction or not counts:
+        # Only where a dictionary tells real words from typos (ru: pymorphy3, en: symspellpy's).
+        if not self.options.typo_correction or not counts or self.context.language not in SPELLED:
             return None
         return Speller(counts, self._known_word, min_length=self.options.typo_min_length)
 
