@@ -51,9 +51,13 @@ def convert(archive: Path, target: Path, locale_suffix: str = MEMBER_SUFFIX) -> 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("archive", type=Path, help="amazon-massive-dataset-1.0.tar.gz or 1.1")
-    parser.add_argument("target", type=Path, help="folder for train/valid/test.jsonl, e.g. ../shared/datasets/massive_ru")
+    parser.add_argument(
+        "target", type=Path, help="folder for train/valid/test.jsonl, e.g. ../shared/datasets/massive_ru"
+    )
     args = parser.parse_args()
     counts = convert(args.archive, args.target)
     print(", ".join(f"{split}: {n}" for split, n in counts.items()))

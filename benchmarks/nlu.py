@@ -135,7 +135,9 @@ def run_external(name: str, directory: Path, variant: str = "sparse") -> Row:
         print(f"  {name} [{variant}] {step}{where}, {elapsed:.0f} s", file=sys.stderr, flush=True)
 
     language = "ru" if name in RUSSIAN else "en"
-    predictions, seconds, pipeline = train_and_predict(language, PIPELINES[variant](), train, splits, progress)
+    predictions, seconds, pipeline = train_and_predict(
+        language, PIPELINES[variant](), train, splits, progress
+    )
     threshold = best_accuracy_threshold(predictions[1]) if len(predictions) > 1 else 0.0
     result = summarise(name, predictions[0], threshold, seconds)
     progress("parse latency", 0, 0)

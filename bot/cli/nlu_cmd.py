@@ -81,11 +81,15 @@ def evaluate(
     ] = None,
     holdout: Annotated[
         float | None,
-        typer.Option(help="Hold this share of the project's data out (stratified) and test on it.", min=0.05, max=0.5),
+        typer.Option(
+            help="Hold this share of the project's data out (stratified) and test on it.", min=0.05, max=0.5
+        ),
     ] = None,
     threshold: Annotated[
         float | None,
-        typer.Option(help="A fixed fallback threshold; default: the one the pipeline chose.", min=0.0, max=1.0),
+        typer.Option(
+            help="A fixed fallback threshold; default: the one the pipeline chose.", min=0.0, max=1.0
+        ),
     ] = None,
     language: Annotated[
         str | None, typer.Option(help="Language for external data without a project (ru/en).")
@@ -129,9 +133,7 @@ def evaluate(
             assert project is not None
             train_part, test_part = holdout_split(project.data, holdout)
             test_pairs = [(e.text, e.intent) for e in test_part.examples]
-            predictions, seconds, _ = train_and_predict(
-                lang, specs, [], [test_pairs], step, data=train_part
-            )
+            predictions, seconds, _ = train_and_predict(lang, specs, [], [test_pairs], step, data=train_part)
             mode = f"{holdout:.0%} of the project's data held out (stratified), trained on the rest"
             result = summarise(mode, predictions[0], threshold, seconds, target_precision)
         else:
@@ -151,7 +153,8 @@ def evaluate(
 @nlu_app.command("not-ours")
 def not_ours(
     texts: Annotated[
-        list[str] | None, typer.Argument(help="Messages the shop does not answer; without them, one per line from stdin.")
+        list[str] | None,
+        typer.Argument(help="Messages the shop does not answer; without them, one per line from stdin."),
     ] = None,
     project_dir: ProjectOption = Path("."),
 ) -> None:

@@ -28,8 +28,8 @@ from numpy.typing import NDArray
 
 from bot.errors import DataError
 from bot.nlu.base import FALLBACK_INTENT
-from bot.nlu.fallback import OUT_OF_SCOPE_INTENT, FallbackClassifier
 from bot.nlu.data import TrainingData
+from bot.nlu.fallback import OUT_OF_SCOPE_INTENT, FallbackClassifier
 from bot.nlu.pipeline import Pipeline
 from bot.settings import ComponentSpec
 
@@ -211,7 +211,9 @@ def holdout_split(data: TrainingData, share: float, seed: int = 42) -> tuple[Tra
     counts = Counter(labels)
     rare = sorted(name for name, n in counts.items() if n < 2)
     if rare:
-        raise DataError(f"holding data out needs at least 2 examples per intent; too few in: {', '.join(rare)}")
+        raise DataError(
+            f"holding data out needs at least 2 examples per intent; too few in: {', '.join(rare)}"
+        )
     indexes = np.arange(len(labels))
     train_idx, test_idx = train_test_split(indexes, test_size=share, stratify=labels, random_state=seed)
     return data.subset(sorted(train_idx)), data.subset(sorted(test_idx))

@@ -59,9 +59,7 @@ class FallbackOptions(ComponentOptions):
     bot's language too (bot/nlu/offtopic/); none: only on the bot's own examples."""
 
 
-def fallback_reason(
-    message: Message, options: FallbackOptions, threshold: float | None = None
-) -> str | None:
+def fallback_reason(message: Message, options: FallbackOptions, threshold: float | None = None) -> str | None:
     if not message.ranking:
         return "no_intent"
     top = message.ranking[0]
@@ -84,9 +82,7 @@ def fallback_reason(
     return None
 
 
-def threshold_for_precision(
-    gold: list[str], ranked: list[IntentScore], options: FallbackOptions
-) -> float:
+def threshold_for_precision(gold: list[str], ranked: list[IntentScore], options: FallbackOptions) -> float:
     """The lowest threshold whose answers reach the target precision on out-of-fold rankings."""
     names = np.array([r.name for r in ranked])
     confidence = np.array([r.confidence for r in ranked])
@@ -119,7 +115,9 @@ class FallbackClassifier(Component):
 
     def train(self, messages: list[Message], data: TrainingData) -> None:
         if self.options.threshold is None:
-            ranked = [(e.intent, m.ranking[0]) for e, m in zip(data.examples, messages, strict=True) if m.ranking]
+            ranked = [
+                (e.intent, m.ranking[0]) for e, m in zip(data.examples, messages, strict=True) if m.ranking
+            ]
             if ranked and len(ranked) == len(messages):
                 gold, tops = [g for g, _ in ranked], [t for _, t in ranked]
                 self.threshold = threshold_for_precision(gold, tops, self.options)

@@ -136,8 +136,13 @@ def reliability_picture(evaluation: Evaluation, path: Path) -> None:
         alpha=0.7,
         label="share right",
     )
-    ax.plot([b.mean_confidence for b in bins], [b.accuracy for b in bins], "o-", color="darkred",
-            label="mean confidence vs right")
+    ax.plot(
+        [b.mean_confidence for b in bins],
+        [b.accuracy for b in bins],
+        "o-",
+        color="darkred",
+        label="mean confidence vs right",
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("top confidence")
@@ -159,7 +164,9 @@ def curve_picture(evaluation: Evaluation, path: Path) -> None:
     thresholds = [p.threshold for p in evaluation.curve]
     ax.plot(thresholds, [p.precision for p in evaluation.curve], label="precision of answers given alone")
     ax.plot(thresholds, [p.coverage for p in evaluation.curve], label="coverage (in scope answered)")
-    ax.axvline(evaluation.threshold, color="grey", linestyle="--", label=f"threshold {evaluation.threshold:.2f}")
+    ax.axvline(
+        evaluation.threshold, color="grey", linestyle="--", label=f"threshold {evaluation.threshold:.2f}"
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("fallback threshold")

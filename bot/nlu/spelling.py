@@ -57,7 +57,9 @@ class Speller:
         self.correct: Callable[[str], str] = lru_cache(maxsize=WORDS_REMEMBERED)(self._correct)
 
     @classmethod
-    def from_words(cls, words: Iterable[str], is_known_word: Callable[[str], bool], **options: int) -> Speller:
+    def from_words(
+        cls, words: Iterable[str], is_known_word: Callable[[str], bool], **options: int
+    ) -> Speller:
         counts = Counter(w for w in words if w.isalpha())
         return cls(dict(counts), is_known_word, **options)
 

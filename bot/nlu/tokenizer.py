@@ -25,8 +25,8 @@ from bot.nlu.normalize import (
 )
 from bot.nlu.persist import read_json, write_json
 from bot.nlu.registry import register_component
-from bot.nlu.spelling import Speller, english_words
 from bot.nlu.spacy_import import import_spacy
+from bot.nlu.spelling import Speller, english_words
 
 MAX_PARSE_CHARS = 4000
 SPELLED = frozenset({"ru", "en"})

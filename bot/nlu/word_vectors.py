@@ -115,7 +115,7 @@ class WordVectorsFeaturizer(Component):
         found = [v for v in map(self._vector_of, content) if v is not None]
         if not found:
             return np.zeros(self._dimension)
-        mean = np.mean(found, axis=0, dtype=np.float64)
+        mean: NDArray[np.float64] = np.asarray(np.mean(found, axis=0, dtype=np.float64))
         norm = float(np.linalg.norm(mean))
         return mean * (self.options.weight / norm) if norm > 0 else mean
 
@@ -132,8 +132,11 @@ class WordVectorsFeaturizer(Component):
     def persist(self, directory: Path) -> None:
         write_json(
             directory / "word_vectors.json",
-            {"vectors": self.options.vectors, "source": _source_version(self.options.vectors),
-             "dimension": self._dimension},
+            {
+                "vectors": self.options.vectors,
+                "source": _source_version(self.options.vectors),
+                "dimension": self._dimension,
+            },
         )
         write_array(directory / "probe.npy", self._probe())
 
@@ -141,8 +144,10 @@ class WordVectorsFeaturizer(Component):
         self._open()
         meta = read_json(directory / "word_vectors.json")
         probe = read_array(directory / "probe.npy")
-        if int(meta["dimension"]) != self._dimension or probe.shape != self._probe().shape or not np.allclose(
-            probe, self._probe(), atol=1e-5
+        if (
+            int(meta["dimension"]) != self._dimension
+            or probe.shape != self._probe().shape
+            or not np.allclose(probe, self._probe(), atol=1e-5)
         ):
             raise ModelError(
                 f"the word vectors changed since this model was trained ({meta['source']}); "

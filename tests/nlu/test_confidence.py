@@ -95,6 +95,7 @@ def test_temperature_fits_the_evidence() -> None:
     scores = rng.normal(0, 1, (600, 3))
     scores[np.arange(600), labels] += 1.0
     fitted = fit_scale(scores, labels)
+
     # Sharper or flatter than fitted is worse calibrated (higher log-loss).
     def loss(scale: float) -> float:
         p = softmax(scores * scale)

@@ -39,9 +39,10 @@ def test_the_bots_own_examples_win_over_the_shipped_set() -> None:
     merged = with_offtopic(data, "ru", "out_of_scope")
     texts = [e.text for e in merged.examples if e.intent == "out_of_scope"]
     assert "какая завтра погода" not in texts and len(texts) > 200
-    assert data.examples == TrainingData.from_pairs(
-        [("какая завтра погода", "weather_faq"), ("привет", "greet")]
-    ).examples, "the caller's data is left as it was"
+    assert (
+        data.examples
+        == TrainingData.from_pairs([("какая завтра погода", "weather_faq"), ("привет", "greet")]).examples
+    ), "the caller's data is left as it was"
 
 
 def test_off_topic_is_not_answered_with_an_faq(ru_pipeline: Pipeline) -> None:
@@ -75,8 +76,14 @@ def test_switched_off_there_is_no_out_of_scope_intent(ru_project: Project) -> No
 
 def test_a_small_bot_is_not_drowned_by_the_shipped_set() -> None:
     data = TrainingData.from_pairs(
-        [(t, "refund") for t in ("i want a refund", "refund please", "money back", "return my money", "refund it")]
-        + [(t, "hours") for t in ("when are you open", "opening hours", "are you open now", "hours", "open today")]
+        [
+            (t, "refund")
+            for t in ("i want a refund", "refund please", "money back", "return my money", "refund it")
+        ]
+        + [
+            (t, "hours")
+            for t in ("when are you open", "opening hours", "are you open now", "hours", "open today")
+        ]
     )
     from bot.nlu.defaults import default_pipeline
 
@@ -110,7 +117,9 @@ def test_not_ours_from_the_command_line(ru_project: Project, capsys: pytest.Capt
     code = main(["nlu", "not-ours", "где купить газонокосилку", "--project", str(ru_project.root)])
     assert code == 0
     assert "1 added to out_of_scope" in capsys.readouterr().out
-    assert "где купить газонокосилку" in (ru_project.intents_dir / "out_of_scope.yml").read_text(encoding="utf-8")
+    assert "где купить газонокосилку" in (ru_project.intents_dir / "out_of_scope.yml").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_not_ours_reads_stdin(ru_project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
