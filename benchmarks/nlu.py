@@ -15,9 +15,9 @@ shipped off-topic set off (``out_of_scope_examples: none``); ``sparse+offtopic``
 same with it on (a different protocol, reported as such). ``massive_ru`` (a folder of
 train/valid/test JSON lines made by ``benchmarks/massive_ru.py`` from the MASSIVE
 release, see docs/benchmarks.md) runs with ``language: ru`` when it is there.
-``heldout`` trains the default bot on all its data and tests it on
-``benchmarks/data/default_bot_heldout_ru.jsonl``: new phrasings and off-topic messages
-written apart from the training data, never trained on.
+``heldout`` and ``heldout_test`` train the default bot on all its data and test it on
+``benchmarks/data/default_bot_heldout_ru.jsonl`` and ``default_bot_test_ru.jsonl``: new
+phrasings and off-topic messages written apart from the training data, never trained on.
 With --rasa-url the same test split goes through a running Rasa server
 (`rasa run --enable-api`, trained on the data that --export-rasa writes), side by side.
 """
@@ -54,7 +54,10 @@ from bot.nlu.evaluate import (  # noqa: E402
 )
 
 LATENCY_MESSAGES = 2000
-HELDOUT = REPO / "benchmarks" / "data" / "default_bot_heldout_ru.jsonl"
+HELDOUT = {
+    "heldout": REPO / "benchmarks" / "data" / "default_bot_heldout_ru.jsonl",
+    "heldout_test": REPO / "benchmarks" / "data" / "default_bot_test_ru.jsonl",
+}
 RUSSIAN = {"massive_ru"}
 
 
@@ -200,7 +203,7 @@ def run_default_bot(_directory: Path) -> Row:
     )
 
 
-def run_heldout(_directory: Path) -> Row:
+def run_heldout(name: str) -> Row:
     """The default bot, trained on all its data, on new phrasings it never saw (own held-out set)."""
     from bot.nlu.evaluate import pipeline_threshold
     from bot.project import Project
@@ -211,7 +214,7 @@ def run_heldout(_directory: Path) -> Row:
         shutil.copy2(REPO / "config.yml", root / "config.yml")
         shutil.copytree(REPO / "intents", root / "intents")
         project = Project.open(root)
-        test = load_jsonl(HELDOUT)
+        test = load_jsonl(HELDOUT[name])
         data = project.data
         predictions, seconds, pipeline = train_and_predict(
             project.config.language, project.config.pipeline, [], [test], data=data
@@ -219,7 +222,7 @@ def run_heldout(_directory: Path) -> Row:
         result = summarise("default bot, held-out set", predictions[0], None, seconds)
         p50, p99 = latency(pipeline.parse, [t for t, _ in test] * 10)
     return Row(
-        f"default bot, own held-out set ({sum(g != OOS for _, g in test)} in scope + "
+        f"default bot, {HELDOUT[name].name} ({sum(g != OOS for _, g in test)} in scope + "
         f"{sum(g == OOS for _, g in test)} off-topic)",
         "botdesk",
         result.accuracy,
@@ -289,8 +292,8 @@ def _child(job: Job, queue: Any) -> None:
             row = run_rasa(name, Path(directory), url)
         elif name == "default_bot":
             row = run_default_bot(Path(directory))
-        elif name == "heldout":
-            row = run_heldout(Path(directory))
+        elif name in HELDOUT:
+            row = run_heldout(name)
         else:
             row = run_external(name, Path(directory), variant)
         queue.put(("ok", asdict(row)))
@@ -401,7 +404,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
-    parser.add_argument("--only", default="clinc150,banking77,massive_ru,default_bot,heldout")
+    parser.add_argument("--only", default="clinc150,banking77,massive_ru,default_bot,heldout,heldout_test")
     parser.add_argument(
         "--pipelines",
         default="sparse,embeddings",
@@ -429,11 +432,11 @@ def main() -> int:
     peak_load = 0.0
     for name in args.only.split(","):
         directory = args.datasets / name
-        if name not in ("default_bot", "heldout") and not directory.is_dir():
+        if name != "default_bot" and name not in HELDOUT and not directory.is_dir():
             print(f"skipping {name}: {directory} not found", file=sys.stderr)
             notes.append(f"{name}: skipped, {directory.name}/ not found under the datasets folder.")
             continue
-        for variant in ["sparse"] if name in ("default_bot", "heldout") else variants:
+        for variant in ["sparse"] if name == "default_bot" or name in HELDOUT else variants:
             elapsed = time.perf_counter() - started
             print(f"running {name} [{variant}] ... ({elapsed:.0f} s so far)", file=sys.stderr, flush=True)
             rows.append(run_isolated((name, str(directory), None, variant)))
