@@ -59,14 +59,6 @@ def with_offtopic(data: TrainingData, language: str, intent: str) -> TrainingDat
     return replace(data, examples=[*data.examples, *extra])
 
 
-NOT_OURS_ANSWER = {
-    "ru": "Это вне моей темы: я отвечаю на вопросы о магазине — заказы, доставка, оплата, возвраты. "
-    "Напишите «оператор», и я позову человека.",
-    "en": "That is outside what I can help with: I answer questions about the shop — orders, delivery, "
-    "payment, returns. Type “operator” to talk to a person.",
-}
-
-
 def mark_not_ours(
     intents_dir: Path, texts: Sequence[str] | Iterable[str], language: str, intent: str = "out_of_scope"
 ) -> WriteResult:
@@ -76,12 +68,9 @@ def mark_not_ours(
     language for Rasa exports) is created on first use; texts already in the data are
     skipped, as the editor pages do. Retrain to take effect.
     """
-    from handoff.editor.annotate import IntentFiles  # the editor's YAML writer (keeps comments)
+    # The editor pages' YAML writer (keeps comments) and their answer for this intent.
+    from handoff.editor.annotate import IntentFiles
+    from handoff.editor.annotations import OUT_OF_SCOPE_ANSWER
 
-    files = IntentFiles(intents_dir)
-    where, _ = files.index()
-    lines = list(texts)
-    if intent in where:
-        return files.add_examples(intent, lines)
-    answer = NOT_OURS_ANSWER.get(language, NOT_OURS_ANSWER["en"])
-    return files.add_intent(intent, lines, answer, None)
+    answer = OUT_OF_SCOPE_ANSWER.get(language, OUT_OF_SCOPE_ANSWER["en"])
+    return IntentFiles(intents_dir).add_intent(intent, list(texts), answer, None)
