@@ -1,7 +1,8 @@
 """NLU benchmark: CLINC150 (oos-threshold protocol), Banking77, a Russian intent set and the default bot.
 
-    python benchmarks/nlu.py [--datasets DIR] [--only clinc150,banking77,massive_ru,default_bot,heldout,heldout_test]
-                             [--pipelines sparse,embeddings]
+    python benchmarks/nlu.py [--datasets DIR]
+                             [--only clinc150,banking77,massive_ru,default_bot,heldout,heldout_test]
+                             [--pipelines sparse,sparse+offtopic,sparse+navec,embeddings]
                              [--rasa-url URL_CLINC150] [--rasa-url-banking77 URL]
                              [--export-rasa DIR] [--no-write]
 
@@ -362,8 +363,8 @@ def markdown(rows: list[Row], pipeline: list[dict[str, Any]], notes: list[str]) 
         f"Python {platform.python_version()}, {multiprocessing.cpu_count()} cores, "
         f"{time.strftime('%Y-%m-%d')}.",
         "CLINC150: trained on in-scope train lines, threshold chosen on valid.jsonl (best accuracy with oos "
-        "as a class), reported on test.jsonl. Banking77 (and massive_ru): trained on train.jsonl, reported on "
-        "test.jsonl with no threshold. The default bot: its own pipeline and threshold (chosen at training "
+        "as a class), reported on test.jsonl. Banking77 (and massive_ru): trained on train.jsonl, reported "
+        "on test.jsonl with no threshold. The default bot: its own pipeline and threshold (chosen at training "
         "for 95% precision). Answered and right: in-scope messages the bot answered alone with the right "
         "intent (a fallback counts as wrong); top-1: the top intent, ignoring the threshold; ECE: expected "
         "calibration error of the top confidence (10 bins, oos messages included as wrong). "
