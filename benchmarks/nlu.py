@@ -364,7 +364,8 @@ def markdown(rows: list[Row], pipeline: list[dict[str, Any]], notes: list[str]) 
         f"{time.strftime('%Y-%m-%d')}.",
         "CLINC150: trained on in-scope train lines, threshold chosen on valid.jsonl (best accuracy with oos "
         "as a class), reported on test.jsonl. Banking77 (and massive_ru): trained on train.jsonl, reported "
-        "on test.jsonl with no threshold. The default bot: its own pipeline and threshold (chosen at training "
+        "on test.jsonl with no threshold. The default bot: its own pipeline and threshold (chosen at "
+        "training "
         "for 95% precision). Answered and right: in-scope messages the bot answered alone with the right "
         "intent (a fallback counts as wrong); top-1: the top intent, ignoring the threshold; ECE: expected "
         "calibration error of the top confidence (10 bins, oos messages included as wrong). "
