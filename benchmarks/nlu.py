@@ -407,7 +407,8 @@ def markdown(rows: list[Row], pipeline: list[dict[str, Any]], notes: list[str]) 
         "The held-out sets (benchmarks/data/) are new phrasings and off-topic messages written for this "
         "benchmark apart from the bot's training data and never trained on: default_bot_heldout_ru.jsonl was "
         "looked at while developing (it is a development set now), default_bot_test_ru.jsonl was written "
-        "before the last changes and evaluated once. Rows \"+ shipped off-topic set\" add botdesk's general "
+        "before the last changes and kept for final checks (see the notes below the table for how often). "
+        "Rows \"+ shipped off-topic set\" add botdesk's general "
         "English off-topic set (bot/nlu/offtopic/en.txt) as an out_of_scope class: that is not the "
         "oos-threshold protocol (which trains on in-scope data only) and is shown for what an English bot "
         "gets by default.",
