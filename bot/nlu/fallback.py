@@ -49,7 +49,8 @@ class FallbackOptions(ComponentOptions):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     """A fixed threshold; leave it out to have it chosen for ``target_precision`` at training."""
     target_precision: float = Field(default=0.95, gt=0.0, le=1.0)
-    min_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    min_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Never answer alone when the top intent is more likely wrong than right (calibrated)."""
     max_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
     ambiguity_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     intent_thresholds: dict[str, float] = Field(default_factory=dict)
