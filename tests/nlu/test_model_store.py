@@ -23,7 +23,9 @@ def test_train_then_skip_then_retrain_on_change(ru_project: Project) -> None:
     greet = ru_project.intents_dir / "smalltalk.yml"
     greet.write_text(
         greet.read_text(encoding="utf-8").replace(
-            "- intent: greet\n  examples: |\n", "- intent: greet\n  examples: |\n    - хеллоу всем\n", 1
+            "- intent: greet\n  title: Приветствие\n  examples: |\n",
+            "- intent: greet\n  title: Приветствие\n  examples: |\n    - хеллоу всем\n",
+            1,
         ),
         encoding="utf-8",
     )
