@@ -72,15 +72,17 @@ def test_unknown_component_with_hint(tmp_path: Path) -> None:
 
 
 def test_unknown_component_option(tmp_path: Path) -> None:
-    err = error_for(tmp_path, GOOD.replace("    threshold: 0.4", "    treshold: 0.4"))
-    assert "unknown option 'treshold' for FallbackClassifier" in str(err)
-    assert "did you mean 'threshold'" in str(err)
-    assert err.line == next(i for i, line in enumerate(GOOD.splitlines(), 1) if "threshold: 0.4" in line)
+    err = error_for(tmp_path, GOOD.replace("    target_precision: 0.95", "    target_precison: 0.95"))
+    assert "unknown option 'target_precison' for FallbackClassifier" in str(err)
+    assert "did you mean 'target_precision'" in str(err)
+    assert err.line == next(
+        i for i, line in enumerate(GOOD.splitlines(), 1) if "target_precision: 0.95" in line
+    )
 
 
 def test_component_option_of_wrong_type(tmp_path: Path) -> None:
-    err = error_for(tmp_path, GOOD.replace("threshold: 0.4", "threshold: high"))
-    assert "FallbackClassifier.threshold" in str(err)
+    err = error_for(tmp_path, GOOD.replace("target_precision: 0.95", "target_precision: high"))
+    assert "FallbackClassifier.target_precision" in str(err)
 
 
 def test_secrets_are_refused_in_the_file(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``botdesk nlu parse`` and ``botdesk nlu evaluate``."""
+"""``botdesk nlu parse``, ``botdesk nlu evaluate`` and ``botdesk nlu not-ours``."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from bot.nlu.evaluate import (
     Evaluation,
     best_accuracy_threshold,
     cross_validate,
+    holdout_split,
     summarise,
     train_and_predict,
 )
+from bot.nlu.out_of_scope import mark_not_ours
 from bot.nlu.report import write_report
 from bot.project import Project
 from bot.settings import CONFIG_FILE
@@ -70,9 +72,24 @@ def evaluate(
     train_file: Annotated[
         Path | None, typer.Option("--train", help="External training data (JSON lines).")
     ] = None,
-    test_file: Annotated[Path | None, typer.Option("--test", help="External test data (JSON lines).")] = None,
+    test_file: Annotated[
+        Path | None,
+        typer.Option("--test", help="Test data (JSON lines); without --train the project's data trains."),
+    ] = None,
     valid_file: Annotated[
         Path | None, typer.Option("--valid", help="Validation data: the fallback threshold is chosen here.")
+    ] = None,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            help="Hold this share of the project's data out (stratified) and test on it.", min=0.05, max=0.5
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="A fixed fallback threshold; default: the one the pipeline chose.", min=0.0, max=1.0
+        ),
     ] = None,
     language: Annotated[
         str | None, typer.Option(help="Language for external data without a project (ru/en).")
@@ -82,26 +99,42 @@ def evaluate(
         typer.Option(help="Find the threshold reaching this precision, e.g. 0.95.", min=0.0, max=1.0),
     ] = None,
     report_dir: Annotated[
-        Path, typer.Option("--report", help="Directory for the Markdown report and picture.")
+        Path, typer.Option("--report", help="Directory for the Markdown report and pictures.")
     ] = Path("reports"),
     as_json: JsonOption = False,
 ) -> None:
-    """Measure the NLU: cross-validation, or --train/--test(/--valid) on external data."""
-    if (train_file is None) != (test_file is None):
-        raise ConfigError("--train and --test go together")
-    if valid_file is not None and train_file is None:
-        raise ConfigError("--valid needs --train and --test")
-    specs, lang, threshold, project = _pipeline_for(project_dir, language, external=train_file is not None)
+    """Measure the NLU: cross-validation, a held-out share, or --train/--test(/--valid) data."""
+    if valid_file is not None and test_file is None:
+        raise ConfigError("--valid needs --test")
+    if train_file is not None and test_file is None:
+        raise ConfigError("--train needs --test")
+    if holdout is not None and test_file is not None:
+        raise ConfigError("--holdout tests on the project's own data: leave out --test")
+    specs, lang, project = _pipeline_for(project_dir, language, external=train_file is not None)
     with step_progress(err_console, "evaluating", disable=as_json) as step:
-        if train_file is not None and test_file is not None:
-            train = load_jsonl(train_file)
+        if test_file is not None:
+            if train_file is not None:
+                train = load_jsonl(train_file)
+                source = train_file.name
+            else:
+                assert project is not None
+                train = [(e.text, e.intent) for e in project.data.examples]
+                source = "the project's data"
             splits = [load_jsonl(test_file)] + ([load_jsonl(valid_file)] if valid_file else [])
-            predictions, seconds, _ = train_and_predict(lang, specs, train, splits, step)
+            data = project.data if project is not None and train_file is None else None
+            predictions, seconds, _ = train_and_predict(lang, specs, train, splits, step, data=data)
             if valid_file is not None:
                 threshold = best_accuracy_threshold(predictions[1])
-            mode = f"train {train_file.name}, test {test_file.name}" + (
+            mode = f"train {source}, test {test_file.name}" + (
                 f", threshold chosen on {valid_file.name}" if valid_file else ""
             )
+            result = summarise(mode, predictions[0], threshold, seconds, target_precision)
+        elif holdout is not None:
+            assert project is not None
+            train_part, test_part = holdout_split(project.data, holdout)
+            test_pairs = [(e.text, e.intent) for e in test_part.examples]
+            predictions, seconds, _ = train_and_predict(lang, specs, [], [test_pairs], step, data=train_part)
+            mode = f"{holdout:.0%} of the project's data held out (stratified), trained on the rest"
             result = summarise(mode, predictions[0], threshold, seconds, target_precision)
         else:
             assert project is not None
@@ -117,23 +150,42 @@ def evaluate(
     console.print(f"Report: {report}", highlight=False)
 
 
+@nlu_app.command("not-ours")
+def not_ours(
+    texts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Messages the shop does not answer; without them, one per line from stdin."),
+    ] = None,
+    project_dir: ProjectOption = Path("."),
+) -> None:
+    """Add messages to the bot's out-of-scope intent (intents/out_of_scope.yml); then retrain."""
+    project = Project.open(project_dir)
+    lines = texts if texts else [line.strip() for line in sys.stdin if line.strip()]
+    if not lines:
+        raise ConfigError("give the messages as arguments or one per line on stdin")
+    intent = project.config.editor.out_of_scope_intent
+    result = mark_not_ours(project.intents_dir, lines, project.config.language, intent)
+    console.print(
+        f"{len(result.added)} added to {intent} in {result.path.name}"
+        + (f", {len(result.skipped)} skipped" if result.skipped else "")
+        + "; run `botdesk train` to use them",
+        highlight=False,
+    )
+    for text, why in result.skipped.items():
+        console.print(f"  [dim]skipped {text!r}: {why}[/]", highlight=False)
+
+
 def _pipeline_for(
     project_dir: Path, language: str | None, external: bool
-) -> tuple[list, str, float, Project | None]:  # type: ignore[type-arg]
+) -> tuple[list, str, Project | None]:  # type: ignore[type-arg]
     has_project = (project_dir / CONFIG_FILE).is_file()
     if not has_project and not external:
         Project.open(project_dir)  # raises the clear "no config.yml" error
     if has_project:
         project = Project.open(project_dir)
         config = project.config
-        specs, lang = list(config.pipeline), language or config.language
-    else:
-        project, specs, lang = None, default_pipeline(), language or "en"
-    threshold = 0.0
-    for spec in specs:
-        if spec.name == "FallbackClassifier":
-            threshold = float(spec.options().get("threshold", 0.5))
-    return specs, lang, threshold, project
+        return list(config.pipeline), language or config.language, project
+    return default_pipeline(), language or "en", None
 
 
 def _show(result: Evaluation) -> None:

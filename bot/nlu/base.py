@@ -129,6 +129,11 @@ class Component:
         self.options = options
         self.context = context
 
+    def training_data(self, data: TrainingData) -> TrainingData:
+        """What the whole pipeline trains on: a component may add examples (it must not
+        change ``data`` itself). Called for every component, in order, before training."""
+        return data
+
     def train(self, messages: list[Message], data: TrainingData) -> None:
         """Learn from the training messages; stateless components need not override."""
         self.process_batch(messages)

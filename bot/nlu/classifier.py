@@ -1,9 +1,17 @@
-"""LinearIntentClassifier: a linear model over the sparse features, calibrated.
+"""LinearIntentClassifier: a linear model over the feature blocks, calibrated.
 
-Confidence is a one-vs-rest score passed through a sigmoid fitted on out-of-fold
-scores (Platt scaling, pooled over intents). Unlike a softmax it does not shrink as
-intents are added: it estimates "is this message intent k?" for each k, so one
-threshold keeps its meaning when the bot grows.
+Confidences are probabilities normalised across intents: a softmax of the one-vs-rest
+scores with one temperature fitted on *out-of-fold* scores (k-fold, the negative
+log-likelihood of the right intent). They sum to 1 over the intents, so two intents
+at 0.5 and 0.45 really compete and one at 0.97 leaves nothing to the others; and the
+top confidence estimates how often the top intent is right (the expected calibration
+error is reported by ``botdesk nlu evaluate``). Earlier botdesk used one sigmoid per
+intent (Platt scaling): two intents could both score 0.99, and "ambiguous" then
+meant nothing.
+
+Training also leaves the out-of-fold ranking on every training message, so the
+``FallbackClassifier`` after it can choose its threshold for a target precision from
+predictions the model did not train on.
 """
 
 from __future__ import annotations
@@ -34,8 +42,13 @@ class LinearIntentOptions(ComponentOptions):
     C: float = 1.0
     class_weight: Literal["balanced"] | None = None
     calibration_folds: int = 5
+    """Folds of the out-of-fold scores the temperature is fitted on (fewer than 2: none)."""
     max_iter: int = 5000
     ranking_length: int = RANKING_LENGTH
+    shipped_share: float = 3.0
+    """Examples that ship with botdesk (the general off-topic set) weigh together at most
+    this many times a median intent of the bot's own: a bot with 5 examples per intent is
+    not drowned by hundreds of off-topic lines."""
     random_state: int = 42
 
 
@@ -50,7 +63,8 @@ class LinearIntentClassifier(Component):
         self.classes: list[str] = []
         self._coef_t: NDArray[np.float32] = np.zeros((0, 0), dtype=np.float32)
         self._intercept: NDArray[np.float64] = np.zeros(0)
-        self._platt = (1.0, 0.0)
+        self._temperature = DEFAULT_SCALE
+        self._weights: NDArray[np.float64] | None = None
 
     def _estimator(self) -> LinearSVC | LogisticRegression:
         from sklearn.linear_model import LogisticRegression
@@ -66,7 +80,7 @@ class LinearIntentClassifier(Component):
         )
 
     def _fit(
-        self, features: sp.csr_matrix, labels: NDArray[np.int64]
+        self, features: sp.csr_matrix, labels: NDArray[np.int64], weights: NDArray[np.float64] | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Fit and return (coef [K x D], intercept [K]) over *all* classes."""
         from sklearn.exceptions import ConvergenceWarning
@@ -74,7 +88,7 @@ class LinearIntentClassifier(Component):
         estimator = self._estimator()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(features, labels)
+            estimator.fit(features, labels, sample_weight=weights)
         coef = np.asarray(estimator.coef_, dtype=np.float64)
         intercept = np.asarray(estimator.intercept_, dtype=np.float64)
         present = np.asarray(estimator.classes_)
@@ -95,18 +109,25 @@ class LinearIntentClassifier(Component):
         features = to_csr(messages)
         if len(self.classes) < 2:
             raise ValueError("intent classification needs at least two intents")
-        self._platt = self._calibrate(features, labels)
-        coef, self._intercept = self._fit(features, labels)
+        self._weights = shipped_weights(data, labels, self.options.shipped_share)
+        scores = self._out_of_fold_scores(features, labels)
+        if scores is not None:
+            self._temperature = fit_scale(scores, labels)
+            for message, row in zip(messages, softmax(scores * self._temperature), strict=True):
+                self._rank(message, row)  # out-of-fold: what the fallback's threshold is chosen on
+        coef, self._intercept = self._fit(features, labels, self._weights)
         self._coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)
 
-    def _calibrate(self, features: sp.csr_matrix, labels: NDArray[np.int64]) -> tuple[float, float]:
-        """Fit the pooled sigmoid on scores of models that did not see the message."""
+    def _out_of_fold_scores(
+        self, features: sp.csr_matrix, labels: NDArray[np.int64]
+    ) -> NDArray[np.float64] | None:
+        """Scores of models that did not see the message (-inf: intent absent from that fold)."""
         from sklearn.model_selection import KFold, StratifiedKFold
 
         folds = self.options.calibration_folds
         counts = np.bincount(labels)
         if folds < 2 or len(labels) < 2 * folds:
-            return (1.0, 0.0)
+            return None
         if counts.min() >= folds:
             splitter: StratifiedKFold | KFold = StratifiedKFold(
                 folds, shuffle=True, random_state=self.options.random_state
@@ -115,21 +136,17 @@ class LinearIntentClassifier(Component):
             splitter = KFold(folds, shuffle=True, random_state=self.options.random_state)
         scores = np.zeros((len(labels), len(self.classes)))
         for train_idx, test_idx in splitter.split(features, labels):
-            coef, intercept = self._fit(features[train_idx], labels[train_idx])
+            weights = None if self._weights is None else self._weights[train_idx]
+            coef, intercept = self._fit(features[train_idx], labels[train_idx], weights)
             fold = features[test_idx] @ coef.T + intercept
             # An intent with fewer examples than folds is missing from some folds' training:
-            # its placeholder score (-1e3) says nothing about confidence, so it is left out
-            # of the fit (kept in, it flattened the sigmoid to ~1/K for every intent).
-            fold[:, np.isin(np.arange(len(self.classes)), labels[train_idx], invert=True)] = np.nan
+            # that fold's model cannot predict it at all.
+            fold[:, np.isin(np.arange(len(self.classes)), labels[train_idx], invert=True)] = -np.inf
             scores[test_idx] = fold
-        return _pooled_platt(scores, labels, self.options.random_state)
+        return scores
 
     def confidences(self, features: sp.csr_matrix) -> NDArray[np.float64]:
-        return self._sigmoid(np.asarray(features @ self._coef_t) + self._intercept)
-
-    def _sigmoid(self, scores: NDArray[np.float64]) -> NDArray[np.float64]:
-        a, b = self._platt
-        return np.asarray(1.0 / (1.0 + np.exp(-(a * scores + b))), dtype=np.float64)
+        return softmax((np.asarray(features @ self._coef_t) + self._intercept) * self._temperature)
 
     def _rank(self, message: Message, confidences: NDArray[np.float64]) -> None:
         top_n = min(self.options.ranking_length, len(self.classes))
@@ -140,7 +157,7 @@ class LinearIntentClassifier(Component):
     def process(self, message: Message) -> None:
         indices, values = flatten(message)
         scores = values @ self._coef_t[indices] + self._intercept
-        self._rank(message, self._sigmoid(scores))
+        self._rank(message, softmax(scores * self._temperature))
 
     def process_batch(self, messages: list[Message]) -> None:
         if not messages:
@@ -149,41 +166,64 @@ class LinearIntentClassifier(Component):
             self._rank(message, row)
 
     def persist(self, directory: Path) -> None:
-        write_json(directory / "classifier.json", {"classes": self.classes, "platt": list(self._platt)})
+        write_json(directory / "classifier.json", {"classes": self.classes, "temperature": self._temperature})
         write_array(directory / "coef_t.npy", self._coef_t)
         write_array(directory / "intercept.npy", self._intercept)
 
     def load(self, directory: Path) -> None:
         meta = read_json(directory / "classifier.json")
         self.classes = list(meta["classes"])
-        self._platt = (float(meta["platt"][0]), float(meta["platt"][1]))
+        self._temperature = float(meta["temperature"])
         self._coef_t = read_array(directory / "coef_t.npy")
         self._intercept = read_array(directory / "intercept.npy")
 
 
-NEGATIVES_PER_POSITIVE = 20
+def shipped_weights(
+    data: TrainingData, labels: NDArray[np.int64], share: float
+) -> NDArray[np.float64] | None:
+    """Sample weights that cap the shipped examples' total (None: nothing shipped)."""
+    from bot.nlu.out_of_scope import SOURCE
+
+    shipped = np.array([e.source == SOURCE for e in data.examples], dtype=bool)
+    if not shipped.any() or shipped.all():
+        return None
+    own_counts = np.bincount(labels[~shipped])
+    median = float(np.median(own_counts[own_counts > 0]))
+    weight = min(1.0, share * median / int(shipped.sum()))
+    return np.where(shipped, weight, 1.0)
 
 
-def _pooled_platt(scores: NDArray[np.float64], labels: NDArray[np.int64], seed: int) -> tuple[float, float]:
-    """One sigmoid for all intents: P(intent c is right | its score), from out-of-fold scores.
+DEFAULT_SCALE = 5.0
+"""Inverse temperature when there is too little data to fit one (scores of a linear SVM
+lie around -1..1, so 5 turns a margin of 1 into odds of e^5 against each other intent)."""
 
-    Negatives are subsampled (20 per positive, weighted back up): with 150 intents the
-    pooled set would otherwise be 150 times the data for no better fit.
+
+def softmax(scores: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Probabilities over the last axis; -inf scores get exactly 0."""
+    shifted = scores - np.max(scores, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return np.asarray(exp / np.sum(exp, axis=-1, keepdims=True), dtype=np.float64)
+
+
+def fit_scale(scores: NDArray[np.float64], labels: NDArray[np.int64]) -> float:
+    """The inverse temperature s minimising the log-loss of softmax(s * scores) (temperature scaling).
+
+    One parameter keeps the ranking as the model made it and only decides how sure a
+    margin is; Guo et al. 2017 found it the best-calibrating of the simple methods.
     """
-    from sklearn.linear_model import LogisticRegression
+    from scipy.optimize import minimize_scalar
 
-    n, k = scores.shape
-    truth = np.zeros((n, k), dtype=bool)
-    truth[np.arange(n), labels] = True
-    flat_scores, flat_truth = scores.ravel(), truth.ravel()
-    known = np.isfinite(flat_scores)  # NaN: the intent was not in that fold's training
-    positives = np.flatnonzero(flat_truth & known)
-    negatives = np.flatnonzero(~flat_truth & known)
-    all_negatives = len(negatives)
-    kept = min(all_negatives, NEGATIVES_PER_POSITIVE * len(positives))
-    negatives = np.random.RandomState(seed).choice(negatives, kept, replace=False)
-    rows = np.concatenate([positives, negatives])
-    weights = np.where(flat_truth[rows], 1.0, all_negatives / max(kept, 1))
-    platt = LogisticRegression(C=1e4, max_iter=1000)
-    platt.fit(flat_scores[rows].reshape(-1, 1), flat_truth[rows], sample_weight=weights)
-    return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    rows = np.arange(len(labels))
+    known = np.isfinite(scores[rows, labels])  # the right intent was absent from that fold's training
+    scores, labels, rows = scores[known], labels[known], np.arange(int(known.sum()))
+    if len(labels) == 0:
+        return DEFAULT_SCALE
+
+    def loss(log_scale: float) -> float:
+        scaled = scores * np.exp(log_scale)
+        top = np.max(scaled, axis=1)
+        log_norm = top + np.log(np.sum(np.exp(scaled - top[:, None]), axis=1))
+        return float(np.mean(log_norm - scaled[rows, labels]))
+
+    best = minimize_scalar(loss, bounds=(np.log(0.05), np.log(500.0)), method="bounded")
+    return float(np.exp(best.x))

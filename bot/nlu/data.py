@@ -22,7 +22,8 @@ ANNOTATION = re.compile(r"\[(?P<text>[^\]\[]+)\](?:\((?P<entity>[^)(]*)\)|(?P<js
 ENTITY_NAME = re.compile(r"^[\w\-]+$")
 TOP_LEVEL_KEYS = ("version", "nlu", "responses", "entities")
 ITEM_KINDS = ("intent", "regex", "lookup", "synonym")
-ITEM_KEYS = {"intent": ("intent", "examples", "metadata")}
+ITEM_KEYS = {"intent": ("intent", "title", "examples", "metadata")}
+MAX_TITLE_CHARS = 100
 MAX_EXAMPLE_CHARS = 2000
 
 
@@ -54,6 +55,12 @@ class TrainingData:
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     declared_entities: set[str] = field(default_factory=set)
     sources: list[str] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)
+    """intent -> the human title an intent file gives it (``title:``), for "did you mean" buttons."""
+
+    def title(self, intent: str) -> str:
+        """The intent's human title; its name with spaces where the file gives none."""
+        return self.titles.get(intent) or intent.replace("_", " ")
 
     @property
     def intents(self) -> list[str]:
@@ -80,6 +87,7 @@ class TrainingData:
             responses=self.responses,
             declared_entities=self.declared_entities,
             sources=self.sources,
+            titles=self.titles,
         )
 
     def fingerprint(self) -> str:
@@ -177,6 +185,17 @@ def _read_item(item: Any, path: Path, line: int | None, data: TrainingData) -> N
     block_line = line_of(item, ["examples"])
     lines = _example_lines(examples, path, block_line, f"{kind} '{name}'")
     if kind == "intent":
+        metadata = item.get("metadata")
+        if "title" in item or (isinstance(metadata, dict) and "title" in metadata):
+            # ``title:`` (botdesk) or ``metadata: {title: ...}`` (any Rasa file can carry it)
+            title = item["title"] if "title" in item else metadata["title"]  # type: ignore[index]
+            if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_CHARS:
+                raise DataError(
+                    f"intent '{name}': 'title' must be a short text (up to {MAX_TITLE_CHARS} characters)",
+                    path,
+                    line_of(item, ["title"]),
+                )
+            data.titles[name] = " ".join(title.split())
         for text, ex_line in lines:
             plain, annotations = parse_annotations(text, path, ex_line)
             data.examples.append(Example(plain, name, annotations, str(path), ex_line))

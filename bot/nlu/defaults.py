@@ -12,7 +12,7 @@ DEFAULT_PIPELINE: list[dict[str, object]] = [
     {"name": "CountVectorsFeaturizer", "analyzer": "pairs", "weight": 0.35},
     {"name": "LinearIntentClassifier", "model": "svm", "C": 1.0},
     {"name": "EntitySynonymMapper"},
-    {"name": "FallbackClassifier", "threshold": 0.4, "ambiguity_threshold": 0.05},
+    {"name": "FallbackClassifier"},
 ]
 
 EMBEDDING_FEATURIZER: dict[str, object] = {"name": "SentenceEmbeddingFeaturizer"}

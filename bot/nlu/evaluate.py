@@ -9,8 +9,11 @@ Two protocols:
   its own class, report in-scope accuracy (a fallback counts as wrong) and oos
   recall/precision on the test split.
 
-Every prediction keeps its raw top intent and calibrated confidence, so the whole
-precision–coverage curve comes from one run.
+Every prediction keeps its raw top intent and calibrated confidence (so the whole
+precision–coverage curve and the calibration come from one run) and the pipeline's own
+decision (answered, or fallen back with the threshold it chose for its target
+precision). The out-of-scope intent of the pipeline (``out_of_scope``) and the gold
+label ``oos`` of external data are the same class here: predicting it is not answering.
 """
 
 from __future__ import annotations
@@ -26,11 +29,18 @@ from numpy.typing import NDArray
 from bot.errors import DataError
 from bot.nlu.base import FALLBACK_INTENT
 from bot.nlu.data import TrainingData
+from bot.nlu.fallback import OUT_OF_SCOPE_INTENT, FallbackClassifier
 from bot.nlu.pipeline import Pipeline
 from bot.settings import ComponentSpec
 
 OOS = "oos"
 Progress = Callable[[str, int, int], None]
+CALIBRATION_BINS = 10
+
+
+def as_oos(label: str, out_of_scope_intent: str = OUT_OF_SCOPE_INTENT) -> str:
+    """The project's out-of-scope intent and external data's ``oos`` are one class."""
+    return OOS if label == out_of_scope_intent else label
 
 
 @dataclass
@@ -40,18 +50,32 @@ class Predictions:
     gold: list[str] = field(default_factory=list)
     predicted: list[str] = field(default_factory=list)
     confidence: list[float] = field(default_factory=list)
+    final: list[str] = field(default_factory=list)
+    """What the pipeline itself did: the intent it answered with, or ``nlu_fallback``."""
+    thresholds: list[float] = field(default_factory=list)
+    """The fallback threshold of each trained pipeline (one per fold or training)."""
 
-    def extend(self, gold: Sequence[str], predicted: Sequence[str], confidence: Sequence[float]) -> None:
-        self.gold.extend(gold)
-        self.predicted.extend(predicted)
+    def extend(
+        self,
+        gold: Sequence[str],
+        predicted: Sequence[str],
+        confidence: Sequence[float],
+        final: Sequence[str] | None = None,
+    ) -> None:
+        names = [as_oos(p) for p in predicted]
+        self.gold.extend(as_oos(g) for g in gold)
+        self.predicted.extend(names)
         self.confidence.extend(confidence)
+        if final is None:  # an engine that only ranks: it answers its top intent unless out of scope
+            final = [FALLBACK_INTENT if p == OOS else p for p in names]
+        self.final.extend(final)
 
     def arrays(self) -> tuple[NDArray[np.str_], NDArray[np.str_], NDArray[np.float64]]:
         return np.array(self.gold), np.array(self.predicted), np.array(self.confidence, dtype=np.float64)
 
     def with_threshold(self, threshold: float) -> list[str]:
         return [
-            p if c >= threshold else FALLBACK_INTENT
+            p if c >= threshold and p != OOS else FALLBACK_INTENT
             for p, c in zip(self.predicted, self.confidence, strict=True)
         ]
 
@@ -61,6 +85,17 @@ class CurvePoint:
     threshold: float
     coverage: float
     precision: float
+
+
+@dataclass
+class ReliabilityBin:
+    """Messages whose top confidence fell in [low, high): how sure the model was, how often right."""
+
+    low: float
+    high: float
+    count: int
+    mean_confidence: float
+    accuracy: float
 
 
 @dataclass
@@ -83,10 +118,15 @@ class Evaluation:
     target_threshold: float | None
     labels: list[str]
     confusion: NDArray[np.int64]
+    ece: float = 0.0
+    reliability: list[ReliabilityBin] = field(default_factory=list)
+    threshold_source: str = ""
 
     def headline(self) -> dict[str, Any]:
         return {
             "accuracy": round(self.accuracy, 4),
+            "answered_and_right": round(self.accuracy, 4),
+            "ece": round(self.ece, 4),
             "macro_f1": round(self.macro_f1, 4),
             "oos_recall": None if self.oos_recall is None else round(self.oos_recall, 4),
             "oos_precision": None if self.oos_precision is None else round(self.oos_precision, 4),
@@ -102,13 +142,31 @@ class Evaluation:
         }
 
 
-def _predict(pipeline: Pipeline, texts: Sequence[str]) -> tuple[list[str], list[float]]:
-    names, confidences = [], []
+def _fallback(pipeline: Pipeline) -> FallbackClassifier | None:
+    return next((c for c in pipeline.components if isinstance(c, FallbackClassifier)), None)
+
+
+def pipeline_threshold(pipeline: Pipeline) -> float:
+    fallback = _fallback(pipeline)
+    return fallback.threshold if fallback is not None else 0.0
+
+
+def _predict(pipeline: Pipeline, texts: Sequence[str]) -> tuple[list[str], list[float], list[str]]:
+    fallback = _fallback(pipeline)
+    oos_intent = fallback.options.out_of_scope_intent if fallback is not None else OUT_OF_SCOPE_INTENT
+    names, confidences, finals = [], [], []
     for message in pipeline.parse_many(texts):
         top = message.ranking[0] if message.ranking else None
-        names.append(top.name if top else FALLBACK_INTENT)
+        names.append(as_oos(top.name, oos_intent) if top else FALLBACK_INTENT)
         confidences.append(top.confidence if top else 0.0)
-    return names, confidences
+        finals.append(message.intent.name if message.intent is not None else FALLBACK_INTENT)
+    return names, confidences, finals
+
+
+def _extend(predictions: Predictions, pipeline: Pipeline, gold: Sequence[str], texts: Sequence[str]) -> None:
+    names, confidences, finals = _predict(pipeline, texts)
+    predictions.extend(gold, names, confidences, finals)
+    predictions.thresholds.append(pipeline_threshold(pipeline))
 
 
 def cross_validate(
@@ -139,11 +197,26 @@ def cross_validate(
         pipeline = Pipeline(language, specs)
         seconds.append(pipeline.train(data.subset(train_idx)))
         test = data.subset(test_idx)
-        names, confidences = _predict(pipeline, test.texts())
-        predictions.extend(test.labels(), names, confidences)
+        _extend(predictions, pipeline, test.labels(), test.texts())
     if progress is not None:
         progress("done", folds, folds)
     return predictions, float(np.mean(seconds))
+
+
+def holdout_split(data: TrainingData, share: float, seed: int = 42) -> tuple[TrainingData, TrainingData]:
+    """A stratified split of the project's data: (training part, held-out part)."""
+    from sklearn.model_selection import train_test_split  # slow to import: only evaluations need it
+
+    labels = data.labels()
+    counts = Counter(labels)
+    rare = sorted(name for name, n in counts.items() if n < 2)
+    if rare:
+        raise DataError(
+            f"holding data out needs at least 2 examples per intent; too few in: {', '.join(rare)}"
+        )
+    indexes = np.arange(len(labels))
+    train_idx, test_idx = train_test_split(indexes, test_size=share, stratify=labels, random_state=seed)
+    return data.subset(sorted(train_idx)), data.subset(sorted(test_idx))
 
 
 def train_and_predict(
@@ -152,20 +225,23 @@ def train_and_predict(
     train: Sequence[tuple[str, str]],
     tests: Sequence[Sequence[tuple[str, str]]],
     progress: Progress | None = None,
+    data: TrainingData | None = None,
 ) -> tuple[list[Predictions], float, Pipeline]:
-    """Train on the in-scope lines of ``train``; predict every split in ``tests``."""
-    in_scope = [(t, i) for t, i in train if i != OOS]
+    """Train on the in-scope lines of ``train`` (or on ``data``, a project's own, with its
+    entities and synonyms); predict every split in ``tests``. External ``oos`` lines are
+    never trained on (the CLINC150 "oos-threshold" protocol)."""
     pipeline = Pipeline(language, specs)
     if progress is not None:
         progress("training", 0, len(tests) + 1)
-    seconds = pipeline.train(TrainingData.from_pairs(in_scope))
+    if data is None:
+        data = TrainingData.from_pairs([(t, i) for t, i in train if i != OOS])
+    seconds = pipeline.train(data)
     results = []
     for step, split in enumerate(tests, start=1):
         if progress is not None:
             progress("predicting", step, len(tests) + 1)
-        names, confidences = _predict(pipeline, [t for t, _ in split])
         predictions = Predictions()
-        predictions.extend([i for _, i in split], names, confidences)
+        _extend(predictions, pipeline, [i for _, i in split], [t for t, _ in split])
         results.append(predictions)
     return results, seconds, pipeline
 
@@ -175,12 +251,14 @@ def best_accuracy_threshold(predictions: Predictions) -> float:
     gold, predicted, confidence = predictions.arrays()
     order = np.argsort(confidence)
     conf_sorted = confidence[order]
+    # A message whose top intent is out of scope falls back at any threshold.
+    oos_predicted = predicted == OOS
     in_scope_correct = ((gold == predicted) & (gold != OOS))[order].astype(np.int64)
-    is_oos = (gold == OOS)[order].astype(np.int64)
+    is_oos = ((gold == OOS) & ~oos_predicted)[order].astype(np.int64)
     # Threshold just above conf_sorted[k-1]: the first k messages fall back.
     fallback_oos = np.concatenate([[0], np.cumsum(is_oos)])
     answered_correct = in_scope_correct.sum() - np.concatenate([[0], np.cumsum(in_scope_correct)])
-    correct = fallback_oos + answered_correct
+    correct = fallback_oos + answered_correct + int(((gold == OOS) & oos_predicted).sum())
     best = int(np.argmax(correct))
     if best == 0:
         return 0.0
@@ -192,9 +270,10 @@ def best_accuracy_threshold(predictions: Predictions) -> float:
 def precision_coverage_curve(predictions: Predictions, points: int = 101) -> list[CurvePoint]:
     gold, predicted, confidence = predictions.arrays()
     correct = (gold == predicted) & (gold != OOS)
+    answerable = predicted != OOS
     curve = []
     for threshold in np.linspace(0.0, 1.0, points):
-        answered = confidence >= threshold
+        answered = (confidence >= threshold) & answerable
         n_answered = int(answered.sum())
         in_scope = int((gold != OOS).sum()) or 1
         coverage = float((answered & (gold != OOS)).sum()) / in_scope
@@ -210,15 +289,46 @@ def threshold_for_precision(curve: list[CurvePoint], target: float) -> float | N
     return None
 
 
+def reliability(predictions: Predictions, bins: int = CALIBRATION_BINS) -> tuple[float, list[ReliabilityBin]]:
+    """Expected calibration error of the top confidence, and the reliability diagram's bins.
+
+    ECE = sum over equal-width confidence bins of (share of messages) x |accuracy - mean
+    confidence|: 0 when "0.8" is right 80% of the time. The top intent counts as right
+    when it is the gold one (out of scope included).
+    """
+    gold, predicted, confidence = predictions.arrays()
+    if not len(gold):
+        return 0.0, []
+    right = gold == predicted
+    index = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    result, ece = [], 0.0
+    for b in range(bins):
+        inside = index == b
+        count = int(inside.sum())
+        if not count:
+            continue
+        mean, accuracy = float(confidence[inside].mean()), float(right[inside].mean())
+        ece += count / len(gold) * abs(accuracy - mean)
+        result.append(ReliabilityBin(b / bins, (b + 1) / bins, count, mean, accuracy))
+    return float(ece), result
+
+
 def summarise(
     mode: str,
     predictions: Predictions,
-    threshold: float,
+    threshold: float | None,
     train_seconds: float,
     target_precision: float | None = None,
 ) -> Evaluation:
+    """Figures at ``threshold``; ``None``: as the pipeline itself decided (its own thresholds)."""
     gold, predicted, _ = predictions.arrays()
-    final = np.array(predictions.with_threshold(threshold))
+    if threshold is None:
+        final = np.array(predictions.final)
+        threshold = float(np.mean(predictions.thresholds)) if predictions.thresholds else 0.0
+        source = "chosen by the pipeline for its target precision (mean over trainings)"
+    else:
+        final = np.array(predictions.with_threshold(threshold))
+        source = "given"
     in_scope = gold != OOS
     has_oos = bool((~in_scope).any())
     accuracy = float((final[in_scope] == gold[in_scope]).mean()) if in_scope.any() else 0.0
@@ -255,6 +365,7 @@ def summarise(
         if pr in position:
             confusion[position[g], position[pr]] += 1
     curve = precision_coverage_curve(predictions)
+    ece, bins = reliability(predictions)
     return Evaluation(
         mode=mode,
         threshold=threshold,
@@ -274,4 +385,7 @@ def summarise(
         target_threshold=threshold_for_precision(curve, target_precision) if target_precision else None,
         labels=matrix_labels,
         confusion=confusion,
+        ece=ece,
+        reliability=bins,
+        threshold_source=source,
     )

@@ -41,7 +41,7 @@ from bot.nlu.data import TrainingData
 from bot.nlu.pipeline import Pipeline, Progress, pipeline_fingerprint
 from bot.settings import BotdeskConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: softmax confidences, learned fallback threshold, out-of-scope intent
 CURRENT_POINTER = "current"
 TRACKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "spacy", "pymorphy3", "pymorphy3-dicts-ru")
 

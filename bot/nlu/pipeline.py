@@ -52,6 +52,8 @@ class Pipeline:
     def train(self, data: TrainingData, progress: Progress | None = None) -> float:
         """Train every component in order; returns the seconds it took."""
         started = time.perf_counter()
+        for component in self.components:
+            data = component.training_data(data)
         messages = [Message(text=e.text) for e in data.examples]
         for step, component in enumerate(self.components):
             if progress is not None:

@@ -16,6 +16,7 @@ COMPONENTS: Registry[type[Component]] = Registry(
         "bot.nlu.tokenizer",
         "bot.nlu.featurizers",
         "bot.nlu.embeddings",
+        "bot.nlu.word_vectors",
         "bot.nlu.classifier",
         "bot.nlu.entities",
         "bot.nlu.fallback",

@@ -24,10 +24,11 @@ from tests.live import serving
 from tests.server.conftest import Clock
 
 PASSWORD = "editor password 1"
+# Messages the default bot does not answer alone (none of its intents is sure of them).
 RENTAL = [
-    "у вас есть прокат велосипедов?",
-    "прокат велосипедов есть?",
-    "есть ли прокат велосипедов на выходные",
+    "можно взять велосипед напрокат?",
+    "можно взять велосипед напрокат на выходные",
+    "а можно взять велосипед напрокат на день?",
 ]
 GIFT_CARDS = ["продаёте подарочные карты", "подарочный сертификат на 3000 есть?"]
 ANSWER = "Прокат велосипедов — в шоуруме на Велосипедной, 12: от 500 ₽ в день."
@@ -94,7 +95,7 @@ def test_editor_turns_a_group_into_an_intent_retrains_and_publishes(
     page.get_by_test_id("label-response").fill(ANSWER)
     page.get_by_test_id("label-submit").click()
     expect(page.get_by_test_id("label-result")).to_have_text("Added 3 example(s) to bike_rental.yml.")
-    expect(page.get_by_test_id("message-text").filter(has_text="прокат велосипедов")).to_have_count(0)
+    expect(page.get_by_test_id("message-text").filter(has_text="взять велосипед напрокат")).to_have_count(0)
     written = (project.intents_dir / "bike_rental.yml").read_text(encoding="utf-8")
     assert all(f"    - {text}\n" in written for text in RENTAL) and ANSWER in written
 
@@ -109,7 +110,7 @@ def test_editor_turns_a_group_into_an_intent_retrains_and_publishes(
     expect(page.get_by_test_id("publish-result")).to_contain_text("is in service")
     expect(page.get_by_test_id("model-version")).not_to_have_text(served)
 
-    replies = server.customer_says("after", "а прокат велосипедов у вас есть?")
+    replies = server.customer_says("after", "велосипед напрокат на неделю можно взять?")
     assert ANSWER in [reply["text"] for reply in replies]
     assert page.js_errors == []  # type: ignore[attr-defined]
 
@@ -198,7 +199,10 @@ def test_a_worse_model_is_refused_until_the_editor_overrides(
 ) -> None:
     server.add_operator("ed", PASSWORD, display_name="Ирина", role="editor")
     config = project.config_path.read_text(encoding="utf-8")  # an edit in git: unsure of almost everything
-    project.config_path.write_text(config.replace("threshold: 0.4 ", "threshold: 0.99"), encoding="utf-8")
+    assert "target_precision: 0.95 " in config
+    project.config_path.write_text(
+        config.replace("target_precision: 0.95 ", "threshold: 0.99 "), encoding="utf-8"
+    )
     served = server.app.state.botdesk.model_version
     log_in(page, server, "ed")
     page.get_by_test_id("train").click()

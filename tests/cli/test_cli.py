@@ -54,7 +54,7 @@ def test_parse_reads_stdin_and_writes_json_lines(trained_ru: Project) -> None:
     assert [line["text"] for line in lines] == ["привет", "сколько стоит доставка", "zxcv qwer asdf"]
     assert lines[0]["intent"]["name"] == "greet"
     assert lines[1]["intent"]["name"] == "delivery_terms"
-    assert lines[2]["intent"]["name"] == "nlu_fallback" and lines[2]["fallback_reason"] == "low_confidence"
+    assert lines[2]["intent"]["name"] == "nlu_fallback" and lines[2]["fallback_reason"] == "out_of_scope"
     assert all({"text", "intent", "intent_ranking", "entities"} <= set(line) for line in lines)
 
 
@@ -188,7 +188,7 @@ def test_evaluate_external_data_with_oos(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_evaluate_flags_need_each_other(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nlu", "evaluate", "--train", str(tmp_path / "x.jsonl"), "--project", str(tmp_path)]) == 2
-    assert "--train and --test go together" in capsys.readouterr().err
+    assert "--train needs --test" in capsys.readouterr().err
 
 
 def test_shell_chats_in_russian(trained_ru: Project) -> None:

@@ -623,7 +623,7 @@ def test_export_then_import_gives_back_the_same_bot(ru_project: Project, tmp_pat
     assert imported.dialogue.slots == original.dialogue.slots
     assert imported.dialogue.forms == original.dialogue.forms
     assert imported.config.bot.fallback == original.config.bot.fallback
-    assert imported.config.pipeline[-1].options() == {"threshold": 0.4, "ambiguity_threshold": 0.05}
+    assert imported.config.pipeline[-1].options() == {"threshold": 0.5, "ambiguity_threshold": 0.1}
     assert not any("answer " in n.message for n in result.notes)  # generated rules go quietly
 
 

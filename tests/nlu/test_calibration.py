@@ -1,4 +1,5 @@
-"""Confidence keeps its meaning as intents are added (unlike a softmax)."""
+"""Confidence keeps its meaning as intents are added: the softmax's temperature is fitted
+to the bot's own out-of-fold scores, so right answers stay confident with 5 or 23 intents."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_confidence_does_not_shrink_with_more_intents(ru_project: Project) -> No
     all_intents = ru_project.data.intents
     small = _held_out_confidence(ru_project, few)
     large = _held_out_confidence(ru_project, all_intents)
-    # A softmax would spread the same mass over 22 instead of 5 classes.
+    # A softmax with a fixed temperature would spread the same mass over 23 instead of 5 classes.
     assert large > 0.75 and small > 0.75
     assert abs(large - small) < 0.15, (small, large)
 

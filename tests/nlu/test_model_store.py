@@ -24,7 +24,9 @@ def test_train_then_skip_then_retrain_on_change(ru_project: Project) -> None:
     greet = ru_project.intents_dir / "smalltalk.yml"
     greet.write_text(
         greet.read_text(encoding="utf-8").replace(
-            "- intent: greet\n  examples: |\n", "- intent: greet\n  examples: |\n    - хеллоу всем\n", 1
+            "- intent: greet\n  title: Приветствие\n  examples: |\n",
+            "- intent: greet\n  title: Приветствие\n  examples: |\n    - хеллоу всем\n",
+            1,
         ),
         encoding="utf-8",
     )
@@ -38,7 +40,8 @@ def test_metadata_records_what_the_model_is(ru_project: Project) -> None:
     assert meta["version"] == info.version
     assert meta["fingerprint"]["data"] == ru_project.data.fingerprint()
     assert {"scikit-learn", "numpy", "spacy", "botdesk", "python"} <= set(meta["libraries"])
-    assert len(meta["intents"]) == 22
+    assert len(meta["intents"]) == 23  # the 22 of intents/ and out_of_scope (botdesk's off-topic set)
+    assert "out_of_scope" in meta["intents"]
     assert [p["name"] for p in meta["pipeline"]] == [s.name for s in ru_project.config.pipeline]
 
 

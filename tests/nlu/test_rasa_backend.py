@@ -83,7 +83,8 @@ def test_rasa_answer_drives_botdesk(rasa_url: str) -> None:
 def test_botdesk_fallback_applies_to_rasa_confidence(rasa_url: str) -> None:
     message = rasa_pipeline(rasa_url).parse("что-то непонятное")
     assert message.intent is not None and message.intent.name == "nlu_fallback"
-    assert message.fallback_reason == "low_confidence"
+    # Rasa ranks greet 0.31 and thanks 0.29: under the threshold, and the two compete.
+    assert message.fallback_reason == "ambiguous"
 
 
 def test_token_comes_from_the_environment(rasa_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,131 @@
+"""Out of scope is a class of its own: shipped off-topic sets, "not ours", never an FAQ answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.nlu.base import FALLBACK_INTENT
+from bot.nlu.data import TrainingData
+from bot.nlu.out_of_scope import builtin_offtopic, mark_not_ours, shipped_languages, with_offtopic
+from bot.nlu.pipeline import Pipeline
+from bot.project import Project
+
+# Off-topic messages written for this test: none is in the shipped set.
+OFF_TOPIC = [
+    "какая будет погода в четверг в самаре",
+    "сколько будет восемь умножить на девять",
+    "в каком году построили эйфелеву башню",
+    "посоветуй сериал про космос",
+    "хочу заказать лапшу вок домой",
+    "переведи на итальянский доброе утро",
+    "за сколько можно продать биткоины",
+]
+
+
+def test_shipped_sets_are_several_hundred_distinct_lines() -> None:
+    assert {"ru", "en"} <= set(shipped_languages())
+    for language in ("ru", "en"):
+        lines = builtin_offtopic(language)
+        assert len(lines) >= 250
+        assert len({line.lower() for line in lines}) == len(lines)
+    assert builtin_offtopic("xx") == ()
+
+
+def test_the_bots_own_examples_win_over_the_shipped_set() -> None:
+    data = TrainingData.from_pairs([("какая завтра погода", "weather_faq"), ("привет", "greet")])
+    merged = with_offtopic(data, "ru", "out_of_scope")
+    texts = [e.text for e in merged.examples if e.intent == "out_of_scope"]
+    assert "какая завтра погода" not in texts and len(texts) > 200
+    assert (
+        data.examples
+        == TrainingData.from_pairs([("какая завтра погода", "weather_faq"), ("привет", "greet")]).examples
+    ), "the caller's data is left as it was"
+
+
+def test_off_topic_is_not_answered_with_an_faq(ru_pipeline: Pipeline) -> None:
+    messages = [ru_pipeline.parse(text) for text in OFF_TOPIC]
+    not_answered = [m for m in messages if m.intent is not None and m.intent.name == FALLBACK_INTENT]
+    assert len(not_answered) >= len(OFF_TOPIC) - 1, [(m.text, m.ranking[0]) for m in messages]
+    assert any(m.fallback_reason == "out_of_scope" for m in not_answered)
+    out = next(m for m in not_answered if m.fallback_reason == "out_of_scope")
+    assert out.ranking[0].name == "out_of_scope", "the ranking keeps what the bot thought"
+
+
+def test_shop_questions_are_still_answered(ru_pipeline: Pipeline) -> None:
+    for text, intent in [
+        ("сколько стоит доставка в казань", "delivery_terms"),
+        ("где мой заказ", "order_status"),
+        ("как вернуть товар", "return_policy"),
+    ]:
+        message = ru_pipeline.parse(text)
+        assert message.intent is not None and message.intent.name == intent, message.ranking[:2]
+
+
+def test_switched_off_there_is_no_out_of_scope_intent(ru_project: Project) -> None:
+    specs = [
+        s.model_copy(update={"out_of_scope_examples": "none"}) if s.name == "FallbackClassifier" else s
+        for s in ru_project.config.pipeline
+    ]
+    pipeline = Pipeline("ru", specs)
+    pipeline.train(ru_project.data)
+    assert "out_of_scope" not in pipeline.intents
+
+
+def test_a_small_bot_is_not_drowned_by_the_shipped_set() -> None:
+    data = TrainingData.from_pairs(
+        [
+            (t, "refund")
+            for t in ("i want a refund", "refund please", "money back", "return my money", "refund it")
+        ]
+        + [
+            (t, "hours")
+            for t in ("when are you open", "opening hours", "are you open now", "hours", "open today")
+        ]
+    )
+    from bot.nlu.defaults import default_pipeline
+
+    pipeline = Pipeline("en", default_pipeline())
+    pipeline.train(data)
+    assert "out_of_scope" in pipeline.intents
+    assert pipeline.parse("can i get a refund").ranking[0].name == "refund"
+    assert pipeline.parse("are you open on sunday").ranking[0].name == "hours"
+    assert pipeline.parse("what is the capital of france").ranking[0].name == "out_of_scope"
+
+
+def test_not_ours_adds_to_the_intent_and_retraining_uses_it(ru_project: Project) -> None:
+    texts = ["сколько лошадиных сил у трактора", "продаете ли вы мотоблоки"]
+    result = mark_not_ours(ru_project.intents_dir, texts, "ru")
+    assert result.path == ru_project.intents_dir / "out_of_scope.yml"
+    assert result.added == texts
+    again = mark_not_ours(ru_project.intents_dir, [texts[0], "а мотоциклы есть?"], "ru")
+    assert again.added == ["а мотоциклы есть?"] and texts[0] in again.skipped
+    project = Project.open(ru_project.root)
+    own = [e.text for e in project.data.examples if e.intent == "out_of_scope"]
+    assert own == [*texts, "а мотоциклы есть?"]
+    assert project.data.responses["utter_out_of_scope"], "a Rasa export needs the intent's answer"
+    pipeline = Pipeline("ru", project.config.pipeline)
+    pipeline.train(project.data)
+    message = pipeline.parse("продаете ли вы мотоблоки")
+    assert message.intent is not None and message.intent.name == FALLBACK_INTENT
+    assert message.fallback_reason == "out_of_scope"
+
+
+def test_not_ours_from_the_command_line(ru_project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["nlu", "not-ours", "где купить газонокосилку", "--project", str(ru_project.root)])
+    assert code == 0
+    assert "1 added to out_of_scope" in capsys.readouterr().out
+    assert "где купить газонокосилку" in (ru_project.intents_dir / "out_of_scope.yml").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_not_ours_reads_stdin(ru_project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("сдаете ли вы гаражи\n\nремонт айфонов\n"))
+    assert main(["nlu", "not-ours", "--project", str(ru_project.root)]) == 0
+    own = [e.text for e in Project.open(ru_project.root).data.examples if e.intent == "out_of_scope"]
+    assert own == ["сдаете ли вы гаражи", "ремонт айфонов"]
