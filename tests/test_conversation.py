@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.actions.base import ActionOutcome
 from bot.conversation import ConversationService
 from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
@@ -196,3 +199,56 @@ async def test_a_failing_nlu_keeps_the_message(
     async with db.session() as session:
         texts = (await session.scalars(select(Message.text).where(Message.sender == "customer"))).all()
         assert texts == ["есть скидки?"]
+
+
+class SlowShop:
+    """An action executor whose order lookup waits until the test lets it answer."""
+
+    def __init__(self) -> None:
+        self.called = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    def handles(self, action: str) -> bool:
+        return action == "action_order_status"
+
+    async def run(self, action: str, tracker: dict[str, Any], domain: dict[str, Any]) -> ActionOutcome:
+        self.called.set()
+        await self.answer.wait()
+        return ActionOutcome(
+            events=[{"event": "slot", "name": "order_status", "value": "в пути"}],
+            responses=[{"text": "Заказ 1234567 в пути."}],
+        )
+
+
+async def test_a_custom_action_waiting_on_the_network_holds_no_store_connection(
+    trained_ru: Project, ru_pipeline: Pipeline, db: Database
+) -> None:
+    """While the shop's server is slow, other customers are answered; the waiting message stays
+    recoverable (stored, no NLU result yet), and its turn completes as one once the shop answers."""
+    shop = SlowShop()
+    customers = ConversationService(
+        trained_ru.config,
+        db.turns,
+        lambda: ru_pipeline,
+        trained_ru.engine(seed=0, actions=shop),
+        clock=lambda: DAYTIME,
+    )
+    asking = asyncio.create_task(customers.handle(web("где мой заказ 1234567", sender="waits")))
+    await asyncio.wait_for(shop.called.wait(), 10)
+    other = await asyncio.wait_for(customers.handle(web("сколько стоит доставка?", sender="other")), 10)
+    assert any("390" in reply.text for reply in other.replies)  # not held up by the waiting turn
+    async with db.reader() as session:
+        waiting = await session.scalar(select(Message).where(Message.text == "где мой заказ 1234567"))
+    assert waiting is not None and waiting.nlu is None  # recovery would answer it after a crash
+    shop.answer.set()
+    handled = await asyncio.wait_for(asking, 10)
+    assert any("в пути" in reply.text for reply in handled.replies)
+    async with db.reader() as session:
+        stored = await session.get_one(Message, waiting.id, populate_existing=True)
+        answered = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == handled.conversation_id)
+        )
+    assert stored.nlu is not None and stored.nlu["intent"]["name"] == "order_status"
+    assert answered == 1 + len(handled.replies)

@@ -221,10 +221,16 @@ class ConversationService:
             and await self._survey_after_close(transaction, turn)
         ):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
-        # Custom actions may do network I/O inside this transaction for now (issue 18 moves it out).
+        # A custom action waits on the network: the transaction is released first (and the
+        # next statement takes a connection again), so a slow shop never holds the store.
         result = (
             await self.engine.handle(
-                state, turn.parsed, now, sender_id=inbound.sender_id, channel=inbound.channel
+                state,
+                turn.parsed,
+                now,
+                sender_id=inbound.sender_id,
+                channel=inbound.channel,
+                before_io=transaction.release,
             )
             if turn.parsed is not None
             else self.engine.non_text(state)

@@ -40,7 +40,7 @@ from bot.dialogue.escalation import Escalation, Escalator, Turn, TurnContext
 from bot.dialogue.forms import FormRunner
 from bot.dialogue.policy import Policy
 from bot.dialogue.slots import custom_mapping_actions, extract_slots, initial_values
-from bot.dialogue.state import DialogueState, Reply, TurnResult, TurnWork
+from bot.dialogue.state import BeforeIO, DialogueState, Reply, TurnResult, TurnWork
 from bot.dialogue.stories import REQUESTED_SLOT, DialogueData, retrieval_base
 from bot.dialogue.tracker import Tracker
 from bot.hours import Department, describe_opening
@@ -226,7 +226,23 @@ class DialogueEngine:
         *,
         sender_id: str = "default",
         channel: str | None = None,
+        before_io: BeforeIO | None = None,
     ) -> TurnResult:
+        """One customer turn: what to say, and the effects for the caller to carry out.
+
+        Args:
+            state: the conversation's dialogue state; changed in place.
+            message: the NLU's reading of the customer's message.
+            now: the turn's time (working hours, after-hours hand-offs).
+            sender_id: the customer's id in the channel (Rasa's ``sender_id`` for actions).
+            channel: the channel's name (responses may have channel variants).
+            before_io: awaited once before the first custom action's network call: the
+                conversation service releases its store transaction there, so a slow
+                action server never holds the database.
+
+        Returns:
+            The replies, the actions run, the tracker steps added and the typed effects.
+        """
         result = TurnResult()
         if not state.introduced:
             state.introduced = True
@@ -257,7 +273,7 @@ class DialogueEngine:
         for name, value in self.initial_slots.items():
             tracker.slots.setdefault(name, value)
         awaited_feedback, state.awaiting_feedback = state.awaiting_feedback, False
-        work = TurnWork(state, result, message, now, sender_id, channel)
+        work = TurnWork(state, result, message, now, sender_id, channel, before_io)
         mark = len(tracker.history)
 
         if tracker.active_loop and (
@@ -442,6 +458,9 @@ class DialogueEngine:
         if not self.actions.handles(action):
             raise ActionUnavailable(f"action {action}: no action server or HTTP action runs it")
         state = work.state.tracker.rasa_state(work.sender_id, extra)
+        if work.before_io is not None:
+            gate, work.before_io = work.before_io, None
+            await gate()
         return await self.actions.run(action, state, self.rasa_domain())
 
     async def _apply(

@@ -8,6 +8,7 @@ engine, which the form runner shares.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -163,6 +164,10 @@ class TurnResult:
         return answer.score if answer else None
 
 
+BeforeIO = Callable[[], Awaitable[None]]
+"""What the engine's caller wants done before the turn waits on the network (a custom action)."""
+
+
 @dataclass
 class TurnWork:
     """Working state of one turn's action loop."""
@@ -173,6 +178,7 @@ class TurnWork:
     now: datetime
     sender_id: str
     channel: str | None
+    before_io: BeforeIO | None = None  # awaited before an action's network call (the caller's hook)
     followup: str | None = None
     loop_rejected: bool = False
     stop: bool = False

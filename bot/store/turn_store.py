@@ -82,18 +82,79 @@ class Stranded:
 
 
 class TurnTransaction:
-    """One turn's writes in one transaction; a ``Driver`` for the store functions its effects use."""
+    """One turn's writes in one transaction; a ``Driver`` for the store functions its effects use.
 
-    def __init__(self, connection: TransactionDriver) -> None:
-        self._connection = connection
+    A turn that must wait on the network (a custom action on the shop's server) calls
+    ``release`` first: what is written is committed (the message stays "stranded", without
+    its NLU result, so a crash meanwhile leaves it for recovery) and the connection goes
+    back; the next statement takes a connection again (``resume``), on PostgreSQL with the
+    customer's row locked again, and restores the NLU result. So a slow action server never
+    holds SQLite's one writer or a pooled connection, and the turn still commits as one.
+    """
+
+    def __init__(self, backend: _Backend, dialect: Dialect) -> None:
+        self._backend = backend
+        self._dialect = dialect
+        self._stack = contextlib.AsyncExitStack()
+        self._connection: TransactionDriver | None = None
+        self._entered: Entered | None = None
+        self._nlu: tuple[Mapping[str, Any] | None, str | None] = (None, None)
+        self._released = False
         self.committed = False
+
+    async def _open(self) -> TransactionDriver:
+        self._connection = await self._stack.enter_async_context(self._backend.connection())
+        return self._connection
+
+    async def _close(self, error: BaseException | None = None) -> None:
+        stack, self._stack = self._stack, contextlib.AsyncExitStack()
+        self._connection = None
+        if error is None:
+            await stack.aclose()
+        else:  # the backend sees the failure (a dropped PostgreSQL connection replaces the pool)
+            await stack.__aexit__(type(error), error, error.__traceback__)
+
+    async def _driver(self) -> TransactionDriver:
+        if self._connection is None:
+            await self.resume()
+        assert self._connection is not None
+        return self._connection
 
     @property
     def dialect(self) -> Dialect:
-        return self._connection.dialect
+        return self._dialect
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
-        return await self._connection.rows(prepared, values)
+        return await (await self._driver()).rows(prepared, values)
+
+    async def release(self) -> None:
+        """Commit what the turn wrote so far and give the connection back, before network I/O.
+
+        The stored message is left without its NLU result until the turn completes: if the
+        process dies meanwhile, recovery answers it (``bot.store.stranded``). A no-op when
+        the turn has released already.
+        """
+        if self._connection is None:
+            return
+        entered = self._entered
+        if entered is not None and entered.message_id is not None and self._nlu[0] is not None:
+            await turns.clear_nlu(self._connection, entered.message_id)
+        await self._connection.end("COMMIT")
+        await self._close()
+        self._released = True
+
+    async def resume(self) -> None:
+        """Take a connection again after ``release`` (the next statement does it by itself)."""
+        if self._connection is not None:
+            return
+        driver = await self._open()
+        entered = self._entered
+        if not self._released or entered is None:
+            return
+        await turns.lock_customer(driver, entered.customer_id)  # PostgreSQL: as ``enter`` did
+        nlu, version = self._nlu
+        if entered.message_id is not None and nlu is not None:
+            await turns.set_nlu(driver, entered.message_id, nlu, version)
 
     async def enter(
         self,
@@ -142,7 +203,9 @@ class TurnTransaction:
             model_version=model_version,
             now=now,
         )
-        return Entered(customer_id, conversation_id, state, dialogue, message_id, first_contact)
+        self._entered = Entered(customer_id, conversation_id, state, dialogue, message_id, first_contact)
+        self._nlu = (nlu, model_version)
+        return self._entered
 
     async def claim(
         self, stranded: Stranded, *, nlu: Mapping[str, Any] | None, model_version: str | None
@@ -160,9 +223,11 @@ class TurnTransaction:
             return None
         if nlu is not None:
             await turns.set_nlu(self, stranded.message_id, nlu, model_version)
-        return Entered(
+        self._entered = Entered(
             found.customer_id, found.conversation_id, found.state, found.dialogue, stranded.message_id
         )
+        self._nlu = (nlu, model_version)
+        return self._entered
 
     async def say(self, conversation_id: int, texts: Sequence[str], now: datetime) -> list[int]:
         """Store the bot's replies of this turn, in order; their message ids."""
@@ -194,8 +259,12 @@ class TurnTransaction:
         await turns.touch_conversation(self, conversation_id, now)
 
     async def commit(self) -> None:
-        await self._connection.end("COMMIT")
+        await (await self._driver()).end("COMMIT")
         self.committed = True
+
+    async def close(self, error: BaseException | None = None) -> None:
+        """Give the connection back; a transaction not committed is rolled back."""
+        await self._close(error)
 
 
 class _Backend(Protocol):
@@ -309,8 +378,14 @@ class TurnStore:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[TurnTransaction]:
         """One turn's transaction; rolled back unless ``commit`` was called."""
-        async with self._backend.connection() as connection:
-            yield TurnTransaction(connection)
+        transaction = TurnTransaction(self._backend, self.dialect)
+        await transaction.resume()
+        try:
+            yield transaction
+        except BaseException as error:
+            await transaction.close(error)
+            raise
+        await transaction.close()
 
     async def keep_unanswered(self, inbound: InboundMessage, *, language: str | None, now: datetime) -> None:
         """Store a message whose turn failed, with no NLU result and no answer: recovery answers it later."""

@@ -465,3 +465,27 @@ async def set_nlu(driver: Driver, message_id: int, nlu: Mapping[str, Any], model
     await driver.rows(
         _SET_NLU, {"message": message_id, "new_nlu": dict(nlu), "new_model_version": model_version}
     )
+
+
+_CLEAR_NLU = Prepared(
+    update(_messages).where(_messages.c.id == bindparam("message")).values(nlu=null(), model_version=null())
+)
+# On PostgreSQL a turn holds its customer's row lock; a turn that waited on the network takes it again.
+_LOCK_CUSTOMER = Prepared(
+    {
+        "sqlite": select(_customers.c.id).where(_customers.c.id == bindparam("customer")),
+        "postgresql": select(_customers.c.id)
+        .where(_customers.c.id == bindparam("customer"))
+        .with_for_update(),
+    }
+)
+
+
+async def clear_nlu(driver: Driver, message_id: int) -> None:
+    """Leave a stored message without its NLU result for now (SQL NULL: recovery's mark). Does not commit."""
+    await driver.rows(_CLEAR_NLU, {"message": message_id})
+
+
+async def lock_customer(driver: Driver, customer_id: int) -> None:
+    """Take the customer's row lock again (PostgreSQL; on SQLite the writer is the lock). Does not commit."""
+    await driver.rows(_LOCK_CUSTOMER, {"customer": customer_id})
