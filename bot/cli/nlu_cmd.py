@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bot.cli import nlu_app
 from bot.cli.options import JsonOption, ProjectOption, step_progress
+from bot.editor.annotate import mark_not_ours
 from bot.errors import ConfigError
 from bot.nlu.data import load_jsonl
 from bot.nlu.defaults import default_pipeline
@@ -24,7 +25,6 @@ from bot.nlu.evaluate import (
     summarise,
     train_and_predict,
 )
-from bot.nlu.out_of_scope import mark_not_ours
 from bot.nlu.report import write_report
 from bot.project import Project
 from bot.settings import CONFIG_FILE

@@ -28,6 +28,14 @@ INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}(\.yml)?$")
 MAX_EXAMPLE_CHARS = 500
 
+# The answer of the out-of-scope intent when an editor (or `botdesk nlu not-ours`) creates it.
+OUT_OF_SCOPE_ANSWER = {
+    "ru": "Это вне моей темы: я отвечаю на вопросы о магазине — заказы, доставка, оплата, возвраты. "
+    "Напишите «оператор», и я позову человека.",
+    "en": "That is outside what I can help with: I answer questions about the shop — orders, delivery, "
+    "payment, returns. Type “operator” to talk to a person.",
+}
+
 
 @dataclass
 class WriteResult:
@@ -196,3 +204,16 @@ class IntentFiles:
         buffer = io.StringIO()
         _yaml().dump(data, buffer)
         write_text_atomically(path, buffer.getvalue())
+
+
+def mark_not_ours(
+    intents_dir: Path, texts: Sequence[str] | Iterable[str], language: str, intent: str = "out_of_scope"
+) -> WriteResult:
+    """Add customer messages to the bot's out-of-scope intent in ``intents/`` ("not ours").
+
+    The intent (and its file ``intents/<intent>.yml``, with an answer in the bot's
+    language for Rasa exports) is created on first use; texts already in the data are
+    skipped, as the editor pages do. Retrain to take effect (``bot.nlu.out_of_scope``).
+    """
+    answer = OUT_OF_SCOPE_ANSWER.get(language, OUT_OF_SCOPE_ANSWER["en"])
+    return IntentFiles(intents_dir).add_intent(intent, list(texts), answer, None)

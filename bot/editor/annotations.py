@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.editor.annotate import IntentFiles, WriteResult, check_intent_name, check_response
+from bot.editor.annotate import (
+    OUT_OF_SCOPE_ANSWER,
+    IntentFiles,
+    WriteResult,
+    check_intent_name,
+    check_response,
+)
 from bot.editor.pii import has_personal_data, mask_personal_data
 from bot.errors import BotdeskError, DataError
 from bot.store import Database, Message, Operator, OperatorRole, Sender
@@ -26,12 +32,6 @@ from bot.store.models import Annotation, AnnotationAction, AnnotationStatus
 
 EDITORS = frozenset({OperatorRole.EDITOR, OperatorRole.ADMIN})
 MAX_BATCH = 500
-OUT_OF_SCOPE_ANSWER = {
-    "ru": "Это вне моей темы: я отвечаю на вопросы о магазине — заказы, доставка, оплата, возвраты. "
-    "Напишите «оператор», и я позову человека.",
-    "en": "That is outside what I can help with: I answer questions about the shop — orders, delivery, "
-    "payment, returns. Type “operator” to talk to a person.",
-}
 
 
 class AnnotationError(BotdeskError):

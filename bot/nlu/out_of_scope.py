@@ -5,24 +5,18 @@ terms. The classifier learns an ``out_of_scope`` intent from a general off-topic
 shipped with botdesk (``bot/nlu/offtopic/<language>.txt``: weather, arithmetic, trivia,
 chit-chat, other shops' and services' topics, translation requests, crypto, gibberish…,
 written for this project) plus the bot's own examples of that intent, which editors
-add from the inbox ("not ours", or ``botdesk nlu not-ours``). The ``FallbackClassifier``
-turns a message whose top intent is out of scope into ``nlu_fallback`` with
+add from the inbox ("not ours", or ``botdesk nlu not-ours``: ``bot.editor.annotate``).
+The ``FallbackClassifier`` turns a message whose top intent is out of scope into ``nlu_fallback`` with
 ``fallback_reason: out_of_scope``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.nlu.data import Example, TrainingData
-
-if TYPE_CHECKING:
-    from handoff.editor.annotate import WriteResult
 
 OFFTOPIC_PACKAGE = "bot.nlu"
 OFFTOPIC_FOLDER = "offtopic"
@@ -57,20 +51,3 @@ def with_offtopic(data: TrainingData, language: str, intent: str) -> TrainingDat
     if not extra:
         return data
     return replace(data, examples=[*data.examples, *extra])
-
-
-def mark_not_ours(
-    intents_dir: Path, texts: Sequence[str] | Iterable[str], language: str, intent: str = "out_of_scope"
-) -> WriteResult:
-    """Add customer messages to the bot's out-of-scope intent in ``intents/`` ("not ours").
-
-    The intent (and its file ``intents/<intent>.yml``, with an answer in the bot's
-    language for Rasa exports) is created on first use; texts already in the data are
-    skipped, as the editor pages do. Retrain to take effect.
-    """
-    # The editor pages' YAML writer (keeps comments) and their answer for this intent.
-    from handoff.editor.annotate import IntentFiles
-    from handoff.editor.annotations import OUT_OF_SCOPE_ANSWER
-
-    answer = OUT_OF_SCOPE_ANSWER.get(language, OUT_OF_SCOPE_ANSWER["en"])
-    return IntentFiles(intents_dir).add_intent(intent, list(texts), answer, None)

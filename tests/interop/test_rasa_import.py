@@ -466,7 +466,12 @@ def test_config_is_a_valid_botdesk_config(imported: tuple[Project, list[Note]]) 
     assert names[0] == "SpacyTokenizer" and "LinearIntentClassifier" in names
     fallback = config.pipeline[-1]
     assert fallback.name == "FallbackClassifier"
-    assert fallback.options() == {"threshold": 0.35, "ambiguity_threshold": 0.08}
+    # Rasa's thresholds as they are, and no off-topic class Rasa would not have trained.
+    assert fallback.options() == {
+        "threshold": 0.35,
+        "ambiguity_threshold": 0.08,
+        "out_of_scope_examples": "none",
+    }
     assert config.bot.fallback == "Sorry, I only know about films, prices and bookings."
     assert config.escalation.ask_feedback is False
     assert (config.intents.human_only, config.intents.buying_interest) == ([], [])
@@ -623,7 +628,11 @@ def test_export_then_import_gives_back_the_same_bot(ru_project: Project, tmp_pat
     assert imported.dialogue.slots == original.dialogue.slots
     assert imported.dialogue.forms == original.dialogue.forms
     assert imported.config.bot.fallback == original.config.bot.fallback
-    assert imported.config.pipeline[-1].options() == {"threshold": 0.5, "ambiguity_threshold": 0.1}
+    assert imported.config.pipeline[-1].options() == {
+        "threshold": 0.5,
+        "ambiguity_threshold": 0.1,
+        "out_of_scope_examples": "none",  # botdesk's shipped off-topic set is not part of a Rasa project
+    }
     assert not any("answer " in n.message for n in result.notes)  # generated rules go quietly
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.editor.annotate import mark_not_ours
 from bot.nlu.base import FALLBACK_INTENT
 from bot.nlu.data import TrainingData
-from bot.nlu.out_of_scope import builtin_offtopic, mark_not_ours, shipped_languages, with_offtopic
+from bot.nlu.out_of_scope import builtin_offtopic, shipped_languages, with_offtopic
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 

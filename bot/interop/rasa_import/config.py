@@ -220,6 +220,9 @@ def config_document(conv: Conversion, fallback: str) -> dict[str, Any]:
     pipeline = [dict(item) for item in DEFAULT_PIPELINE]
     if conv.settings.fallback:
         pipeline[-1].update(conv.settings.fallback)
+    # Rasa trains no off-topic class of its own: neither does the imported bot (its own
+    # out_of_scope intent, if it has one, is trained as any other).
+    pipeline[-1]["out_of_scope_examples"] = "none"
     return {
         "version": RASA_FORMAT,
         "assistant_id": conv.settings.assistant_id,
