@@ -28,10 +28,11 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, utc_now
-from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.engine import DialogueEngine, is_faq_answer
 from bot.dialogue.state import DialogueState, Reply, TurnResult
 from bot.dialogue.validators import mask_phone
 from bot.events import NO_EVENTS, EventBus
+from bot.i18n.text import Text
 from bot.messages import InboundMessage, OutboundMessage
 from bot.nlu.base import Message as Parsed
 from bot.nlu.pipeline import Pipeline
@@ -52,10 +53,13 @@ from bot.store import (
     remember_contact,
 )
 from bot.store.models import FeedbackAbout
+from bot.store.turns import FORM_ANSWER, HANDLED_AS, SURVEY_ANSWER
 from bot.survey import ConversationRef, asked_after_close, record_answer, record_asked
 
 log = logging.getLogger("botdesk.conversation")
 HUMAN_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR)
+ANSWERS_KEY = "_answers"  # the dialogue's last FAQ answers, for the handoff note
+MAX_SUMMARY = 3
 
 
 @dataclass
@@ -215,6 +219,7 @@ class ConversationService:
             and await self._survey_after_close(transaction, turn)
         ):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
+            state.introduced = True  # they met the bot in that dialogue: their "да" gets no introduction
         # Custom actions may do network I/O inside this transaction for now (issue 18 moves it out).
         result = (
             await self.engine.handle(
@@ -225,6 +230,8 @@ class ConversationService:
         )
         handled = Handled([], conversation_id, result=result)
         handled.feedback = await self._record_survey(transaction, turn, result)
+        await self._mark_dialogue_reading(transaction, turn, result)
+        answers = [*entered.dialogue.get(ANSWERS_KEY, []), *self._faq_answers(result)][-MAX_SUMMARY:]
         form_answers = list(entered.dialogue.get("_form_answers", []))
         if result.form_answer:
             form_answers.append(turn.message_id)
@@ -235,7 +242,7 @@ class ConversationService:
         replies = list(result.replies)
         if result.escalation is not None:
             handled.ticket_id, queue_reply = await self._open_ticket(
-                transaction, conversation_id, state, result, nlu, now
+                transaction, conversation_id, state, result, nlu, now, answers
             )
             if queue_reply is not None:
                 replies.append(queue_reply)
@@ -247,7 +254,7 @@ class ConversationService:
                 form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
         await transaction.save_dialogue(
             conversation_id,
-            dialogue={**state.to_dict(), "_form_answers": form_answers},
+            dialogue={**state.to_dict(), "_form_answers": form_answers, ANSWERS_KEY: answers},
             slots={k: v for k, v in state.tracker.slots.items() if not k.startswith("_")},
             active_loop=state.tracker.active_loop,
             misunderstood=state.misunderstood_in_a_row,
@@ -343,6 +350,27 @@ class ConversationService:
         )
         return (about.value, result.feedback, result.score) if about is not None else None
 
+    def _faq_answers(self, result: TurnResult) -> list[str]:
+        """The answers this turn gave to the customer's questions: not the introduction, a fallback,
+        a form's question or what the engine says about handoffs, hours and the survey."""
+        return [reply.text for reply in result.replies if reply.text and is_faq_answer(reply.response)]
+
+    async def _mark_dialogue_reading(
+        self, transaction: TurnTransaction, turn: Turn, result: TurnResult
+    ) -> None:
+        """A message the dialogue took as a form's answer or a survey answer ("Анна", "+7 912…", "5")
+        was understood, whatever the NLU made of it: say so with its stored NLU result, so the
+        editor's inbox and the KPIs' "not understood" leave it out."""
+        if turn.nlu is None:
+            return
+        if result.form_answer:
+            reading = FORM_ANSWER
+        elif result.feedback is not None or result.score is not None:
+            reading = SURVEY_ANSWER
+        else:
+            return
+        await transaction.set_nlu(turn.message_id, {**turn.nlu, HANDLED_AS: reading})
+
     async def _open_ticket(
         self,
         transaction: TurnTransaction,
@@ -351,8 +379,13 @@ class ConversationService:
         result: TurnResult,
         nlu: dict[str, Any],
         now: datetime,
+        answers: list[str],
     ) -> tuple[int, Reply | None]:
-        """A ticket with a note for the operator; in hours, the customer's place in the queue."""
+        """A ticket with a note for the operator; in hours, the customer's place in the queue.
+
+        The note's summary is the bot's last answers to the customer's questions in this
+        dialogue (``answers``), what the operator needs to know what was already said.
+        """
         escalation = result.escalation
         assert escalation is not None
         department_cfg = self.engine.department(escalation.department)
@@ -368,9 +401,11 @@ class ConversationService:
                 for k, v in state.tracker.slots.items()
                 if not k.startswith("_") and k not in ("phone", "email")
             },
-            "summary": [r.text for r in result.replies][-3:],
+            "summary": answers[-MAX_SUMMARY:],
             "after_hours": result.after_hours,
         }
+        if isinstance(escalation.detail, Text):  # the panel says it in the operator's language
+            note["detail"], note["detail_text"] = str(escalation.detail), escalation.detail.to_json()
         ticket_id = await create_ticket(
             transaction,
             conversation_id,

@@ -22,8 +22,12 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from bot.server.auth import PageForbidden, PanelLogin, role_label
+from bot.i18n.text import fill
+from bot.server.auth import Login, PageForbidden, PanelLogin
 from bot.server.deps import StateDep
+from bot.server.i18n import page_texts
+from bot.server.lifespan import ServerState
+from bot.store import OperatorRole
 
 HERE = Path(__file__).resolve().parent.parent
 STATIC_DIR = HERE / "static" / "panel"
@@ -79,10 +83,21 @@ def mount_static(app: FastAPI) -> None:
 
 async def forbidden_page(request: Request, exc: Exception) -> Response:
     """A panel page the account's roles do not open: 403, with a page saying which role it needs."""
+    state: ServerState | None = getattr(request.app.state, "botdesk", None)
+    language = exc.language if isinstance(exc, PageForbidden) else None
+    texts = (
+        page_texts(request, state, None, language)
+        if state is not None
+        else {"_": _untranslated, "i18n": {}, "language": "en"}
+    )
     detail = exc.detail if isinstance(exc, PageForbidden) else "forbidden"
     return templates.TemplateResponse(
-        request, "panel/forbidden.html", {"detail": detail}, status_code=403, headers=PAGE_HEADERS
+        request, "panel/forbidden.html", {**texts, "detail": detail}, status_code=403, headers=PAGE_HEADERS
     )
+
+
+def _untranslated(message: str, **values: object) -> str:
+    return fill(message, values)
 
 
 def shown_photo(url: str | None) -> str | None:
@@ -92,25 +107,29 @@ def shown_photo(url: str | None) -> str | None:
     return None
 
 
+def page(request: Request, state: ServerState, login: Login, **context: object) -> dict[str, object]:
+    """A panel page's template context: the texts in the operator's language, who they are, the CSRF token."""
+    texts = page_texts(request, state, login.operator)
+    names = texts["names"]
+    operator = login.operator
+    me = {
+        "display_name": operator.display_name,
+        "role": names.roles((r.value for r in login.roles), operator.role.value),
+        "status": operator.status.value,
+        "photo_url": shown_photo(operator.photo_url),
+        "can_work": login.can_work,
+        "can_edit": login.can_edit,
+        "is_admin": OperatorRole.ADMIN in login.roles,
+    }
+    return {**texts, "me": me, "csrf_token": login.csrf_token, **context}
+
+
 @router.get("", response_class=HTMLResponse, summary="The operator workspace")
 async def workspace(request: Request, login: PanelLogin, state: StateDep) -> HTMLResponse:
-    operator = login.operator
-    can_work = login.can_work
     return templates.TemplateResponse(
         request,
         "panel/workspace.html",
-        {
-            "operator": {
-                "display_name": operator.display_name,
-                "role": role_label(login),
-                "status": operator.status.value,
-                "photo_url": shown_photo(operator.photo_url),
-            },
-            "csrf_token": login.csrf_token,
-            "can_work": can_work,
-            "can_edit": login.can_edit,
-            "bot_label": state.config.bot.label,
-        },
-        status_code=200 if can_work else 403,
+        page(request, state, login, crm_configured=bool(state.config.crm)),
+        status_code=200 if login.can_work else 403,
         headers=PAGE_HEADERS,
     )
