@@ -50,7 +50,7 @@ lint: $(STAMP_DEV)
 # Installing botdesk compiles them too (hatch_build.py); tests/i18n checks that nothing is untranslated.
 I18N := bot/i18n/locale
 i18n: $(STAMP_DEV)
-	$(BIN)/pybabel extract -F babel.cfg -k Text -k gendered:2 --add-location=file --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k Text -k t -k gendered:2 --add-location=file --sort-output \
 		--no-wrap --project botdesk -o $(I18N)/botdesk.pot .
 	$(BIN)/pybabel update -i $(I18N)/botdesk.pot -d $(I18N) -D botdesk --no-wrap --no-fuzzy-matching
 	$(BIN)/pybabel compile -d $(I18N) -D botdesk --statistics

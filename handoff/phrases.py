@@ -34,7 +34,8 @@ def check_phrase(shortcut: str, text: str) -> tuple[str, str]:
     if not SHORTCUT.fullmatch(normal):
         raise PhraseError(
             Text(
-                "a shortcut is / and one word of letters, digits, _ - or . (at most {n} characters), e.g. /hi",
+                "a shortcut is / and one word of letters, digits, _ - or . "
+                "(at most {n} characters), e.g. /hi",
                 n=MAX_SHORTCUT_CHARS,
             )
         )

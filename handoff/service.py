@@ -76,7 +76,8 @@ class LimitReached(HandoffError):
 
     def __init__(self, name: str, limit: int) -> None:
         super().__init__(
-            f"{name} already has {limit} dialogues open, the most allowed at once; close or hand over one first"
+            f"{name} already has {limit} dialogues open, the most allowed at once; "
+            "close or hand over one first"
         )
         self.name = name
         self.limit = limit

@@ -77,7 +77,8 @@ def check_response(text: str) -> str:
     if bad:
         raise DataError(
             Text(
-                "the answer has a brace that is not a placeholder of a slot; write two braces for a brace itself"
+                "the answer has a brace that is not a placeholder of a slot; "
+                "write two braces for a brace itself"
             )
         )
     return text

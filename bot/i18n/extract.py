@@ -11,16 +11,20 @@ translator writes "взял" and "взяла" and a neutral wording for an unkno
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from babel.messages.extract import extract_javascript, extract_python
 
 GENDERED = "gendered"
 GENDERS = ("female", "male")
-Extracted = tuple[int, str, Any, list[str]]
+Extracted = tuple[int, Any, Any, Any]
 
 
-def _split(found: Iterator[Extracted]) -> Iterator[Extracted]:
+def _with_gendered(keywords: Mapping[str, Any] | Collection[str]) -> Any:
+    return dict.fromkeys([*keywords, GENDERED])
+
+
+def _split(found: Iterator[Any]) -> Iterator[Extracted]:
     for lineno, funcname, messages, comments in found:
         if funcname != GENDERED:
             yield lineno, funcname, messages, comments
@@ -38,7 +42,7 @@ def extract_python_gendered(
     options: dict[str, Any],
 ) -> Iterator[Extracted]:  # fmt: skip
     """Babel's Python extractor, with ``gendered`` calls split into their three entries."""
-    return _split(extract_python(fileobj, [*keywords, GENDERED], comment_tags, options))
+    return _split(extract_python(fileobj, _with_gendered(keywords), comment_tags, cast(Any, options)))
 
 
 def extract_javascript_gendered(
@@ -46,4 +50,4 @@ def extract_javascript_gendered(
     options: dict[str, Any],
 ) -> Iterator[Extracted]:  # fmt: skip
     """Babel's JavaScript extractor, with ``gendered`` calls split into their three entries."""
-    return _split(extract_javascript(fileobj, [*keywords, GENDERED], comment_tags, options))
+    return _split(extract_javascript(fileobj, _with_gendered(keywords), comment_tags, cast(Any, options)))

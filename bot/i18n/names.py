@@ -67,6 +67,25 @@ SLOTS = {
     "requested_slot": N_("question being asked"),
 }
 """Slot names common to most bots; a bot's other slots are shown humanised."""
+FIELDS = {
+    "text": N_("text"),
+    "name": N_("name"),
+    "display_name": N_("name"),
+    "phone": N_("phone"),
+    "email": N_("e-mail"),
+    "interest": N_("interest"),
+    "resolution": N_("resolution"),
+    "shortcut": N_("shortcut"),
+    "operator_id": N_("operator"),
+    "department": N_("department"),
+    "message_ids": N_("messages"),
+    "intent": N_("intent"),
+    "response": N_("answer"),
+    "file": N_("file"),
+    "password": N_("password"),
+    "login": N_("login"),
+}
+"""Request fields as a validation error names them (the panel's forms)."""
 
 
 def humanise(identifier: str) -> str:
@@ -149,6 +168,7 @@ class Names:
             "statuses": {k: t.gettext(v) for k, v in STATUSES.items()},
             "senders": {k: t.gettext(v) for k, v in SENDERS.items()},
             "slots": {k: t.gettext(v) for k, v in SLOTS.items()},
+            "fields": {k: t.gettext(v) for k, v in FIELDS.items()},
             "intents": {i: self.intent(i) for i in sorted({*intents, *self.titles})},
             "departments": dict(self.departments),
         }

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response
 
-from bot.i18n.names import Names
+from bot.i18n.names import N_, Names
 from bot.server.deps import ReadyStateDep
 from bot.server.i18n import texts_for
 from bot.server.lifespan import ServerState
@@ -40,8 +40,8 @@ CSRF_HEADER = "X-CSRF-Token"
 LOGIN_PATH = "/panel/login"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOUCH_EVERY = timedelta(minutes=1)
-NOT_LOGGED_IN = "not logged in: log in at /panel/login or POST /api/login"
-BAD_CSRF = "missing or wrong {header} header; read the token from GET /api/me"
+NOT_LOGGED_IN = N_("not logged in: log in at /panel/login or POST /api/login")
+BAD_CSRF = N_("missing or wrong {header} header; read the token from GET /api/me")
 
 
 @dataclass(frozen=True)

@@ -471,7 +471,7 @@ SURVEY_ANSWER = "survey_answer"  # "да" / "нет" / "5" to the satisfaction s
 
 def handled_by_dialogue(nlu: Mapping[str, Any] | None) -> bool:
     """The dialogue took the message as a form's or the survey's answer: understood, whatever the NLU said."""
-    return bool(nlu) and nlu.get(HANDLED_AS) in (FORM_ANSWER, SURVEY_ANSWER)  # type: ignore[union-attr]
+    return nlu is not None and nlu.get(HANDLED_AS) in (FORM_ANSWER, SURVEY_ANSWER)
 
 
 async def set_nlu(driver: Driver, message_id: int, nlu: Mapping[str, Any], model_version: str | None) -> None:

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from bot.i18n.names import N_
 from bot.server.auth import (
     CurrentLogin,
     Login,
@@ -49,7 +50,7 @@ router = APIRouter(prefix="/api", tags=["auth"])
 pages = APIRouter(prefix="/panel", tags=["panel pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
-WRONG = "wrong login or password"
+WRONG = N_("wrong login or password")
 # The form has no script at all; its style is inline. It posts only to this site and is never framed.
 LOGIN_HEADERS = {
     "Content-Security-Policy": (

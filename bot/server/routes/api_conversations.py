@@ -83,7 +83,7 @@ async def conversation(
     request: Request, conversation_id: RowId, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
     t = texts_for(operator, state)
-    names = names_for(request, state, t)
+    shown = names_for(request, state, t)
     found = await _conversation(state, conversation_id, t)
     async with state.db.reader() as session:
         customer = await session.get_one(Customer, found.customer_id)
@@ -97,7 +97,7 @@ async def conversation(
         matches = await possible_matches(session, customer.id)
     suggestions = await state.operators.suggestions(ticket.id) if ticket is not None else []
     note = dict(ticket.note or {}) if ticket is not None else {}
-    note["detail"] = note_detail(note, names)
+    note["detail"] = note_detail(note, shown)
     return {
         "conversation": {
             "id": found.id,
@@ -147,7 +147,7 @@ async def conversation(
         "history": [message_json(entry, customer, names, state) for entry in entries],
         "notes": [note_json(n, author) for n, author in notes],
         "suggestions": [
-            {"intent": intent, "title": names.intent(intent), "text": text} for intent, text in suggestions
+            {"intent": intent, "title": shown.intent(intent), "text": text} for intent, text in suggestions
         ],
         "quick_phrases": await state.operators.quick_phrases(operator.display_name),
         "lead_prefill": {
@@ -155,7 +155,7 @@ async def conversation(
             "phone": customer.phone,
             "email": customer.email,
             # what the customer asked about, by the intents' titles: what the CRM card says
-            "interest": [names.intent(i) for i in (found.dialogue or {}).get("interest", [])],
+            "interest": [shown.intent(i) for i in (found.dialogue or {}).get("interest", [])],
         },
     }
 

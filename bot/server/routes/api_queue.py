@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from bot.i18n.catalog import Translator
-from bot.i18n.names import Names
+from bot.i18n.names import N_, Names
 from bot.server.auth import CurrentOperator, OperatorWorker
 from bot.server.deps import ReadyStateDep
 from bot.server.i18n import texts_for
@@ -42,7 +42,7 @@ from handoff.service import HandoffError, LimitReached
 router = APIRouter(prefix="/api", tags=["queue"])
 
 OK = {"ok": True}
-NOT_HELD = "you do not hold this dialogue (it was closed, returned, or taken back to the queue)"
+NOT_HELD = N_("you do not hold this dialogue (it was closed, returned, or taken back to the queue)")
 
 
 def limit_reached(t: Translator, exc: LimitReached) -> str:
