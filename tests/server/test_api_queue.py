@@ -55,7 +55,7 @@ async def test_two_operators_claim_at_once_and_exactly_one_wins(make_app: AppFac
     assert "has already taken this dialogue" in loser.json()["detail"]
     assert sorted(len(q["mine"]) for q in queues) == [0, 1]
     assert all(q["waiting"] == [] for q in queues)
-    assert len([t for t in joined if "подключился" in t]) == 1
+    assert len([t for t in joined if "подключилась" in t]) == 1  # Анна
 
 
 async def test_reply_reaches_the_rest_customer_and_quick_phrases_expand(make_app: AppFactory) -> None:

@@ -53,7 +53,7 @@ export function renderCustomer(root, customer, onMatch) {
         { class: channel.reachable ? "" : "unreachable" },
         el("span", { class: "tag channel", text: channelLabel(channel.channel) }),
         ` ${channel.external_id}`,
-        channel.reachable ? "" : el("span", { class: "muted", text: ` ${_("(unreachable)")}` }),
+        channel.reachable ? "" : el("span", { class: "muted", text: " " + _("(unreachable)") }),
       ),
     ),
   );
@@ -67,7 +67,7 @@ export function renderCustomer(root, customer, onMatch) {
         el("b", { text: match.display_name || _("Customer #{id}", { id: match.customer_id }) }),
         ` · ${match.reason === "email" ? _("same e-mail") : _("same phone")} · `,
         (match.channels ?? []).map((channel) => el("span", { class: "tag channel", text: channelLabel(channel) })),
-        ` · ${_("since {when}", { when: when(match.since) })} `,
+        " · " + _("since {when}", { when: when(match.since) }) + " ",
         el("button", {
           type: "button",
           testid: "customer-merge",

@@ -165,6 +165,7 @@ export class DialogueView {
 
   /** A live message event for this conversation; returns whether it was new. */
   receive(event) {
+    if (event.sender === "customer") this.refreshSuggestions();
     return this.appendMessage({
       id: event.message_id,
       conversation_id: event.conversation_id,
@@ -177,6 +178,16 @@ export class DialogueView {
       confidence: event.confidence,
       attachments: event.attachments ?? [],
     });
+  }
+
+  /** The suggested answers follow the customer's latest message. */
+  async refreshSuggestions() {
+    try {
+      const data = await get(`/api/conversations/${this.id}`);
+      this.reply.setSuggestions(data.suggestions);
+    } catch {
+      // the next reload shows them; nothing to tell the operator
+    }
   }
 
   /** The tab became visible: a dialogue opened in the background starts at its latest message. */

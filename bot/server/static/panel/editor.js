@@ -136,7 +136,7 @@ function renderMessage(message) {
       el(
         "p",
         { class: "could-answer small", testid: "could-answer" },
-        `${_("The bot could have answered this: the operator's answer matches {intent}.", { intent: intentName(intent) })} `,
+        _("The bot could have answered this: the operator's answer matches {intent}.", { intent: intentName(intent) }) + " ",
         use,
       ),
     );
@@ -225,7 +225,8 @@ function describeWrite(result) {
   const added = ngettext("Added {n} example to {file}.", "Added {n} examples to {file}.", result.written.added.length, {
     file: result.written.file,
   });
-  return skipped ? `${added} ${ngettext("{n} skipped (already there).", "{n} skipped (already there).", skipped)}` : added;
+  const kept = ngettext("{n} skipped (already there).", "{n} skipped (already there).", skipped);
+  return skipped ? [added, kept].join(" ") : added;
 }
 
 async function submitLabel(event) {

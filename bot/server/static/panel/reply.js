@@ -52,7 +52,7 @@ export class ReplyBox {
         type: "button",
         class: "chip",
         testid: "suggestion",
-        title: `${text}\n${_("(the bot's answer to “{topic}”)", { topic: title })}`,
+        title: text + "\n" + _("(the bot's answer to “{topic}”)", { topic: title }),
         text,
       });
       chip.addEventListener("click", () => this.insert(text, this.input.selectionStart, this.input.selectionEnd));
