@@ -28,8 +28,10 @@ def overflowing_tables(page: Page) -> list[str]:
     found: list[str] = page.evaluate(
         """() => [...document.querySelectorAll('.table-box')].flatMap((box) => {
             const table = box.querySelector('table');
-            const right = box.getBoundingClientRect().right - parseFloat(getComputedStyle(box).paddingRight);
-            const cut = table.getBoundingClientRect().right > right + 0.5 || box.scrollWidth > box.clientWidth;
+            const padding = parseFloat(getComputedStyle(box).paddingRight);
+            const right = box.getBoundingClientRect().right - padding;
+            const wide = table.getBoundingClientRect().right > right + 0.5;
+            const cut = wide || box.scrollWidth > box.clientWidth;
             return cut ? [box.dataset.testid] : [];
         })"""
     )

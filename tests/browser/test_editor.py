@@ -139,7 +139,7 @@ def test_an_operator_is_refused_the_editor_page_until_an_admin_grants_the_editor
 
     page.reload()
     expect(page.get_by_test_id("editor")).to_have_attribute("data-ready", "true")
-    expect(page.get_by_test_id("workspace-link")).to_be_visible()  # she still works dialogues
+    expect(page.get_by_test_id("to-workspace")).to_be_visible()  # she still works dialogues
     for text in GIFT_CARDS:
         message_item(page, text).get_by_test_id("message-select").check()
     page.get_by_test_id("label-intent").fill("payment_methods")
