@@ -48,6 +48,32 @@ T = TypeVar("T")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
+TITLES = {
+    "product_availability": "Наличие товара", "delivery_terms": "Доставка", "store_address": "Адрес магазина",
+    "working_hours": "Часы работы", "contacts": "Контакты", "human_request": "Позвать оператора",
+    "complaint": "Жалоба", "callback_request": "Перезвонить мне", "order_status": "Где мой заказ",
+    "order_cancel": "Отменить заказ", "change_order": "Изменить заказ", "payment_methods": "Способы оплаты",
+    "discounts": "Скидки и акции", "price_request": "Цена товара", "return_policy": "Возврат товара",
+    "warranty": "Гарантия", "greet": "Приветствие", "goodbye": "Прощание", "thanks": "Благодарность",
+    "bot_challenge": "Вы бот?", "affirm": "Да", "deny": "Нет",
+}  # fmt: skip
+
+
+@dataclass
+class TitledIntents:
+    """What ``bot.server.i18n.IntentTitles`` reads from intent files that carry ``title:``.
+
+    The NLU data format gains ``title:`` on another branch; until it is merged here, a server
+    gets the default bot's titles this way (``app.state.intent_titles``), as its files state them.
+    """
+
+    titles: dict[str, str] = field(default_factory=lambda: dict(TITLES))
+    intents: list[str] = field(default_factory=lambda: sorted(TITLES))
+
+    def current(self) -> TitledIntents:
+        return self
+
+
 @dataclass
 class LiveServer:
     """A running botdesk: its URL, its app (for ``app.state.botdesk``), its database."""

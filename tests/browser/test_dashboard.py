@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from bot.cli import main
 from bot.project import Project
-from tests.browser.conftest import LiveServer, screenshot
+from tests.browser.conftest import LiveServer, TitledIntents, screenshot
 
 PASSWORD = "dashboard-password-1"
 
@@ -46,6 +46,7 @@ def test_the_dashboard_shows_a_month_of_demo_traffic(
         assert pool.submit(main, demo).result() == 0
     live_server.add_operator("olga", PASSWORD, display_name="Ольга", role="admin")
     live_server.add_operator("anna", PASSWORD, display_name="Анна")  # like the demo's demo-anna "Анна"
+    live_server.app.state.intent_titles = TitledIntents()
     page.set_viewport_size({"width": 1440, "height": 900})
     log_in(page, live_server, "olga")
 
@@ -76,7 +77,10 @@ def test_the_dashboard_shows_a_month_of_demo_traffic(
     assert sorted(values) == sorted(["admin", "anna", "demo-anna", "demo-boris", "demo-vera", "olga"])
     assert len(set(labels)) == len(labels), labels
     assert "Анна (anna)" in labels and "Анна (demo-anna)" in labels
+    expect(page.get_by_test_id("chart-top-intents")).to_contain_text("Где мой заказ")  # titles, not ids
+    page.set_viewport_size({"width": 1440, "height": 1900})  # the same width: the whole page for the docs
     screenshot(page, "dashboard")
+    page.set_viewport_size({"width": 1440, "height": 900})
 
     def count() -> int:
         return int(re.sub(r"\s", "", dialogues.inner_text()))

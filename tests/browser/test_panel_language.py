@@ -2,16 +2,13 @@
 text and no raw id on any page; switched to English, the same pages are English; admins edit the
 quick phrases the reply box offers.
 
-Intent titles come from the intent files' ``title:`` (read by ``bot.i18n.names.titles_of``); until
-the NLU data format carries them on this branch, the server here is given the default bot's
-titles the way its intent files state them.
+Intent titles come from the intent files' ``title:`` (``TitledIntents`` in conftest.py).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,31 +20,11 @@ from bot.i18n.names import CHANNELS, REASONS, ROLES, SLOTS, STATUSES
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.app import create_app
-from tests.browser.conftest import ADMIN_PASSWORD, LiveServer, screenshot
+from tests.browser.conftest import ADMIN_PASSWORD, TITLES, LiveServer, TitledIntents, screenshot
 from tests.live import serving
 from tests.server.conftest import Clock
 
 PASSWORD = "language password 1"
-TITLES = {
-    "product_availability": "Наличие товара", "delivery_terms": "Доставка", "store_address": "Адрес магазина",
-    "working_hours": "Часы работы", "contacts": "Контакты", "human_request": "Позвать оператора",
-    "complaint": "Жалоба", "callback_request": "Перезвонить мне", "order_status": "Где мой заказ",
-    "order_cancel": "Отменить заказ", "change_order": "Изменить заказ", "payment_methods": "Способы оплаты",
-    "discounts": "Скидки и акции", "price_request": "Цена товара", "return_policy": "Возврат товара",
-    "warranty": "Гарантия", "greet": "Приветствие", "goodbye": "Прощание", "thanks": "Благодарность",
-    "bot_challenge": "Вы бот?", "affirm": "Да", "deny": "Нет",
-}  # fmt: skip
-
-
-@dataclass
-class TitledIntents:
-    """What ``bot.server.i18n.IntentTitles`` reads from intent files that carry ``title:``."""
-
-    titles: dict[str, str] = field(default_factory=lambda: dict(TITLES))
-    intents: list[str] = field(default_factory=lambda: sorted(TITLES))
-
-    def current(self) -> TitledIntents:
-        return self
 
 
 @pytest.fixture
