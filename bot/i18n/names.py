@@ -67,6 +67,27 @@ SLOTS = {
     "requested_slot": N_("question being asked"),
 }
 """Slot names common to most bots; a bot's other slots are shown humanised."""
+ATTACHMENTS = {
+    "photo": N_("photo"),
+    "document": N_("file"),
+    "voice": N_("voice message"),
+    "audio": N_("audio"),
+    "video": N_("video"),
+    "video_note": N_("video message"),
+    "sticker": N_("sticker"),
+    "animation": N_("GIF"),
+    "location": N_("location"),
+    "venue": N_("place"),
+    "poll": N_("poll"),
+    "dice": N_("dice"),
+    "game": N_("game"),
+    "story": N_("story"),
+    "invoice": N_("invoice"),
+    "contact": N_("contact"),
+    "file": N_("file"),
+    "image": N_("image"),
+}
+"""Kinds of attachment a customer sends (Telegram's names, the widget's)."""
 FIELDS = {
     "text": N_("text"),
     "name": N_("name"),
@@ -169,6 +190,7 @@ class Names:
             "senders": {k: t.gettext(v) for k, v in SENDERS.items()},
             "slots": {k: t.gettext(v) for k, v in SLOTS.items()},
             "fields": {k: t.gettext(v) for k, v in FIELDS.items()},
+            "attachments": {k: t.gettext(v) for k, v in ATTACHMENTS.items()},
             "intents": {i: self.intent(i) for i in sorted({*intents, *self.titles})},
             "departments": dict(self.departments),
         }

@@ -408,7 +408,7 @@ def test_a_telegram_photo_is_a_link_through_the_server_and_a_pressed_button_show
 
     link = dialogue.get_by_test_id("attachment-link")
     expect(link).to_have_attribute("href", "/api/files/telegram/AgAD-photo_1")
-    expect(link).to_have_text("photo · сломанный руль")
+    expect(link).to_have_text("фото · сломанный руль")
     expect(dialogue.get_by_test_id("pressed-button")).to_have_text("нажата кнопка «Да»")
     assert page.js_errors == []  # type: ignore[attr-defined]
 

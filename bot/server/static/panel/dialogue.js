@@ -6,7 +6,7 @@ import { post, get } from "./api.js";
 import { el, fromTemplate, part, setText } from "./dom.js";
 import { LeadForm, fillTransferTargets, noteItem, renderCustomer, renderNote, transferBody } from "./cards.js";
 import { channelLabel, intentLabel, percent, reasonLabel, senderLabel, when } from "./format.js";
-import { _, gendered } from "./i18n.js";
+import { _, gendered, nameOf } from "./i18n.js";
 import { ReplyBox } from "./reply.js";
 
 export class DialogueView {
@@ -306,7 +306,9 @@ function attachmentNode(item) {
     return el("li", { class: "pressed", testid: "pressed-button", text: _("pressed “{title}”", { title: item.title ?? "" }) });
   }
   const described = item && typeof item === "object"
-    ? [item.type, item.file_name ?? item.name ?? item.filename, item.caption].filter(Boolean).join(" · ")
+    ? [item.type && nameOf("attachments", item.type), item.file_name ?? item.name ?? item.filename, item.caption]
+        .filter(Boolean)
+        .join(" · ")
     : "";
   const name = typeof item === "string" ? item : described || _("attachment");
   const url = typeof item === "object" && item ? String(item.url ?? "") : "";
