@@ -149,7 +149,15 @@ class Translator:
             return self.gettext(value.msgid, **value.values)
         return value
 
+    @functools.cached_property
+    def _javascript_messages(self) -> dict[str, Any]:
+        return self._messages_for_javascript()
+
     def for_javascript(self) -> dict[str, Any]:
+        """The catalog as the panel's JavaScript reads it (``static/panel/i18n.js``), built once."""
+        return {"language": self.language, "messages": self._javascript_messages}
+
+    def _messages_for_javascript(self) -> dict[str, Any]:
         """The catalog as the panel's JavaScript reads it (``static/panel/i18n.js``).
 
         ``messages`` maps a message id (``context\\x04id`` with a context) to its
@@ -172,7 +180,7 @@ class Translator:
                     messages[key] = forms
                 else:
                     messages[key] = message.string
-        return {"language": self.language, "messages": messages}
+        return messages
 
 
 @functools.cache
