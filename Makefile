@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean chromium screenshots
+.PHONY: run test lint bench clean chromium screenshots i18n
 
 # Browser tests drive Debian's Chromium through Playwright (nothing is downloaded by Playwright).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -46,6 +46,16 @@ lint: $(STAMP_DEV)
 	$(BIN)/mypy
 	$(BIN)/mypy examples/channels/sms_gateway.py  # the channel of docs/channels/example.md
 	$(BIN)/lint-imports
+
+# The panel's message catalogs (docs/panel.md, "Languages"): extract the marked texts, merge them into
+# bot/i18n/locale/*/LC_MESSAGES/botdesk.po (translate what is new there), compile the .mo files.
+# Installing botdesk compiles them too (hatch_build.py); tests/i18n checks that nothing is untranslated.
+I18N := bot/i18n/locale
+i18n: $(STAMP_DEV)
+	$(BIN)/pybabel extract -F babel.cfg -k Text -k t -k gendered:2 --add-location=file --sort-output \
+		--no-wrap --project botdesk -o $(I18N)/botdesk.pot .
+	$(BIN)/pybabel update -i $(I18N)/botdesk.pot -d $(I18N) -D botdesk --no-wrap --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(I18N) -D botdesk --statistics
 
 chromium:
 	@command -v chromium >/dev/null || { \

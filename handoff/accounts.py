@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.errors import BotdeskError
 from bot.events import NO_EVENTS, EventBus
+from bot.i18n.catalog import GENDERS, LANGUAGES
+from bot.i18n.text import Text
 from bot.store import Database, Operator, OperatorRole, create_operator, operator_by_login
 from bot.store.roles import grant_role, having_role, revoke_role, roles_of
 from bot.store.sessions import revoke_sessions
@@ -34,6 +36,9 @@ ADMIN_PASSWORD_ENV = "BOTDESK_ADMIN_PASSWORD"
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 1024
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_DISPLAY_NAME_CHARS = 200
+# The first admin's name until they change it, in the bot's language ("Меня зовут {operator}").
+FIRST_ADMIN_NAMES = {"ru": "Администратор", "en": "Administrator"}
 
 _hasher = PasswordHasher()
 
@@ -49,7 +54,11 @@ def _dummy_hash() -> str:
 
 
 class AccountError(BotdeskError):
-    """A request about an account that cannot be done (told to the admin as is)."""
+    """A request about an account that cannot be done; ``text`` says why (the panel translates it)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text  # a Text where the panel may show it
 
 
 def normalize_login(login: str) -> str:
@@ -67,17 +76,20 @@ def check_login(login: str) -> str:
     normal = normalize_login(login)
     if not LOGIN_PATTERN.fullmatch(normal):
         raise AccountError(
-            f"{login!r} is not a usable login: 1-64 characters of lowercase latin letters, "
-            "digits, '.', '_' or '-'"
+            Text(
+                "{login!r} is not a usable login: 1-64 characters of lowercase latin letters, "
+                "digits, '.', '_' or '-'",
+                login=login,
+            )
         )
     return normal
 
 
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_CHARS:
-        raise AccountError(f"the password is too short: at least {MIN_PASSWORD_CHARS} characters")
+        raise AccountError(Text("the password is too short: at least {n} characters", n=MIN_PASSWORD_CHARS))
     if len(password) > MAX_PASSWORD_CHARS:
-        raise AccountError(f"the password is too long: at most {MAX_PASSWORD_CHARS} characters")
+        raise AccountError(Text("the password is too long: at most {n} characters", n=MAX_PASSWORD_CHARS))
     return password
 
 
@@ -112,6 +124,8 @@ async def add_account(
     role: OperatorRole = OperatorRole.OPERATOR,
     display_name: str | None = None,
     max_parallel: int | None = None,
+    language: str | None = None,
+    grammatical_gender: str | None = None,
 ) -> Operator:
     """Create an account; a taken login is an AccountError.
 
@@ -121,17 +135,19 @@ async def add_account(
     """
     login = check_login(login)
     hashed = hash_password(password)
+    _check_preferences(language, grammatical_gender)
     async with db.session() as session:
         if await operator_by_login(session, login) is not None:
-            raise AccountError(f"the login {login!r} is taken")
+            raise AccountError(Text("the login {login!r} is taken", login=login))
         try:
             operator = await create_operator(
                 session, login, (display_name or login).strip() or login, role=role, password_hash=hashed
             )
             operator.max_parallel = max_parallel
+            operator.language, operator.grammatical_gender = language, grammatical_gender
             await session.commit()
         except IntegrityError:
-            raise AccountError(f"the login {login!r} is taken") from None
+            raise AccountError(Text("the login {login!r} is taken", login=login)) from None
         return operator
 
 
@@ -139,8 +155,49 @@ async def _account(db: Database, login: str) -> Operator:
     async with db.reader() as session:
         operator = await operator_by_login(session, normalize_login(login))
     if operator is None:
-        raise AccountError(f"there is no operator with the login {login!r}")
+        raise AccountError(Text("there is no operator with the login {login!r}", login=login))
     return operator
+
+
+def check_display_name(name: str) -> str:
+    """A display name customers and colleagues read: one line, not empty, not too long."""
+    shown = " ".join(name.split())
+    if not shown:
+        raise AccountError(Text("the display name is empty"))
+    if len(shown) > MAX_DISPLAY_NAME_CHARS or any(
+        unicodedata.category(ch) == "Cc" for ch in name if ch != "\t"
+    ):
+        raise AccountError(
+            Text("the display name must be one line of at most {n} characters", n=MAX_DISPLAY_NAME_CHARS)
+        )
+    return shown
+
+
+def _check_preferences(language: str | None, grammatical_gender: str | None) -> None:
+    if language is not None and language not in LANGUAGES:
+        raise AccountError(Text("the panel speaks {languages}", languages=", ".join(LANGUAGES)))
+    if grammatical_gender is not None and grammatical_gender not in GENDERS:
+        raise AccountError(Text("the grammatical gender is female, male or not set"))
+
+
+async def update_profile(
+    db: Database,
+    operator_id: int,
+    *,
+    display_name: str,
+    language: str | None,
+    grammatical_gender: str | None,
+) -> Operator:
+    """An operator's own settings: the name customers see, the panel's language (None: the bot's),
+    the grammatical gender texts about them agree with (None: from the name, else neutral)."""
+    _check_preferences(language, grammatical_gender)
+    shown = check_display_name(display_name)
+    async with db.session() as session:
+        operator = await session.get_one(Operator, operator_id)
+        operator.display_name, operator.language = shown, language
+        operator.grammatical_gender = grammatical_gender
+        await session.commit()
+        return operator
 
 
 def announce_account_change(
@@ -214,7 +271,9 @@ async def revoke(
     operator = await _account(db, login)
     if role == operator.role:
         raise AccountError(
-            f"{role.value} is the account's own role, not a grant; disable the account instead"
+            Text(
+                "{role} is the account's own role, not a grant; disable the account instead", role=role.value
+            )
         )
     async with db.session() as session:
         removed = await revoke_role(session, operator.id, role)
@@ -224,11 +283,12 @@ async def revoke(
     return (await account_roles(db, login))[1]
 
 
-async def ensure_admin(db: Database) -> str | None:
+async def ensure_admin(db: Database, language: str = "en") -> str | None:
     """Create the first admin when there is no admin at all; returns the login created, if any.
 
     The password comes from ``$BOTDESK_ADMIN_PASSWORD``; without it a random one is
-    generated and logged exactly once, here: it is stored only as a hash.
+    generated and logged exactly once, here: it is stored only as a hash. The display name
+    is "Administrator" in the bot's ``language`` until the admin sets their own.
     """
     async with db.reader() as session:
         has_admin = await session.scalar(
@@ -248,7 +308,13 @@ async def ensure_admin(db: Database) -> str | None:
     given = os.environ.get(ADMIN_PASSWORD_ENV)
     password = given or generate_password()
     try:
-        await add_account(db, ADMIN_LOGIN, password, role=OperatorRole.ADMIN, display_name="Administrator")
+        await add_account(
+            db,
+            ADMIN_LOGIN,
+            password,
+            role=OperatorRole.ADMIN,
+            display_name=FIRST_ADMIN_NAMES.get(language, FIRST_ADMIN_NAMES["en"]),
+        )
     except AccountError as exc:
         if given is not None and "password" in str(exc):
             raise AccountError(f"${ADMIN_PASSWORD_ENV}: {exc}") from None

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.clock import Clock, utc_now
-from bot.dialogue.engine import CONVERSATIONAL, DialogueEngine
+from bot.dialogue.engine import CONVERSATIONAL, SYSTEM_RESPONSES, DialogueEngine
 from bot.dialogue.state import DialogueState, TurnResult
 from bot.errors import BotdeskError
 from bot.events import NO_EVENTS, EventBus
 from bot.messages import OutboundMessage, SenderKind
+from bot.nlu.base import FALLBACK_INTENT
 from bot.settings import BotdeskConfig
 from bot.store import (
     ChannelIdentity,
@@ -50,7 +51,9 @@ from bot.store import Message as StoredMessage
 from bot.store.db import dialect_of
 from bot.store.models import FeedbackAbout
 from bot.store.operators import claimed_count, lock_operator
+from bot.store.quick_phrases import live_phrases, seed_phrases
 from bot.survey import quiet_dialogues, record_asked
+from handoff.gender import grammatical_gender
 
 log = logging.getLogger("botdesk.handoff")
 Deliver = Callable[[OutboundMessage], Awaitable[None]]
@@ -76,7 +79,18 @@ class HandoffError(BotdeskError):
 
 
 class LimitReached(HandoffError):
-    """The operator already holds as many dialogues as they may (``operators.max_parallel``)."""
+    """The operator already holds as many dialogues as they may (``operators.max_parallel``).
+
+    ``name`` and ``limit`` let the panel say it in the operator's language.
+    """
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(
+            f"{name} already has {limit} dialogues open, the most allowed at once; "
+            "close or hand over one first"
+        )
+        self.name = name
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,8 @@ class QueueEntry:
 
 
 SURVEY_SCAN_EVERY = timedelta(minutes=1)
+# Never offered as an operator's suggested answer: the bot's talk about itself, bare yes/no.
+NOT_SUGGESTED = frozenset({"bot_challenge", "affirm", "deny", FALLBACK_INTENT})
 
 
 class OperatorService:
@@ -114,6 +130,7 @@ class OperatorService:
         # Live monitoring (Prometheus): seconds from a handoff to its first operator reply.
         self.first_response_observer: Callable[[float], None] | None = None
         self._survey_due: datetime | None = None  # the quiet-dialogue scan runs once a minute
+        self._phrases_seeded = False
 
     # ---- queue -------------------------------------------------------------------------
     async def queue(self, department_id: int | None = None) -> list[QueueEntry]:
@@ -157,7 +174,7 @@ class OperatorService:
             won = await claim_ticket(session, ticket_id, operator_id, now=self.clock())
             if won:
                 operator = await session.get_one(Operator, operator_id)
-                await self._tell(session, ticket_id, "utter_operator_joined", operator=operator.display_name)
+                await self._tell(session, ticket_id, "utter_operator_joined", **_about(operator))
                 await self._ticket_changed(session, ticket_id)
         return won
 
@@ -187,7 +204,7 @@ class OperatorService:
             operator = await session.get_one(Operator, operator_id)
             done = await release_ticket(session, ticket_id, operator_id, now=self.clock())
             if done:
-                await self._tell(session, ticket_id, "utter_operator_left", operator=operator.display_name)
+                await self._tell(session, ticket_id, "utter_operator_left", **_about(operator))
                 await self._ticket_changed(session, ticket_id)
         return done
 
@@ -212,7 +229,7 @@ class OperatorService:
             )
             if done and to_operator_id is not None:
                 operator = await session.get_one(Operator, to_operator_id)
-                await self._tell(session, ticket_id, "utter_operator_joined", operator=operator.display_name)
+                await self._tell(session, ticket_id, "utter_operator_joined", **_about(operator))
             if done:
                 await self._ticket_changed(session, ticket_id)
         return done
@@ -275,15 +292,37 @@ class OperatorService:
         async with self.db.reader() as session:
             return await history(session, customer_id, limit)
 
-    def quick_phrases(self, operator_name: str) -> dict[str, str]:
-        """Canned answers by shortcut, with {operator} filled in."""
-        return {
-            k: v.replace("{operator}", operator_name) for k, v in self.config.operators.quick_phrases.items()
-        }
+    async def seed_quick_phrases(self) -> None:
+        """Store config.yml's quick phrases the first time this database is used (admins edit them after)."""
+        if self._phrases_seeded:
+            return
+        async with self.db.session() as session:
+            if await seed_phrases(session, self.config.operators.quick_phrases, now=self.clock()):
+                await session.commit()
+        self._phrases_seeded = True
 
-    def expand(self, text: str, operator_name: str) -> str:
+    async def quick_phrases(self, operator_name: str) -> dict[str, str]:
+        """Canned answers by shortcut (managed by admins in the panel), with {operator} filled in."""
+        await self.seed_quick_phrases()
+        async with self.db.reader() as session:
+            phrases = await live_phrases(session)
+        return {p.shortcut: p.text.replace("{operator}", operator_name) for p in phrases}
+
+    async def expand(self, text: str, operator_name: str) -> str:
         """A reply that is exactly a shortcut becomes its phrase."""
-        return self.quick_phrases(operator_name).get(text.strip(), text)
+        return (await self.quick_phrases(operator_name)).get(text.strip(), text)
+
+    def suggestible(self, intent: str) -> bool:
+        """Whether the intent's answer may be offered to an operator who is already in the chat.
+
+        Not the answers that hand the dialogue over ("Сейчас подключу сотрудника…": the
+        intents only a person handles), nor what the engine says about itself or a bare yes/no.
+        """
+        return (
+            intent not in NOT_SUGGESTED
+            and intent not in self.config.intents.human_only
+            and f"utter_{intent}" not in SYSTEM_RESPONSES
+        )
 
     async def suggestions(self, ticket_id: int) -> list[tuple[str, str]]:
         """(intent, answer) for the NLU's best intents of the customer's last message."""
@@ -303,6 +342,8 @@ class OperatorService:
         result: list[tuple[str, str]] = []
         for item in (nlu or {}).get("intent_ranking", []):
             response = f"utter_{item.get('name')}"
+            if not self.suggestible(str(item.get("name"))):
+                continue
             if response in self.engine.responses and len(result) < limit:
                 result.append((str(item["name"]), self.engine.say(response).text))
         return result
@@ -320,8 +361,9 @@ class OperatorService:
             )
             for item in requeued:
                 operator = await session.get(Operator, item.operator_id) if item.operator_id else None
-                name = operator.display_name if operator else ""
-                await self._tell(session, item.ticket_id, "utter_operator_left", operator=name, commit=False)
+                await self._tell(
+                    session, item.ticket_id, "utter_operator_left", commit=False, **_about(operator)
+                )
             await session.commit()
             for item in requeued:
                 await self._ticket_changed(session, item.ticket_id)
@@ -415,10 +457,7 @@ class OperatorService:
             raise HandoffError(f"there is no active operator {operator_id}")
         limit = operator.max_parallel or self.config.operators.max_parallel
         if await claimed_count(session, operator_id) >= limit:
-            raise LimitReached(
-                f"{operator.display_name} already has {limit} dialogues open, the most allowed at once; "
-                "close or hand over one first"
-            )
+            raise LimitReached(operator.display_name, limit)
 
     async def _ticket_changed(self, session: Any, ticket_id: int) -> None:
         ticket = await session.get_one(HandoffTicket, ticket_id)
@@ -507,9 +546,14 @@ class OperatorService:
             log.warning(
                 "delivery of message %s to %s failed (%s); retrying later", stored.id, outbound.channel, exc
             )
-            await enqueue(
-                session, DELIVERY_KIND, asdict(outbound), f"deliver-{stored.id}", now=self.clock()
-            )
+            await enqueue(session, DELIVERY_KIND, asdict(outbound), f"deliver-{stored.id}", now=self.clock())
             if commit:
                 await session.commit()
         return outbound
+
+
+def _about(operator: Operator | None) -> dict[str, Any]:
+    """The values a handoff text about an operator is said with: their name and grammatical gender."""
+    if operator is None:
+        return {"operator": "", "operator_gender": None}
+    return {"operator": operator.display_name, "operator_gender": grammatical_gender(operator)}

@@ -73,7 +73,7 @@ async def test_handoff_queues_and_the_bot_falls_silent(
     async with db.session() as session:
         ticket = await session.get_one(HandoffTicket, handled.ticket_id)
         assert ticket.reason == "human_request" and ticket.priority == 5
-        assert ticket.note["intent"] == "human_request" and ticket.note["summary"]
+        assert ticket.note["intent"] == "human_request" and ticket.note["summary"] == []  # no FAQ answer yet
         conversation = await session.get_one(Conversation, handled.conversation_id)
         assert conversation.state == ConversationState.QUEUED
         last = (await session.execute(select(Message).order_by(Message.id.desc()).limit(1))).scalar_one()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Annotated
 
 import click
 import typer
 from rich.console import Console
 
+from bot import __version__
 from bot.errors import BotdeskError
 
 app = typer.Typer(
@@ -34,6 +36,25 @@ customer_app = typer.Typer(help="Personal data: forget a customer, purge old cha
 app.add_typer(customer_app, name="customer")
 
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        Console(highlight=False).print(f"botdesk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print botdesk's version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
+
 
 # Commands register themselves on the apps above.
 from bot.cli import (  # noqa: E402,F401

@@ -49,9 +49,11 @@ def init(
             shutil.copytree(item, target / name, dirs_exist_ok=True)
         elif item.is_file():
             shutil.copy2(item, target / name)
+    (target / "tests").mkdir(exist_ok=True)  # `botdesk test` runs tests/test_*.yml
     for story_file in sorted((source / "tests").glob("test_*.yml")):  # test stories, not pytest files
-        (target / "tests").mkdir(exist_ok=True)
         shutil.copy2(story_file, target / "tests" / story_file.name)
     console.print(
-        f"Created a botdesk project in {target}.\nNext: botdesk train --project {target}", highlight=False
+        f"Created a botdesk project in {target}.\n"
+        f"Next: botdesk train --project {target}, then botdesk test --project {target}",
+        highlight=False,
     )

@@ -2,7 +2,8 @@
 
 A customer terminal shows, dimmed, the NLU result, the escalation reason and the
 handoff/lead events; ``--as-operator LOGIN`` in a second terminal takes the queue,
-claims a dialogue and answers it. Both read and write the project's database, so the
+claims a dialogue and answers it (an account that does not exist is an error, unless
+``--create-operator`` asks for a terminal-only one). Both read and write the project's database, so the
 whole life of a dialogue — bot part, handoff, operator reply, back to the bot — shows.
 """
 
@@ -25,12 +26,14 @@ from bot.cli.train_cmd import train_project
 from bot.conversation import ConversationService
 from bot.dialogue.state import TurnResult
 from bot.dialogue.validators import mask_phone
+from bot.errors import ConfigError
 from bot.messages import InboundMessage
 from bot.nlu.base import Message
 from bot.nlu.pipeline import is_fallback
 from bot.project import Project
 from bot.store import Conversation, Database, Operator, Sender, create_operator, upgrade
 from bot.store import Message as StoredMessage
+from handoff.accounts import check_login, normalize_login
 from handoff.service import HandoffError, OperatorService
 
 console = Console(highlight=False, soft_wrap=True)
@@ -165,14 +168,30 @@ async def _operator_name(db: Database, operator_id: int | None) -> str:
         return operator.display_name if operator else "operator"
 
 
-async def _operator(project: Project, db: Database, login: str, name: str | None) -> None:
+async def _operator(project: Project, db: Database, login: str, name: str | None, create: bool) -> None:
+    login = normalize_login(login)
     async with db.session() as session:
         operator = (
             await session.execute(select(Operator).where(Operator.login == login))
         ).scalar_one_or_none()
         if operator is None:
+            if not create:
+                raise ConfigError(
+                    f"there is no operator account {login!r}; create one with "
+                    f"`botdesk operator add {login}` (it can log in to the panel too), or run "
+                    "`botdesk shell --as-operator LOGIN --create-operator` for a terminal-only account "
+                    "without a password"
+                )
+            check_login(login)
             operator = await create_operator(session, login, name or login.capitalize())
             await session.commit()
+            console.print(
+                f"[dim]created the operator account {escape(login)} (no password: terminal only)[/]"
+            )
+        if not operator.active:
+            raise ConfigError(
+                f"the operator account {login!r} is disabled; `botdesk operator enable {login}`"
+            )
         operator_id, display = operator.id, operator.display_name
     service = OperatorService(project.config, db, project.engine())
     console.print(f"[dim]botdesk shell as operator {display}. {OPERATOR_HELP}[/]")
@@ -217,7 +236,7 @@ async def _operator(project: Project, db: Database, login: str, name: str | None
                         m = item.message
                         console.print(f"  [dim]{item.channel} {m.sender.value}:[/] {escape(m.text)}")
                 elif command == "/phrases":
-                    for shortcut, phrase in service.quick_phrases(display).items():
+                    for shortcut, phrase in (await service.quick_phrases(display)).items():
                         console.print(f"  {escape(shortcut)}  {escape(phrase)}")
                 elif command == "/suggest" and ticket is not None:
                     for number, (intent, answer) in enumerate(await service.suggestions(ticket), start=1):
@@ -231,12 +250,12 @@ async def _operator(project: Project, db: Database, login: str, name: str | None
                         await service.release(ticket, operator_id)
                     console.print(f"[dim]ticket #{ticket}: {command[1:]}[/]")
                     ticket = conversation = None
-                elif command.startswith("/") and line.strip() not in service.quick_phrases(display):
+                elif command.startswith("/") and line.strip() not in await service.quick_phrases(display):
                     console.print(f"[dim]{OPERATOR_HELP}[/]")
                 elif ticket is None:
                     console.print("[yellow]claim a ticket first (/queue, /claim N)[/]")
                 else:
-                    await service.reply(ticket, operator_id, service.expand(line, display))
+                    await service.reply(ticket, operator_id, await service.expand(line, display))
             except HandoffError as exc:
                 console.print(f"[yellow]{escape(str(exc))}[/]")
     finally:
@@ -263,8 +282,15 @@ def shell(
         str | None, typer.Option("--as-operator", help="Work the queue as this operator login.")
     ] = None,
     name: Annotated[
-        str | None, typer.Option(help="The operator's display name (with --as-operator).")
+        str | None, typer.Option(help="The operator's display name (with --create-operator).")
     ] = None,
+    create_operator_account: Annotated[
+        bool,
+        typer.Option(
+            "--create-operator",
+            help="Create the --as-operator account if it does not exist (terminal only, no password).",
+        ),
+    ] = False,
     customer: Annotated[
         str | None, typer.Option(help="Who you are as a customer (default: your user name).")
     ] = None,
@@ -277,7 +303,7 @@ def shell(
         try:
             await upgrade(db.engine)
             if as_operator:
-                await _operator(project, db, as_operator, name)
+                await _operator(project, db, as_operator, name, create_operator_account)
             else:
                 await _customer(project, db, customer or f"shell-{getpass.getuser()}")
         finally:

@@ -30,6 +30,7 @@ from bot.dialogue.effects import (
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.state import DialogueState, Reply, TurnResult
 from bot.dialogue.validators import mask_phone
+from bot.i18n.text import Text
 from bot.settings import BotdeskConfig
 from bot.store import (
     ConversationState,
@@ -43,6 +44,7 @@ from bot.store import (
     remember_contact,
 )
 from bot.store.models import FeedbackAbout
+from bot.store.turns import FORM_ANSWER, HANDLED_AS, SURVEY_ANSWER
 from bot.survey import record_answer, record_asked
 
 log = logging.getLogger("botdesk.conversation")
@@ -69,6 +71,7 @@ class AppliedTurn:
     handled: Handled
     replies: list[Reply]
     form_answers: list[int] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # the dialogue's last FAQ answers: the handoff note
     keeps_form_answers: bool = False
 
 
@@ -100,12 +103,23 @@ async def record_survey_answer(applied: AppliedTurn, effect: RecordSurveyAnswer)
     )
     if about is not None:
         applied.handled.feedback = (about.value, effect.helpful, effect.score)
+    await mark_reading(applied, SURVEY_ANSWER)
+
+
+async def mark_reading(applied: AppliedTurn, reading: str) -> None:
+    """A message the dialogue took as a form's answer or a survey answer ("Анна", "+7 912…", "5")
+    was understood, whatever the NLU made of it: say so with its stored NLU result, so the
+    editor's inbox and the KPIs' "not understood" leave it out."""
+    turn = applied.turn
+    if turn.nlu is not None:
+        await applied.transaction.set_nlu(turn.message_id, {**turn.nlu, HANDLED_AS: reading})
 
 
 async def mark_form_answer(applied: AppliedTurn, effect: MarkFormAnswer) -> None:
     """This message answered the lead form: remember it, and this turn's replies, until the form ends."""
     applied.form_answers.append(applied.turn.message_id)
     applied.keeps_form_answers = True
+    await mark_reading(applied, FORM_ANSWER)
 
 
 async def redact_form_answers(applied: AppliedTurn, effect: RedactFormAnswers) -> None:
@@ -132,9 +146,12 @@ async def open_ticket(applied: AppliedTurn, effect: OpenTicket) -> None:
             for k, v in applied.state.tracker.slots.items()
             if not k.startswith("_") and k not in ("phone", "email")
         },
-        "summary": [r.text for r in applied.result.replies][-3:],
+        # The bot's last answers to the customer's questions in this dialogue: what was said already.
+        "summary": applied.answers,
         "after_hours": effect.after_hours,
     }
+    if isinstance(escalation.detail, Text):  # the panel says it in the operator's language
+        note["detail"], note["detail_text"] = str(escalation.detail), escalation.detail.to_json()
     ticket_id = await create_ticket(
         applied.transaction,
         turn.conversation_id,

@@ -31,8 +31,8 @@ from bot.clock import Clock, utc_now
 from bot.conversation.accounting import NO_OBSERVER, TurnObserver, TurnRefused
 from bot.conversation.effects import AppliedTurn, apply_effects
 from bot.conversation.turn import Handled, Turn
-from bot.dialogue.engine import DialogueEngine
-from bot.dialogue.state import DialogueState, Reply
+from bot.dialogue.engine import DialogueEngine, is_faq_answer
+from bot.dialogue.state import DialogueState, Reply, TurnResult
 from bot.errors import BotdeskError
 from bot.events import NO_EVENTS, EventBus
 from bot.messages import InboundMessage, OutboundMessage
@@ -52,6 +52,8 @@ from bot.survey import asked_after_close
 
 log = logging.getLogger("botdesk.conversation")
 HUMAN_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR)
+ANSWERS_KEY = "_answers"  # the dialogue's last FAQ answers, for the handoff note
+MAX_SUMMARY = 3
 
 
 class ConversationService:
@@ -221,6 +223,7 @@ class ConversationService:
             and await self._survey_after_close(transaction, turn)
         ):
             state.awaiting_feedback = True  # the question asked as their last dialogue was closed
+            state.introduced = True  # they met the bot in that dialogue: their "да" gets no introduction
         # A custom action waits on the network: the transaction is released first (and the
         # next statement takes a connection again), so a slow shop never holds the store.
         result = (
@@ -246,6 +249,7 @@ class ConversationService:
             handled,
             replies=list(result.replies),
             form_answers=list(entered.dialogue.get("_form_answers", [])),
+            answers=[*entered.dialogue.get(ANSWERS_KEY, []), *faq_answers(result)][-MAX_SUMMARY:],
         )
         await apply_effects(applied)
         for said in await self._bot_says(transaction, conversation_id, inbound, applied.replies):
@@ -254,7 +258,7 @@ class ConversationService:
                 applied.form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
         await transaction.save_dialogue(
             conversation_id,
-            dialogue={**state.to_dict(), "_form_answers": applied.form_answers},
+            dialogue={**state.to_dict(), "_form_answers": applied.form_answers, ANSWERS_KEY: applied.answers},
             slots={k: v for k, v in state.tracker.slots.items() if not k.startswith("_")},
             active_loop=state.tracker.active_loop,
             misunderstood=state.misunderstood_in_a_row,
@@ -329,3 +333,9 @@ class ConversationService:
         return self.config.survey.enabled and await asked_after_close(
             transaction, turn.conversation, self.config.survey, turn.now
         )
+
+
+def faq_answers(result: TurnResult) -> list[str]:
+    """The answers a turn gave to the customer's questions: not the introduction, a fallback, a
+    form's question or what the engine says about handoffs, hours and the survey."""
+    return [reply.text for reply in result.replies if reply.text and is_faq_answer(reply.response)]

@@ -44,6 +44,7 @@ from bot.dialogue.state import BeforeIO, DialogueState, Reply, TurnResult, TurnW
 from bot.dialogue.stories import REQUESTED_SLOT, DialogueData, retrieval_base
 from bot.dialogue.tracker import Tracker
 from bot.hours import Department, describe_opening
+from bot.i18n.text import Text
 from bot.nlu.base import FALLBACK_INTENT, Entity, IntentScore, Message
 from bot.settings import BotdeskConfig
 
@@ -87,6 +88,21 @@ SYSTEM_RESPONSES = frozenset(
         "utter_integration_unavailable",
     }
 )
+
+
+NOT_ANSWERS = frozenset(
+    {"introduction", "fallback", "utter_default"} | {f"utter_{i}" for i in CONVERSATIONAL}
+)
+FORM_PROMPTS = ("utter_ask_", "utter_invalid_")  # a form's questions and its "try again" (Rasa's names)
+
+
+def is_faq_answer(response: str | None) -> bool:
+    """Whether a reply said with this response answers a customer's question (the handoff note lists
+    those): not the introduction, a fallback, small talk, a form's question, or what the engine says
+    about handoffs, hours and the survey."""
+    return bool(response) and not (
+        response in SYSTEM_RESPONSES or response in NOT_ANSWERS or str(response).startswith(FORM_PROMPTS)
+    )
 
 
 class DialogueEngine:
@@ -447,7 +463,7 @@ class DialogueEngine:
             result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
             work.stop = True
         elif action == "action_handoff":
-            escalation = Escalation("human_request", "a rule hands the dialogue to a person", 0)
+            escalation = Escalation("human_request", Text("a rule hands the dialogue to a person"), 0)
             self._escalate(work, escalation)
             work.stop = True
 
@@ -543,7 +559,9 @@ class DialogueEngine:
                     self.action_response({"text": event.get("text"), **data}, {}, work.channel)
                 )
             elif kind == "pause":
-                escalation = Escalation("human_request", "an action paused the bot (ConversationPaused)", 0)
+                escalation = Escalation(
+                    "human_request", Text("an action paused the bot (ConversationPaused)"), 0
+                )
                 self._escalate(work, escalation)
                 work.stop = True
             else:

@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from bot.errors import DataError
+from bot.i18n.text import Text
 from bot.yamlio import load_yaml, write_text_atomically
 
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -65,8 +66,11 @@ def example_line(text: str) -> str:
 def check_intent_name(name: str) -> str:
     if not INTENT_NAME.match(name):
         raise DataError(
-            f"intent name {name!r} is not valid: use lower-case latin letters, digits and _, "
-            "starting with a letter (e.g. gift_cards)"
+            Text(
+                "intent name {name!r} is not valid: use lower-case latin letters, digits and _, "
+                "starting with a letter (e.g. gift_cards)",
+                name=name,
+            )
         )
     return name
 
@@ -80,7 +84,10 @@ def check_response(text: str) -> str:
     bad = [name for name in fields if not name.isidentifier()]
     if bad:
         raise DataError(
-            "the answer has a { or } that is not a {slot} placeholder; write {{ or }} for a brace itself"
+            Text(
+                "the answer has a brace that is not a placeholder of a slot; "
+                "write two braces for a brace itself"
+            )
         )
     return text
 
@@ -122,14 +129,22 @@ class IntentFiles:
     def file_for_new(self, intent: str, file: str | None) -> Path:
         name = file or intent
         if not FILE_NAME.match(name):
-            raise DataError(f"file name {name!r} is not valid: e.g. gift_cards.yml, inside intents/")
+            raise DataError(
+                Text("file name {name!r} is not valid: e.g. gift_cards.yml, inside intents/", name=name)
+            )
         return self.directory / (name if name.endswith(".yml") else f"{name}.yml")
 
     def add_examples(self, intent: str, texts: Iterable[str]) -> WriteResult:
         """Append ``texts`` to ``intent``'s examples, in the file that defines it."""
         where, known = self.index()
         if intent not in where:
-            raise DataError(f"there is no intent {intent!r} in {self.directory.name}/; create it first")
+            raise DataError(
+                Text(
+                    "there is no intent {intent!r} in {folder}/; create it first",
+                    intent=intent,
+                    folder=self.directory.name,
+                )
+            )
         path = where[intent]
         result = WriteResult(path)
         lines = self._fresh(texts, intent, known, result)
@@ -155,7 +170,13 @@ class IntentFiles:
         result = WriteResult(path)
         lines = self._fresh(texts, intent, known, result)
         if not lines:
-            raise DataError(f"no new example for intent {intent!r}: {'; '.join(result.skipped.values())}")
+            raise DataError(
+                Text(
+                    "no new example for intent {intent!r}: {reasons}",
+                    intent=intent,
+                    reasons="; ".join(result.skipped.values()),
+                )
+            )
         if path.exists():
             data = self._load(path)
             if not isinstance(data, CommentedMap):

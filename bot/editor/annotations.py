@@ -27,6 +27,7 @@ from bot.editor.annotate import (
 )
 from bot.editor.pii import has_personal_data, mask_personal_data
 from bot.errors import BotdeskError, DataError
+from bot.i18n.text import Text
 from bot.store import Database, Message, Operator, OperatorRole, Sender
 from bot.store.models import Annotation, AnnotationAction, AnnotationStatus
 
@@ -84,25 +85,31 @@ class Annotations:
         try:
             return await asyncio.to_thread(self.files.index)
         except DataError as exc:  # a file broken by hand: say which and where
-            raise AnnotationError(str(exc)) from None
+            raise AnnotationError(exc.message if isinstance(exc, DataError) else str(exc)) from None
 
     def _check(self, label: Label, known_intents: set[str]) -> Label:
         if label.action == AnnotationAction.ASSIGN:
             if not label.intent or label.intent not in known_intents:
-                raise AnnotationError(f"there is no intent {label.intent!r}; choose one of the bot's intents")
+                raise AnnotationError(
+                    Text(
+                        "there is no intent {intent!r}; choose one of the bot's intents", intent=label.intent
+                    )
+                )
         elif label.action == AnnotationAction.NEW_INTENT:
             try:
                 check_intent_name(label.intent or "")
             except DataError as exc:
-                raise AnnotationError(str(exc)) from None
+                raise AnnotationError(exc.message if isinstance(exc, DataError) else str(exc)) from None
             if label.intent in known_intents:
-                raise AnnotationError(f"intent {label.intent!r} exists already; assign the messages to it")
+                raise AnnotationError(
+                    Text("intent {intent!r} exists already; assign the messages to it", intent=label.intent)
+                )
             if not (label.response or "").strip():
-                raise AnnotationError("a new intent needs its answer (response)")
+                raise AnnotationError(Text("a new intent needs its answer (response)"))
             try:
                 check_response(label.response or "")
             except DataError as exc:
-                raise AnnotationError(str(exc)) from None
+                raise AnnotationError(exc.message if isinstance(exc, DataError) else str(exc)) from None
         elif label.action == AnnotationAction.OUT_OF_SCOPE:
             return Label(label.action, self.out_of_scope_intent)
         return label
@@ -123,7 +130,7 @@ class Annotations:
         """
         ids = list(dict.fromkeys(message_ids))
         if not ids or len(ids) > MAX_BATCH:
-            raise AnnotationError(f"choose between 1 and {MAX_BATCH} messages")
+            raise AnnotationError(Text("choose between 1 and {n} messages", n=MAX_BATCH))
         editor = bool(EDITORS & set(roles if roles is not None else {who.role}))
         async with self.lock:
             where, _ = await self._index()
@@ -137,7 +144,9 @@ class Annotations:
                 }
                 missing = [i for i in ids if i not in found]
                 if missing:
-                    raise AnnotationError(f"no customer message with id {', '.join(map(str, missing))}", 404)
+                    raise AnnotationError(
+                        Text("no customer message with id {ids}", ids=", ".join(map(str, missing))), 404
+                    )
                 done = list(
                     await session.scalars(
                         select(Annotation.message_id).where(
@@ -147,8 +156,10 @@ class Annotations:
                 )
                 if done:
                     raise AnnotationError(
-                        "already labelled (or proposed): message "
-                        + ", ".join(str(d) for d in sorted({d for d in done if d is not None})),
+                        Text(
+                            "already labelled (or proposed): message {ids}",
+                            ids=", ".join(str(d) for d in sorted({d for d in done if d is not None})),
+                        ),
                         409,
                     )
                 rows = []
@@ -195,7 +206,7 @@ class Annotations:
                 answer = OUT_OF_SCOPE_ANSWER.get(self.language, OUT_OF_SCOPE_ANSWER["en"])
                 result = await asyncio.to_thread(self.files.add_intent, first.intent, texts, answer, None)
         except DataError as exc:
-            raise AnnotationError(str(exc)) from None
+            raise AnnotationError(exc.message if isinstance(exc, DataError) else str(exc)) from None
         for row in rows:
             row.status, row.reviewed_by, row.reviewed_at = AnnotationStatus.APPLIED, who.id, now
         return result
@@ -205,9 +216,9 @@ class Annotations:
         async with self.lock, self.db.session() as session:
             rows = list((await session.scalars(select(Annotation).where(Annotation.id.in_(list(ids))))).all())
             if len(rows) != len(set(ids)):
-                raise AnnotationError("some of these annotations do not exist", 404)
+                raise AnnotationError(Text("some of these annotations do not exist"), 404)
             if any(r.status != AnnotationStatus.PROPOSED for r in rows):
-                raise AnnotationError("only proposed annotations can be approved or rejected", 409)
+                raise AnnotationError(Text("only proposed annotations can be approved or rejected"), 409)
             written: list[dict[str, Any]] = []
             if approve:
                 where, _ = await self._index()

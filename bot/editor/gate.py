@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.i18n.text import Text
 from bot.nlu.base import FALLBACK_INTENT
 from bot.nlu.data import TrainingData
 from bot.nlu.pipeline import Pipeline
@@ -90,7 +91,14 @@ def compare(
             fold_texts = [new_text[common[i]] for i in test_idx]
             for name, side, keys in (("service", service, old_keys), ("candidate", candidate, new_keys)):
                 if progress is not None:
-                    progress(f"gate: fold {number}/{len(parts)}, {name} model")
+                    progress(
+                        Text(
+                            "gate: fold {number}/{folds}, {side} model",
+                            number=number,
+                            folds=len(parts),
+                            side=name,
+                        )
+                    )
                 model = Pipeline(language, side.specs)
                 model.train(side.data.subset([i for i, k in enumerate(keys) if k not in held]))
                 said[name].extend(_final(model, fold_texts))
@@ -99,7 +107,7 @@ def compare(
     cv_size = len(gold)
     if inbox:
         if progress is not None:
-            progress("gate: annotated inbox messages")
+            progress(Text("gate: annotated inbox messages"))
         inbox_texts = [t for t, _ in inbox]
         said["service"].extend(_final(service.model, inbox_texts))
         said["candidate"].extend(_final(candidate.model, inbox_texts))

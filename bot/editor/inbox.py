@@ -2,7 +2,9 @@
 
 A message is in the inbox when
 
-- the NLU fell back on it (``nlu_fallback``: low confidence, ambiguous, no intent);
+- the NLU fell back on it (``nlu_fallback``: low confidence, ambiguous, no intent), unless
+  the dialogue took it as what it asked for: a form's answer (a name, a phone number) or
+  the satisfaction survey's answer ("да", "5"), marked on the stored NLU result;
 - it led to a handoff (the last customer message before a ticket), unless the NLU
   recognised an intent that goes to a person by design (``intents.human_only``);
 - the customer said "no" to "did this answer your question?" (a ``did_not_help``
@@ -32,6 +34,7 @@ from bot.nlu.base import FALLBACK_INTENT
 from bot.settings import BotdeskConfig
 from bot.store import Database, Direction, HandoffTicket, Message, Sender
 from bot.store.models import Annotation, AnnotationStatus, Feedback, FeedbackAbout
+from bot.store.turns import handled_by_dialogue
 
 SCAN_LIMIT = 5000  # customer messages looked at, newest first
 CONTEXT_BEFORE, CONTEXT_AFTER = 3, 3
@@ -147,8 +150,8 @@ async def collect(
         said_no: set[int] = set()
         for message in customer:
             _, _, final, _ = _nlu_fields(message.nlu)
-            if final == FALLBACK_INTENT:
-                flag(message.id, "fallback")
+            if final == FALLBACK_INTENT and not handled_by_dialogue(message.nlu):
+                flag(message.id, "fallback")  # a form's or the survey's answer was understood as such
         for ticket in tickets:
             if ticket.reason == "did_not_help":
                 said = before(ticket.conversation_id, ticket.created_at)
@@ -159,7 +162,11 @@ async def collect(
                     flag(asked.id, "said_no")
                 continue
             last = before(ticket.conversation_id, ticket.created_at)
-            if last is not None and _nlu_fields(last.nlu)[2] not in human_only:
+            if (
+                last is not None
+                and _nlu_fields(last.nlu)[2] not in human_only
+                and not handled_by_dialogue(last.nlu)
+            ):
                 flag(last.id, "escalation")
         for survey in surveys:
             asked = before(survey.conversation_id, survey.created_at)

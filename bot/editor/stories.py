@@ -26,6 +26,7 @@ from bot.conversation.story_runner import StoryRun, scratch_store, story_service
 from bot.dialogue.test_stories import TestStory, UserTurn, response_names
 from bot.editor.pii import mask_personal_data
 from bot.errors import BotdeskError, DataError
+from bot.i18n.text import Text
 from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
@@ -56,7 +57,7 @@ async def conversation_steps(
     async with db.reader() as session:
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None:
-            raise StoryError(f"there is no conversation {conversation_id}", 404)
+            raise StoryError(Text("there is no conversation {id}", id=conversation_id), 404)
         messages = list(
             await session.scalars(
                 select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
@@ -75,7 +76,7 @@ async def conversation_steps(
         if len(steps) >= MAX_TURNS:
             break
     if not any(not s.operator for s in steps):
-        raise StoryError(f"conversation {conversation_id} has no customer message to replay")
+        raise StoryError(Text("conversation {id} has no customer message to replay", id=conversation_id))
     return conversation.started_at, steps
 
 
@@ -115,7 +116,9 @@ def story_path(project: Project, file: str | None) -> Path:
     """Where the story goes: a ``.yml`` path inside the project (``tests/test_stories.yml`` by default)."""
     relative = file or DEFAULT_FILE
     if not STORY_FILE.match(relative) or ".." in relative.split("/"):
-        raise StoryError(f"story file {relative!r} must be a relative .yml path inside the project")
+        raise StoryError(
+            Text("story file {file!r} must be a relative .yml path inside the project", file=relative)
+        )
     return project.root / relative
 
 

@@ -24,6 +24,7 @@ from bot.dialogue.engine import DialogueEngine
 from bot.editor.annotations import Annotations
 from bot.editor.gate import Side, compare
 from bot.errors import BotdeskError
+from bot.i18n.text import Text
 from bot.nlu.data import TrainingData, intent_files, load_training_data
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project, load_checked_config
@@ -50,7 +51,7 @@ class Job:
     started_by: str
     started_at: datetime
     status: str = "running"  # running | done | failed
-    phase: str = "starting"
+    phase: str = field(default_factory=lambda: Text("starting"))  # a Text: the panel translates it
     step: int = 0
     steps: int = 1
     finished_at: datetime | None = None
@@ -117,7 +118,7 @@ class Trainer:
             return None
         if current.metadata.get("fingerprint", {}).get("data") == self.service_data.fingerprint():
             return None
-        return (
+        return Text(
             "intents/*.yml changed after the model in service was trained and before the editor pages "
             "were first opened: the gate's in-service side learns from the files as they are now"
         )
@@ -130,7 +131,7 @@ class Trainer:
 
     def start(self, who: Operator) -> dict[str, Any]:
         if self.job is not None and self.job.status == "running":
-            raise TrainingError("a training is already running; wait for it to finish")
+            raise TrainingError(Text("a training is already running; wait for it to finish"))
         self._count += 1
         self.job = Job(self._count, who.display_name, self.clock())
         self._task = asyncio.create_task(self._run(self.job), name=f"botdesk-training-{self._count}")
@@ -151,20 +152,28 @@ class Trainer:
         try:
             inbox = await self.annotations.applied_since(await self._since())
             await asyncio.to_thread(self._train, job, inbox)
-            job.status, job.phase, job.step = "done", "done", job.steps
+            job.status, job.phase, job.step = "done", Text("done"), job.steps
         except BotdeskError as exc:
-            job.status, job.error = "failed", str(exc)
+            job.status, job.error = (
+                "failed",
+                exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc),
+            )
         except Exception as exc:  # unexpected: logged with its traceback, the editor reads a sentence
             log.exception("training job %s failed", job.id)
-            job.status, job.error = "failed", f"training failed unexpectedly ({type(exc).__name__}: {exc})"
+            job.status, job.error = (
+                "failed",
+                Text("training failed unexpectedly ({error})", error=f"{type(exc).__name__}: {exc}"),
+            )
         finally:
             job.finished_at = self.clock()
 
     def _train(self, job: Job, inbox: list[tuple[str, str]]) -> None:
-        job.phase = "reading intents and config.yml"
+        job.phase = Text("reading intents and config.yml")
         config = load_checked_config(self.project.config_path)
         if config.language != self.config.language:
-            raise TrainingError("config.yml changed the bot's language; restart the server for that", 422)
+            raise TrainingError(
+                Text("config.yml changed the bot's language; restart the server for that"), 422
+            )
         data = self.read_data()
         candidate = Pipeline(config.language, config.pipeline)
         components = len(candidate.components)
@@ -173,7 +182,7 @@ class Trainer:
         job.examples, job.intents = len(data.examples), len(data.intents)
 
         def trained(name: str, step: int, total: int) -> None:
-            job.phase, job.step = f"training the new model: {name}", step
+            job.phase, job.step = Text("training the new model: {component}", component=name), step
 
         job.seconds = candidate.train(data, trained)
         job.step = components
@@ -198,20 +207,20 @@ class Trainer:
     async def publish(self, who: Operator, override: bool) -> dict[str, Any]:
         job = self.job
         if job is None or job.status != "done" or job.candidate is None or job.gate is None:
-            raise TrainingError("nothing to publish: train a new model first and wait for the gate")
+            raise TrainingError(Text("nothing to publish: train a new model first and wait for the gate"))
         if job.published:
-            raise TrainingError(f"this model is in service already ({job.published})")
+            raise TrainingError(Text("this model is in service already ({version})", version=job.published))
         if not job.gate["passed"] and not override:
-            raise TrainingError(
-                f"the gate refused this model: {job.gate['reason']}; override to publish anyway"
-            )
+            raise TrainingError(Text("the gate refused this model; override to publish anyway"))
         assert job.config is not None and job.data is not None
         config, data, candidate = job.config, job.data, job.candidate
         project = Project(self.project.root)
         try:
             engine = project.engine(seed=None)  # new intents' answers and rules, checked
         except BotdeskError as exc:
-            raise TrainingError(f"the bot's files do not fit together: {exc}", 422) from None
+            raise TrainingError(
+                Text("the bot's files do not fit together: {problem}", problem=str(exc)), 422
+            ) from None
         info = await asyncio.to_thread(project.models.save, candidate, config, data, job.seconds)
         previous = self.service().version
         self.swap(candidate, engine)

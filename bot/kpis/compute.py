@@ -13,7 +13,16 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from bot.kpis.snapshot import SCORE_INTENT, Answer, Capture, Dialogue, Msg, Snapshot, Ticket
+from bot.kpis.snapshot import (
+    FORM_ANSWER_INTENT,
+    SCORE_INTENT,
+    Answer,
+    Capture,
+    Dialogue,
+    Msg,
+    Snapshot,
+    Ticket,
+)
 from bot.nlu.base import FALLBACK_INTENT
 
 # The JSON keys of ``botdesk report`` (the issue's list), in this order, then the extras.
@@ -94,8 +103,8 @@ def is_missed(ticket: Ticket, sla_seconds: float, now: datetime) -> bool:
 
 
 def _understood(intent: str | None) -> bool:
-    """An intent worth listing: not a fallback, not a survey score."""
-    return bool(intent) and intent not in (FALLBACK_INTENT, SCORE_INTENT)
+    """An intent worth listing: not a fallback, a survey score or a form's answer."""
+    return bool(intent) and intent not in (FALLBACK_INTENT, SCORE_INTENT, FORM_ANSWER_INTENT)
 
 
 def _customer(messages: list[Msg]) -> list[Msg]:
@@ -252,7 +261,13 @@ def breakdowns(s: Slice, snap: Snapshot, sla: float) -> dict[str, Any]:
         part = s.only({t.conversation_id for t in mine})
         part.tickets = mine
         part.feedback = [f for f in part.feedback if f.about == "bot" or f.operator_id == op_id]
-        operators.append({"operator": snap.operators.get(op_id, str(op_id)), **core(part, sla, snap.now)})
+        operators.append(
+            {
+                "operator": snap.operators.get(op_id, str(op_id)),
+                "login": snap.logins.get(op_id, str(op_id)),
+                **core(part, sla, snap.now),
+            }
+        )
     all_ids = {d.id for d in s.dialogues}
     return {
         "channel": {k: core(s.only(v), sla, snap.now) for k, v in sorted(by_channel.items())},

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.errors import BotdeskError
+from bot.i18n.text import Text
 from bot.settings import BotdeskConfig
 
 DEFAULT_DAYS = 30
@@ -46,7 +47,9 @@ def _day(value: str, name: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise PeriodError(f"--{name} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01") from None
+        raise PeriodError(
+            Text("--{name} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", name=name, value=value)
+        ) from None
 
 
 def parse_period(
@@ -65,7 +68,11 @@ def parse_period(
     else:
         first_day = last_day - timedelta(days=DEFAULT_DAYS - 1)
     if first_day > last_day:
-        raise PeriodError(f"the period starts ({first_day}) after it ends ({last_day})")
+        raise PeriodError(
+            Text(
+                "the period starts ({first}) after it ends ({last})", first=str(first_day), last=str(last_day)
+            )
+        )
     if (last_day - first_day).days >= MAX_DAYS:
-        raise PeriodError(f"a report covers at most {MAX_DAYS} days; choose a shorter period")
+        raise PeriodError(Text("a report covers at most {days} days; choose a shorter period", days=MAX_DAYS))
     return Period(first_day, last_day, tz)

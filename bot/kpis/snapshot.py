@@ -30,9 +30,11 @@ from bot.store.models import (
     Message,
     Operator,
 )
+from bot.store.turns import FORM_ANSWER, HANDLED_AS
 
 TEXT_SAMPLE_CHARS = 200  # unrecognised messages are grouped by their first characters
 SCORE_INTENT = "survey_score"
+FORM_ANSWER_INTENT = "form_answer"
 SURVEY_ANSWERS = frozenset({"affirm", "deny", SCORE_INTENT})
 FOLLOWUP_SECONDS = 300  # the survey answer opened the dialogue: its first message is the answer
 
@@ -108,6 +110,7 @@ class Snapshot:
     leads: list[Capture] = field(default_factory=list)
     departments: dict[int, str] = field(default_factory=dict)  # id -> key
     operators: dict[int, str] = field(default_factory=dict)  # id -> display name
+    logins: dict[int, str] = field(default_factory=dict)  # id -> login (unique, unlike display names)
     survey_followups: int = 0  # dialogues left out: only an answer to a closed dialogue's survey
 
 
@@ -224,6 +227,8 @@ async def load_snapshot(
         intent = _intent(nlu) if direction == Direction.IN else None
         if intent == FALLBACK_INTENT and text and SCORE.fullmatch(text.strip()):
             intent = SCORE_INTENT  # "5" answering the survey's score question was understood
+        elif intent == FALLBACK_INTENT and (nlu or {}).get(HANDLED_AS) == FORM_ANSWER:
+            intent = FORM_ANSWER_INTENT  # a name or a phone the lead form asked for was understood
         keep_text = direction == Direction.IN and intent == FALLBACK_INTENT
         snap.messages.append(
             Msg(
@@ -277,5 +282,7 @@ async def load_snapshot(
     snap.leads = [Capture(c, str(k)) for c, k in rows]
     await _drop_survey_followups(session, snap)
     snap.departments = {i: k for i, k in await _rows(session, select(Department.id, Department.key))}
-    snap.operators = {i: n for i, n in await _rows(session, select(Operator.id, Operator.display_name))}
+    accounts = await _rows(session, select(Operator.id, Operator.login, Operator.display_name))
+    snap.operators = {i: name for i, _, name in accounts}
+    snap.logins = {i: login for i, login, _ in accounts}
     return snap

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -27,7 +27,9 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response
 
+from bot.i18n.names import N_, Names
 from bot.server.deps import ReadyStateDep
+from bot.server.i18n import texts_for
 from bot.server.lifespan import ServerState
 from bot.store import Operator, OperatorRole
 from bot.store.roles import EDITING_ROLES, WORKING_ROLES, roles_of
@@ -38,8 +40,8 @@ CSRF_HEADER = "X-CSRF-Token"
 LOGIN_PATH = "/panel/login"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOUCH_EVERY = timedelta(minutes=1)
-NOT_LOGGED_IN = "not logged in: log in at /panel/login or POST /api/login"
-BAD_CSRF = f"missing or wrong {CSRF_HEADER} header; read the token from GET /api/me"
+NOT_LOGGED_IN = N_("not logged in: log in at /panel/login or POST /api/login")
+BAD_CSRF = N_("missing or wrong {header} header; read the token from GET /api/me")
 
 
 @dataclass(frozen=True)
@@ -122,11 +124,11 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 async def _api_login(request: Request, state: ReadyStateDep) -> Login:
     login = await login_of(state, request.cookies.get(SESSION_COOKIE))
     if login is None:
-        raise HTTPException(401, NOT_LOGGED_IN)
+        raise HTTPException(401, texts_for(None, state).gettext(NOT_LOGGED_IN))
     if request.method not in SAFE_METHODS and not csrf_matches(
         login.csrf_token, request.headers.get(CSRF_HEADER)
     ):
-        raise HTTPException(403, BAD_CSRF)
+        raise HTTPException(403, texts_for(login.operator, state).gettext(BAD_CSRF, header=CSRF_HEADER))
     return login
 
 
@@ -148,17 +150,23 @@ PanelLogin = Annotated[Login, Depends(_panel_login)]
 
 
 class PageForbidden(HTTPException):
-    """403 for a ``/panel`` page: answered with a page that says why (``bot.server.routes.panel``)."""
+    """403 for a ``/panel`` page: answered with a page that says why (``bot.server.routes.panel``),
+    in the operator's ``language``."""
+
+    def __init__(self, detail: str, language: str) -> None:
+        super().__init__(403, detail)
+        self.language = language
 
 
-def role_names(roles: frozenset[OperatorRole]) -> str:
-    return ", ".join(sorted(role.value for role in roles))
-
-
-def role_label(login: Login) -> str:
-    """The roles to show on a page: the account's own first, then the granted ones ("operator + editor")."""
-    own = login.operator.role
-    return " + ".join([own.value, *sorted(r.value for r in login.roles if r != own)])
+def forbidden_text(state: ServerState, login: Login, roles: Iterable[OperatorRole]) -> str:
+    """ "This needs the editor or admin role; you have operator", in the operator's language."""
+    t = texts_for(login.operator, state)
+    names = Names(t)
+    return t.gettext(
+        "this needs the {needed} role; you have {held}",
+        needed=t.gettext(" or ").join(names.role(r.value) for r in roles),
+        held=", ".join(names.role(r) for r in sorted(r.value for r in login.roles)),
+    )
 
 
 def require_role(*roles: OperatorRole, page: bool = False) -> Callable[..., Coroutine[Any, Any, Any]]:
@@ -168,26 +176,22 @@ def require_role(*roles: OperatorRole, page: bool = False) -> Callable[..., Coro
     dependency gives the whole ``Login``.
     """
     allowed = frozenset(roles)
-    names = " or ".join(role.value for role in roles)
     if page:
 
-        async def page_dependency(login: PanelLogin) -> Login:
+        async def page_dependency(login: PanelLogin, state: ReadyStateDep) -> Login:
             if not login.roles & allowed:
-                raise PageForbidden(403, _forbidden(names, login).detail)
+                language = texts_for(login.operator, state).language
+                raise PageForbidden(forbidden_text(state, login, roles), language)
             return login
 
         return page_dependency
 
-    async def dependency(login: CurrentLogin) -> Operator:
+    async def dependency(login: CurrentLogin, state: ReadyStateDep) -> Operator:
         if not login.roles & allowed:
-            raise _forbidden(names, login)
+            raise HTTPException(403, forbidden_text(state, login, roles))
         return login.operator
 
     return dependency
-
-
-def _forbidden(names: str, login: Login) -> HTTPException:
-    return HTTPException(403, f"this needs the {names} role; you have {role_names(login.roles)}")
 
 
 OperatorWorker = Annotated[Operator, Depends(require_role(OperatorRole.OPERATOR, OperatorRole.ADMIN))]

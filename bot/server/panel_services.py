@@ -1,4 +1,5 @@
-"""What the operator panel runs besides its routes: the first admin, auto-assignment, login throttle.
+"""What the operator panel runs besides its routes: the first admin and quick phrases, auto-assignment,
+login throttle.
 
 The lifespan calls ``start`` once the services exist, ``tick`` from the maintenance
 loop and ``aclose`` at shutdown. Auto-assignment reacts to events (a ticket queued,
@@ -34,7 +35,9 @@ class PanelServices:
         events: EventBus,
         clock: Clock,
     ) -> None:
+        self.config = config
         self.db = db
+        self.operators = operators
         self.events = events
         self.clock = clock
         self.throttle = LoginThrottle(db, clock)  # shared by every process through the database
@@ -67,7 +70,8 @@ class PanelServices:
 
     async def _first_admin(self) -> None:
         if not self._admin_checked:
-            await ensure_admin(self.db)
+            await ensure_admin(self.db, self.config.language)
+            await self.operators.seed_quick_phrases()  # config.yml's, the first time this database runs
             self._admin_checked = True
 
     async def _listen(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n.text import Text
 from bot.store.errors import InputRejected, MessageTooLong
 from bot.store.models import (
     MAX_MESSAGE_CHARS,
@@ -39,14 +40,20 @@ def check_text(text: str) -> None:
         raise InputRejected(f"a message text must be a string, got {type(text).__name__}")
     if len(text) > MAX_MESSAGE_CHARS:
         raise MessageTooLong(
-            f"the message is {len(text)} characters long; the limit is {MAX_MESSAGE_CHARS} characters"
+            Text(
+                "the message is {length} characters long; the limit is {limit} characters",
+                length=len(text),
+                limit=MAX_MESSAGE_CHARS,
+            )
         )
     if "\x00" in text:
-        raise InputRejected("the message contains a NUL character; binary data is not a text message")
+        raise InputRejected(Text("the message contains a NUL character; binary data is not a text message"))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputRejected("the message is not valid Unicode text (lone surrogate characters)") from None
+        raise InputRejected(
+            Text("the message is not valid Unicode text (lone surrogate characters)")
+        ) from None
 
 
 def check_channel_message_id(value: str | None) -> None:

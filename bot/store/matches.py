@@ -23,6 +23,7 @@ from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.i18n.text import Text
 from bot.store.errors import InputRejected
 from bot.store.models import (
     Base,
@@ -111,7 +112,7 @@ async def possible_matches(session: AsyncSession, customer_id: int) -> list[Poss
 async def _open_match(session: AsyncSession, match_id: int) -> CustomerMatch:
     match = await session.get(CustomerMatch, match_id)
     if match is None or match.status != MatchStatus.OPEN:
-        raise UnknownMatch(f"there is no open suggestion {match_id}")
+        raise UnknownMatch(Text("there is no open suggestion {id}", id=match_id))
     return match
 
 
@@ -248,7 +249,7 @@ async def merge_match(session: AsyncSession, match_id: int, operator: Operator, 
     first = await session.get(Customer, match.customer_id)
     second = await session.get(Customer, match.other_customer_id)
     if first is None or second is None:
-        raise UnknownMatch(f"there is no open suggestion {match_id}")
+        raise UnknownMatch(Text("there is no open suggestion {id}", id=match_id))
     older, newer = sorted((first, second), key=lambda c: (c.created_at, c.id))
     await _forbid_two_identities_in_one_channel(session, older.id, newer.id)
     return await merge_customers(
@@ -269,8 +270,11 @@ async def _forbid_two_identities_in_one_channel(session: AsyncSession, first: in
     shared = channels[first] & channels[second]
     if shared:
         raise InputRejected(
-            f"both customers have a {'/'.join(sorted(shared))} account; they are different accounts there "
-            "and cannot be merged"
+            Text(
+                "both customers have a {channels} account; they are different accounts there "
+                "and cannot be merged",
+                channels="/".join(sorted(shared)),
+            )
         )
 
 

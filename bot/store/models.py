@@ -189,6 +189,44 @@ class Operator(Base):
         _enum(OperatorStatus, "operator_status"), default=OperatorStatus.AWAY, server_default="away"
     )
     max_parallel: Mapped[int | None] = mapped_column(Integer)  # None: operators.max_parallel in config
+    # The panel's language for this operator ("ru", "en"); None: the bot's language (config.yml).
+    language: Mapped[str | None] = mapped_column(String(8))
+    # "female" or "male": what sentences about the operator agree with ("Анна подключилась");
+    # None: guessed from the display name where the language can (Russian first names), else neutral.
+    grammatical_gender: Mapped[str | None] = mapped_column(String(8))
+
+
+LIVE_PHRASE = "deleted_at IS NULL"
+
+
+class QuickPhrase(Base):
+    """An operator's canned answer, typed as its shortcut (``/hi``) in the reply box.
+
+    Managed by admins in the panel; seeded once from ``operators.quick_phrases`` in
+    config.yml. A deleted phrase keeps its row (``deleted_at``), so the seed never brings
+    it back and the shortcut's history stays.
+    """
+
+    __tablename__ = "quick_phrases"
+    __table_args__ = (
+        # One live phrase per shortcut; deleted ones may share it.
+        Index(
+            "uq_quick_phrases_live_shortcut",
+            "shortcut",
+            unique=True,
+            sqlite_where=text(LIVE_PHRASE),
+            postgresql_where=text(LIVE_PHRASE),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(String(1000))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OperatorRoleGrant(Base):

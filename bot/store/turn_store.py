@@ -229,6 +229,10 @@ class TurnTransaction:
         self._nlu = (nlu, model_version)
         return self._entered
 
+    async def set_nlu(self, message_id: int, nlu: Mapping[str, Any]) -> None:
+        """Replace the stored NLU result of this turn's message (the dialogue's reading added)."""
+        await turns.update_nlu(self, message_id, nlu)
+
     async def say(self, conversation_id: int, texts: Sequence[str], now: datetime) -> list[int]:
         """Store the bot's replies of this turn, in order; their message ids."""
         return await turns.insert_replies(self, conversation_id, texts, now)

@@ -387,6 +387,9 @@ _SET_NLU = Prepared(
     .where(_messages.c.id == bindparam("message"))
     .values(nlu=bindparam("new_nlu"), model_version=bindparam("new_model_version"))
 )
+_UPDATE_NLU = Prepared(
+    update(_messages).where(_messages.c.id == bindparam("message")).values(nlu=bindparam("new_nlu"))
+)
 _STRANDED = Prepared(
     select(
         _messages.c.text,
@@ -460,6 +463,17 @@ async def stranded_turn(driver: Driver, message_id: int) -> StrandedRow | None:
     )
 
 
+HANDLED_AS = "handled_as"
+"""Key of a stored NLU result: how the dialogue read the message when not as the NLU did."""
+FORM_ANSWER = "form_answer"  # a form's answer ("Анна", a phone number)
+SURVEY_ANSWER = "survey_answer"  # "да" / "нет" / "5" to the satisfaction survey
+
+
+def handled_by_dialogue(nlu: Mapping[str, Any] | None) -> bool:
+    """The dialogue took the message as a form's or the survey's answer: understood, whatever the NLU said."""
+    return nlu is not None and nlu.get(HANDLED_AS) in (FORM_ANSWER, SURVEY_ANSWER)
+
+
 async def set_nlu(driver: Driver, message_id: int, nlu: Mapping[str, Any], model_version: str | None) -> None:
     """Keep the NLU's parse result with a stored message (editors and KPIs read it). Does not commit."""
     await driver.rows(
@@ -489,3 +503,8 @@ async def clear_nlu(driver: Driver, message_id: int) -> None:
 async def lock_customer(driver: Driver, customer_id: int) -> None:
     """Take the customer's row lock again (PostgreSQL; on SQLite the writer is the lock). Does not commit."""
     await driver.rows(_LOCK_CUSTOMER, {"customer": customer_id})
+
+
+async def update_nlu(driver: Driver, message_id: int, nlu: Mapping[str, Any]) -> None:
+    """Replace a stored message's NLU result, its model version kept. Does not commit."""
+    await driver.rows(_UPDATE_NLU, {"message": message_id, "new_nlu": dict(nlu)})

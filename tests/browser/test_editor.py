@@ -94,20 +94,22 @@ def test_editor_turns_a_group_into_an_intent_retrains_and_publishes(
     page.get_by_test_id("label-intent").fill("bike_rental")
     page.get_by_test_id("label-response").fill(ANSWER)
     page.get_by_test_id("label-submit").click()
-    expect(page.get_by_test_id("label-result")).to_have_text("Added 3 example(s) to bike_rental.yml.")
+    expect(page.get_by_test_id("label-result")).to_have_text("Добавлено 3 примера в bike_rental.yml.")
     expect(page.get_by_test_id("message-text").filter(has_text="взять велосипед напрокат")).to_have_count(0)
     written = (project.intents_dir / "bike_rental.yml").read_text(encoding="utf-8")
     assert all(f"    - {text}\n" in written for text in RENTAL) and ANSWER in written
 
     page.get_by_test_id("train").click()
-    expect(page.get_by_test_id("gate-verdict")).to_have_text(re.compile("^Gate passed"), timeout=120_000)
+    expect(page.get_by_test_id("gate-verdict")).to_have_text(
+        re.compile("^Проверка пройдена"), timeout=120_000
+    )
     expect(page.get_by_test_id("gate-better")).to_contain_text("bike_rental")
     expect(page.get_by_test_id("train-progress")).to_have_attribute("value", "1")
     page.get_by_test_id("publish").scroll_into_view_if_needed()
     screenshot(page, "editor-gate")
     served = page.get_by_test_id("model-version").inner_text()
     page.get_by_test_id("publish").click()
-    expect(page.get_by_test_id("publish-result")).to_contain_text("is in service")
+    expect(page.get_by_test_id("publish-result")).to_contain_text("в работе")
     expect(page.get_by_test_id("model-version")).not_to_have_text(served)
 
     replies = server.customer_says("after", "велосипед напрокат на неделю можно взять?")
@@ -126,7 +128,9 @@ def test_an_operator_is_refused_the_editor_page_until_an_admin_grants_the_editor
     page.locator("input[name=login]").fill("op")
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("form[action='/panel/login'] button[type=submit]").click()
-    expect(page.get_by_test_id("forbidden-detail")).to_contain_text("needs the editor or admin role")
+    expect(page.get_by_test_id("forbidden-detail")).to_contain_text(
+        "нужна роль «редактор или администратор»; у вас: оператор"
+    )
     expect(page.get_by_test_id("message")).to_have_count(0)  # no customer text on the way
 
     with httpx.Client(base_url=server.url) as admin:
@@ -136,12 +140,12 @@ def test_an_operator_is_refused_the_editor_page_until_an_admin_grants_the_editor
 
     page.reload()
     expect(page.get_by_test_id("editor")).to_have_attribute("data-ready", "true")
-    expect(page.get_by_test_id("workspace-link")).to_be_visible()  # she still works dialogues
+    expect(page.get_by_test_id("to-workspace")).to_be_visible()  # she still works dialogues
     for text in GIFT_CARDS:
         message_item(page, text).get_by_test_id("message-select").check()
     page.get_by_test_id("label-intent").fill("payment_methods")
     page.get_by_test_id("label-submit").click()
-    expect(page.get_by_test_id("label-result")).to_contain_text("Added 2 example(s)")
+    expect(page.get_by_test_id("label-result")).to_contain_text("Добавлено 2 примера")
     after = (project.intents_dir / "payment.yml").read_text(encoding="utf-8")
     added = [line for line in after.splitlines() if line not in before.splitlines()]
     assert added == [f"    - {text}" for text in GIFT_CARDS]
@@ -180,14 +184,14 @@ def test_operator_answers_become_examples_and_candidate_answers(
     expect(page.get_by_test_id("label-intent")).to_have_value("delivery_terms")
     expect(page.get_by_test_id("selected-count")).to_have_text("1")
     page.get_by_test_id("label-submit").click()
-    expect(page.get_by_test_id("label-result")).to_have_text("Added 1 example(s) to delivery.yml.")
+    expect(page.get_by_test_id("label-result")).to_have_text("Добавлен 1 пример в delivery.yml.")
     after = (project.intents_dir / "delivery.yml").read_text(encoding="utf-8")
     assert [line for line in after.splitlines() if line not in before.splitlines()] == [
         "    - кто выиграл матч"
     ]
 
     gift = message_item(page, GIFT_CARDS[1])
-    expect(gift.get_by_test_id("operator-answer")).to_have_text(f"Operator: {gift_answer}")
+    expect(gift.get_by_test_id("operator-answer")).to_have_text(f"Оператор: {gift_answer}")
     page.get_by_test_id("label-action").select_option("new_intent")
     gift.get_by_test_id("message-select").check()
     expect(page.get_by_test_id("label-response")).to_have_value(gift_answer)  # the candidate answer
@@ -206,17 +210,17 @@ def test_a_worse_model_is_refused_until_the_editor_overrides(
     served = server.app.state.botdesk.model_version
     log_in(page, server, "ed")
     page.get_by_test_id("train").click()
-    expect(page.get_by_test_id("train-phase")).to_have_text("Done.", timeout=120_000)
+    expect(page.get_by_test_id("train-phase")).to_have_text("Готово.", timeout=120_000)
     expect(page.get_by_test_id("gate-verdict")).to_have_text(
-        re.compile("^Gate refused: the new model is worse"), timeout=120_000
+        re.compile("^Проверка не пройдена: новая модель хуже"), timeout=120_000
     )
     expect(page.get_by_test_id("gate-worse")).to_contain_text("→")  # intents that got worse
     publish = page.get_by_test_id("publish")
     expect(publish).to_be_disabled()
-    expect(publish).to_have_text("Publish anyway")
+    expect(publish).to_have_text("Всё равно опубликовать")
     assert server.app.state.botdesk.model_version == served
     page.get_by_test_id("override").check()
     expect(publish).to_be_enabled()
     publish.click()
-    expect(page.get_by_test_id("publish-result")).to_contain_text("(gate overridden)")
+    expect(page.get_by_test_id("publish-result")).to_contain_text("(несмотря на проверку)")
     assert server.app.state.botdesk.model_version != served

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bot import __version__
 from bot.cli import main
 from bot.project import Project
 from tests.conftest import REPO, write
@@ -39,11 +41,28 @@ def test_init_creates_a_project_that_trains(tmp_path: Path, capsys: pytest.Captu
     assert "Trained model" in capsys.readouterr().out
     assert main(["train", "--project", str(target)]) == 0
     assert "up to date" in capsys.readouterr().out
+    # Its test stories pass at once: the order lookups go to the bundled shop stub.
+    assert main(["test", "--project", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "bundled shop stub" in out and "PASS order status" in out and " 0 failed" in out
 
 
-def test_init_english(tmp_path: Path) -> None:
-    assert main(["init", str(tmp_path / "en"), "--language", "en"]) == 0
-    assert Project.open(tmp_path / "en").config.language == "en"
+def test_init_english_makes_test_stories_that_pass(
+    tmp_path: Path, trained_en: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "en"
+    assert main(["init", str(target), "--language", "en"]) == 0
+    assert Project.open(target).config.language == "en"
+    assert list((target / "tests").glob("test_*.yml")), "botdesk test needs tests/test_*.yml"
+    shutil.copytree(trained_en.root / "models", target / "models")  # the same data: no retraining
+    assert main(["test", "--project", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and " 0 failed" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"botdesk {__version__}"
 
 
 def test_parse_reads_stdin_and_writes_json_lines(trained_ru: Project) -> None:
@@ -231,23 +250,28 @@ def test_shell_customer_and_operator_take_turns(tmp_path: Path) -> None:
     assert "handoff (queued for an operator): human_request" in first.stdout
     assert "1-й в очереди" in first.stdout
 
+    unknown = run_cli("shell", "-p", str(project), "--as-operator", "anna", stdin="/exit\n")
+    assert unknown.returncode == 2, "an unknown login is not silently made an account"
+    assert "no operator account 'anna'" in unknown.stderr and "--create-operator" in unknown.stderr
     operator = run_cli(
         "shell",
         "-p",
         str(project),
         "--as-operator",
         "anna",
+        "--create-operator",
         "--name",
         "Анна",
         stdin="/queue\n/claim 1\nЗдравствуйте, я Анна!\n/history\n/bot\n/exit\n",
     )
+    assert "created the operator account anna" in operator.stdout
     assert "#1 [human_request, priority 5" in operator.stdout
     assert "ticket #1 is yours" in operator.stdout
     assert "shell customer: позовите оператора" in operator.stdout  # the history, bot part included
 
     again = run_cli("shell", "-p", str(project), "--customer", "ivan", stdin="нет\n/exit\n")
     out = again.stdout
-    assert "Анна (оператор) подключился к чату." in out
+    assert "Анна (оператор) подключилась к чату." in out  # agrees with a feminine first name
     assert "Анна: Здравствуйте, я Анна!" in out
     assert "Вы снова общаетесь с ботом" in out
     assert "did_not_help" in out, "a 'no' after the operator goes straight back to a person"

@@ -108,7 +108,7 @@ def test_bad_names_and_unknown_intents_are_clear_errors(intents: IntentFiles) ->
         intents.add_intent("Gift Cards", ["x"], "y")
     with pytest.raises(DataError, match="not valid"):
         intents.add_intent("gift", ["x"], "y", file="../config")
-    with pytest.raises(DataError, match=r"not a \{slot\} placeholder"):
+    with pytest.raises(DataError, match="not a placeholder of a slot"):
         intents.add_intent("gift", ["x"], "Скидка 5% {на всё")
     intents.add_intent("gift", ["x"], "Здравствуйте, {name}! Скобки: {{ }}")  # a slot and escaped braces
     with pytest.raises(DataError, match="no intent 'nope'"):

@@ -12,6 +12,7 @@ from bot.conversation.story_runner import run_stories
 from bot.dialogue.test_stories import load_test_stories
 from bot.editor.inbox import inbox
 from bot.editor.stories import append_story, conversation_steps, record_story
+from bot.kpis import Filters, kpi_report, period_for
 from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
@@ -110,3 +111,22 @@ async def test_a_conversation_becomes_a_test_story_that_botdesk_test_passes(
     assert [s.name for s in loaded] == ["payment, did not help"]
     (outcome,) = await run_stories(trained_ru, ru_pipeline, loaded)
     assert outcome.passed, outcome.failures
+
+
+async def test_form_and_survey_answers_are_not_misunderstood_messages(
+    trained_ru: Project, ru_pipeline: Pipeline, db: Database
+) -> None:
+    """A name, a phone number and a "5" answer the questions the bot asked: understood, so they are
+    neither in the editor's inbox nor among the KPIs' unrecognised messages."""
+    log = Log(trained_ru, ru_pipeline, db)
+    for text in ("перезвоните мне пожалуйста", "Игорь Петрович", "8 912 345-67-89", "согласен"):
+        await log.say("lead", text)
+    for text in ("какие способы оплаты есть", "да", "5"):
+        await log.say("survey", text)
+    await log.say("lost", "какая погода завтра")  # really not understood
+    found = by_text(await inbox(db, trained_ru.config, trained_ru.data.responses, NOW + timedelta(minutes=1)))
+    assert list(found) == ["какая погода завтра"]
+
+    period = period_for(trained_ru.config, NOW.date(), NOW.date(), NOW)
+    report = await kpi_report(db, trained_ru.config, period, Filters(), NOW + timedelta(minutes=1))
+    assert [row["text"] for row in report["top_unrecognised"]] == ["какая погода завтра"]

@@ -27,6 +27,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from bot.i18n.catalog import translator
 from bot.server.auth import BAD_CSRF, CSRF_HEADER, LOGIN_PATH, NOT_LOGGED_IN, SESSION_COOKIE
 from bot.store import OperatorRole
 from handoff.accounts import add_account
@@ -175,7 +176,7 @@ def test_nothing_but_the_allowlist_answers_without_a_login(app: FastAPI) -> None
                 assert answer.headers["location"].startswith(f"{LOGIN_PATH}?next="), endpoint
             else:
                 assert answer.status_code == 401, (endpoint, answer.status_code, answer.text)
-                assert answer.json() == {"detail": NOT_LOGGED_IN}, endpoint
+                assert answer.json() == {"detail": translator("ru")(NOT_LOGGED_IN)}, endpoint
     assert len(checked) >= 20
 
 
@@ -193,7 +194,7 @@ def test_every_state_change_needs_the_csrf_token(app: FastAPI) -> None:
             for headers in ({}, {CSRF_HEADER: "forged"}, {CSRF_HEADER: token[:-1]}):
                 answer = client.request(endpoint.method, endpoint.url, headers=headers, json={})
                 assert answer.status_code == 403, (endpoint, headers, answer.text)
-                assert answer.json() == {"detail": BAD_CSRF}, endpoint
+                assert answer.json() == {"detail": translator("ru")(BAD_CSRF, header=CSRF_HEADER)}, endpoint
         assert client.get("/api/me").status_code == 200, "the session itself was fine all along"
 
 
@@ -208,7 +209,7 @@ def test_a_role_reaches_only_the_routes_declared_for_it(app: FastAPI, role: Oper
         for endpoint in closed:
             answer = client.request(endpoint.method, endpoint.url, headers={CSRF_HEADER: token}, json={})
             assert answer.status_code == 403, (endpoint, answer.text)
-            assert "needs the" in refusal(answer), endpoint
+            assert "нужна роль" in refusal(answer), endpoint
 
 
 def test_every_editor_route_declares_the_editor_role_and_refuses_an_operator(app: FastAPI) -> None:
@@ -231,7 +232,7 @@ def test_every_editor_route_declares_the_editor_role_and_refuses_an_operator(app
                 endpoint.method, endpoint.url, headers={CSRF_HEADER: token}, json={}, follow_redirects=False
             )
             assert answer.status_code == 403, (endpoint, answer.status_code)
-            assert "needs the editor or admin role; you have operator" in refusal(answer), endpoint
+            assert "нужна роль «редактор или администратор»; у вас: оператор" in refusal(answer), endpoint
         proposal = client.post(
             "/api/editor/annotations",
             headers={CSRF_HEADER: token},
@@ -281,7 +282,7 @@ def test_an_admin_grants_an_operator_the_editor_role_and_takes_it_back(app: Fast
     assert granted.status_code == 200 and granted.json() == {"login": "anna", "roles": ["editor", "operator"]}
     assert (inbox.status_code, page.status_code) == (200, 200), "the editor role opens the editor's area"
     assert (queue.status_code, workspace.status_code) == (200, 200), "and she still works dialogues"
-    assert 'data-testid="editor-link"' in workspace.text and "operator + editor" in workspace.text
+    assert 'data-testid="editor-link"' in workspace.text and "оператор + редактор" in workspace.text
     assert listed["anna"]["roles"] == ["editor", "operator"] and listed["anna"]["role"] == "operator"
     assert own_role.status_code == 422, "the account's own role is not a grant"
     assert revoked.status_code == 200 and revoked.json()["roles"] == ["operator"]
@@ -330,6 +331,6 @@ def test_guessing_passwords_is_slowed_down(app: FastAPI) -> None:
         other = client.post("/api/login", json={"login": "nobody", "password": "guess-1x"})
     assert [a.status_code for a in wrong] == [401] * 5
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
-    assert "try again in" in locked.json()["detail"] and "set-cookie" not in locked.headers
+    assert "попробуйте через" in locked.json()["detail"] and "set-cookie" not in locked.headers
     assert form.status_code == 429 and "set-cookie" not in form.headers
     assert other.status_code == 401, "one login's lock does not lock the others"

@@ -41,13 +41,13 @@ async def test_an_admin_manages_accounts(make_app: AppFactory) -> None:
                 me = (await anna.get("/api/me")).json()
     assert created.status_code == 201 and created.json()["login"] == "anna" and len(generated) >= 12
     assert created.json()["display_name"] == "Анна" and created.json()["active"] is True
-    assert taken.status_code == 409 and "taken" in taken.json()["detail"]
+    assert taken.status_code == 409 and taken.json()["detail"] == "логин 'anna' уже занят"
     assert bad.status_code == 422 and short.status_code == 422
     assert disabled.json() == {"login": "anna", "active": False, "changed": True}
     assert locked_out.status_code == 401, "disabling ends the sessions at once"
     assert {(a["login"], a["active"]) for a in listed} >= {("boss", True), ("anna", False)}
     assert "password" not in repr(listed) and "hash" not in repr(listed)
-    assert myself.status_code == 409 and "your own account" in myself.json()["detail"]
+    assert myself.status_code == 409 and "собственную учётную запись" in myself.json()["detail"]
     assert reset.json() == {"login": "anna", "sessions_ended": True}
     assert nobody.status_code == 404
     assert me["login"] == "anna" and me["role"] == "operator"
@@ -66,7 +66,7 @@ async def test_only_admins_reach_the_admin_api(make_app: AppFactory, role: Opera
                 await client.delete("/api/admin/customers/1"),
             ]
     assert [a.status_code for a in answers] == [403] * 4
-    assert "needs the admin role" in answers[0].json()["detail"]
+    assert "нужна роль «администратор»" in answers[0].json()["detail"]
 
 
 async def test_an_admin_forgets_a_customer_and_the_log_holds_no_personal_data(

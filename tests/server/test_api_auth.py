@@ -56,7 +56,7 @@ async def test_wrong_password_and_unknown_login_look_the_same(make_app: AppFacto
         wrong = await client.post("/api/login", json={"login": "anna", "password": "nope-nope"})
         unknown = await client.post("/api/login", json={"login": "nobody", "password": "nope-nope"})
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {"detail": "wrong login or password"}
+    assert wrong.json() == unknown.json() == {"detail": "неверный логин или пароль"}  # the bot's language
     assert "set-cookie" not in wrong.headers
 
 
@@ -75,7 +75,7 @@ async def test_the_api_needs_a_session(make_app: AppFactory, method: str, path: 
     async with serve(make_app()) as (base, _), httpx.AsyncClient(base_url=base) as client:
         answer = await client.request(method, path, json={"status": "away"})
     assert answer.status_code == 401
-    assert "log in" in answer.json()["detail"]
+    assert "/panel/login" in answer.json()["detail"]
 
 
 async def test_state_changes_need_the_csrf_token(make_app: AppFactory) -> None:
@@ -106,7 +106,7 @@ async def test_roles(make_app: AppFactory) -> None:
             editor_me = await editor.get("/api/me")
             admin_queue = await admin.get("/api/queue")
     assert editor_queue.status_code == editor_claim.status_code == 403
-    assert "operator or admin" in editor_queue.json()["detail"]
+    assert "оператор или администратор" in editor_queue.json()["detail"]
     assert editor_me.status_code == 200  # an editor is logged in, just not a dialogue worker
     assert admin_queue.status_code == 200 and admin_queue.json() == {"waiting": [], "mine": []}
 
@@ -126,7 +126,7 @@ async def test_five_wrong_passwords_lock_the_login_for_a_while(make_app: AppFact
         later = await client.post("/api/login", json={"login": "anna", "password": PASSWORD})
     assert wrong == [401] * 5
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
-    assert "too many wrong passwords" in locked.json()["detail"]
+    assert "слишком много неверных паролей" in locked.json()["detail"]
     assert other.status_code == 200  # only the attacked login waits
     assert later.status_code == 200
 

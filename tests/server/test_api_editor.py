@@ -290,7 +290,7 @@ async def test_gate_refuses_a_worse_model_unless_overridden(make_app: AppFactory
             assert "worse" in gate["reason"]
             refused = await editor.post("/api/editor/publish", json={})
             assert refused.status_code == 409
-            assert "gate refused" in refused.json()["detail"]
+            assert "проверка не пропустила" in refused.json()["detail"]
             assert state_of(app).model_version != job.get("published")
             forced = await editor.post("/api/editor/publish", json={"override": True})
             assert forced.status_code == 200, forced.text

@@ -70,13 +70,13 @@ async def test_operator_replies_reach_polling_and_the_callback_url(
                 "/webhooks/rest/messages", params={"sender": "v1", "after": polled[-1]["message_id"]}
             )
     assert [(m["sender"], m["sender_name"], m["text"]) for m in polled] == [
-        ("system", "🤖 Бот", "Анна (оператор) подключился к чату."),
+        ("system", "🤖 Бот", "Анна (оператор) подключилась к чату."),
         ("operator", "Анна", "Здравствуйте! Сейчас разберёмся."),
     ]
     assert later.json() == []
     # Rasa's callback shape, with botdesk's sender fields.
     assert [(m["recipient_id"], m["sender"], m["text"]) for m in received] == [
-        ("v1", "system", "Анна (оператор) подключился к чату."),
+        ("v1", "system", "Анна (оператор) подключилась к чату."),
         ("v1", "operator", "Здравствуйте! Сейчас разберёмся."),
     ]
     assert received[1]["sender_name"] == "Анна" and received[1]["message_id"] == polled[1]["message_id"]
@@ -110,7 +110,7 @@ async def test_a_callback_that_is_down_gets_the_message_on_a_retry(
         clock.now += timedelta(minutes=2)  # past the retry delay: the maintenance loop redelivers
         await eventually(lambda: len(received) == 2)
         metrics = (await client.get("/metrics")).text
-    assert sorted(m["text"] for m in received) == ["Анна (оператор) подключился к чату.", "Вы здесь?"]
+    assert sorted(m["text"] for m in received) == ["Анна (оператор) подключилась к чату.", "Вы здесь?"]
     assert "botdesk_channel_redelivered_total 2.0" in metrics
 
 

@@ -36,7 +36,9 @@ async def test_an_operator_gets_the_workspace_with_their_name_and_csrf_token(mak
     assert 'data-testid="operator-name">Anna &lt;b&gt;Petrova&lt;/b&gt;</span>' in html  # escaped, not markup
     assert f'<meta name="csrf-token" content="{me["csrf_token"]}">' in html
     assert '<script type="module" src="/panel/static/app.js"></script>' in html
-    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None  # no inline script at all
+    assert (
+        re.search(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))[^>]*>", html) is None
+    )  # no inline script at all
 
 
 async def test_an_editor_is_told_that_dialogues_need_the_operator_role(make_app: AppFactory) -> None:

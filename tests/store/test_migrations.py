@@ -45,8 +45,9 @@ TABLES = {
     "operator_role_grants",
     "customer_matches",
     "customer_merges",
+    "quick_phrases",
 }
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _table_names(connection: Connection) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from bot.dialogue.escalation.base import EscalationRule, RuleOptions, TurnContext, register_rule
+from bot.i18n.text import Text
 
 
 class ComplaintOptions(RuleOptions):
@@ -20,5 +21,7 @@ class Complaint(EscalationRule):
 
     def applies(self, turn: TurnContext) -> str | None:
         return (
-            f"the customer complains (intent {turn.intent})" if turn.intent in self.options.intents else None
+            Text("the customer complains (intent {intent})", intent=turn.intent)
+            if turn.intent in self.options.intents
+            else None
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from bot.dialogue.escalation.base import EscalationRule, RuleOptions, TurnContext, register_rule
+from bot.i18n.text import Text
 
 
 class DidNotHelpOptions(RuleOptions):
@@ -19,5 +20,5 @@ class DidNotHelp(EscalationRule):
 
     def applies(self, turn: TurnContext) -> str | None:
         if turn.awaiting_feedback and turn.intent in self.options.negative_intents:
-            return "the customer said the answer did not help"
+            return Text("the customer said the answer did not help")
         return None

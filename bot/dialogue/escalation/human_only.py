@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.dialogue.escalation.base import EscalationRule, TurnContext, register_rule
+from bot.i18n.text import Text
 
 
 @register_rule
@@ -11,5 +12,5 @@ class HumanOnly(EscalationRule):
 
     def applies(self, turn: TurnContext) -> str | None:
         if turn.intent in turn.roles.human_only:
-            return f"only a person can finish {turn.intent}"
+            return Text("only a person can finish {intent}", intent=turn.intent)
         return None

@@ -7,6 +7,7 @@ import re
 from pydantic import Field
 
 from bot.dialogue.escalation.base import EscalationRule, RuleOptions, TurnContext, register_rule
+from bot.i18n.text import Text
 
 
 class HumanRequestOptions(RuleOptions):
@@ -25,8 +26,8 @@ class HumanRequest(EscalationRule):
 
     def applies(self, turn: TurnContext) -> str | None:
         if turn.intent in self.options.intents:
-            return "the customer asked for a person"
+            return Text("the customer asked for a person")
         words = set(re.findall(r"\w+", turn.message.text.lower()))
         if turn.fell_back and words & {k.lower() for k in self.options.keywords}:
-            return "the customer asked for a person (keyword)"
+            return Text("the customer asked for a person (keyword)")
         return None

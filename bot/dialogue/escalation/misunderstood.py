@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from bot.dialogue.escalation.base import EscalationRule, RuleOptions, TurnContext, register_rule
+from bot.i18n.text import Text
 
 
 class MisunderstoodOptions(RuleOptions):
@@ -19,5 +20,5 @@ class Misunderstood(EscalationRule):
 
     def applies(self, turn: TurnContext) -> str | None:
         if turn.fell_back and turn.misunderstood_in_a_row + 1 >= self.options.times:
-            return f"not understood {turn.misunderstood_in_a_row + 1} times in a row"
+            return Text("not understood {times} times in a row", times=turn.misunderstood_in_a_row + 1)
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from bot.dialogue.escalation.base import EscalationRule, RuleOptions, TurnContext, register_rule
+from bot.i18n.text import Text
 
 CONVERSATIONAL = ["greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"]
 
@@ -25,5 +26,5 @@ class RepeatedQuestion(EscalationRule):
             return None
         recent = list(turn.previous)[-self.options.within_turns :]
         if any(t.answered and t.intent == turn.intent for t in recent):
-            return f"asked {turn.intent} again after the bot had answered it"
+            return Text("asked {intent} again after the bot had answered it", intent=turn.intent)
         return None

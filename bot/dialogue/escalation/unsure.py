@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from bot.dialogue.escalation.base import EscalationRule, RuleOptions, TurnContext, register_rule
+from bot.i18n.text import Text
 
 
 class UnsureOptions(RuleOptions):
@@ -29,8 +30,18 @@ class Unsure(EscalationRule):
             return None
         if self.options.ambiguous and message.fallback_reason == "ambiguous" and len(message.ranking) > 1:
             first, second = message.ranking[0], message.ranking[1]
-            return f"ambiguous: {first.name} {first.confidence:.2f} vs {second.name} {second.confidence:.2f}"
+            return Text(
+                "ambiguous: {intent} {confidence:.2f} vs {other_intent} {other_confidence:.2f}",
+                intent=first.name,
+                confidence=first.confidence,
+                other_intent=second.name,
+                other_confidence=second.confidence,
+            )
         top = message.ranking[0]
         if top.confidence < self.options.escalate_below:
-            return f"very unsure: best guess {top.name} {top.confidence:.2f}"
+            return Text(
+                "very unsure: best guess {intent} {confidence:.2f}",
+                intent=top.name,
+                confidence=top.confidence,
+            )
         return None

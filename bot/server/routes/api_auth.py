@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from bot.i18n.names import N_
 from bot.server.auth import (
     CurrentLogin,
     Login,
@@ -28,16 +29,20 @@ from bot.server.auth import (
     set_session_cookie,
 )
 from bot.server.deps import ReadyStateDep
+from bot.server.i18n import operator_language, texts_for
 from bot.server.lifespan import ServerState
 from bot.server.throttle import Throttled
 from bot.store import Operator, OperatorStatus, operator_by_login
 from bot.store.operators import set_status
 from bot.store.sessions import delete_session, live_sessions
 from handoff.accounts import (
+    MAX_DISPLAY_NAME_CHARS,
+    AccountError,
     announce_account_change,
     hash_password,
     needs_rehash,
     normalize_login,
+    update_profile,
     verify_password,
 )
 
@@ -45,7 +50,7 @@ router = APIRouter(prefix="/api", tags=["auth"])
 pages = APIRouter(prefix="/panel", tags=["panel pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
-WRONG = "wrong login or password"
+WRONG = N_("wrong login or password")
 # The form has no script at all; its style is inline. It posts only to this site and is never framed.
 LOGIN_HEADERS = {
     "Content-Security-Policy": (
@@ -56,24 +61,6 @@ LOGIN_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-}
-LOGIN_TEXT = {
-    "ru": {
-        "title": "Вход для операторов",
-        "login": "Логин",
-        "password": "Пароль",
-        "submit": "Войти",
-        "wrong": "Неверный логин или пароль",
-        "wait": "Слишком много неудачных попыток. Попробуйте через {minutes} мин.",
-    },
-    "en": {
-        "title": "Operator login",
-        "login": "Login",
-        "password": "Password",
-        "submit": "Log in",
-        "wrong": "Wrong login or password",
-        "wait": "Too many failed attempts. Try again in {minutes} min.",
-    },
 }
 
 
@@ -99,6 +86,14 @@ class StatusChange(BaseModel):
     status: Literal["online", "away"]
 
 
+class SettingsIn(BaseModel):
+    """What an operator sets for themselves; ``null`` language or gender means "the default"."""
+
+    display_name: str = Field(min_length=1, max_length=MAX_DISPLAY_NAME_CHARS)
+    language: Literal["ru", "en"] | None = None
+    grammatical_gender: Literal["female", "male"] | None = None
+
+
 def me(operator: Operator, csrf_token: str, state: ServerState) -> dict[str, Any]:
     return {
         "id": operator.id,
@@ -108,6 +103,9 @@ def me(operator: Operator, csrf_token: str, state: ServerState) -> dict[str, Any
         "photo_url": operator.photo_url,
         "status": operator.status.value,
         "max_parallel": operator.max_parallel or state.config.operators.max_parallel,
+        "language": operator.language,  # None: the bot's
+        "panel_language": operator_language(operator, state.config),
+        "grammatical_gender": operator.grammatical_gender,  # None: guessed from the name, or neutral
         "csrf_token": csrf_token,
     }
 
@@ -174,13 +172,17 @@ async def api_login(
             state, credentials.login, credentials.password, client_host(request)
         )
     except Refused as exc:
+        t = texts_for(None, state)  # the caller is not known: the bot's language
         if exc.status == 429:
             raise HTTPException(
                 429,
-                f"too many wrong passwords for this login; try again in {exc.retry_after} s",
+                t.gettext(
+                    "too many wrong passwords for this login; try again in {seconds} s",
+                    seconds=exc.retry_after,
+                ),
                 headers={"Retry-After": str(exc.retry_after)},
             ) from None
-        raise HTTPException(401, WRONG) from None
+        raise HTTPException(401, t.gettext(WRONG)) from None
     csrf = await log_in(state, request, response, operator)
     return {"operator": me(operator, csrf, state), "csrf_token": csrf}
 
@@ -204,6 +206,23 @@ async def put_status(change: StatusChange, login: CurrentLogin, state: ReadyStat
     return me(login.operator, login.csrf_token, state)
 
 
+@router.put(
+    "/me/settings", summary="My display name, the panel's language, the gender texts about me agree with"
+)
+async def put_settings(change: SettingsIn, login: CurrentLogin, state: ReadyStateDep) -> dict[str, Any]:
+    try:
+        operator = await update_profile(
+            state.db,
+            login.operator.id,
+            display_name=change.display_name,
+            language=change.language,
+            grammatical_gender=change.grammatical_gender,
+        )
+    except AccountError as exc:
+        raise HTTPException(422, texts_for(login.operator, state).text(exc.text)) from None
+    return me(operator, login.csrf_token, state)
+
+
 def _login_page(
     request: Request,
     state: ServerState,
@@ -213,13 +232,13 @@ def _login_page(
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    language = state.config.language if state.config.language in LOGIN_TEXT else "en"
+    t = texts_for(None, state)  # nobody is known yet: the bot's language
     return templates.TemplateResponse(
         request,
         "login.html",
         {
-            "language": language,
-            "text": LOGIN_TEXT[language],
+            "language": t.language,
+            "_": t.gettext,
             "next": next_path,
             "login": login,
             "error": error,
@@ -243,17 +262,21 @@ async def login_submit(
     next: Annotated[str, Form(max_length=2000)] = "/panel",
 ) -> HTMLResponse | RedirectResponse:
     target = safe_next(next)
-    language = state.config.language if state.config.language in LOGIN_TEXT else "en"
     try:
         operator = await check_credentials(state, login, password, client_host(request))
     except Refused as exc:
-        text = LOGIN_TEXT[language]
+        t = texts_for(None, state)
+        minutes = max(1, round(exc.retry_after / 60))
         error = (
-            text["wait"].format(minutes=max(1, round(exc.retry_after / 60))) if exc.status == 429 else None
+            t.ngettext(
+                "Too many failed attempts. Try again in {n} minute.",
+                "Too many failed attempts. Try again in {n} minutes.",
+                minutes,
+            )
+            if exc.status == 429
+            else t.gettext("Wrong login or password")
         )
-        page = _login_page(
-            request, state, next_path=target, login=login, error=error or text["wrong"], status=exc.status
-        )
+        page = _login_page(request, state, next_path=target, login=login, error=error, status=exc.status)
         if exc.status == 429:
             page.headers["Retry-After"] = str(exc.retry_after)
         return page
@@ -267,7 +290,12 @@ async def logout_submit(
     request: Request, login: PanelLogin, state: ReadyStateDep, csrf_token: Annotated[str, Form()] = ""
 ) -> RedirectResponse:
     if not csrf_matches(login.csrf_token, csrf_token):
-        raise HTTPException(403, "missing or wrong csrf_token; reload the page and try again")
+        raise HTTPException(
+            403,
+            texts_for(login.operator, state).gettext(
+                "missing or wrong csrf_token; reload the page and try again"
+            ),
+        )
     response = RedirectResponse("/panel/login", status_code=303)
     await log_out(state, request, response, login)
     return response

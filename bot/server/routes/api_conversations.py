@@ -14,11 +14,15 @@ import re
 from typing import Any
 
 import phonenumbers
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from bot.i18n.catalog import Translator
+from bot.i18n.names import Names
+from bot.i18n.text import Text
 from bot.server.auth import OperatorWorker
 from bot.server.deps import ReadyStateDep
+from bot.server.i18n import names_for, texts_for
 from bot.server.lifespan import ServerState
 from bot.server.routes.api_shapes import RowId, message_json, note_json
 from bot.store import (
@@ -54,19 +58,33 @@ class LeadIn(BaseModel):
     consent: bool = False
 
 
-async def _conversation(state: ServerState, conversation_id: int) -> Conversation:
+async def _conversation(state: ServerState, conversation_id: int, t: Translator) -> Conversation:
     async with state.db.reader() as session:
         conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
-        raise HTTPException(404, f"there is no conversation {conversation_id}")
+        raise HTTPException(404, t("there is no conversation {id}", id=conversation_id))
     return conversation
+
+
+def note_detail(note: dict[str, Any], names: Names) -> str | None:
+    """The rule's detail in the operator's language, intents by their titles; as stored when unknown."""
+    text = Text.from_json(note.get("detail_text"))
+    if text is None:
+        detail = note.get("detail")
+        return str(detail) if detail else None
+    values = {
+        k: names.intent(v) if "intent" in k and isinstance(v, str) else v for k, v in text.values.items()
+    }
+    return names.t.gettext(text.msgid, **values)
 
 
 @router.get("/{conversation_id}", summary="The conversation, its customer, ticket, whole history and notes")
 async def conversation(
-    conversation_id: RowId, operator: OperatorWorker, state: ReadyStateDep
+    request: Request, conversation_id: RowId, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
-    found = await _conversation(state, conversation_id)
+    t = texts_for(operator, state)
+    shown = names_for(request, state, t)
+    found = await _conversation(state, conversation_id, t)
     async with state.db.reader() as session:
         customer = await session.get_one(Customer, found.customer_id)
         identities = await identities_of(session, customer.id)
@@ -79,6 +97,7 @@ async def conversation(
         matches = await possible_matches(session, customer.id)
     suggestions = await state.operators.suggestions(ticket.id) if ticket is not None else []
     note = dict(ticket.note or {}) if ticket is not None else {}
+    note["detail"] = note_detail(note, shown)
     return {
         "conversation": {
             "id": found.id,
@@ -127,13 +146,16 @@ async def conversation(
         },
         "history": [message_json(entry, customer, names, state) for entry in entries],
         "notes": [note_json(n, author) for n, author in notes],
-        "suggestions": [{"intent": intent, "text": text} for intent, text in suggestions],
-        "quick_phrases": state.operators.quick_phrases(operator.display_name),
+        "suggestions": [
+            {"intent": intent, "title": shown.intent(intent), "text": text} for intent, text in suggestions
+        ],
+        "quick_phrases": await state.operators.quick_phrases(operator.display_name),
         "lead_prefill": {
             "name": customer.display_name,
             "phone": customer.phone,
             "email": customer.email,
-            "interest": list((found.dialogue or {}).get("interest", [])),
+            # what the customer asked about, by the intents' titles: what the CRM card says
+            "interest": [shown.intent(i) for i in (found.dialogue or {}).get("interest", [])],
         },
     }
 
@@ -142,25 +164,26 @@ async def conversation(
 async def add_conversation_note(
     conversation_id: RowId, body: NoteIn, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
-    await _conversation(state, conversation_id)
+    t = texts_for(operator, state)
+    await _conversation(state, conversation_id, t)
     async with state.db.session() as session:
         try:
             note = await add_note(
                 session, conversation_id, operator.id, body.text, now=state.operators.clock()
             )
         except InputRejected as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise HTTPException(422, t.text(str(exc.args[0]) if exc.args else str(exc))) from None
         await session.commit()
         return note_json(note, operator.display_name)
 
 
-def normal_phone(raw: str, language: str) -> str:
+def normal_phone(raw: str, language: str, t: Translator) -> str:
     try:
         number = phonenumbers.parse(raw, DEFAULT_REGION.get(language, "RU"))
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise HTTPException(422, f"phone: {raw!r} is not a valid phone number")
+        raise HTTPException(422, t("phone: {phone!r} is not a valid phone number", phone=raw))
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -168,19 +191,22 @@ def normal_phone(raw: str, language: str) -> str:
 async def add_lead(
     conversation_id: RowId, body: LeadIn, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
-    found = await _conversation(state, conversation_id)
+    t = texts_for(operator, state)
+    found = await _conversation(state, conversation_id, t)
     if not body.consent:
         raise HTTPException(
-            422, "consent: the customer must agree before their contact details go to the CRM"
+            422, t("consent: the customer must agree before their contact details are kept for a call back")
         )
     phone = (
-        normal_phone(body.phone.strip(), state.config.language) if body.phone and body.phone.strip() else None
+        normal_phone(body.phone.strip(), state.config.language, t)
+        if body.phone and body.phone.strip()
+        else None
     )
     email = body.email.strip().lower() if body.email and body.email.strip() else None
     if email is not None and not EMAIL.match(email):
-        raise HTTPException(422, f"email: {body.email!r} is not an e-mail address")
+        raise HTTPException(422, t("email: {email!r} is not an e-mail address", email=body.email))
     if phone is None and email is None:
-        raise HTTPException(422, "a lead needs a phone number or an e-mail address to call back")
+        raise HTTPException(422, t("a lead needs a phone number or an e-mail address to call back"))
     interest = [item.strip()[:100] for item in body.interest if item.strip()]
     async with state.db.session() as session:
         try:
@@ -197,8 +223,9 @@ async def add_lead(
                 source=f"operator:{operator.login}"[:64],
             )
         except InputRejected as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise HTTPException(422, t.text(str(exc.args[0]) if exc.args else str(exc))) from None
         await session.commit()
         card = {"id": lead.id, **lead_card(lead)}
     state.outbox.wake()
-    return card
+    # Where it goes: a CRM from config.yml, or nowhere yet (it waits in the outbox for one).
+    return {**card, "delivery": "crm" if state.config.crm else "kept"}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException
 
 from bot.server.auth import OperatorWorker
 from bot.server.deps import ReadyStateDep
+from bot.server.i18n import texts_for
 from bot.server.routes.api_shapes import RowId
 from bot.store import InputRejected
 from bot.store.matches import UnknownMatch, dismiss_match, merge_match
@@ -29,9 +30,9 @@ async def merge(match_id: RowId, operator: OperatorWorker, state: ReadyStateDep)
         try:
             kept = await merge_match(session, match_id, operator, now)
         except UnknownMatch as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, texts_for(operator, state).text(exc.args[0])) from None
         except InputRejected as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise HTTPException(409, texts_for(operator, state).text(exc.args[0])) from None
         await session.commit()
     return {"kept_customer_id": kept, "merged_by": operator.login, "merged_at": now.isoformat()}
 
@@ -42,6 +43,6 @@ async def dismiss(match_id: RowId, operator: OperatorWorker, state: ReadyStateDe
         try:
             await dismiss_match(session, match_id, operator, state.operators.clock())
         except UnknownMatch as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, texts_for(operator, state).text(exc.args[0])) from None
         await session.commit()
     return {"ok": True}

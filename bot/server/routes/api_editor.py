@@ -20,10 +20,12 @@ from bot.editor.annotations import MAX_BATCH, AnnotationError, Label
 from bot.editor.inbox import inbox, parse_since
 from bot.editor.stories import StoryError, append_story, conversation_steps, record_story, story_path
 from bot.editor.training import TrainingError
-from bot.errors import DataError
+from bot.errors import BotdeskError, DataError
+from bot.i18n.catalog import Translator
 from bot.project import Project
 from bot.server.auth import CurrentLogin, EditorRole
-from bot.server.editor import EditorToolsDep
+from bot.server.editor import EditorTools, EditorToolsDep
+from bot.server.i18n import texts_for
 from bot.server.routes.api_shapes import BodyRowId
 from bot.store import Operator
 from bot.store.models import AnnotationAction, AnnotationStatus
@@ -56,11 +58,32 @@ class StoryIn(BaseModel):
     confirm_personal_data: bool = False
 
 
-def _since(value: str | None) -> datetime | None:
+def _since(value: str | None, t: Translator) -> datetime | None:
     try:
         return parse_since(value)
-    except ValueError as exc:
-        raise HTTPException(422, f"since: {exc}") from None
+    except ValueError:
+        raise HTTPException(
+            422, t("since: {value!r} is not a date (2026-11-01) or an ISO date-time", value=value)
+        ) from None
+
+
+def _refused(exc: BotdeskError, status: int, t: Translator) -> HTTPException:
+    """The error's sentence in the editor's language (a ``Text`` translates; a file's problem stays as is)."""
+    message = exc.message if isinstance(exc, DataError) and exc.path is None else (exc.args or [str(exc)])[0]
+    return HTTPException(status, t.text(message) if isinstance(message, str) else str(exc))
+
+
+def _job_json(job: dict[str, Any] | None, tools: EditorTools, t: Translator) -> dict[str, Any] | None:
+    """The training job with its phase, error and notes in the editor's language."""
+    current = tools.trainer.job
+    if job is None or current is None:
+        return job
+    job["phase"] = t.text(current.phase)
+    if current.error is not None:
+        job["error"] = t.text(current.error)
+    if isinstance(job.get("gate"), dict):
+        job["gate"] = {**job["gate"], "notes": [t.text(note) for note in job["gate"].get("notes", [])]}
+    return job
 
 
 @router.get("/inbox", summary="What the bot did not answer alone, grouped")
@@ -72,7 +95,8 @@ async def get_inbox(
 ) -> dict[str, Any]:
     state = tools.state
     responses = tools.trainer.service_data.responses
-    return await inbox(state.db, state.config, responses, state.operators.clock(), _since(since), limit)
+    t = texts_for(editor, state)
+    return await inbox(state.db, state.config, responses, state.operators.clock(), _since(since, t), limit)
 
 
 @router.get("/intents", summary="The bot's intents, for the label menu")
@@ -80,7 +104,7 @@ async def get_intents(tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
     try:
         data = tools.trainer.read_data()
     except DataError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise _refused(exc, 422, texts_for(editor, tools.state)) from None
     counts: dict[str, int] = {}
     for example in data.examples:
         counts[example.intent] = counts.get(example.intent, 0) + 1
@@ -106,7 +130,7 @@ async def annotate(
             roles=login.roles,
         )
     except AnnotationError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise _refused(exc, exc.status, texts_for(editor, tools.state)) from None
 
 
 @router.get("/annotations", summary="Labels, newest first (status=proposed: waiting for review)")
@@ -126,7 +150,7 @@ async def _review(tools: Any, editor: Operator, ids: list[int], approve: bool) -
         )
         return result
     except AnnotationError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise _refused(exc, exc.status, texts_for(editor, tools.state)) from None
 
 
 @router.post("/annotations/approve", summary="Approve proposals: write them into intents/*.yml")
@@ -141,22 +165,26 @@ async def reject(body: ReviewIn, tools: EditorToolsDep, editor: Editor) -> dict[
 
 @router.post("/train", status_code=202, summary="Retrain in the background, then run the gate")
 async def train(tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
+    t = texts_for(editor, tools.state)
     try:
-        return tools.trainer.start(editor)
+        return _job_json(tools.trainer.start(editor), tools, t) or {}
     except TrainingError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise _refused(exc, exc.status, t) from None
 
 
 @router.get("/train", summary="The latest training: progress, then the gate report")
 async def training(tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
-    return tools.trainer.status() or {"status": "idle", "model_version": tools.state.model_version}
+    job = _job_json(tools.trainer.status(), tools, texts_for(editor, tools.state))
+    return job or {"status": "idle", "model_version": tools.state.model_version}
 
 
 @router.get("/gate", summary="The gate report of the latest training")
 async def gate(tools: EditorToolsDep, editor: Editor) -> dict[str, Any]:
     job = tools.trainer.job
     if job is None or job.gate is None:
-        raise HTTPException(404, "no gate report yet: train a new model first")
+        raise HTTPException(
+            404, texts_for(editor, tools.state)("no gate report yet: train a new model first")
+        )
     return job.gate
 
 
@@ -165,7 +193,7 @@ async def publish(body: PublishIn, tools: EditorToolsDep, editor: Editor) -> dic
     try:
         return await tools.trainer.publish(editor, body.override)
     except TrainingError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise _refused(exc, exc.status, texts_for(editor, tools.state)) from None
 
 
 @router.get("/publications", summary="Models published from the editor pages")
@@ -186,5 +214,5 @@ async def make_story(body: StoryIn, tools: EditorToolsDep, editor: Editor) -> di
         story = await record_story(Project(project.root), tools.state.pipeline, name, at, steps)
         append_story(path, story)
     except StoryError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise _refused(exc, exc.status, texts_for(editor, tools.state)) from None
     return {"file": str(path.relative_to(project.root)), "story": story}

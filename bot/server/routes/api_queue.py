@@ -14,8 +14,11 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
+from bot.i18n.catalog import Translator
+from bot.i18n.names import N_, Names
 from bot.server.auth import CurrentOperator, OperatorWorker
 from bot.server.deps import ReadyStateDep
+from bot.server.i18n import texts_for
 from bot.server.lifespan import ServerState
 from bot.server.routes.api_shapes import BodyRowId, RowId, message_json, operator_json, ticket_json
 from bot.store import (
@@ -33,12 +36,23 @@ from bot.store import Message as StoredMessage
 from bot.store.operators import list_operators
 from bot.store.roles import WORKING_ROLES, having_role, roles_by_operator
 from bot.store.views import operator_names, ticket_views
+from handoff.gender import grammatical_gender
 from handoff.service import HandoffError, LimitReached
 
 router = APIRouter(prefix="/api", tags=["queue"])
 
 OK = {"ok": True}
-NOT_HELD = "you do not hold this dialogue (it was closed, returned, or taken back to the queue)"
+NOT_HELD = N_("you do not hold this dialogue (it was closed, returned, or taken back to the queue)")
+
+
+def limit_reached(t: Translator, exc: LimitReached) -> str:
+    """ "Анна: уже открыто 5 диалогов…" in the operator's language, with the right plural."""
+    return t.ngettext(
+        "{name} already has {n} dialogue open, the most allowed at once; close or hand it over first",
+        "{name} already has {n} dialogues open, the most allowed at once; close or hand over one first",
+        exc.limit,
+        name=exc.name,
+    )
 
 
 class ReplyIn(BaseModel):
@@ -60,19 +74,21 @@ class TransferIn(BaseModel):
         return self
 
 
-async def _ticket(state: ServerState, ticket_id: int) -> HandoffTicket:
+async def _ticket(state: ServerState, ticket_id: int, t: Translator) -> HandoffTicket:
     async with state.db.reader() as session:
         ticket = await get_ticket(session, ticket_id)
     if ticket is None:
-        raise HTTPException(404, f"there is no ticket {ticket_id}")
+        raise HTTPException(404, t("there is no ticket {id}", id=ticket_id))
     return ticket
 
 
-async def department_id(state: ServerState, key: str) -> int:
+async def department_id(state: ServerState, key: str, t: Translator) -> int:
     """The department with this key from config.yml (stored on first use); 422 for an unknown key."""
     names = {d.key: d.name for d in state.config.departments}
     if key not in names:
-        raise HTTPException(422, f"unknown department {key!r}; known: {', '.join(names)}")
+        raise HTTPException(
+            422, t("unknown department {key!r}; known: {known}", key=key, known=", ".join(names.values()))
+        )
     async with state.db.session() as session:
         found = await ensure_department(session, key, names[key])
         await session.commit()
@@ -85,7 +101,7 @@ async def queue(
     state: ReadyStateDep,
     department: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    wanted = await department_id(state, department) if department else None
+    wanted = await department_id(state, department, texts_for(operator, state)) if department else None
     now = state.operators.clock()
     async with state.db.reader() as session:
         waiting = await ticket_views(session, await list_queue(session, wanted, now=now))
@@ -108,22 +124,30 @@ async def operators(operator: CurrentOperator, state: ReadyStateDep) -> list[dic
 
 @router.post("/tickets/{ticket_id}/claim", summary="Take a waiting dialogue (409 if someone was faster)")
 async def claim(ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
-    await _ticket(state, ticket_id)
+    t = texts_for(operator, state)
+    await _ticket(state, ticket_id, t)
     try:
         won = await state.operators.claim(ticket_id, operator.id)
     except LimitReached as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise HTTPException(409, limit_reached(t, exc)) from None
     if won:
         return OK
-    ticket = await _ticket(state, ticket_id)
+    ticket = await _ticket(state, ticket_id, t)
     if ticket.operator_id == operator.id and ticket.status.value == "claimed":
         return OK  # asked twice: it is mine
     if ticket.status.value == "claimed" and ticket.operator_id is not None:
         async with state.db.reader() as session:
             holder = await session.get(Operator, ticket.operator_id)
-        name = holder.display_name if holder else "another operator"
-        raise HTTPException(409, f"{name} has already taken this dialogue")
-    raise HTTPException(409, f"this dialogue is not waiting any more (it is {ticket.status.value})")
+        if holder is None:
+            raise HTTPException(409, t("another operator has already taken this dialogue"))
+        raise HTTPException(
+            409,
+            t.gendered(
+                grammatical_gender(holder), "{name} has already taken this dialogue", name=holder.display_name
+            ),
+        )
+    status = Names(t).ticket_state(ticket.status.value)
+    raise HTTPException(409, t("this dialogue is not waiting any more (it is {status})", status=status))
 
 
 @router.post(
@@ -132,16 +156,17 @@ async def claim(ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep
 async def reply(
     ticket_id: RowId, body: ReplyIn, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, Any]:
-    await _ticket(state, ticket_id)
-    text = state.operators.expand(body.text, operator.display_name)
+    t = texts_for(operator, state)
+    await _ticket(state, ticket_id, t)
+    text = await state.operators.expand(body.text, operator.display_name)
     if not text.strip():
-        raise HTTPException(422, "the reply is empty")
+        raise HTTPException(422, t("the reply is empty"))
     try:
         sent = await state.operators.reply(ticket_id, operator.id, text)
     except InputRejected as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, t.text(str(exc.args[0]) if exc.args else str(exc))) from None
     except HandoffError:
-        raise HTTPException(409, NOT_HELD) from None
+        raise HTTPException(409, t(NOT_HELD)) from None
     async with state.db.reader() as session:
         stored = await session.get_one(StoredMessage, sent.message_id)
         names = await operator_names(session, {operator.id})
@@ -150,17 +175,19 @@ async def reply(
 
 @router.post("/tickets/{ticket_id}/release", summary="Put the dialogue back in the queue")
 async def release(ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
-    await _ticket(state, ticket_id)
+    t = texts_for(operator, state)
+    await _ticket(state, ticket_id, t)
     if not await state.operators.release(ticket_id, operator.id):
-        raise HTTPException(409, NOT_HELD)
+        raise HTTPException(409, t(NOT_HELD))
     return OK
 
 
 @router.post("/tickets/{ticket_id}/return", summary="Give the dialogue back to the bot")
 async def return_to_bot(ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep) -> dict[str, bool]:
-    await _ticket(state, ticket_id)
+    t = texts_for(operator, state)
+    await _ticket(state, ticket_id, t)
     if not await state.operators.return_to_bot(ticket_id, operator.id):
-        raise HTTPException(409, NOT_HELD)
+        raise HTTPException(409, t(NOT_HELD))
     return OK
 
 
@@ -168,10 +195,11 @@ async def return_to_bot(ticket_id: RowId, operator: OperatorWorker, state: Ready
 async def close(
     ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep, body: CloseIn | None = None
 ) -> dict[str, bool]:
-    await _ticket(state, ticket_id)
+    t = texts_for(operator, state)
+    await _ticket(state, ticket_id, t)
     resolution = (body or CloseIn()).resolution
     if not await state.operators.close(ticket_id, operator.id, resolution):
-        raise HTTPException(409, NOT_HELD)
+        raise HTTPException(409, t(NOT_HELD))
     return OK
 
 
@@ -179,11 +207,12 @@ async def close(
 async def transfer(
     ticket_id: RowId, body: TransferIn, operator: OperatorWorker, state: ReadyStateDep
 ) -> dict[str, bool]:
-    await _ticket(state, ticket_id)
-    to_department = await department_id(state, body.department) if body.department else None
+    t = texts_for(operator, state)
+    await _ticket(state, ticket_id, t)
+    to_department = await department_id(state, body.department, t) if body.department else None
     if body.operator_id is not None:
         if body.operator_id == operator.id:
-            raise HTTPException(422, "this dialogue is already yours; transfer it to a colleague")
+            raise HTTPException(422, t("this dialogue is already yours; transfer it to a colleague"))
         async with state.db.reader() as session:
             target = await session.scalar(
                 select(Operator).where(
@@ -191,13 +220,15 @@ async def transfer(
                 )
             )
         if target is None:
-            raise HTTPException(422, f"there is no operator {body.operator_id} who can take dialogues")
+            raise HTTPException(
+                422, t("there is no operator {id} who can take dialogues", id=body.operator_id)
+            )
     try:
         done = await state.operators.transfer(
             ticket_id, operator.id, to_operator_id=body.operator_id, to_department_id=to_department
         )
     except LimitReached as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise HTTPException(409, limit_reached(t, exc)) from None
     if not done:
-        raise HTTPException(409, NOT_HELD)
+        raise HTTPException(409, t(NOT_HELD))
     return OK

@@ -16,6 +16,7 @@ from bot.server.lifespan import ServerState
 from bot.store import Customer, HistoryEntry, Operator, OperatorNote, OperatorRole, Sender
 from bot.store.roles import WORKING_ROLES
 from bot.store.views import TicketView
+from handoff.gender import grammatical_gender
 
 MAX_ROW_ID = 2**31 - 1
 """The largest id a row can have (PostgreSQL INTEGER): a larger one in a request is a 422, never a query."""
@@ -98,4 +99,6 @@ def operator_json(operator: Operator, roles: frozenset[OperatorRole] | None = No
         "can_work": bool(held & WORKING_ROLES),
         "status": operator.status.value,
         "photo_url": operator.photo_url,
+        # what sentences about them agree with: their setting, else their first name's; None: neutral
+        "grammatical_gender": grammatical_gender(operator),
     }

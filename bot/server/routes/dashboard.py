@@ -9,19 +9,24 @@ autoescaping only.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from bot.i18n.catalog import Translator
+from bot.i18n.formats import Formats
+from bot.i18n.names import Names
 from bot.kpis import Filters, PeriodError, kpi_report, period_for
 from bot.kpis.charts import columns, rows
 from bot.kpis.render import render
-from bot.server.auth import CurrentOperator, PanelLogin, role_label
+from bot.server.auth import CurrentOperator, PanelLogin
 from bot.server.deps import ReadyStateDep
+from bot.server.i18n import texts_for
 from bot.server.lifespan import ServerState
-from bot.server.routes.panel import PAGE_HEADERS, templates
+from bot.server.routes.panel import PAGE_HEADERS, page, templates
 from bot.store import Conversation, Operator
 from bot.store.models import Department
 
@@ -34,13 +39,13 @@ Param = Annotated[str | None, Query(max_length=64)]
 
 
 async def _report(
-    state: ServerState, first: str | None, last: str | None, filters: Filters
+    state: ServerState, first: str | None, last: str | None, filters: Filters, t: Translator
 ) -> dict[str, Any]:
     now = state.conversations.clock()
     try:
         period = period_for(state.config, first or None, last or None, now)
     except PeriodError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, t.text(exc.args[0])) from None
     return await kpi_report(state.db, state.config, period, filters, now)
 
 
@@ -50,7 +55,7 @@ def _filters(channel: str | None, department: str | None, operator: str | None) 
 
 @router.get("/api/kpis", summary="KPIs of a period (docs/kpis.md)")
 async def kpis(
-    _: CurrentOperator,
+    operator_: CurrentOperator,
     state: ReadyStateDep,
     first: FromQuery = None,
     to: ToQuery = None,
@@ -59,7 +64,8 @@ async def kpis(
     department: Param = None,
     operator: Param = None,
 ) -> Response:
-    report = await _report(state, first, to, _filters(channel, department, operator))
+    t = texts_for(operator_, state)
+    report = await _report(state, first, to, _filters(channel, department, operator), t)
     headers = {"Cache-Control": "no-store"}
     if format != "json":
         period = report["period"]
@@ -68,39 +74,55 @@ async def kpis(
     return Response(render(report, format), media_type=MEDIA[format], headers=headers)
 
 
-def _charts(report: dict[str, Any]) -> dict[str, Any]:
+def _charts(report: dict[str, Any], names: Names) -> dict[str, Any]:
+    t = names.t
     days = report["by_day"]
-    reasons = list(report["handoff_reasons"].items())
+    every = max(1, len(days) // 10)
     return {
         "by_day": columns(
-            "Dialogues per day", [(d["day"][5:], d["dialogues"]) for d in days], every=max(1, len(days) // 10)
+            t("Dialogues per day"), [(d["day"][5:], d["dialogues"]) for d in days], every=every
         ),
         "handoffs_by_day": columns(
-            "Handoffs per day", [(d["day"][5:], d["handoffs"]) for d in days], every=max(1, len(days) // 10)
+            t("Handoffs per day"), [(d["day"][5:], d["handoffs"]) for d in days], every=every
         ),
         "by_hour": columns(
-            "Customer messages by hour", [(f"{h:02d}", n) for h, n in enumerate(report["by_hour"])], every=3
+            t("Customer messages by hour"),
+            [(f"{h:02d}", n) for h, n in enumerate(report["by_hour"])],
+            every=3,
         ),
-        "reasons": rows("Handoff reasons", reasons),
-        "top_intents": rows("Top intents", [(r["intent"], r["count"]) for r in report["top_intents"]]),
+        "reasons": rows(
+            t("Handoff reasons"), [(names.reason(k), n) for k, n in report["handoff_reasons"].items()]
+        ),
+        "top_intents": rows(
+            t("Top intents"), [(names.intent(r["intent"]), r["count"]) for r in report["top_intents"]]
+        ),
     }
 
 
-async def _choices(state: ServerState) -> dict[str, list[tuple[str, str]]]:
+def distinct_labels(accounts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(login, label)`` for each account: the display name, with the login where two share one."""
+    shared = Counter(name for _, name in accounts)
+    return [(login, name if shared[name] == 1 else f"{name} ({login})") for login, name in accounts]
+
+
+async def _choices(state: ServerState, names: Names) -> dict[str, list[tuple[str, str]]]:
     async with state.db.reader() as session:
         departments = list((await session.execute(select(Department.key, Department.name))).all())
         channels = list((await session.scalars(select(Conversation.channel).distinct())).all())
-        operators = list(
+        accounts = list(
             (
                 await session.execute(
-                    select(Operator.login, Operator.display_name).order_by(Operator.display_name)
+                    select(Operator.login, Operator.display_name).order_by(
+                        Operator.display_name, Operator.login
+                    )
                 )
             ).all()
         )
+    configured = {d.key: d.name for d in state.config.departments}
     return {
-        "channel": [(c, c) for c in sorted(channels)],
-        "department": [(k, n) for k, n in departments],
-        "operator": [(k, n) for k, n in operators],
+        "channel": sorted(((c, names.channel(c)) for c in channels), key=lambda item: item[1]),
+        "department": [(k, configured.get(k, n)) for k, n in departments],
+        "operator": distinct_labels([(login, name) for login, name in accounts]),
     }
 
 
@@ -115,28 +137,36 @@ async def dashboard(
     department: Param = None,
     operator: Param = None,
 ) -> HTMLResponse:
+    context = page(request, state, login)
+    names: Names = context["names"]  # type: ignore[assignment]
+    t = names.t
     filters = _filters(channel, department, operator)
     error = None
     try:
-        report = await _report(state, first, to, filters)
+        report = await _report(state, first, to, filters, t)
     except HTTPException as exc:
         error = str(exc.detail)
-        report = await _report(state, None, None, filters)
+        report = await _report(state, None, None, filters, t)
     query = {
         k: v
         for k, v in {"from": report["period"]["from"], "to": report["period"]["to"], **vars(filters)}.items()
         if v
     }
+    choices = await _choices(state, names)
+    sides = {"bot": t("bot alone"), "human": t("with a person")}
     return templates.TemplateResponse(
         request,
         "panel/dashboard.html",
         {
-            "operator": {"display_name": login.operator.display_name, "role": role_label(login)},
-            "csrf_token": login.csrf_token,
+            **context,
             "report": report,
-            "charts": _charts(report),
+            "charts": _charts(report, names),
             "filters": vars(filters),
-            "choices": await _choices(state),
+            "choices": choices,
+            "operator_names": dict(choices["operator"]),
+            "side_name": lambda side: sides.get(side, side),
+            "department_name": lambda key: t("no department") if key == "-" else names.department(key),
+            "formats": Formats(t),
             "query": query,
             "error": error,
         },

@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from bot.server.auth import Login, require_role, role_label
+from bot.server.auth import Login, require_role
 from bot.server.deps import StateDep
-from bot.server.routes.panel import PAGE_HEADERS, shown_photo, templates
+from bot.server.routes.panel import PAGE_HEADERS, page, templates
 from bot.store import OperatorRole
 
 router = APIRouter(prefix="/panel", tags=["panel pages"], include_in_schema=False)
@@ -24,20 +24,9 @@ EditorLogin = Annotated[Login, Depends(require_role(OperatorRole.EDITOR, Operato
 
 @router.get("/editor", response_class=HTMLResponse, summary="The editor page (editor or admin role)")
 async def editor_page(request: Request, login: EditorLogin, state: StateDep) -> HTMLResponse:
-    operator = login.operator
     return templates.TemplateResponse(
         request,
         "panel/editor.html",
-        {
-            "operator": {
-                "display_name": operator.display_name,
-                "role": role_label(login),
-                "photo_url": shown_photo(operator.photo_url),
-            },
-            "csrf_token": login.csrf_token,
-            "can_edit": login.can_edit,
-            "can_work": login.can_work,
-            "model_version": state.model_version,
-        },
+        page(request, state, login, model_version=state.model_version),
         headers=PAGE_HEADERS,
     )

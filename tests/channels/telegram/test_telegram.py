@@ -119,7 +119,7 @@ async def test_handoff_and_operator_reply_carry_the_operators_name(
         assert await operators.claim(ticket, anna)
         await operators.reply(ticket, anna, "Здравствуйте! Сейчас посмотрю ваш заказ.")
         await fake.wait(lambda: "Анна: Здравствуйте! Сейчас посмотрю ваш заказ." in fake.texts(IVAN))
-        assert BOT + "Анна (оператор) подключился к чату." in fake.texts(IVAN)
+        assert BOT + "Анна (оператор) подключилась к чату." in fake.texts(IVAN)
 
         count = len(fake.texts(IVAN))
         fake.text(IVAN, "спасибо, жду")  # a person owns the dialogue: the bot stays silent

@@ -140,7 +140,7 @@ async def test_an_operator_reply_reaches_the_open_window_with_name_and_photo(mak
         await operators.reply(entry.ticket_id, anna, "Здравствуйте! Сейчас разберёмся.")
         joined, answer = await next_frame(socket), await next_frame(socket)
         other_tab = await frames_until(second_tab, lambda f: f.get("sender") == "operator")
-    assert (joined["sender"], joined["text"]) == ("system", "Анна (оператор) подключился к чату.")
+    assert (joined["sender"], joined["text"]) == ("system", "Анна (оператор) подключилась к чату.")
     assert (answer["sender"], answer["sender_name"], answer["text"]) == (
         "operator",
         "Анна",
@@ -167,7 +167,7 @@ async def test_what_the_operator_says_while_the_visitor_is_away_comes_with_the_h
         async with widget(base) as socket:
             _, history = await opened(socket)
     assert [(m["sender"], m["sender_name"], m["text"]) for m in history[-4:]] == [
-        ("system", "🤖 Бот", "Анна (оператор) подключился к чату."),
+        ("system", "🤖 Бот", "Анна (оператор) подключилась к чату."),
         ("operator", "Анна", "Вы ещё здесь? Пришлите номер заказа."),
         (
             "system",

@@ -5,6 +5,7 @@
 import { ApiError, get, post, put, setCsrfToken } from "./api.js";
 import { DialogueView } from "./dialogue.js";
 import { el, part } from "./dom.js";
+import { _ } from "./i18n.js";
 import { LiveEvents } from "./events.js";
 import { customerName, QueueView } from "./queue.js";
 import { armOnFirstClick, beep, notify, setUnreadBadge } from "./notify.js";
@@ -81,10 +82,10 @@ class Workspace {
   /** A dialogue was handed off: a notification and a beep, so nobody waits unnoticed. */
   announce(conversationId) {
     const ticket = this.queue.ticketOf(conversationId);
-    const name = ticket ? customerName(ticket) : `Conversation #${conversationId}`;
+    const name = ticket ? customerName(ticket) : _("Conversation #{id}", { id: conversationId });
     const body = ticket?.last_customer_message ?? "";
     beep();
-    notify(`${name} is waiting for an operator`, body, `handoff-${conversationId}`, () =>
+    notify(_("{name} is waiting for an operator", { name }), body, `handoff-${conversationId}`, () =>
       this.openDialogue(conversationId),
     );
   }
@@ -112,7 +113,7 @@ class Workspace {
   }
 
   onConnection(state, reconnected) {
-    const labels = { connecting: "Connecting…", live: "Live", offline: "Offline — reconnecting…" };
+    const labels = { connecting: _("Connecting…"), live: _("Live"), offline: _("Offline — reconnecting…") };
     this.connection.textContent = labels[state] ?? state;
     this.connection.dataset.state = state;
     if (state === "live" && reconnected) {
@@ -147,7 +148,7 @@ class Workspace {
       await view.load();
     } catch (error) {
       if (!quiet || !(error instanceof ApiError) || error.status !== 404) {
-        this.toast(`Dialogue ${conversationId} cannot be opened: ${error.detail ?? error}`, "error");
+        this.toast(_("Dialogue {id} cannot be opened: {problem}", { id: conversationId, problem: error.detail ?? error }), "error");
       }
       return;
     }
@@ -173,7 +174,7 @@ class Workspace {
     const online = status === "online";
     this.statusToggle.setAttribute("aria-checked", String(online));
     this.statusToggle.dataset.status = online ? "online" : "away";
-    part(this.statusToggle, "status-label").textContent = online ? "Online" : "Away";
+    part(this.statusToggle, "status-label").textContent = online ? _("Online") : _("Away");
   }
 
   countsChanged() {
@@ -185,7 +186,7 @@ class Workspace {
   }
 
   toast(text, kind = "info") {
-    const close = el("button", { type: "button", class: "toast-close", "aria-label": "Dismiss", text: "×" });
+    const close = el("button", { type: "button", class: "toast-close", "aria-label": _("Dismiss"), text: "×" });
     const node = el(
       "div",
       { class: `toast ${kind}`, testid: "toast", role: kind === "error" ? "alert" : "status" },
@@ -210,7 +211,7 @@ async function main() {
         class: "toast error",
         role: "alert",
         testid: "toast",
-        text: `The panel cannot start: ${error.detail ?? error}. Reload the page to try again.`,
+        text: _("The panel cannot start: {problem}. Reload the page to try again.", { problem: error.detail ?? error }),
       }),
     );
   }

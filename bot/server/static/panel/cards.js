@@ -3,7 +3,8 @@
 
 import { post } from "./api.js";
 import { el, part, setText } from "./dom.js";
-import { channelLabel, percent, reasonLabel, slotValue, when } from "./format.js";
+import { channelLabel, intentLabel, percent, reasonLabel, slotLabel, slotValue, statusLabel, when } from "./format.js";
+import { _ } from "./i18n.js";
 
 /** The bot's note for the operator: why it handed off and what it knew by then. */
 export function renderNote(root, ticket) {
@@ -16,12 +17,12 @@ export function renderNote(root, ticket) {
   field("reason-summary").textContent = reason;
   setText(field("detail"), note?.detail ?? "");
   field("detail").previousElementSibling.hidden = !note?.detail;
-  const intent = note?.intent ? `${note.intent} (${percent(note.confidence) || "?"})` : "—";
+  const intent = note?.intent ? `${intentLabel(note.intent)} (${percent(note.confidence) || "?"})` : "—";
   setText(field("intent"), intent);
   const slots = Object.entries(note?.slots ?? {});
   field("slots").replaceChildren(
     ...(slots.length
-      ? slots.map(([name, value]) => el("span", { class: "slot" }, el("b", { text: name }), ` ${slotValue(value)}`))
+      ? slots.map(([name, value]) => el("span", { class: "slot" }, el("b", { text: slotLabel(name) }), ` ${slotValue(value)}`))
       : ["—"]),
   );
   const summary = note?.summary ?? [];
@@ -34,7 +35,7 @@ export function renderNote(root, ticket) {
 /** A typed contact is marked as such: only a channel-verified one is known to be the customer's. */
 function contactText(value, verified) {
   if (!value) return "";
-  return verified ? value : `${value} (typed, not verified)`;
+  return verified ? value : _("{contact} (typed, not verified)", { contact: value });
 }
 
 /**
@@ -42,7 +43,7 @@ function contactText(value, verified) {
  * on a suggestion ("possibly the same customer as ..."), action "merge" or "dismiss".
  */
 export function renderCustomer(root, customer, onMatch) {
-  setText(part(root, "customer-name"), customer?.display_name || `Customer #${customer?.id ?? "?"}`);
+  setText(part(root, "customer-name"), customer?.display_name || _("Customer #{id}", { id: customer?.id ?? "?" }));
   setText(part(root, "customer-phone"), contactText(customer?.phone, customer?.phone_verified));
   setText(part(root, "customer-email"), contactText(customer?.email, customer?.email_verified));
   part(root, "customer-channels").replaceChildren(
@@ -52,7 +53,7 @@ export function renderCustomer(root, customer, onMatch) {
         { class: channel.reachable ? "" : "unreachable" },
         el("span", { class: "tag channel", text: channelLabel(channel.channel) }),
         ` ${channel.external_id}`,
-        channel.reachable ? "" : el("span", { class: "muted", text: " (unreachable)" }),
+        channel.reachable ? "" : el("span", { class: "muted", text: " " + _("(unreachable)") }),
       ),
     ),
   );
@@ -63,22 +64,22 @@ export function renderCustomer(root, customer, onMatch) {
       el(
         "li",
         { testid: "customer-match", dataset: { matchId: String(match.match_id) } },
-        el("b", { text: match.display_name || `Customer #${match.customer_id}` }),
-        ` · same ${match.reason === "email" ? "e-mail" : "phone"} · `,
+        el("b", { text: match.display_name || _("Customer #{id}", { id: match.customer_id }) }),
+        ` · ${match.reason === "email" ? _("same e-mail") : _("same phone")} · `,
         (match.channels ?? []).map((channel) => el("span", { class: "tag channel", text: channelLabel(channel) })),
-        ` · since ${when(match.since)} `,
+        " · " + _("since {when}", { when: when(match.since) }) + " ",
         el("button", {
           type: "button",
           testid: "customer-merge",
-          text: "Merge",
-          title: "One person: join the two records (both histories, recorded with your login)",
+          text: _("Merge"),
+          title: _("One person: join the two records (both histories, recorded with your login)"),
           onclick: () => onMatch?.(match, "merge"),
         }),
         el("button", {
           type: "button",
           class: "link",
           testid: "customer-not-same",
-          text: "Not the same",
+          text: _("Not the same"),
           onclick: () => onMatch?.(match, "dismiss"),
         }),
       ),
@@ -99,15 +100,17 @@ export function noteItem(note) {
 export function fillTransferTargets(select, operators, departments, myId) {
   const others = operators.filter((o) => o.id !== myId && o.can_work);
   select.replaceChildren(
-    el("option", { value: "", text: "Transfer to…" }),
+    el("option", { value: "", text: _("Transfer to…") }),
     el(
       "optgroup",
-      { label: "Operators" },
-      others.map((o) => el("option", { value: `operator:${o.id}`, text: `${o.display_name} (${o.status ?? "away"})` })),
+      { label: _("Operators") },
+      others.map((o) =>
+        el("option", { value: `operator:${o.id}`, text: `${o.display_name} (${statusLabel(o.status ?? "away")})` }),
+      ),
     ),
     el(
       "optgroup",
-      { label: "Departments" },
+      { label: _("Departments") },
       departments.map((d) => el("option", { value: `department:${d.key}`, text: d.name })),
     ),
   );
@@ -161,7 +164,7 @@ export class LeadForm {
     };
     if (!body.consent) {
       result.className = "form-result error";
-      setText(result, "The customer's consent is required before a lead card is sent.");
+      setText(result, _("The customer's consent is required before a lead card is saved."));
       fields.consent.focus();
       return;
     }
@@ -170,7 +173,12 @@ export class LeadForm {
     try {
       const lead = await post(`/api/conversations/${this.conversationId}/leads`, body);
       result.className = "form-result ok";
-      setText(result, `Lead card ${lead?.id ? `#${lead.id} ` : ""}saved; it goes to the CRM.`);
+      setText(
+        result,
+        lead?.delivery === "crm"
+          ? _("Lead card #{id} saved; it goes to the CRM.", { id: lead?.id ?? "?" })
+          : _("Lead card #{id} saved. No CRM is connected: it waits in botdesk until one is.", { id: lead?.id ?? "?" }),
+      );
       this.touched = false;
     } catch (error) {
       result.className = "form-result error";

@@ -5,7 +5,8 @@
 import { post, get } from "./api.js";
 import { el, fromTemplate, part, setText } from "./dom.js";
 import { LeadForm, fillTransferTargets, noteItem, renderCustomer, renderNote, transferBody } from "./cards.js";
-import { channelLabel, percent, reasonLabel, senderLabel, when } from "./format.js";
+import { channelLabel, intentLabel, percent, reasonLabel, senderLabel, when } from "./format.js";
+import { _, gendered, nameOf } from "./i18n.js";
 import { ReplyBox } from "./reply.js";
 
 export class DialogueView {
@@ -33,7 +34,10 @@ export class DialogueView {
 
   get customerName() {
     const customer = this.data?.customer;
-    return customer?.display_name || (customer ? `Customer #${customer.id}` : `Conversation #${this.id}`);
+    return (
+      customer?.display_name ||
+      (customer ? _("Customer #{id}", { id: customer.id }) : _("Conversation #{id}", { id: this.id }))
+    );
   }
 
   heldByMe() {
@@ -56,19 +60,19 @@ export class DialogueView {
       event.preventDefault();
       const choice = part(node, "transfer-target").value;
       if (!choice) {
-        this.ctx.toast("Choose an operator or a department to transfer to.", "error");
+        this.ctx.toast(_("Choose an operator or a department to transfer to."), "error");
         return;
       }
-      this.act("transfer", transferBody(choice), "Transferred.");
+      this.act("transfer", transferBody(choice), _("Transferred."));
     });
-    part(node, "release").addEventListener("click", () => this.act("release", {}, "Put back in the queue."));
+    part(node, "release").addEventListener("click", () => this.act("release", {}, _("Put back in the queue.")));
     part(node, "return-to-bot").addEventListener("click", () =>
-      this.act("return", {}, "Returned to the bot; it asks the customer whether the question is solved."),
+      this.act("return", {}, _("Returned to the bot; it asks the customer whether the question is solved.")),
     );
     part(node, "close-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const resolution = part(node, "resolution").value.trim();
-      this.act("close", resolution ? { resolution } : {}, "Dialogue closed."); // empty: "resolved"
+      this.act("close", resolution ? { resolution } : {}, _("Dialogue closed.")); // empty: "resolved"
     });
   }
 
@@ -83,7 +87,11 @@ export class DialogueView {
     setText(part(node, "dialogue-title"), this.customerName);
     setText(
       part(node, "dialogue-meta"),
-      `${channelLabel(conversation.channel)} · conversation #${conversation.id} · since ${when(conversation.started_at)}`,
+      _("{channel} · conversation #{id} · since {when}", {
+        channel: channelLabel(conversation.channel),
+        id: conversation.id,
+        when: when(conversation.started_at),
+      }),
     );
     this.renderState();
     renderNote(part(node, "handoff-note"), ticket);
@@ -103,21 +111,25 @@ export class DialogueView {
     const state = part(this.node, "dialogue-state");
     let text;
     let kind = ticket?.status ?? "none";
-    if (!ticket) text = "No handoff: the bot is answering.";
-    else if (ticket.status === "queued") text = `Waiting in the queue (${reasonLabel(ticket.reason)}). Take it to reply.`;
-    else if (mine) text = "You are answering this dialogue.";
+    if (!ticket) text = _("No handoff: the bot is answering.");
+    else if (ticket.status === "queued") text = _("Waiting in the queue ({reason}). Take it to reply.", { reason: reasonLabel(ticket.reason) });
+    else if (mine) text = _("You are answering this dialogue.");
     else if (ticket.status === "claimed") {
       const holder = this.ctx.operators().find((o) => o.id === ticket.operator_id);
-      text = `${holder?.display_name ?? "Another operator"} is answering this dialogue.`;
+      text = holder
+        ? gendered(holder.grammatical_gender, "{name} has taken this dialogue and is answering it.", {
+            name: holder.display_name,
+          })
+        : _("Another operator is answering this dialogue.");
       kind = "other";
-    } else if (ticket.status === "returned") text = "Returned to the bot.";
-    else text = "Closed.";
+    } else if (ticket.status === "returned") text = _("Returned to the bot.");
+    else text = _("Closed.");
     state.textContent = text;
     state.dataset.state = mine ? "mine" : kind;
     this.node.dataset.state = mine ? "mine" : kind;
     part(this.node, "dialogue-take").hidden = ticket?.status !== "queued";
     this.reply.setEnabled(mine);
-    setText(part(this.node, "reply-locked"), mine ? "" : "Replying is possible while you hold the dialogue.");
+    setText(part(this.node, "reply-locked"), mine ? "" : _("Replying is possible while you hold the dialogue."));
     for (const control of part(this.node, "ticket-actions").querySelectorAll("button, select, input")) {
       control.disabled = !mine;
     }
@@ -141,7 +153,7 @@ export class DialogueView {
         el(
           "li",
           { class: "divider", role: "separator" },
-          `Conversation #${message.conversation_id} · ${channelLabel(message.channel)}`,
+          _("Conversation #{id} · {channel}", { id: message.conversation_id, channel: channelLabel(message.channel) }),
         ),
       );
       this.lastConversationId = message.conversation_id;
@@ -153,6 +165,7 @@ export class DialogueView {
 
   /** A live message event for this conversation; returns whether it was new. */
   receive(event) {
+    if (event.sender === "customer") this.refreshSuggestions();
     return this.appendMessage({
       id: event.message_id,
       conversation_id: event.conversation_id,
@@ -165,6 +178,16 @@ export class DialogueView {
       confidence: event.confidence,
       attachments: event.attachments ?? [],
     });
+  }
+
+  /** The suggested answers follow the customer's latest message. */
+  async refreshSuggestions() {
+    try {
+      const data = await get(`/api/conversations/${this.id}`);
+      this.reply.setSuggestions(data.suggestions);
+    } catch {
+      // the next reload shows them; nothing to tell the operator
+    }
   }
 
   /** The tab became visible: a dialogue opened in the background starts at its latest message. */
@@ -204,11 +227,11 @@ export class DialogueView {
 
   /** Merge a suggested customer into this one (or dismiss it), then show the result. */
   async resolveMatch(match, action) {
-    const name = match.display_name || `customer #${match.customer_id}`;
-    if (action === "merge" && !window.confirm(`Merge with ${name}? Both histories become one customer's.`)) return;
+    const name = match.display_name || _("Customer #{id}", { id: match.customer_id });
+    if (action === "merge" && !window.confirm(_("Merge with {name}? Both histories become one customer's.", { name }))) return;
     try {
       await post(`/api/customer-matches/${match.match_id}/${action}`, {});
-      this.ctx.toast(action === "merge" ? `Merged with ${name}.` : "Marked as a different person.", "ok");
+      this.ctx.toast(action === "merge" ? _("Merged with {name}.", { name }) : _("Marked as a different person."), "ok");
     } catch (error) {
       this.ctx.toast(error.detail ?? String(error), "error");
     }
@@ -242,15 +265,15 @@ function messageItem(message, currentConversationId) {
   const sender = message.sender;
   // Operators are named; the bot keeps its label and a visible "bot" mark (CSS), never a person's name.
   let label = senderLabel(sender);
-  if (sender === "operator" && message.sender_name) label = `${message.sender_name} (operator)`;
+  if (sender === "operator" && message.sender_name) label = _("{name} (operator)", { name: message.sender_name });
   else if ((sender === "customer" || sender === "bot") && message.sender_name) label = message.sender_name;
   const intent =
     sender === "customer" && message.intent
       ? el("span", {
           class: "intent",
           testid: "message-intent",
-          title: "What the NLU understood, and how sure it was",
-          text: `${message.intent} · ${percent(message.confidence) || "?"}`,
+          title: _("What the NLU understood, and how sure it was"),
+          text: `${intentLabel(message.intent)} · ${percent(message.confidence) || "?"}`,
         })
       : null;
   const attachments = (message.attachments ?? []).map((item) => attachmentNode(item));
@@ -280,12 +303,14 @@ function messageItem(message, currentConversationId) {
  */
 function attachmentNode(item) {
   if (item && typeof item === "object" && item.kind === "button") {
-    return el("li", { class: "pressed", testid: "pressed-button", text: `pressed “${item.title ?? ""}”` });
+    return el("li", { class: "pressed", testid: "pressed-button", text: _("pressed “{title}”", { title: item.title ?? "" }) });
   }
   const described = item && typeof item === "object"
-    ? [item.type, item.file_name ?? item.name ?? item.filename, item.caption].filter(Boolean).join(" · ")
+    ? [item.type && nameOf("attachments", item.type), item.file_name ?? item.name ?? item.filename, item.caption]
+        .filter(Boolean)
+        .join(" · ")
     : "";
-  const name = typeof item === "string" ? item : described || "attachment";
+  const name = typeof item === "string" ? item : described || _("attachment");
   const url = typeof item === "object" && item ? String(item.url ?? "") : "";
   if (/^https?:\/\//i.test(url) || /^\/api\/files\/[\w-]+\/[\w.-]+$/.test(url)) {
     const link = { href: url, target: "_blank", rel: "noopener noreferrer", testid: "attachment-link", text: name };

@@ -4,17 +4,27 @@
 
 import { ApiError, get, post } from "./api.js";
 import { el, part, setText } from "./dom.js";
+import { _, language, nameOf, ngettext } from "./i18n.js";
 
 const root = document.querySelector('[data-testid="editor"]');
 const canEdit = root.dataset.canEdit === "true";
 const selected = new Set();
 const operatorAnswers = new Map(); // message id -> what an operator answered it by hand
 const REASONS = {
-  fallback: "not understood",
-  escalation: "handed to a person",
-  said_no: "“did not help”",
-  bot_could_answer: "the bot could have answered",
+  fallback: _("not understood"),
+  escalation: _("handed to a person"),
+  said_no: _("“did not help”"),
+  bot_could_answer: _("the bot could have answered"),
 };
+const SENDERS = { customer: _("customer"), bot: _("bot"), operator: _("operator"), system: _("system") };
+
+/** An intent for an editor: its title, with the id they write in the files. */
+function intentName(intent) {
+  if (!intent) return "";
+  if (intent === "nlu_fallback") return _("not understood");
+  const title = nameOf("intents", intent);
+  return title && title !== intent ? `${title} (${intent})` : intent;
+}
 
 function toast(text, kind = "ok") {
   const box = part(document, "toasts");
@@ -65,38 +75,41 @@ function renderContext(message) {
       el(
         "li",
         { class: `context-line sender-${line.sender}${line.this ? " this" : ""}` },
-        el("span", { class: "who", text: line.sender }),
+        el("span", { class: "who", text: SENDERS[line.sender] ?? line.sender }),
         el("span", { text: line.text }),
       ),
     );
   }
-  return el("details", { class: "context-box" }, el("summary", { text: "Conversation" }), list);
+  return el("details", { class: "context-box" }, el("summary", { text: _("Conversation") }), list);
 }
 
 async function makeStory(message, button) {
   button.disabled = true;
   const result = await guarded(() => post("/api/editor/stories", { conversation_id: message.conversation_id }));
   button.disabled = false;
-  if (result) toast(`Test story “${result.story.story}” added to ${result.file}`);
+  if (result) toast(_("Test story “{story}” added to {file}", { story: result.story.story, file: result.file }));
 }
 
 function renderMessage(message) {
   const checkbox = el("input", {
     type: "checkbox",
     testid: "message-select",
-    "aria-label": "Select this message",
+    "aria-label": _("Select this message"),
     dataset: { message: String(message.message_id) },
   });
   checkbox.addEventListener("change", () => select(checkbox, message.message_id));
   const guess = message.intent
-    ? `bot: ${message.intent} ${message.confidence === null ? "" : message.confidence.toFixed(2)}`
+    ? _("bot: {intent} {confidence}", {
+        intent: intentName(message.intent),
+        confidence: message.confidence === null ? "" : message.confidence.toFixed(2),
+      }).trim()
     : null;
   const meta = el(
     "div",
     { class: "message-meta" },
     message.reasons.map((r) => el("span", { class: `tag reason-${r}`, text: REASONS[r] ?? r })),
     guess ? el("span", { class: "muted small", text: guess, testid: "message-guess" }) : null,
-    message.has_personal_data ? el("span", { class: "tag private-tag", text: "personal data masked" }) : null,
+    message.has_personal_data ? el("span", { class: "tag private-tag", text: _("personal data masked") }) : null,
   );
   const item = el(
     "li",
@@ -106,7 +119,12 @@ function renderMessage(message) {
   );
   if (message.could_answer) {
     const intent = message.could_answer.intent;
-    const use = el("button", { type: "button", class: "link small", testid: "use-could-answer", text: `Add to ${intent}` });
+    const use = el("button", {
+      type: "button",
+      class: "link small",
+      testid: "use-could-answer",
+      text: _("Add to {intent}", { intent: intentName(intent) }),
+    });
     use.addEventListener("click", () => {
       checkbox.checked = true;
       select(checkbox, message.message_id);
@@ -118,18 +136,24 @@ function renderMessage(message) {
       el(
         "p",
         { class: "could-answer small", testid: "could-answer" },
-        `The bot could have answered this: the operator's answer matches ${intent}. `,
+        _("The bot could have answered this: the operator's answer matches {intent}.", { intent: intentName(intent) }) + " ",
         use,
       ),
     );
   }
   if (message.operator_answer) {
     operatorAnswers.set(message.message_id, message.operator_answer);
-    item.append(el("p", { class: "operator-answer small", testid: "operator-answer", text: `Operator: ${message.operator_answer}` }));
+    item.append(
+      el("p", {
+        class: "operator-answer small",
+        testid: "operator-answer",
+        text: _("Operator: {answer}", { answer: message.operator_answer }),
+      }),
+    );
   }
   const tools = el("div", { class: "message-tools" }, renderContext(message));
   if (canEdit) {
-    const story = el("button", { type: "button", class: "small", testid: "make-story", text: "Make a test story" });
+    const story = el("button", { type: "button", class: "small", testid: "make-story", text: _("Make a test story") });
     story.addEventListener("click", () => makeStory(message, story));
     tools.append(story);
   }
@@ -138,7 +162,11 @@ function renderMessage(message) {
 }
 
 function renderGroup(group) {
-  const all = el("input", { type: "checkbox", testid: "group-select", "aria-label": `Select all ${group.size}` });
+  const all = el("input", {
+    type: "checkbox",
+    testid: "group-select",
+    "aria-label": ngettext("Select the {n} message", "Select all {n} messages", group.size),
+  });
   const list = el("ul", { class: "group-messages" }, group.messages.map(renderMessage));
   all.addEventListener("change", () => {
     for (const box of list.querySelectorAll('[data-testid="message-select"]')) {
@@ -150,8 +178,10 @@ function renderGroup(group) {
     "header",
     { class: "group-head" },
     el("label", { class: "check" }, all, el("b", { text: group.label, testid: "group-label" })),
-    el("span", { class: "count", text: group.size, testid: "group-size", title: "messages in this group" }),
-    group.suggested_intent ? el("span", { class: "tag", text: `bot thought: ${group.suggested_intent}` }) : null,
+    el("span", { class: "count", text: group.size, testid: "group-size", title: _("messages in this group") }),
+    group.suggested_intent
+      ? el("span", { class: "tag", text: _("bot thought: {intent}", { intent: intentName(group.suggested_intent) }) })
+      : null,
   );
   return el("li", { class: "group card", testid: "group" }, head, list);
 }
@@ -170,7 +200,9 @@ async function loadInbox() {
 async function loadIntents() {
   const data = await guarded(() => get("/api/editor/intents"));
   if (!data) return;
-  document.getElementById("intent-names").replaceChildren(...data.intents.map((i) => el("option", { value: i.name })));
+  document
+    .getElementById("intent-names")
+    .replaceChildren(...data.intents.map((i) => el("option", { value: i.name, label: intentName(i.name) })));
 }
 
 // ---- labels ----------------------------------------------------------------------------
@@ -186,11 +218,15 @@ function describeWrite(result) {
   const annotations = result.annotations;
   if (!result.written) {
     return annotations[0]?.status === "proposed"
-      ? `Proposed ${annotations.length} label(s); an editor reviews them.`
-      : `Marked ${annotations.length} message(s).`;
+      ? ngettext("Proposed {n} label; an editor reviews it.", "Proposed {n} labels; an editor reviews them.", annotations.length)
+      : ngettext("Marked {n} message.", "Marked {n} messages.", annotations.length);
   }
   const skipped = Object.keys(result.written.skipped).length;
-  return `Added ${result.written.added.length} example(s) to ${result.written.file}${skipped ? `, ${skipped} skipped (already there)` : ""}.`;
+  const added = ngettext("Added {n} example to {file}.", "Added {n} examples to {file}.", result.written.added.length, {
+    file: result.written.file,
+  });
+  const kept = ngettext("{n} skipped (already there).", "{n} skipped (already there).", skipped);
+  return skipped ? [added, kept].join(" ") : added;
 }
 
 async function submitLabel(event) {
@@ -230,7 +266,9 @@ async function loadProposals() {
   list.replaceChildren(
     ...rows.map((row) => {
       const box = el("input", { type: "checkbox", testid: "proposal-select", dataset: { id: String(row.id) } });
-      const what = row.action === "assign" || row.action === "new_intent" ? `${row.action} → ${row.intent}` : row.action;
+      const actions = { assign: _("add to"), new_intent: _("new intent"), out_of_scope: _("out of scope"), ignore: _("ignore") };
+      const verb = actions[row.action] ?? row.action;
+      const what = row.action === "assign" || row.action === "new_intent" ? `${verb} → ${intentName(row.intent)}` : verb;
       return el(
         "li",
         { class: "proposal", testid: "proposal" },
@@ -252,7 +290,11 @@ async function review(approve) {
   const ids = [...part(document, "proposal-list").querySelectorAll("input:checked")].map((b) => Number(b.dataset.id));
   const result = await guarded(() => post(`/api/editor/annotations/${approve ? "approve" : "reject"}`, { ids }));
   if (result) {
-    toast(approve ? `Approved ${ids.length} proposal(s)` : `Rejected ${ids.length} proposal(s)`);
+    toast(
+      approve
+        ? ngettext("Approved {n} proposal", "Approved {n} proposals", ids.length)
+        : ngettext("Rejected {n} proposal", "Rejected {n} proposals", ids.length),
+    );
     await Promise.all([loadProposals(), loadInbox(), loadIntents()]);
   }
 }
@@ -260,11 +302,15 @@ async function review(approve) {
 // ---- training, gate, publish -----------------------------------------------------------
 
 function percent(value) {
-  return `${(value * 100).toFixed(1)}%`;
+  return new Intl.NumberFormat(language, {
+    style: "percent",
+    minimumFractionDigits: 1,
+    maximumFractionDigits: 1,
+  }).format(value);
 }
 
 function rows(listName, items, text) {
-  const shown = items.length ? items.map((item) => el("li", { text: text(item) })) : [el("li", { class: "muted", text: "none" })];
+  const shown = items.length ? items.map((item) => el("li", { text: text(item) })) : [el("li", { class: "muted", text: _("none") })];
   part(document, listName).replaceChildren(...shown);
 }
 
@@ -274,17 +320,38 @@ function renderGate(job) {
   box.hidden = !gate;
   if (!gate) return;
   box.dataset.passed = String(gate.passed);
-  setText(part(document, "gate-verdict"), gate.passed ? `Gate passed: ${gate.reason}` : `Gate refused: ${gate.reason}`);
+  const scores = { candidate: percent(gate.candidate_accuracy), service: percent(gate.service_accuracy) };
+  let verdict;
+  if (!gate.passed) {
+    verdict = _("Gate refused: the new model is worse, {candidate} vs {service} in service, more than the allowed {margin} lower", {
+      ...scores,
+      margin: percent(gate.max_regression),
+    });
+  } else if (gate.delta >= 0) verdict = _("Gate passed: the new model is as good or better ({candidate} vs {service})", scores);
+  else verdict = _("Gate passed: the new model is slightly worse, within the margin ({candidate} vs {service})", scores);
+  setText(part(document, "gate-verdict"), verdict);
   setText(part(document, "gate-notes"), (gate.notes ?? []).join(" "));
   part(document, "gate-service").textContent = `${percent(gate.service_accuracy)} (${gate.service_version ?? "?"})`;
   part(document, "gate-candidate").textContent = `${percent(gate.candidate_accuracy)} (${gate.delta >= 0 ? "+" : ""}${percent(gate.delta)})`;
-  part(document, "gate-messages").textContent =
-    `${gate.cross_validation_messages} examples in ${gate.folds} folds + ${gate.inbox_messages} labelled inbox messages`;
-  const change = (row) => `${row.intent}: ${percent(row.service)} → ${percent(row.candidate)} (${row.support})`;
+  part(document, "gate-messages").textContent = _("{examples} examples in {folds} folds + {inbox} labelled inbox messages", {
+    examples: gate.cross_validation_messages,
+    folds: gate.folds,
+    inbox: gate.inbox_messages,
+  });
+  const change = (row) => `${intentName(row.intent)}: ${percent(row.service)} → ${percent(row.candidate)} (${row.support})`;
   rows("gate-better", gate.better, change);
   rows("gate-worse", gate.worse, change);
-  rows("gate-fixed", gate.fixed, (m) => `${m.text} → ${m.candidate} (was ${m.service})`);
-  rows("gate-broken", gate.broken, (m) => `${m.text} → ${m.candidate} (was ${m.service}, should be ${m.intent})`);
+  rows("gate-fixed", gate.fixed, (m) =>
+    _("{text} → {now} (was {before})", { text: m.text, now: intentName(m.candidate), before: intentName(m.service) }),
+  );
+  rows("gate-broken", gate.broken, (m) =>
+    _("{text} → {now} (was {before}, should be {right})", {
+      text: m.text,
+      now: intentName(m.candidate),
+      before: intentName(m.service),
+      right: intentName(m.intent),
+    }),
+  );
   const override = box.querySelector('[data-part="override"]');
   override.hidden = gate.passed;
   const publish = part(document, "publish");
@@ -292,9 +359,9 @@ function renderGate(job) {
     publish.disabled = Boolean(job.published) || (!gate.passed && !part(document, "override").checked);
   };
   part(document, "override").onchange = refresh;
-  publish.textContent = gate.passed ? "Publish" : "Publish anyway";
+  publish.textContent = gate.passed ? _("Publish") : _("Publish anyway");
   refresh();
-  if (job.published) setText(part(document, "publish-result"), `Model ${job.published} is in service.`);
+  if (job.published) setText(part(document, "publish-result"), _("Model {version} is in service.", { version: job.published }));
 }
 
 function renderJob(job) {
@@ -302,7 +369,12 @@ function renderJob(job) {
   training.hidden = !job || job.status === "idle";
   if (!job || job.status === "idle") return;
   part(document, "train-progress").value = job.progress;
-  const phase = job.status === "failed" ? `Training failed: ${job.error}` : job.status === "done" ? "Done." : job.phase;
+  const phase =
+    job.status === "failed"
+      ? _("Training failed: {problem}", { problem: job.error })
+      : job.status === "done"
+        ? _("Done.")
+        : job.phase;
   part(document, "train-phase").textContent = phase;
   part(document, "train").disabled = job.status === "running";
   if (job.status !== "running") renderGate(job);
@@ -345,9 +417,14 @@ async function publish() {
   part(document, "publish").disabled = true;
   const result = await guarded(() => post("/api/editor/publish", { override }));
   if (result) {
-    setText(part(document, "publish-result"), `Model ${result.version} is in service${result.overridden ? " (gate overridden)" : ""}.`);
-    part(document, "model-version").textContent = `model ${result.version}`;
-    toast("Published: the bot answers with the new model now");
+    setText(
+      part(document, "publish-result"),
+      result.overridden
+        ? _("Model {version} is in service (gate overridden).", { version: result.version })
+        : _("Model {version} is in service.", { version: result.version }),
+    );
+    part(document, "model-version").textContent = _("model {version}", { version: result.version });
+    toast(_("Published: the bot answers with the new model now"));
   } else {
     part(document, "publish").disabled = false;
   }

@@ -4,7 +4,9 @@
 // Browsers allow both only after the person has interacted with the page, so the first
 // click anywhere asks for notification permission and unlocks the sound.
 
-const BASE_TITLE = "botdesk panel";
+import { _ } from "./i18n.js";
+
+const BASE_TITLE = _("botdesk panel");
 let audio = null;
 
 export function armOnFirstClick() {

@@ -4,7 +4,8 @@
 
 import { get } from "./api.js";
 import { el, part } from "./dom.js";
-import { channelLabel, duration, percent, reasonLabel } from "./format.js";
+import { channelLabel, duration, intentLabel, percent, reasonLabel } from "./format.js";
+import { _ } from "./i18n.js";
 
 const DEPARTMENT_KEY = "botdesk.panel.department";
 
@@ -35,7 +36,7 @@ export class QueueView {
   async loadDepartments() {
     const departments = await get("/api/departments");
     const saved = localStorage.getItem(DEPARTMENT_KEY) ?? "";
-    this.filter.replaceChildren(el("option", { value: "", text: "All departments" }));
+    this.filter.replaceChildren(el("option", { value: "", text: _("All departments") }));
     for (const department of departments) {
       this.filter.append(el("option", { value: department.key, text: department.name }));
     }
@@ -101,7 +102,7 @@ export class QueueView {
   }
 
   waitingItem(ticket) {
-    const take = el("button", { type: "button", class: "primary small", testid: "take", text: "Take" });
+    const take = el("button", { type: "button", class: "primary small", testid: "take", text: _("Take") });
     take.addEventListener("click", async (event) => {
       event.stopPropagation();
       take.disabled = true;
@@ -111,9 +112,9 @@ export class QueueView {
         take.disabled = false;
       }
     });
-    const view = el("button", { type: "button", class: "link small", testid: "view", text: "View" });
+    const view = el("button", { type: "button", class: "link small", testid: "view", text: _("View") });
     view.addEventListener("click", () => this.onOpen(ticket));
-    const intent = ticket.intent ? `${ticket.intent} ${percent(ticket.confidence)}`.trim() : "";
+    const intent = ticket.intent ? `${intentLabel(ticket.intent)} ${percent(ticket.confidence)}`.trim() : "";
     return el(
       "li",
       {
@@ -128,7 +129,7 @@ export class QueueView {
         el("span", {
           class: "waiting",
           testid: "waiting-time",
-          title: "Waiting time",
+          title: _("Waiting time"),
           dataset: { seconds: ticket.waiting_seconds },
           text: duration(ticket.waiting_seconds),
         }),
@@ -137,10 +138,10 @@ export class QueueView {
         "div",
         { class: "ticket-tags" },
         el("span", { class: `tag reason reason-${ticket.reason}`, testid: "queue-reason", text: reasonLabel(ticket.reason) }),
-        ticket.priority > 0 && el("span", { class: "tag priority", text: `priority ${ticket.priority}` }),
+        ticket.priority > 0 && el("span", { class: "tag priority", text: _("priority {n}", { n: ticket.priority }) }),
         el("span", { class: "tag channel", testid: "queue-channel", text: channelLabel(ticket.channel) }),
         ticket.department && el("span", { class: "tag", text: ticket.department.name }),
-        intent && el("span", { class: "tag intent", title: "The NLU's best guess", text: intent }),
+        intent && el("span", { class: "tag intent", testid: "queue-intent", title: _("The NLU's best guess"), text: intent }),
       ),
       el("p", { class: "last-message", testid: "queue-last-message", text: ticket.last_customer_message ?? "" }),
       el("div", { class: "ticket-actions" }, view, take),
@@ -175,5 +176,5 @@ export class QueueView {
 }
 
 export function customerName(ticket) {
-  return ticket.customer_name || `Customer #${ticket.customer_id}`;
+  return ticket.customer_name || _("Customer #{id}", { id: ticket.customer_id });
 }

@@ -2,6 +2,7 @@
 // suggested answers as chips, Enter to send and Shift+Enter for a new line.
 
 import { el, part } from "./dom.js";
+import { _ } from "./i18n.js";
 
 const MAX_CHARS = 4096;
 
@@ -46,8 +47,14 @@ export class ReplyBox {
   }
 
   setSuggestions(suggestions) {
-    const chips = (suggestions ?? []).map(({ intent, text }) => {
-      const chip = el("button", { type: "button", class: "chip", testid: "suggestion", title: `${text}\n(suggested for "${intent}")`, text });
+    const chips = (suggestions ?? []).map(({ title, text }) => {
+      const chip = el("button", {
+        type: "button",
+        class: "chip",
+        testid: "suggestion",
+        title: text + "\n" + _("(the bot's answer to “{topic}”)", { topic: title }),
+        text,
+      });
       chip.addEventListener("click", () => this.insert(text, this.input.selectionStart, this.input.selectionEnd));
       return chip;
     });

@@ -2,6 +2,7 @@
 // it arrives in a dialogue that is not the active tab, or while the page is hidden.
 
 import { el, part } from "./dom.js";
+import { _ } from "./i18n.js";
 
 const STORE_KEY = "botdesk.panel.tabs";
 
@@ -54,7 +55,7 @@ export class Tabs {
       badge,
     );
     select.addEventListener("click", () => this.activate(id));
-    const close = el("button", { type: "button", class: "tab-close", testid: "tab-close", "aria-label": "Close tab", text: "×" });
+    const close = el("button", { type: "button", class: "tab-close", testid: "tab-close", "aria-label": _("Close tab"), text: "×" });
     close.addEventListener("click", () => this.close(id));
     const tab = el("div", { class: "tab", testid: "tab", dataset: { conversationId: id } }, select, close);
     view.node.id = `dialogue-${id}`;
