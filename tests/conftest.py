@@ -1,8 +1,12 @@
-"""Shared fixtures: copies of the default bots, trained once per test session."""
+"""Fixtures every test directory shares: copies of the default bots, trained once per session.
+
+The store's (``db``, ``pg_db``, ...), the server's (``make_app``, ``clock``, ...) and the fake
+Telegram's fixtures are plugins (``tests/fixtures``) registered here, so any test can take
+them; plain helpers are imported from ``tests/helpers``, never from a conftest.
+"""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,18 +14,9 @@ import pytest
 
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
+from tests.helpers.projects import REPO, copy_project
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = REPO.parent / "shared" / "datasets"
-
-
-def copy_project(source: Path, target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source / "config.yml", target / "config.yml")
-    shutil.copytree(source / "intents", target / "intents")
-    if (source / "stories").is_dir():
-        shutil.copytree(source / "stories", target / "stories")
-    return target
+pytest_plugins = ["tests.fixtures.store", "tests.fixtures.server", "tests.fixtures.telegram"]
 
 
 @pytest.fixture
@@ -60,9 +55,3 @@ def trained_en(tmp_path_factory: pytest.TempPathFactory) -> Project:
 @pytest.fixture(scope="session")
 def en_pipeline(trained_en: Project) -> Pipeline:
     return trained_en.load_pipeline()
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -15,7 +15,6 @@ from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Conversation, ConversationState, Database, HandoffTicket, Lead, Message, OutboxItem
-from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 
 DAYTIME = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 NIGHT = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 02:00 in Moscow

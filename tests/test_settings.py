@@ -9,7 +9,7 @@ import pytest
 from bot.cli import main
 from bot.errors import ConfigError
 from bot.project import load_checked_config
-from tests.conftest import REPO, write
+from tests.helpers.projects import REPO, write
 
 GOOD = (REPO / "config.yml").read_text(encoding="utf-8")
 

@@ -8,101 +8,22 @@ password is set through ``BOTDESK_ADMIN_PASSWORD``; more operators come from
 ``live_server.add_operator``.
 
 Chromium is Debian's (``/usr/bin/chromium``), installed by ``make test``; Playwright
-uses it as it is, nothing is downloaded.
-"""
+uses it as it is, nothing is downloaded."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.app import create_app
-from bot.store import Database, OperatorRole, create_operator
+from tests.helpers.browser import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, LiveServer, new_context
+from tests.helpers.server import Clock
 from tests.live import serving
-from tests.server.conftest import Clock
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-ADMIN_PASSWORD = "admin-password-for-tests"
-T = TypeVar("T")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@dataclass
-class LiveServer:
-    """A running botdesk: its URL, its app (for ``app.state.botdesk``), its database."""
-
-    url: str
-    app: FastAPI
-    database_url: str
-    admin_password: str = ADMIN_PASSWORD
-    _operators: int = field(default=0, repr=False)
-
-    def add_operator(
-        self,
-        login: str,
-        password: str,
-        *,
-        display_name: str | None = None,
-        role: str = "operator",
-        photo_url: str | None = None,
-    ) -> int:
-        """A panel account, written straight into the store; returns its id."""
-        from argon2 import PasswordHasher
-
-        async def add() -> int:
-            async with Database.open(self.database_url) as db, db.session() as session:
-                operator = await create_operator(
-                    session,
-                    login,
-                    display_name or login.capitalize(),
-                    role=OperatorRole(role),
-                    password_hash=PasswordHasher().hash(password),
-                    photo_url=photo_url,
-                )
-                await session.commit()
-                return int(operator.id)
-
-        return run_async(add())
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.url + path, timeout=10, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=10, **kwargs)
-
-    def customer_says(self, sender: str, text: str) -> list[dict[str, Any]]:
-        """A REST customer's message; the bot's replies."""
-        response = self.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
-        response.raise_for_status()
-        replies: list[dict[str, Any]] = response.json()
-        return replies
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to the end from a sync test (Playwright's sync API holds this thread's loop)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -141,13 +62,6 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-def new_context(browser: Browser) -> BrowserContext:
-    """A fresh browser profile (own cookies and localStorage): one person at one computer."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ru-RU")
-    context.set_default_timeout(10_000)
-    return context
-
-
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     context = new_context(browser)
@@ -171,10 +85,3 @@ def second_context(browser: Browser) -> Iterator[BrowserContext]:
     context = new_context(browser)
     yield context
     context.close()
-
-
-def screenshot(page: Page, name: str) -> None:
-    """Keep a screenshot of a key screen in docs/screenshots when BOTDESK_SCREENSHOTS=1."""
-    if os.environ.get("BOTDESK_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

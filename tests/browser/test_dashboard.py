@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from bot.cli import main
 from bot.project import Project
-from tests.browser.conftest import LiveServer, screenshot
+from tests.helpers.browser import LiveServer, screenshot
 
 PASSWORD = "dashboard-password-1"
 

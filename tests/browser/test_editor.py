@@ -18,10 +18,10 @@ from playwright.sync_api import Locator, Page, expect
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.app import create_app
-from tests.browser.conftest import ADMIN_PASSWORD, LiveServer, screenshot
-from tests.conftest import REPO, copy_project
+from tests.helpers.browser import ADMIN_PASSWORD, LiveServer, screenshot
+from tests.helpers.projects import REPO, copy_project
+from tests.helpers.server import Clock
 from tests.live import serving
-from tests.server.conftest import Clock
 
 PASSWORD = "editor password 1"
 # Messages the default bot does not answer alone (none of its intents is sure of them).

@@ -16,8 +16,8 @@ from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 from bot.conversation import ConversationService
 from bot.messages import InboundMessage
 from bot.store import Database
-from tests.browser.conftest import LiveServer, run_async
-from tests.server.conftest import Clock
+from tests.helpers.browser import LiveServer, run_async
+from tests.helpers.server import Clock
 
 PASSWORD = "correct-horse-battery"
 ASK_FOR_PERSON = "Позовите оператора, пожалуйста"

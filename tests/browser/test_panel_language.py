@@ -21,10 +21,10 @@ from bot.nlu.data import intent_files, load_training_data
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server.app import create_app
-from tests.browser.conftest import ADMIN_PASSWORD, LiveServer, screenshot
-from tests.conftest import REPO
+from tests.helpers.browser import ADMIN_PASSWORD, LiveServer, screenshot
+from tests.helpers.projects import REPO
+from tests.helpers.server import Clock
 from tests.live import serving
-from tests.server.conftest import Clock
 
 PASSWORD = "language password 1"
 

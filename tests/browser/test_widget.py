@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
-from tests.browser.conftest import LiveServer, screenshot
+from tests.helpers.browser import LiveServer, screenshot
 
 PASSWORD = "correct-horse-battery"
 XSS = "<img src=x onerror=\"window.__xss = 'img'\"><script>window.__xss = 'script'</script>"

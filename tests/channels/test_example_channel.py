@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from bot.project import Project
-from tests.conftest import REPO
+from tests.helpers.projects import REPO
+from tests.helpers.server import AppFactory, project_with, serve, state_of
 from tests.server.api_helpers import add_operator, logged_in
-from tests.server.conftest import AppFactory, project_with, serve, state_of
 
 EXAMPLES = REPO / "examples" / "channels"
 

@@ -14,7 +14,7 @@ import pytest
 from bot import __version__
 from bot.cli import main
 from bot.project import Project
-from tests.conftest import REPO, write
+from tests.helpers.projects import REPO, write
 
 
 def run_cli(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

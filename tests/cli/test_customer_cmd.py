@@ -19,7 +19,7 @@ from bot.store import (
     upgrade,
 )
 from bot.store.models import utcnow
-from tests.conftest import REPO, copy_project
+from tests.helpers.projects import REPO, copy_project
 from tests.helpers.store import customer_says
 
 PHONE = "+79161234567"

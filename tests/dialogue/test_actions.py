@@ -30,7 +30,7 @@ from bot.dialogue.stories import load_dialogue_data, validate_references
 from bot.errors import ConfigError
 from bot.nlu.base import Entity, IntentScore, Message
 from bot.settings import load_config
-from tests.conftest import REPO, write
+from tests.helpers.projects import REPO, write
 from tests.live import serving
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 12:00 in Moscow: operators on duty

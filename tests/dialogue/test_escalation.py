@@ -11,7 +11,7 @@ from bot.errors import ConfigError
 from bot.nlu.base import IntentScore, Message
 from bot.project import load_checked_config
 from bot.settings import IntentRoles
-from tests.conftest import REPO, write
+from tests.helpers.projects import REPO, write
 
 ROLES = IntentRoles(human_only=["complaint", "human_request", "order_cancel", "change_order"])
 

@@ -11,7 +11,7 @@ from bot.dialogue.state import DialogueState, TurnResult
 from bot.dialogue.stories import load_dialogue_data, validate_references
 from bot.nlu.base import Entity, IntentScore, Message
 from bot.project import load_checked_config
-from tests.conftest import REPO, write
+from tests.helpers.projects import REPO, write
 
 STORIES = """\
 version: "3.1"

@@ -10,7 +10,7 @@ from bot.dialogue.policy import Policy
 from bot.dialogue.stories import load_dialogue_data, validate_references
 from bot.dialogue.tracker import Tracker
 from bot.errors import DataError
-from tests.conftest import write
+from tests.helpers.projects import write
 
 STORIES = """\
 version: "3.1"

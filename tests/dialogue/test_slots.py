@@ -18,7 +18,7 @@ from bot.dialogue.tracker import Tracker
 from bot.errors import DataError
 from bot.nlu.base import Entity, IntentScore, Message
 from bot.settings import load_config
-from tests.conftest import REPO, write
+from tests.helpers.projects import REPO, write
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 INTENTS = {"greet", "inform", "book", "faq/opening", "faq/parking", "yes", "no", "chitchat"}

@@ -8,7 +8,7 @@ import pytest
 
 from bot.cli import main
 from bot.project import Project
-from tests.conftest import REPO, write
+from tests.helpers.projects import REPO, write
 
 
 def test_default_test_stories_pass(

@@ -19,8 +19,7 @@ from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Database, Message, Operator, OperatorRole, Sender, create_operator
 from bot.store.models import AnnotationAction, AnnotationStatus
-from tests.conftest import REPO, copy_project
-from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
+from tests.helpers.projects import REPO, copy_project
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

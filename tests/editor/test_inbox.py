@@ -18,7 +18,6 @@ from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Database, create_operator
 from handoff.service import OperatorService
-from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 12:00 in Moscow: operators on duty
 

@@ -30,10 +30,10 @@ from bot.events.shared import decode, encode
 from bot.project import Project
 from bot.settings import REDIS_URL_ENV, EventsSettings
 from tests.faults.proxy import Proxy
+from tests.helpers.postgres import postgres_problem, postgres_schema
+from tests.helpers.server import AppFactory, project_with, serve
 from tests.helpers.services import REDIS, redis_problem
 from tests.server.api_helpers import add_operator, ask_for_a_person, logged_in
-from tests.server.conftest import AppFactory, clock, make_app, project_with, serve, sqlite_url  # noqa: F401 (fixtures)
-from tests.store.conftest import postgres_problem, postgres_schema
 
 
 @dataclass(frozen=True)

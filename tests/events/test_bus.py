@@ -11,7 +11,6 @@ from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Database, create_operator
 from handoff.service import OperatorService
-from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 
 
 def drain(subscription: object) -> list[Event]:

@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 from bot.project import Project
 from bot.store import OutboxItem, OutboxStatus
 from bot.store.models import utcnow
-from tests.faults.conftest import free_port
-from tests.handoff.crm.conftest import SECRET, StubServer
+from tests.helpers.crm import SECRET, StubServer
+from tests.helpers.processes import free_port
+from tests.helpers.server import AppFactory, project_with, serve, state_of
 from tests.server.api_helpers import WEBHOOK
-from tests.server.conftest import AppFactory, project_with, serve, state_of
 
 pytestmark = pytest.mark.slow  # a real server, a load of dialogues, a CRM outage
 CUSTOMERS = 16

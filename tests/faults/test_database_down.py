@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from bot.store import Database, Message, Sender
 from tests.faults.proxy import Proxy
+from tests.helpers.server import AppFactory, serve
 from tests.server.api_helpers import WEBHOOK
-from tests.server.conftest import AppFactory, serve
 
 pytestmark = pytest.mark.postgres
 

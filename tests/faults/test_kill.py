@@ -33,9 +33,9 @@ from bot.store import (
 from bot.store.models import utcnow
 from bot.store.stranded import stranded_ids
 from handoff.service import DELIVERY_KIND
-from tests.faults.conftest import Launch
+from tests.helpers.postgres import postgres_schema
+from tests.helpers.processes import Launch
 from tests.server.api_helpers import WEBHOOK, ask_for_a_person
-from tests.store.conftest import postgres_schema
 
 pytestmark = pytest.mark.slow  # real botdesk run processes, killed and restarted
 QUESTIONS = ["сколько стоит доставка?", "привет", "какие способы оплаты", "доставка в Казань"]

@@ -17,8 +17,8 @@ from bot.project import Project
 from bot.store import Database, Message, Sender, upgrade
 from bot.store.models import utcnow
 from bot.store.stranded import stranded_ids
-from tests.server.conftest import AppFactory, serve
-from tests.store.conftest import postgres_schema
+from tests.helpers.postgres import postgres_schema
+from tests.helpers.server import AppFactory, serve
 
 
 async def strand(db: Database, sender: str, text: str, *, age: timedelta = timedelta(minutes=1)) -> int:

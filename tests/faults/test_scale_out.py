@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.project import Project
 from bot.store import Database, Message, Sender
 from handoff.accounts import add_account
-from tests.faults.conftest import Launch
+from tests.helpers.processes import Launch
 from tests.helpers.services import needs_redis
 from tests.server.api_helpers import PASSWORD, ask_for_a_person, logged_in
 

@@ -36,10 +36,9 @@ from bot.store import (
 from bot.store.models import utcnow
 from handoff.crm import mask_phone
 from handoff.outbox import OutboxWorker, redact
-from tests.conftest import REPO
-from tests.handoff.crm.conftest import SECRET, StubServer
+from tests.helpers.crm import SECRET, StubServer
+from tests.helpers.projects import REPO
 from tests.helpers.store import new_conversation
-from tests.store.conftest import db, db_url, pg_db  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,7 +13,6 @@ from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.store import Database, create_operator
 from handoff.service import HandoffError, OperatorService
-from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 
 
 class Clock:

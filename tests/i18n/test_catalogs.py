@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 
 from bot.i18n.catalog import LOCALE_DIR, Translator, translator
 from bot.i18n.text import Text
-from tests.conftest import REPO
+from tests.helpers.projects import REPO
 
 RU_PO = LOCALE_DIR / "ru" / "LC_MESSAGES" / "botdesk.po"
 PLACEHOLDER = re.compile(r"\{(\w+)(?:![rs])?(?::[^}]*)?\}")

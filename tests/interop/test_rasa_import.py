@@ -12,7 +12,7 @@ from bot.cli import main
 from bot.dialogue.stories import Flow, Step
 from bot.interop.rasa_import import Note, import_rasa
 from bot.project import Project
-from tests.conftest import write
+from tests.helpers.projects import write
 from tests.rasa_sdk import action_server
 
 CONFIG = """\

@@ -8,7 +8,7 @@ import pytest
 
 from bot.errors import DataError
 from bot.nlu.data import load_jsonl, load_training_data, parse_annotations
-from tests.conftest import write
+from tests.helpers.projects import write
 
 NLU = """\
 version: "3.1"

@@ -22,7 +22,7 @@ from bot.nlu.embeddings import SentenceEmbeddingFeaturizer
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.settings import ComponentSpec
-from tests.conftest import REPO, copy_project
+from tests.helpers.projects import REPO, copy_project
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from bot.editor.annotate import IntentFiles
 from bot.nlu.data import intent_files, load_training_data
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
-from tests.conftest import REPO, copy_project
+from tests.helpers.projects import REPO, copy_project
 
 RENTAL = [
     "у вас есть прокат велосипедов?",

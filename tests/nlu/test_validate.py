@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.nlu.data import Example, TrainingData
 from bot.nlu.validate import validate_data
 from bot.project import load_checked_config
-from tests.conftest import REPO
+from tests.helpers.projects import REPO
 
 
 def data() -> TrainingData:

@@ -31,7 +31,7 @@ from bot.i18n.catalog import translator
 from bot.server.auth import BAD_CSRF, CSRF_HEADER, LOGIN_PATH, NOT_LOGGED_IN, SESSION_COOKIE
 from bot.store import OperatorRole
 from handoff.accounts import add_account
-from tests.server.conftest import AppFactory, Clock, state_of
+from tests.helpers.server import AppFactory, Clock, state_of
 
 PASSWORD = "correct horse battery"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})

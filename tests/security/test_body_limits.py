@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from bot.project import Project
-from tests.faults.conftest import BotdeskProcess
-from tests.security.conftest import project_serving
+from tests.helpers.logs import project_serving
+from tests.helpers.processes import BotdeskProcess
+from tests.helpers.server import AppFactory, serve
 from tests.security.rawhttp import MB, Connection, read_answer, upload
 from tests.server.api_helpers import WEBHOOK
-from tests.server.conftest import AppFactory, serve
 
 JSON = "application/json"
 FLOOD_BODIES = 10

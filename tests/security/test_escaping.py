@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 from bot.channels.webchat import channel as webchat
 from bot.channels.webchat.transcripts import Line, render
 from bot.server.routes import api_auth, panel
-from tests.conftest import REPO
-from tests.server.conftest import AppFactory
+from tests.helpers.projects import REPO
+from tests.helpers.server import AppFactory
 
 ATTACK = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 # Ways a Jinja2 template or Python code turns escaping off.

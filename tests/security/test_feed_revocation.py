@@ -26,10 +26,10 @@ import websockets
 from bot.cli import main
 from bot.project import Project
 from bot.store import OperatorRole
+from tests.helpers.postgres import postgres_schema
+from tests.helpers.server import AppFactory, project_with, serve
 from tests.helpers.services import redis_problem
 from tests.server.api_helpers import WEBHOOK, add_operator, ask_for_a_person, logged_in
-from tests.server.conftest import AppFactory, project_with, serve
-from tests.store.conftest import postgres_schema
 
 SECRET_TEXT = "мой новый адрес: Лесная, 7"
 Action = Callable[[httpx.AsyncClient, httpx.AsyncClient], Awaitable[None]]

@@ -23,8 +23,8 @@ from bot.channels.webchat import MAX_FRAME_CHARS
 from bot.conversation import Handled
 from bot.messages import InboundMessage
 from bot.store import MAX_MESSAGE_CHARS, InputRejected, Message, Sender
+from tests.helpers.server import AppFactory, state_of
 from tests.security.hostile import ONE_MEGABYTE, hostile_text
-from tests.server.conftest import AppFactory, state_of
 
 BOUNDED = settings(
     max_examples=60,

@@ -25,9 +25,9 @@ from starlette.websockets import WebSocketDisconnect
 from bot.privacy import keep_personal_data_out_of_logs
 from bot.project import Project
 from bot.store import Lead, OperatorRole
-from tests.handoff.crm.conftest import SECRET, StubServer
+from tests.helpers.crm import SECRET, StubServer
+from tests.helpers.server import AppFactory, asgi_client, project_with, serve, state_of
 from tests.server.api_helpers import WEBHOOK, add_operator, logged_in
-from tests.server.conftest import AppFactory, asgi_client, project_with, serve, state_of
 
 PHONES = {
     "9261112233": "8 (926) 111-22-33",

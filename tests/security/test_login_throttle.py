@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from bot.server.throttle import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_LOGIN, address_key
 from bot.store import OperatorRole
 from handoff.accounts import AccountError, add_account, check_login, normalize_login
-from tests.server.conftest import AppFactory, state_of
-from tests.store.conftest import postgres_schema
+from tests.helpers.postgres import postgres_schema
+from tests.helpers.server import AppFactory, state_of
 
 PASSWORD = "correct horse battery"
 WHITESPACE_VARIANTS = [" opa", "\topa", "\nopa", "opa ", "OPA", "\u3000opa", "ｏｐａ", "opa\r\n", "\vOpa"]

@@ -46,10 +46,10 @@ from bot.server.app import create_app
 from bot.server.auth import SESSION_COOKIE
 from bot.store import Database, OperatorRole
 from handoff.accounts import add_account
-from tests.conftest import REPO
+from tests.helpers.logs import server_errors
+from tests.helpers.projects import REPO
+from tests.helpers.server import Clock
 from tests.live import serving
-from tests.security.conftest import server_errors
-from tests.server.conftest import Clock
 
 ADMIN = "schemathesis-admin-7f3a"  # a login the generated paths will not hit by chance
 PASSWORD = "schemathesis password"

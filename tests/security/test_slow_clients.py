@@ -18,9 +18,9 @@ import httpx
 
 from bot.project import Project
 from bot.server.connection_guard import fit_open_files
-from tests.security.conftest import project_serving
+from tests.helpers.logs import project_serving
+from tests.helpers.server import AppFactory, serve
 from tests.security.rawhttp import Connection, read_answer, status_of
-from tests.server.conftest import AppFactory, serve
 
 HEADER_TIMEOUT = 2.0
 

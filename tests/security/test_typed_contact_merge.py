@@ -14,8 +14,8 @@ import httpx
 
 from bot.messages import InboundMessage
 from bot.store import Conversation, OperatorRole, remember_contact
+from tests.helpers.server import AppFactory, serve, state_of
 from tests.server.api_helpers import WEBHOOK, add_operator, ask_for_a_person, logged_in
-from tests.server.conftest import AppFactory, serve, state_of
 
 VICTIM_NAME = "Вера Викторовна"
 VICTIM_SECRET = "мой заказ 5521 привезите на Лесную, 7"

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from bot.project import Project
 from bot.store import Message
-from tests.channels.conftest import SECRET
 from tests.channels.telegram.fake_telegram import FakeTelegram
-from tests.server.conftest import AppFactory, project_with, serve, state_of
+from tests.helpers.server import AppFactory, project_with, serve, state_of
+from tests.helpers.telegram import SECRET
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WRONG: list[str | bytes] = [

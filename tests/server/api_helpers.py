@@ -10,7 +10,7 @@ import httpx
 
 from bot.store import OperatorRole
 from handoff.accounts import add_account
-from tests.server.conftest import state_of
+from tests.helpers.server import state_of
 
 WEBHOOK = "/webhooks/rest/webhook"
 PASSWORD = "correct horse battery"

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.store import Message, OperatorRole
+from tests.helpers.server import AppFactory, serve, state_of
 from tests.server.api_helpers import PASSWORD, WEBHOOK, add_operator, logged_in
-from tests.server.conftest import AppFactory, serve, state_of
 
 PHONE = "+79161234567"
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from bot.store import OperatorRole
+from tests.helpers.server import AppFactory, Clock, serve, state_of
 from tests.server.api_helpers import PASSWORD, add_operator, logged_in
-from tests.server.conftest import AppFactory, Clock, serve, state_of
 
 
 async def test_login_me_and_logout(make_app: AppFactory) -> None:

@@ -22,9 +22,9 @@ from bot.project import Project
 from bot.server.editor import build_tools
 from bot.store import Message, OperatorRole, Sender, operator_by_login
 from bot.store.models import AnnotationAction, utcnow
-from tests.conftest import REPO, copy_project
+from tests.helpers.projects import REPO, copy_project
+from tests.helpers.server import AppFactory, serve, state_of
 from tests.server.api_helpers import WEBHOOK, add_operator, logged_in
-from tests.server.conftest import AppFactory, serve, state_of
 
 RENTAL = [
     # Messages the default bot does not answer alone (none of its intents is sure of them).

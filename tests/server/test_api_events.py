@@ -11,8 +11,8 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from tests.helpers.server import AppFactory, serve
 from tests.server.api_helpers import add_operator, ask_for_a_person, logged_in
-from tests.server.conftest import AppFactory, serve
 
 
 async def next_of_kind(socket: Any, kind: str) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from bot.project import Project
 from bot.store import OutboxItem
+from tests.helpers.server import AppFactory, project_with, serve, state_of
 from tests.server.api_helpers import add_operator, ask_for_a_person, logged_in, polled
-from tests.server.conftest import AppFactory, project_with, serve, state_of
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -15,7 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from bot.server.coalesce import CoalescingTransport
-from tests.server.conftest import serve
+from tests.helpers.server import serve
 
 
 class RecordingTransport(asyncio.Transport):

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 import handoff.accounts
 from bot.store import Database, Operator, OperatorRole, upgrade
-from tests.server.conftest import AppFactory, state_of
-from tests.store.conftest import postgres_schema
+from tests.helpers.postgres import postgres_schema
+from tests.helpers.server import AppFactory, state_of
 
 INSTANCES = 4
 

@@ -10,8 +10,8 @@ import httpx
 
 from bot.kpis import KPI_KEYS
 from bot.store import OperatorRole
+from tests.helpers.server import AppFactory, serve
 from tests.server.api_helpers import WEBHOOK, add_operator, ask_for_a_person, logged_in
-from tests.server.conftest import AppFactory, serve
 
 SCRIPT = "<script>alert('x')</script>"
 

@@ -11,7 +11,8 @@ import pytest
 
 from bot.project import Project
 from bot.store import create_operator
-from tests.server.conftest import (
+from tests.helpers.postgres import postgres_schema
+from tests.helpers.server import (
     AppFactory,
     Clock,
     asgi_client,
@@ -21,7 +22,6 @@ from tests.server.conftest import (
     serve,
     state_of,
 )
-from tests.store.conftest import postgres_schema
 
 WEBHOOK = "/webhooks/rest/webhook"
 COMPLAINT = "это безобразие, привезли сломанный велосипед"

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.project import Project
-from tests.server.conftest import AppFactory, asgi_client, eventually, project_with, serve, state_of
+from tests.helpers.server import AppFactory, asgi_client, eventually, project_with, serve, state_of
 
 WEBHOOK = "/webhooks/rest/webhook"
 

@@ -19,7 +19,7 @@ from bot.channels import ChannelRouter
 from bot.cli import main
 from bot.messages import OutboundMessage
 from bot.project import Project
-from tests.server.conftest import AppFactory, count_messages, serve, state_of
+from tests.helpers.server import AppFactory, count_messages, serve, state_of
 
 WEBHOOK = "/webhooks/rest/webhook"
 

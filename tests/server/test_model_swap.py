@@ -11,8 +11,8 @@ from bot.nlu.base import Message as Parsed
 from bot.nlu.pipeline import Pipeline
 from bot.server.editor import swap_model
 from bot.store import Message, Sender
+from tests.helpers.server import AppFactory, asgi_client, state_of
 from tests.server.api_helpers import WEBHOOK
-from tests.server.conftest import AppFactory, asgi_client, state_of
 
 
 async def test_a_message_in_flight_finishes_on_the_old_model_the_next_gets_the_new(

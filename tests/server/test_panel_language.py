@@ -9,8 +9,8 @@ import pytest
 
 from bot.project import Project
 from bot.store import OperatorRole
+from tests.helpers.server import AppFactory, project_with, serve
 from tests.server.api_helpers import add_operator, ask_for_a_person, logged_in, polled
-from tests.server.conftest import AppFactory, project_with, serve
 
 SETTINGS = "/api/me/settings"
 

@@ -7,8 +7,8 @@ import re
 import httpx
 
 from bot.store import OperatorRole
+from tests.helpers.server import AppFactory, serve
 from tests.server.api_helpers import add_operator, logged_in
-from tests.server.conftest import AppFactory, serve
 
 
 async def test_without_a_session_the_panel_redirects_to_the_login_form(make_app: AppFactory) -> None:

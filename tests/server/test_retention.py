@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 
 from bot.project import Project
 from bot.store import Conversation, Message
+from tests.helpers.server import AppFactory, Clock, project_with, serve, state_of
 from tests.server.api_helpers import WEBHOOK
-from tests.server.conftest import AppFactory, Clock, project_with, serve, state_of
 
 
 async def test_the_maintenance_loop_deletes_expired_conversations(

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.project import Project
 from bot.store.models import Feedback, HandoffTicket
+from tests.helpers.server import AppFactory, Clock, project_with, serve, state_of
 from tests.server.api_helpers import WEBHOOK, add_operator, ask_for_a_person, logged_in, polled
-from tests.server.conftest import AppFactory, Clock, project_with, serve, state_of
 
 FAQ = "как вернуть товар?"
 ANOTHER_FAQ = "какие способы оплаты есть?"

@@ -24,7 +24,6 @@ from bot.store import (
 from bot.store.matches import dismiss_match, merge_history, merge_match, possible_matches
 from bot.store.models import CustomerMatch, Feedback, FeedbackAbout, MatchStatus, utcnow
 from tests.helpers.store import add_conversation, add_customer
-from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 
 VICTIM_PHONE = "+79123456789"
 

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from bot.store import Conversation, ConversationState, Customer, Database
 from bot.store.json_codec import dump_bytes, dumps, loads
-from tests.store.conftest import db, db_url  # noqa: F401  (fixtures: migrated SQLite / PostgreSQL)
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 

@@ -23,8 +23,8 @@ from bot.store import (
 )
 from bot.store.prepared import scalar
 from bot.store.sqlite_writer import SQLiteWriter
+from tests.helpers.postgres import POSTGRES_URL
 from tests.helpers.store import customer_says
-from tests.store.conftest import POSTGRES_URL
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 

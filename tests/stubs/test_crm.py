@@ -10,7 +10,7 @@ import pytest
 
 from bot.stubs.crm import MAX_BODY_BYTES, FailRequest, create_stub_app, parse_fail
 from handoff.crm import sign
-from tests.handoff.crm.conftest import SECRET, make_card
+from tests.helpers.crm import SECRET, make_card
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import httpx
 from bot.project import Project
 from bot.server.lanes import BotdeskApp
 from bot.store import MAX_MESSAGE_CHARS
-from tests.server.conftest import AppFactory, asgi_client, count_messages, project_with, serve
+from tests.helpers.server import AppFactory, asgi_client, count_messages, project_with, serve
 
 WEBHOOK = "/webhooks/rest/webhook"
 JSON_TYPE = {"content-type": "application/json"}

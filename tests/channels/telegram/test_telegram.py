@@ -19,10 +19,10 @@ from bot.errors import ConfigError
 from bot.project import Project
 from bot.store import ChannelIdentity, Customer, Lead, Message, OutboxItem, Sender
 from bot.store.matches import possible_matches
-from tests.channels.conftest import SECRET
 from tests.channels.telegram.fake_telegram import FakeTelegram
+from tests.helpers.server import AppFactory, project_with, serve, state_of
+from tests.helpers.telegram import SECRET
 from tests.server.api_helpers import add_operator, logged_in
-from tests.server.conftest import AppFactory, project_with, serve, state_of
 
 BOT = "🤖 Бот: "
 IVAN = 111222333

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bot.store import Message, Sender, create_operator
-from tests.server.conftest import AppFactory, Clock, serve, state_of
+from tests.helpers.server import AppFactory, Clock, serve, state_of
 
 VISITOR = "visitor-0123456789abcdef"
 COMPLAINT = "это безобразие, привезли сломанный велосипед"
@@ -305,7 +305,7 @@ async def test_the_script_the_page_settings_and_the_demo_page(make_app: AppFacto
 async def test_allowed_origins_keep_other_sites_out(
     make_app: AppFactory, trained_ru: Any, tmp_path: Any
 ) -> None:
-    from tests.server.conftest import project_with
+    from tests.helpers.server import project_with
 
     project = project_with(
         trained_ru,

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from bot.channels.webchat.transcripts import Line, TranscriptError, check_address, render
 from bot.project import Project
 from tests.channels.webchat.test_socket import next_frame, opened, say, widget
-from tests.server.conftest import AppFactory, Clock, clock, make_app, project_with, serve, sqlite_url  # noqa: F401
+from tests.helpers.server import AppFactory, Clock, project_with, serve
 
 EMAIL_OFF = {
     "  host: null                        # e.g. smtp.yandex.ru": "  host: 127.0.0.1",

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from handoff.crm import CRMTemporaryError, LeadCard, mask_phone, next_backoff, retry_delay
 from handoff.crm.base import MAX_LINE_CHARS, MAX_TRANSCRIPT_LINES
-from tests.handoff.crm.conftest import NOW, make_card
+from tests.helpers.crm import NOW, make_card
 
 
 def test_card_normalises_phone_and_email() -> None:

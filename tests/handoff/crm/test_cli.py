@@ -15,8 +15,8 @@ import pytest
 
 from bot.cli import main
 from handoff.crm import CRMTemporaryError, WebhookAdapter, WebhookOptions
-from tests.conftest import REPO
-from tests.handoff.crm.conftest import SECRET, make_card
+from tests.helpers.crm import SECRET, make_card
+from tests.helpers.projects import REPO
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:

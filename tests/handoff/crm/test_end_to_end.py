@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from handoff.crm import CRMPermanentError, CRMTemporaryError, WebhookAdapter, WebhookOptions, build_adapter
-from tests.handoff.crm.conftest import SECRET, StubServer, make_card
+from tests.helpers.crm import SECRET, StubServer, make_card
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -24,7 +24,7 @@ from handoff.crm import (
     register_adapter,
     registry,
 )
-from tests.handoff.crm.conftest import make_card
+from tests.helpers.crm import make_card
 
 
 def test_webhook_is_built_from_a_config_item(monkeypatch: pytest.MonkeyPatch) -> None:

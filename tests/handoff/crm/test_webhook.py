@@ -21,7 +21,7 @@ from handoff.crm import (
     verify_signature,
 )
 from handoff.crm.webhook import parse_retry_after
-from tests.handoff.crm.conftest import SECRET, make_card
+from tests.helpers.crm import SECRET, make_card
 
 URL = "https://crm.example.test/hooks/botdesk?token=abc"
 Handler = Callable[[httpx.Request], httpx.Response]

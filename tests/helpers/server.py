@@ -1,8 +1,4 @@
-"""Servers for the tests: the app under real uvicorn on 127.0.0.1, or in-process over ASGI.
-
-Every app gets its own SQLite file, the session's trained model (nothing retrains) and a
-clock standing at noon in Moscow, inside working hours, so handoffs queue.
-"""
+"""Servers for the tests: the app under real uvicorn on 127.0.0.1, or in-process over ASGI."""
 
 from __future__ import annotations
 
@@ -16,14 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 
-from bot.nlu.pipeline import Pipeline
 from bot.project import Project
-from bot.server.app import create_app
 from bot.server.connection_guard import uvicorn_config
 from bot.server.lifespan import ServerState
 from bot.store import Database, Message
@@ -44,28 +37,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'server.db'}"
-
-
 AppFactory = Callable[..., FastAPI]
-
-
-@pytest.fixture
-def make_app(trained_ru: Project, ru_pipeline: Pipeline, clock: Clock, sqlite_url: str) -> AppFactory:
-    """``make_app(project=None, **create_app options)``: the default bot, trained once."""
-
-    def make(project: Project | None = None, **options: Any) -> FastAPI:
-        options = {"database_url": sqlite_url, "tick_seconds": 0.05, "shutdown_timeout": 5.0, **options}
-        return create_app(project or trained_ru, pipeline=ru_pipeline, clock=clock, **options)
-
-    return make
 
 
 def project_with(trained_ru: Project, target: Path, replace: dict[str, str]) -> Project:
