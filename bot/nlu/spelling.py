@@ -8,8 +8,9 @@ for Russian), by the closest training word: at most one edit for words of up to
 ``long_word`` letters, two for longer ones, ties broken by how often the training data
 uses each word. Short words (``min_length``) and words with digits stay as they are.
 
-symspellpy finds the candidates by precomputed deletions (about 10 µs a word); a word's
-correction is remembered per model, as chats repeat their words.
+symspellpy finds the candidates by precomputed deletions, fast enough for the parse
+budget (docs/benchmarks.md); a word's correction is remembered per model, as chats
+repeat their words.
 """
 
 from __future__ import annotations

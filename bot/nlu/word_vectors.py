@@ -11,8 +11,8 @@ to 25 MB), which ships inside the ``natasha`` wheel; ``vectors`` may also name a
 navec ``.tar`` file on disk. navec reads it with numpy (no pickle). natasha itself is
 never imported (it would import pymorphy2); only its data file is read.
 
-Costs: about 0.5 s to load once per process, ~60 MB of memory, ~5 µs per new word
-(decoded vectors of words are remembered, ``WORDS_REMEMBERED``).
+Costs: a load once per process, tens of MB of memory and a little time per new word
+(decoded vectors of words are remembered, ``WORDS_REMEMBERED``); docs/nlu.md has the figures.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ uvicorn writes a response's status line and headers when the app sends
 ``http.response.start`` and the body when it sends ``http.response.body``: two writes,
 and on uvloop each is a ``send`` system call right away. A small answer (the REST
 webhook's is a few hundred bytes) thus costs two trips through the kernel's TCP stack,
-which on loopback also runs the receiver's side; py-spy put the two at 13% of a
-webhook's CPU. ``CoalescingTransport`` keeps what is written during one pass of the
-event loop and hands it to the socket once, at the end of that pass (``call_soon``):
+which on loopback also runs the receiver's side (what that cost is measured in
+docs/benchmarks.md, by benchmarks/rest_load.py). ``CoalescingTransport`` keeps what is
+written during one pass of the event loop and hands it to the socket once, at the end of
+that pass (``call_soon``):
 the same bytes in the same order, one system call, no added wait.
 
 WebSocket connections get the socket's own transport when they upgrade (their frames

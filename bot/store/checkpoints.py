@@ -3,8 +3,8 @@
 In WAL mode SQLite copies the log back into the database file (a checkpoint, with two
 fsyncs) inside whichever commit pushes the log past ``wal_autocheckpoint`` (1,000) pages.
 botdesk's turn writer commits on the event loop's thread (``bot.store.sqlite_writer``), so
-that commit took milliseconds instead of tens of microseconds (benchmarks/store_writes.py;
-more while the disk is slow) and every request in flight waited for it.
+that commit took orders of magnitude longer than the others (docs/benchmarks.md,
+store-writes; more while the disk is slow) and every request in flight waited for it.
 
 A server's turn writer therefore runs with automatic checkpoints off (``TurnStore(...,
 background_checkpoints=True)``) and ``WalCheckpoints`` does them: every ``interval`` seconds,

@@ -1,9 +1,9 @@
 """Core statements run on the database driver's own connection: SQLAlchemy's cost paid once.
 
-Executing a statement through SQLAlchemy costs 0.1-0.2 ms of Python per call (the cache
-key, an execution context, the greenlet bridge, result wrapping) while SQLite on the
-event loop answers in 10-50 µs. A customer turn runs four to six statements hundreds of
-times a second, so ``bot.store.turns`` compiles each of its statements once per dialect
+Executing a statement through SQLAlchemy costs several times what SQLite on the event loop
+needs to answer it (the cache key, an execution context, the greenlet bridge, result
+wrapping; docs/benchmarks.md, store-writes). A customer turn runs four to six statements
+hundreds of times a second, so ``bot.store.turns`` compiles each of its statements once per dialect
 (``Prepared``) and runs the SQL text on the transaction's driver connection (``Driver``),
 converting values with the column types' own bind and result processors: the rows are
 exactly what SQLAlchemy would have written and read. Driver errors are raised as
@@ -280,7 +280,7 @@ def insert_ignoring_conflict(dialect_name: str, table: Any, *unique: str) -> Ins
 async def run(driver: Driver, statement: ClauseElement, values: Mapping[str, Any] | None = None) -> list[Row]:
     """Run a statement built for this one call (values bound in it) on ``driver``: the rarer steps.
 
-    Compiled at each call (0.1-0.3 ms): for what a turn does now and then (a ticket, a lead
+    Compiled at each call: for what a turn does now and then (a ticket, a lead
     card), not for its usual statements, which are ``Prepared`` once at import. No expanding
     ``IN (...)`` lists: one statement per value instead.
     """

@@ -1,8 +1,8 @@
 """SQLite's customer-turn writer: one sqlite3 connection, used on the event loop's thread.
 
 A customer turn is four to six short statements. Through aiosqlite each call is a hop to
-a worker thread and back, 0.2-0.8 ms on the machines botdesk is measured on, far more than
-the statement itself (10-50 µs in WAL mode). So the turn store (``bot.store.turn_store``)
+a worker thread and back, far more than the statement itself in WAL mode (the figures:
+docs/benchmarks.md, store-writes, by benchmarks/store_writes.py). So the turn store (``bot.store.turn_store``)
 keeps a plain ``sqlite3`` connection of its own and calls it directly. That is safe only
 because nothing on it ever waits for a lock on the loop's thread:
 
