@@ -38,8 +38,9 @@ SDK_STAMP := .venv-rasa-sdk/.installed
 $(SDK_STAMP): | $(BIN)/python
 	$(BIN)/python -c "from tests.rasa_sdk import sdk_python; sdk_python()"
 
+# --shop-stub: the demo shop's order API beside the server (skipped when BOTDESK_SHOP_URL is set).
 run: $(STAMP_RUN)
-	$(BIN)/botdesk train && $(BIN)/botdesk run
+	$(BIN)/botdesk train && $(BIN)/botdesk run --shop-stub
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check bot handoff tests benchmarks examples/channels

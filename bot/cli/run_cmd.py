@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import socket
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +28,8 @@ from bot.project import Project
 
 console = Console(soft_wrap=True, stderr=True)
 GRACEFUL_SHUTDOWN_SECONDS = 30
+SHOP_URL = "BOTDESK_SHOP_URL"
+SHOP_STUB_PORT = 8091  # where the default bot's HTTP action looks without BOTDESK_SHOP_URL (actions.yml)
 
 
 async def _preflight(project: Project) -> None:
@@ -37,6 +42,36 @@ async def _preflight(project: Project) -> None:
         await worker.aclose()
     finally:
         await db.close()
+
+
+def _start_shop_stub() -> None:
+    """The bundled shop stub beside the server, for a demo that answers order lookups.
+
+    On 127.0.0.1:8091 (where the default bot looks) or, when that port is taken, a free
+    one; ``BOTDESK_SHOP_URL`` is set to it before the project is loaded, so the HTTP
+    action finds it either way. Served by a daemon thread with its own event loop, so it
+    ends with the process. A ``BOTDESK_SHOP_URL`` set by the caller means a real shop is
+    configured: then nothing is started.
+    """
+    if os.environ.get(SHOP_URL):
+        console.print(f"{SHOP_URL} is set: order lookups go there, no shop stub is started", highlight=False)
+        return
+    import uvicorn
+
+    from bot.stubs.shop import create_shop_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", SHOP_STUB_PORT))
+    except OSError:
+        sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(
+        uvicorn.Config(create_shop_app(), log_level="warning", access_log=False, lifespan="off")
+    )
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="shop-stub", daemon=True).start()
+    os.environ[SHOP_URL] = url
+    console.print(f"the demo shop's order API (botdesk shop-stub) on {url}/", highlight=False)
 
 
 def _show_logs() -> None:
@@ -62,6 +97,14 @@ def run(
             "the reverse proxy keeps one, and it costs CPU on every customer message (docs/benchmarks.md).",
         ),
     ] = False,
+    shop_stub: Annotated[
+        bool,
+        typer.Option(
+            "--shop-stub/--no-shop-stub",
+            help=f"Also serve the bundled shop stub on 127.0.0.1:{SHOP_STUB_PORT}, so the default bot's "
+            f"order lookups are answered (a demo; `make run` turns it on). Ignored when {SHOP_URL} is set.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the bot: widget, operator panel, REST channel, /healthz, /metrics. Ctrl-C stops it gracefully."""
     import uvicorn
@@ -69,6 +112,8 @@ def run(
     from bot.server.app import create_app  # imported when serving: the other commands start faster
     from bot.server.connection_guard import fit_open_files, uvicorn_config
 
+    if shop_stub:
+        _start_shop_stub()
     project = Project.open(project_dir)
     info, trained = train_project(project)
     if trained:

@@ -99,7 +99,10 @@ def nlu_document(data: TrainingData) -> dict[str, Any]:
     return {"version": RASA_FORMAT, "nlu": items}
 
 
-def domain_document(data: TrainingData, fallback_text: str, dialogue: DialogueData) -> dict[str, Any]:
+def domain_document(
+    data: TrainingData, fallback_text: str, dialogue: DialogueData, warnings: list[str] | None = None
+) -> dict[str, Any]:
+    """The Rasa 3 domain; what Rasa would refuse is left out and said in ``warnings``."""
     responses = {
         name: [{k: v for k, v in variant.items() if k in RESPONSE_KEYS} for variant in variants]
         for name, variants in data.responses.items()
@@ -118,7 +121,10 @@ def domain_document(data: TrainingData, fallback_text: str, dialogue: DialogueDa
     if dialogue.actions or dialogue.http_actions:
         domain["actions"] = sorted(set(dialogue.actions) | set(dialogue.http_actions))
     if dialogue.slots:
-        domain["slots"] = {slot.name: _slot(slot, dialogue) for slot in dialogue.slots.values()}
+        domain["slots"] = {
+            slot.name: _slot(slot, dialogue, warnings if warnings is not None else [])
+            for slot in dialogue.slots.values()
+        }
     if dialogue.forms:
         domain["forms"] = {
             f.name: {
@@ -130,10 +136,31 @@ def domain_document(data: TrainingData, fallback_text: str, dialogue: DialogueDa
     return domain
 
 
-def _slot(slot: Slot, dialogue: DialogueData) -> dict[str, Any]:
-    """The Rasa 3 slot: botdesk's mappings already carry Rasa's fields (conditions included)."""
+def _slot(slot: Slot, dialogue: DialogueData, warnings: list[str]) -> dict[str, Any]:
+    """The Rasa 3 slot: botdesk's mappings already carry Rasa's fields (conditions included).
+
+    Rasa's validator refuses a mapping conditioned on a form that does not list the slot
+    in its ``required_slots`` (botdesk fills it while that form runs: an optional extra
+    such as an e-mail given with the phone). Such a mapping is left out, and said, since
+    without its condition it would fill the slot on every message.
+    """
     mappings = []
     for m in slot.mappings:
+        foreign = sorted(
+            {
+                c.active_loop
+                for c in m.conditions
+                if c.active_loop in dialogue.forms
+                and slot.name not in dialogue.forms[c.active_loop].required_slots
+            }
+        )
+        if foreign:
+            warnings.append(
+                f"slot '{slot.name}': a {m.type} mapping conditioned on {', '.join(foreign)}, which does not "
+                "require the slot, was left out (Rasa's validator refuses it); Rasa will not fill the slot "
+                "that way"
+            )
+            continue
         mapping: dict[str, Any] = {"type": m.type}
         for key in ("entity", "role", "group", "action"):
             if getattr(m, key):
@@ -153,7 +180,7 @@ def _slot(slot: Slot, dialogue: DialogueData) -> dict[str, Any]:
                 for c in m.conditions
             ]
         mappings.append(mapping)
-    result: dict[str, Any] = {"type": slot.type, "mappings": mappings}
+    result: dict[str, Any] = {"type": slot.type, "mappings": mappings or [{"type": "custom"}]}
     if slot.values:
         result["values"] = list(slot.values)
     if slot.initial_value is not None:
@@ -267,7 +294,7 @@ def export_rasa(project: Project, target: Path) -> tuple[list[Path], list[str]]:
     config, warnings = config_document(project)
     files: dict[Path, Any] = {
         target / "config.yml": config,
-        target / "domain.yml": domain_document(data, project.config.bot.fallback, dialogue),
+        target / "domain.yml": domain_document(data, project.config.bot.fallback, dialogue, warnings),
         target / "data" / "nlu.yml": nlu_document(data),
         target / "data" / "rules.yml": rules_document(data, dialogue),
         target / "credentials.yml": {"rest": None},

@@ -625,7 +625,11 @@ def test_export_then_import_gives_back_the_same_bot(ru_project: Project, tmp_pat
     assert imported.data.responses == original.data.responses
     assert flow_shape(imported.dialogue.rules) == flow_shape(original.dialogue.rules)
     assert flow_shape(imported.dialogue.stories) == flow_shape(original.dialogue.stories)
-    assert imported.dialogue.slots == original.dialogue.slots
+    # All but the lead form's optional e-mail, whose form-bound mapping Rasa refuses (the export says so).
+    assert {k: v for k, v in imported.dialogue.slots.items() if k != "email"} == {
+        k: v for k, v in original.dialogue.slots.items() if k != "email"
+    }
+    assert [m.type for m in imported.dialogue.slots["email"].mappings] == ["custom"]
     assert imported.dialogue.forms == original.dialogue.forms
     assert imported.config.bot.fallback == original.config.bot.fallback
     assert imported.config.pipeline[-1].options() == {
