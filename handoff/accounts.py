@@ -26,6 +26,7 @@ from bot.events import NO_EVENTS, EventBus
 from bot.i18n.catalog import GENDERS, LANGUAGES
 from bot.i18n.text import Text
 from bot.store import Database, Operator, OperatorRole, create_operator, operator_by_login
+from bot.store.operators import set_password_hash
 from bot.store.roles import grant_role, having_role, revoke_role, roles_of
 from bot.store.sessions import revoke_sessions
 
@@ -219,8 +220,7 @@ async def set_password(db: Database, login: str, password: str, *, events: Event
     hashed = hash_password(password)
     operator = await _account(db, login)
     async with db.session() as session:
-        account = await session.get_one(Operator, operator.id)
-        account.password_hash = hashed
+        await set_password_hash(session, operator.id, hashed)
         await revoke_sessions(session, operator.id)
         await session.commit()
     announce_account_change(events, operator.id, "password")

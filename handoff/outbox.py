@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.events import EventBus
@@ -407,63 +406,3 @@ class OutboxWorker:
 
 
 # --- for operators and metrics ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OutboxSummary:
-    """The outbox at a glance: counts by status, how many are due, the oldest waiting item."""
-
-    pending: int
-    sent: int
-    dead: int
-    due: int
-    oldest_pending_at: datetime | None
-    now: datetime
-
-    @property
-    def oldest_pending_age(self) -> timedelta | None:
-        return None if self.oldest_pending_at is None else max(self.now - self.oldest_pending_at, timedelta())
-
-    def to_dict(self) -> dict[str, Any]:
-        age = self.oldest_pending_age
-        return {
-            "pending": self.pending,
-            "sent": self.sent,
-            "dead": self.dead,
-            "due": self.due,
-            "oldest_pending_at": self.oldest_pending_at.isoformat() if self.oldest_pending_at else None,
-            "oldest_pending_age_seconds": None if age is None else round(age.total_seconds(), 1),
-        }
-
-
-async def outbox_summary(session: AsyncSession, now: datetime | None = None) -> OutboxSummary:
-    """Counts over every outbox item; reads only."""
-    now = now or utcnow()
-    counts: dict[OutboxStatus, int] = {status: 0 for status in OutboxStatus}
-    rows = await session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status))
-    for status, count in rows.all():
-        counts[OutboxStatus(status)] = int(count)
-    pending = OutboxItem.status == OutboxStatus.PENDING
-    oldest = await session.scalar(select(func.min(OutboxItem.created_at)).where(pending))
-    due = await session.scalar(
-        select(func.count()).select_from(OutboxItem).where(pending, OutboxItem.next_attempt_at <= now)
-    )
-    return OutboxSummary(
-        pending=counts[OutboxStatus.PENDING],
-        sent=counts[OutboxStatus.SENT],
-        dead=counts[OutboxStatus.DEAD],
-        due=int(due or 0),
-        oldest_pending_at=oldest,
-        now=now,
-    )
-
-
-async def dead_items(session: AsyncSession, limit: int = 10) -> list[tuple[int, str, int, str | None]]:
-    """Dead items, newest first, as ``(id, key, attempts, last_error)``, for a person to read."""
-    rows = await session.execute(
-        select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.attempts, OutboxItem.last_error)
-        .where(OutboxItem.status == OutboxStatus.DEAD)
-        .order_by(OutboxItem.id.desc())
-        .limit(limit)
-    )
-    return [(id_, key, attempts, error) for id_, key, attempts, error in rows.all()]

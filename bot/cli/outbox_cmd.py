@@ -49,7 +49,7 @@ def status(
     project_dir: ProjectOption = Path("."), url: UrlOption = None, as_json: JsonOption = False
 ) -> None:
     """Count the outbox items by status and show how long the oldest pending one has waited."""
-    from handoff.outbox import dead_items, outbox_summary
+    from bot.store.outbox import dead_items, outbox_summary
 
     async def run() -> tuple[str, dict[str, object], list[tuple[int, str, int, str | None]]]:
         async with _open(project_dir, url) as db:

@@ -18,7 +18,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import select
 
 from bot.cli import app
 from bot.cli.options import ProjectOption
@@ -31,8 +30,16 @@ from bot.messages import InboundMessage
 from bot.nlu.base import Message
 from bot.nlu.pipeline import is_fallback
 from bot.project import Project
-from bot.store import Conversation, Database, Operator, Sender, create_operator, upgrade
-from bot.store import Message as StoredMessage
+from bot.store import (
+    Database,
+    Sender,
+    create_operator,
+    get_ticket,
+    operator_by_login,
+    upgrade,
+)
+from bot.store.channel_history import customer_of_conversation, messages_after
+from bot.store.operators import operator_by_id
 from handoff.accounts import check_login, normalize_login
 from handoff.service import HandoffError, OperatorService
 
@@ -86,16 +93,7 @@ async def _new_messages(
     db: Database, conversation_id: int, after: int, senders: tuple[Sender, ...]
 ) -> list[Any]:
     async with db.reader() as session:
-        rows = await session.execute(
-            select(StoredMessage)
-            .where(
-                StoredMessage.conversation_id == conversation_id,
-                StoredMessage.id > after,
-                StoredMessage.sender.in_(senders),
-            )
-            .order_by(StoredMessage.id)
-        )
-        return list(rows.scalars())
+        return await messages_after(session, conversation_id, after, senders)
 
 
 async def _customer(project: Project, db: Database, customer_id: str) -> None:
@@ -164,16 +162,14 @@ async def _operator_name(db: Database, operator_id: int | None) -> str:
     if operator_id is None:
         return "operator"
     async with db.reader() as session:
-        operator = await session.get(Operator, operator_id)
+        operator = await operator_by_id(session, operator_id)
         return operator.display_name if operator else "operator"
 
 
 async def _operator(project: Project, db: Database, login: str, name: str | None, create: bool) -> None:
     login = normalize_login(login)
     async with db.session() as session:
-        operator = (
-            await session.execute(select(Operator).where(Operator.login == login))
-        ).scalar_one_or_none()
+        operator = await operator_by_login(session, login)
         if operator is None:
             if not create:
                 raise ConfigError(
@@ -264,15 +260,16 @@ async def _operator(project: Project, db: Database, login: str, name: str | None
 
 
 async def _conversation_of(db: Database, ticket_id: int) -> int:
-    from bot.store import HandoffTicket
-
     async with db.reader() as session:
-        return (await session.get_one(HandoffTicket, ticket_id)).conversation_id
+        ticket = await get_ticket(session, ticket_id)
+    if ticket is None:
+        raise ConfigError(f"there is no ticket {ticket_id}")
+    return ticket.conversation_id
 
 
 async def _customer_of(db: Database, conversation_id: int) -> int:
     async with db.reader() as session:
-        return (await session.get_one(Conversation, conversation_id)).customer_id
+        return await customer_of_conversation(session, conversation_id)
 
 
 @app.command()

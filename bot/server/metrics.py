@@ -13,12 +13,13 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, or_, select
 
 from bot.conversation import Handled
 from bot.nlu.base import FALLBACK_INTENT
-from bot.store import Database, HandoffTicket, TicketStatus, utcnow
-from handoff.outbox import OutboxWorker, outbox_summary
+from bot.store import Database, utcnow
+from bot.store.outbox import outbox_summary
+from bot.store.queue import queued_count
+from handoff.outbox import OutboxWorker
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -135,16 +136,9 @@ class Metrics:
         """Read the gauges that live in the store; called just before a scrape is rendered."""
         now = now or utcnow()
         async with db.reader() as session:
-            queued = await session.scalar(
-                select(func.count())
-                .select_from(HandoffTicket)
-                .where(
-                    HandoffTicket.status == TicketStatus.QUEUED,
-                    or_(HandoffTicket.callback_at.is_(None), HandoffTicket.callback_at <= now),
-                )
-            )
+            queued = await queued_count(session, now)
             summary = await outbox_summary(session, now)
-        self.queue_length.set(int(queued or 0))
+        self.queue_length.set(queued)
         self.outbox_pending.set(summary.pending)
         self.outbox_dead_items.set(summary.dead)
 

@@ -8,13 +8,14 @@ channel shapes them for its own protocol.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import ChannelIdentity, Conversation, Direction, Message, Operator
+from bot.store.models import ChannelIdentity, Conversation, Direction, Message, Operator, Sender
 
 MAX_ROWS = 500
 
@@ -104,6 +105,27 @@ async def answered_with(
             break  # the next customer message: what follows answers that one
         answer.append(message)
     return answer
+
+
+async def messages_after(
+    session: AsyncSession, conversation_id: int, after: int, senders: Sequence[Sender]
+) -> list[Message]:
+    """The conversation's messages from these senders with an id above ``after``, in order (a live tail)."""
+    rows = await session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.id > after,
+            Message.sender.in_(list(senders)),
+        )
+        .order_by(Message.id)
+    )
+    return list(rows.all())
+
+
+async def customer_of_conversation(session: AsyncSession, conversation_id: int) -> int:
+    """The customer a (stored) conversation belongs to."""
+    return (await session.get_one(Conversation, conversation_id)).customer_id
 
 
 async def message_by_id(session: AsyncSession, message_id: int) -> Message:

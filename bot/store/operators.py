@@ -76,6 +76,12 @@ async def operator_by_id(session: AsyncSession, operator_id: int) -> Operator | 
     return await session.get(Operator, operator_id)
 
 
+async def set_password_hash(session: AsyncSession, operator_id: int, password_hash: str) -> None:
+    """Store a new password hash for the account (does not commit)."""
+    changed = update(Operator).where(Operator.id == operator_id).values(password_hash=password_hash)
+    await session.execute(changed)
+
+
 async def working_operator(session: AsyncSession, operator_id: int) -> Operator | None:
     """The account, if it is active and may take dialogues (a transfer's target)."""
     result = await session.execute(

@@ -10,10 +10,11 @@ Receivers deduplicate by ``idempotency_key``. On PostgreSQL the claim uses
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import dialect_of
@@ -169,3 +170,63 @@ async def retry_dead(session: AsyncSession, *, kind: str | None = None, now: dat
     result = await session.execute(statement)
     await session.commit()
     return affected(result)
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    """The outbox at a glance: counts by status, how many are due, the oldest waiting item."""
+
+    pending: int
+    sent: int
+    dead: int
+    due: int
+    oldest_pending_at: datetime | None
+    now: datetime
+
+    @property
+    def oldest_pending_age(self) -> timedelta | None:
+        return None if self.oldest_pending_at is None else max(self.now - self.oldest_pending_at, timedelta())
+
+    def to_dict(self) -> dict[str, Any]:
+        age = self.oldest_pending_age
+        return {
+            "pending": self.pending,
+            "sent": self.sent,
+            "dead": self.dead,
+            "due": self.due,
+            "oldest_pending_at": self.oldest_pending_at.isoformat() if self.oldest_pending_at else None,
+            "oldest_pending_age_seconds": None if age is None else round(age.total_seconds(), 1),
+        }
+
+
+async def outbox_summary(session: AsyncSession, now: datetime | None = None) -> OutboxSummary:
+    """Counts over every outbox item; reads only."""
+    now = now or utcnow()
+    counts: dict[OutboxStatus, int] = {status: 0 for status in OutboxStatus}
+    rows = await session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status))
+    for status, count in rows.all():
+        counts[OutboxStatus(status)] = int(count)
+    pending = OutboxItem.status == OutboxStatus.PENDING
+    oldest = await session.scalar(select(func.min(OutboxItem.created_at)).where(pending))
+    due = await session.scalar(
+        select(func.count()).select_from(OutboxItem).where(pending, OutboxItem.next_attempt_at <= now)
+    )
+    return OutboxSummary(
+        pending=counts[OutboxStatus.PENDING],
+        sent=counts[OutboxStatus.SENT],
+        dead=counts[OutboxStatus.DEAD],
+        due=int(due or 0),
+        oldest_pending_at=oldest,
+        now=now,
+    )
+
+
+async def dead_items(session: AsyncSession, limit: int = 10) -> list[tuple[int, str, int, str | None]]:
+    """Dead items, newest first, as ``(id, key, attempts, last_error)``, for a person to read."""
+    rows = await session.execute(
+        select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.attempts, OutboxItem.last_error)
+        .where(OutboxItem.status == OutboxStatus.DEAD)
+        .order_by(OutboxItem.id.desc())
+        .limit(limit)
+    )
+    return [(id_, key, attempts, error) for id_, key, attempts, error in rows.all()]

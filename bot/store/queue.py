@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import dialect_of
@@ -59,6 +59,19 @@ async def list_queue(
             or_(HandoffTicket.department_id == department_id, HandoffTicket.department_id.is_(None))
         )
     return list((await session.execute(query)).scalars())
+
+
+async def queued_count(session: AsyncSession, now: datetime) -> int:
+    """How many tickets wait for an operator now (a call-back not yet due does not count)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(HandoffTicket)
+        .where(
+            HandoffTicket.status == TicketStatus.QUEUED,
+            or_(HandoffTicket.callback_at.is_(None), HandoffTicket.callback_at <= now),
+        )
+    )
+    return int(count or 0)
 
 
 async def claimed_by(session: AsyncSession, operator_id: int) -> list[HandoffTicket]:

@@ -154,7 +154,7 @@ def test_botdesk_run_with_the_shop_stub_answers_an_order_lookup(trained_ru: Proj
             process.kill()
     said = " ".join(reply.get("text", "") for reply in answer.json())
     assert "1234567" in said and "едет к вам" in said, said
-    assert "shop stub" in output
+    assert "order API (botdesk shop-stub)" in output
 
 
 class Recorder:

@@ -33,7 +33,7 @@ from bot.server.i18n import operator_language, texts_for
 from bot.server.lifespan import ServerState
 from bot.server.throttle import Throttled
 from bot.store import Operator, OperatorStatus, operator_by_login
-from bot.store.operators import set_status
+from bot.store.operators import set_password_hash, set_status
 from bot.store.sessions import delete_session, live_sessions
 from handoff.accounts import (
     MAX_DISPLAY_NAME_CHARS,
@@ -136,7 +136,7 @@ async def check_credentials(state: ServerState, login: str, password: str, clien
     await throttle.succeeded(attempt)
     if hashed is not None and needs_rehash(hashed):
         async with state.db.session() as session:
-            (await session.get_one(Operator, operator.id)).password_hash = hash_password(password)
+            await set_password_hash(session, operator.id, hash_password(password))
             await session.commit()
     return operator
 
