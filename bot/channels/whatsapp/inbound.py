@@ -151,11 +151,13 @@ def words_of(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None
         text = _text(body.get("body"), 1_000_000) if isinstance(body, dict) else None
         return (text, []) if text is not None else None
     if kind == "interactive" and isinstance(body, dict):
-        reply = body.get(str(body.get("type")))
-        if isinstance(reply, dict) and body.get("type") in ("button_reply", "list_reply"):
+        if body.get("type") in ("button_reply", "list_reply"):
+            reply = body.get(str(body["type"]))
+            if not isinstance(reply, dict):
+                return None
             chosen = _text(reply.get("id"), MAX_BUTTON_ID_CHARS) or _text(reply.get("title"), 100)
             return (chosen, []) if chosen else None
-        return "", [_no_file("interactive")]
+        return "", [_no_file("interactive")]  # a flow's answer, say: kept for the operator
     if kind == "button" and isinstance(body, dict):  # a template's quick-reply button
         chosen = _text(body.get("payload"), MAX_BUTTON_ID_CHARS) or _text(body.get("text"), 100)
         return (chosen, []) if chosen else None
