@@ -342,7 +342,12 @@ class WhatsAppChannel(Channel):
         if url.startswith("https://"):
             await client.send(to, {"type": "image", "image": {"link": url}})
         else:
-            content, mime = await client.fetch(url, self.settings.max_media_bytes)
+            try:
+                content, mime = await client.fetch(url, self.settings.max_media_bytes)
+            except GraphError as exc:  # the text went out; the picture is the response's problem
+                self.events["media_failed"] += 1
+                log.warning("a response's picture was not sent: %s", exc)
+                return
             extension = "png" if mime == "image/png" else "jpg"
             media_id = await client.upload(content, mime, f"picture.{extension}")
             await client.send(to, {"type": "image", "image": {"id": media_id}})

@@ -211,22 +211,23 @@ class GraphClient:
         """A picture to upload, from wherever the bot's response points (no token sent): (bytes, type).
 
         Raises:
-            GraphError: not reachable, not a picture, or over ``limit`` bytes.
+            GraphError: not reachable, not a picture, or over ``limit`` bytes (status 422: not
+                WhatsApp's refusal, whatever the picture's host answered).
         """
         chunks: list[bytes] = []
         size = 0
         try:
             async with self.files.stream("GET", url) as response:
                 if response.status_code != 200:
-                    raise GraphError(response.status_code, None, "the picture could not be fetched")
+                    raise GraphError(422, None, f"the picture's host answered HTTP {response.status_code}")
                 mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if mime not in ("image/jpeg", "image/png"):
-                    raise GraphError(415, None, f"WhatsApp takes JPEG and PNG pictures, not {mime or '?'}")
+                    raise GraphError(422, None, f"WhatsApp takes JPEG and PNG pictures, not {mime or '?'}")
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > limit:
-                        raise GraphError(413, None, f"the picture is over {limit} bytes")
+                        raise GraphError(422, None, f"the picture is over {limit} bytes")
                     chunks.append(chunk)
         except httpx.HTTPError as exc:
-            raise GraphError(0, None, f"the picture could not be fetched ({type(exc).__name__})") from None
+            raise GraphError(422, None, f"the picture could not be fetched ({type(exc).__name__})") from None
         return b"".join(chunks), mime

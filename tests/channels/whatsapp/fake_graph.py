@@ -170,11 +170,11 @@ class FakeGraph:
         self._arrived = asyncio.Event()
         self.app = Starlette(
             routes=[
+                Route("/whatsapp_business/attachments/", self._download, methods=["GET"]),
+                Route("/pictures/{name}", self._picture, methods=["GET"]),
                 Route("/{version}/{object_id}/messages", self._messages, methods=["POST"]),
                 Route("/{version}/{object_id}/media", self._upload, methods=["POST"]),
                 Route("/{version}/{object_id}", self._object, methods=["GET"]),
-                Route("/whatsapp_business/attachments/", self._download, methods=["GET"]),
-                Route("/pictures/{name}", self._picture, methods=["GET"]),
             ]
         )
 
