@@ -134,7 +134,7 @@ class GraphClient:
             headers={"Authorization": f"Bearer {credentials.token}"},
             timeout=httpx.Timeout(30.0, connect=10.0),
         )
-        # Files come from another host (Meta's CDN), also with the token; no base URL there.
+        # Pictures of the bot's responses, fetched to be uploaded: any host, never with the token.
         self.files = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30.0, connect=10.0))
 
     async def aclose(self) -> None:

@@ -251,9 +251,7 @@ async def test_a_customers_photo_is_stored_and_operators_open_it_through_the_ser
         await say(graph, base, payload)
         await graph.wait(lambda: said(graph, "понимаю только текст"))
         answer = graph.to(WA)[-1]
-        assert ("/human_request", "Позвать оператора") in answer.buttons or any(
-            key == "/human_request" for key, _ in answer.buttons
-        )
+        assert any(key == "/human_request" for key, _ in answer.buttons)  # "call an operator"
         media_id = payload["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["id"]
         (message,) = await stored(app, Message, Message.sender == Sender.CUSTOMER)
         (attachment,) = message.attachments
