@@ -20,12 +20,36 @@ P = TypeVar("P", bound=type[Any])
 
 
 class Registry(Generic[P]):
-    """Named classes of one kind (``kind`` words the messages, e.g. "pipeline component").
+    """Named classes of one kind: the one way botdesk finds a plugin from a name in config.yml.
 
-    ``name_key`` is the config key that names an item (reported by :meth:`check`), ``noun``
-    what the "unknown name" message calls a custom item ("A custom adapter is ..."); ``items``
-    lets a registry work on a mapping its owner keeps; :meth:`explain` words option errors
-    and may be overridden where a config section wants its own wording.
+    Built-in plugins are listed by module and imported on first use (so an unused channel's
+    dependencies are never imported); each module registers its class with the registry's
+    decorator. A name with a dot is imported as ``package.module.ClassName``, so a plugin
+    outside botdesk needs no registry line at all.
+
+    Args:
+        kind: what the messages call one item, e.g. ``"pipeline component"``.
+        base: the class every item must subclass (checked for dotted-path items).
+        builtin_modules: modules imported on first lookup; each registers its classes.
+        decorator: the decorator's name, quoted in the "unknown name" message.
+        name_key: the config key that names an item (reported by :meth:`check`).
+        noun: what the "unknown name" message calls a custom item ("A custom adapter is ...").
+        items: a mapping the owner keeps, when the registry should fill that one.
+
+    Usage::
+
+        WIDGETS: Registry[type[Widget]] = Registry(
+            "widget", Widget, ("myapp.widgets.clock",), "register_widget"
+        )
+        register_widget = WIDGETS.register
+
+        @register_widget            # in myapp/widgets/clock.py
+        class Clock(Widget):
+            name = "clock"
+            Options = ClockOptions  # a pydantic model: what config.yml may set
+
+        WIDGETS.get("clock")        # -> Clock; "clok" -> ConfigError "did you mean 'clock'?"
+        WIDGETS.check("clock", {"tz": "Europe/Moscow"})  # -> None, or (key, message)
     """
 
     def __init__(
@@ -49,6 +73,14 @@ class Registry(Generic[P]):
         self._loaded = False
 
     def register(self, cls: P) -> P:
+        """Add ``cls`` under its ``name`` (a class decorator).
+
+        Args:
+            cls: a subclass of the registry's base with a non-empty ``name`` class attribute.
+
+        Returns:
+            ``cls`` itself, so the decorator leaves the class as it was.
+        """
         if not getattr(cls, "name", ""):
             raise TypeError(f"{cls.__qualname__} needs a 'name' class attribute")
         self._items[cls.name] = cls
@@ -65,6 +97,18 @@ class Registry(Generic[P]):
         return sorted(self._items)
 
     def get(self, name: str) -> P:
+        """The class registered as ``name``, or the class a dotted path names.
+
+        Args:
+            name: a registered name (``"telegram"``) or ``"package.module.ClassName"``.
+
+        Returns:
+            The class.
+
+        Raises:
+            ConfigError: an unknown name (with the nearest known one), or a dotted path that
+                does not import or does not name a subclass of the base.
+        """
         self._load_builtins()
         if name in self._items:
             return self._items[name]
@@ -89,10 +133,19 @@ class Registry(Generic[P]):
         )
 
     def options(self, name: str, options: dict[str, Any]) -> Any:
+        """``name``'s ``Options`` model validated from a config item (pydantic errors propagate)."""
         return self.get(name).Options.model_validate(options)
 
     def check(self, name: str, options: dict[str, Any]) -> tuple[str | None, str] | None:
-        """Validate one config item; returns (offending key, message) or None when fine."""
+        """Validate one config item without raising (config.yml's checker collects all problems).
+
+        Args:
+            name: the item's name as written in config.yml.
+            options: the item's other keys.
+
+        Returns:
+            None when the item is fine, else ``(offending key, message)``.
+        """
         try:
             cls = self.get(name)
         except ConfigError as exc:

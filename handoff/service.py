@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utc_now
 from bot.dialogue.engine import CONVERSATIONAL, SYSTEM_RESPONSES, DialogueEngine
@@ -25,7 +25,6 @@ from bot.messages import OutboundMessage, SenderKind
 from bot.nlu.base import FALLBACK_INTENT
 from bot.settings import BotdeskConfig
 from bot.store import (
-    ChannelIdentity,
     Conversation,
     Database,
     HandoffTicket,
@@ -47,10 +46,10 @@ from bot.store import (
     store_outbound,
     transfer_ticket,
 )
-from bot.store import Message as StoredMessage
-from bot.store.db import dialect_of
+from bot.store.channel_history import external_id_of
 from bot.store.models import FeedbackAbout
 from bot.store.operators import claimed_count, lock_operator
+from bot.store.queue import last_customer_reading, last_customer_text, overdue_in_queue
 from bot.store.quick_phrases import live_phrases, seed_phrases
 from bot.survey import quiet_dialogues, record_asked
 from handoff.gender import grammatical_gender
@@ -162,15 +161,7 @@ class OperatorService:
             entries = []
             for ticket in tickets:
                 conversation = await session.get_one(Conversation, ticket.conversation_id)
-                last = await session.scalar(
-                    select(StoredMessage.text)
-                    .where(
-                        StoredMessage.conversation_id == ticket.conversation_id,
-                        StoredMessage.sender == Sender.CUSTOMER,
-                    )
-                    .order_by(StoredMessage.id.desc())
-                    .limit(1)
-                )
+                last = await last_customer_text(session, ticket.conversation_id)
                 entries.append(
                     QueueEntry(
                         ticket.id,
@@ -298,7 +289,7 @@ class OperatorService:
                 await self._ticket_changed(session, ticket_id)
         return done
 
-    async def _ask_about_operator(self, session: Any, ticket_id: int, operator_id: int) -> None:
+    async def _ask_about_operator(self, session: AsyncSession, ticket_id: int, operator_id: int) -> None:
         """The survey as an operator closes: the answer comes in the customer's next dialogue."""
         survey = self.config.survey
         if not (survey.enabled and survey.after_operator and "utter_ask_feedback" in self.engine.responses):
@@ -358,16 +349,7 @@ class OperatorService:
         limit = self.config.operators.suggestions
         async with self.db.reader() as session:
             ticket = await session.get_one(HandoffTicket, ticket_id)
-            nlu = await session.scalar(
-                select(StoredMessage.nlu)
-                .where(
-                    StoredMessage.conversation_id == ticket.conversation_id,
-                    StoredMessage.sender == Sender.CUSTOMER,
-                    StoredMessage.nlu.is_not(None),
-                )
-                .order_by(StoredMessage.id.desc())
-                .limit(1)
-            )
+            nlu = await last_customer_reading(session, ticket.conversation_id)
         result: list[tuple[str, str]] = []
         for item in (nlu or {}).get("intent_ranking", []):
             response = f"utter_{item.get('name')}"
@@ -441,15 +423,7 @@ class OperatorService:
         turns (BEGIN IMMEDIATE), so the second pass reads the first one's mark."""
         offered = []
         async with self.db.session() as session:
-            query = select(HandoffTicket).where(
-                HandoffTicket.status == TicketStatus.QUEUED,
-                HandoffTicket.created_at <= now - wait,
-                HandoffTicket.callback_at.is_(None),
-            )
-            if dialect_of(session) == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            tickets = (await session.execute(query.execution_options(populate_existing=True))).scalars()
-            for ticket in list(tickets):
+            for ticket in await overdue_in_queue(session, created_before=now - wait):
                 if (ticket.note or {}).get("wait_notified"):
                     continue
                 ticket.note = {**(ticket.note or {}), "wait_notified": now.isoformat()}
@@ -487,7 +461,7 @@ class OperatorService:
                 return  # ``_held`` says why
             conversation = await session.get_one(Conversation, ticket.conversation_id)
             operator = await session.get_one(Operator, operator_id)
-            recipient = await self._recipient(session, conversation)
+            recipient = await external_id_of(session, conversation.id, conversation.channel) or ""
         probe = OutboundMessage(
             channel=conversation.channel,
             recipient_id=recipient,
@@ -508,18 +482,7 @@ class OperatorService:
             )
             raise ReplyRefused(refused, conversation.channel) from None
 
-    @staticmethod
-    async def _recipient(session: Any, conversation: Conversation) -> str:
-        """The customer's id in the conversation's channel ("" when unknown)."""
-        identity = await session.scalar(
-            select(ChannelIdentity).where(
-                ChannelIdentity.customer_id == conversation.customer_id,
-                ChannelIdentity.channel == conversation.channel,
-            )
-        )
-        return identity.external_id if identity else ""
-
-    async def _check_limit(self, session: Any, operator_id: int) -> None:
+    async def _check_limit(self, session: AsyncSession, operator_id: int) -> None:
         """Refuse one more dialogue to an operator at their limit (row-locked until the claim commits)."""
         operator = await lock_operator(session, operator_id)
         if operator is None or not operator.active:
@@ -528,7 +491,7 @@ class OperatorService:
         if await claimed_count(session, operator_id) >= limit:
             raise LimitReached(operator.display_name, limit)
 
-    async def _ticket_changed(self, session: Any, ticket_id: int) -> None:
+    async def _ticket_changed(self, session: AsyncSession, ticket_id: int) -> None:
         ticket = await session.get_one(HandoffTicket, ticket_id)
         await session.refresh(ticket)
         self.events.emit(
@@ -541,14 +504,14 @@ class OperatorService:
             department_id=ticket.department_id,
         )
 
-    async def _held(self, session: Any, ticket_id: int, operator_id: int) -> HandoffTicket:
+    async def _held(self, session: AsyncSession, ticket_id: int, operator_id: int) -> HandoffTicket:
         ticket: HandoffTicket | None = await session.get(HandoffTicket, ticket_id)
         if ticket is None or ticket.status != TicketStatus.CLAIMED or ticket.operator_id != operator_id:
             raise HandoffError(f"ticket {ticket_id} is not held by operator {operator_id}")
         return ticket
 
     async def _tell(
-        self, session: Any, ticket_id: int, response: str, *, commit: bool = True, **values: Any
+        self, session: AsyncSession, ticket_id: int, response: str, *, commit: bool = True, **values: Any
     ) -> None:
         ticket = await session.get_one(HandoffTicket, ticket_id)
         conversation = await session.get_one(Conversation, ticket.conversation_id)
@@ -567,7 +530,7 @@ class OperatorService:
 
     async def _send(
         self,
-        session: Any,
+        session: AsyncSession,
         conversation: Conversation,
         text: str,
         sender: SenderKind,
@@ -580,9 +543,10 @@ class OperatorService:
     ) -> OutboundMessage:
         kind = Sender.OPERATOR if sender == "operator" else Sender.SYSTEM
         stored = await store_outbound(session, conversation, text, sender=kind, operator_id=operator_id)
+        recipient = await external_id_of(session, conversation.id, conversation.channel)
         outbound = OutboundMessage(
             channel=conversation.channel,
-            recipient_id=await self._recipient(session, conversation),
+            recipient_id=recipient or "",
             conversation_id=conversation.id,
             text=text,
             sender=sender,

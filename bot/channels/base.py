@@ -195,11 +195,20 @@ class Channel:
         self.context: ChannelContext | None = None
 
     def http(self) -> ChannelHttp:
-        """Routes and lanes to serve, called once when the app is built (before ``start``)."""
+        """Routes and lanes to serve, called once when the app is built (before ``start``).
+
+        Returns:
+            The channel's FastAPI routes (webhooks, its pages), its fast ASGI lanes and the
+            body limit of each path; the default serves nothing (a polling channel).
+        """
         return ChannelHttp()
 
     async def start(self, context: ChannelContext) -> bool:
         """Connect to the platform; False when the channel stays off (e.g. no credentials set).
+
+        Args:
+            context: the running services (conversations, store, events, clock, HTTP client);
+                keep it (the default does) and reach it with :meth:`require_context`.
 
         Returns:
             True when the channel runs and can ``send``.

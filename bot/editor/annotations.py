@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.editor.annotate import (
     OUT_OF_SCOPE_ANSWER,
     IntentFiles,
@@ -26,9 +24,16 @@ from bot.editor.annotate import (
     check_response,
 )
 from bot.editor.pii import has_personal_data, mask_personal_data
+from bot.editor.store import (
+    already_labelled,
+    annotations_by_id,
+    applied_labels,
+    customer_messages,
+    list_annotations,
+)
 from bot.errors import BotdeskError, DataError
 from bot.i18n.text import Text
-from bot.store import Database, Message, Operator, OperatorRole, Sender
+from bot.store import Database, Operator, OperatorRole
 from bot.store.models import Annotation, AnnotationAction, AnnotationStatus
 
 EDITORS = frozenset({OperatorRole.EDITOR, OperatorRole.ADMIN})
@@ -136,24 +141,13 @@ class Annotations:
             where, _ = await self._index()
             label = self._check(label, set(where))
             async with self.db.session() as session:
-                found = {
-                    m.id: m
-                    for m in await session.scalars(
-                        select(Message).where(Message.id.in_(ids), Message.sender == Sender.CUSTOMER)
-                    )
-                }
+                found = await customer_messages(session, ids)
                 missing = [i for i in ids if i not in found]
                 if missing:
                     raise AnnotationError(
                         Text("no customer message with id {ids}", ids=", ".join(map(str, missing))), 404
                     )
-                done = list(
-                    await session.scalars(
-                        select(Annotation.message_id).where(
-                            Annotation.message_id.in_(ids), Annotation.status != AnnotationStatus.REJECTED
-                        )
-                    )
-                )
+                done = await already_labelled(session, ids)
                 if done:
                     raise AnnotationError(
                         Text(
@@ -214,7 +208,7 @@ class Annotations:
     async def review(self, who: Operator, ids: Sequence[int], approve: bool, now: datetime) -> dict[str, Any]:
         """Approve (write) or reject operators' proposals."""
         async with self.lock, self.db.session() as session:
-            rows = list((await session.scalars(select(Annotation).where(Annotation.id.in_(list(ids))))).all())
+            rows = await annotations_by_id(session, ids)
             if len(rows) != len(set(ids)):
                 raise AnnotationError(Text("some of these annotations do not exist"), 404)
             if any(r.status != AnnotationStatus.PROPOSED for r in rows):
@@ -245,22 +239,12 @@ class Annotations:
 
     async def listing(self, status: AnnotationStatus | None, limit: int = 200) -> list[dict[str, Any]]:
         async with self.db.reader() as session:
-            query = select(Annotation).order_by(Annotation.id.desc()).limit(limit)
-            if status is not None:
-                query = query.where(Annotation.status == status)
-            return [annotation_json(r) for r in await session.scalars(query)]
+            return [annotation_json(r) for r in await list_annotations(session, status, limit)]
 
     async def applied_since(self, since: datetime | None) -> list[tuple[str, str]]:
         """``(text, intent)`` of labels written since ``since``: the gate's inbox messages."""
         async with self.db.reader() as session:
-            query = select(Annotation).where(
-                Annotation.status == AnnotationStatus.APPLIED,
-                Annotation.action != AnnotationAction.IGNORE,
-                Annotation.intent.is_not(None),
-            )
-            if since is not None:
-                query = query.where(Annotation.reviewed_at >= since)
-            return [(r.text, str(r.intent)) for r in await session.scalars(query)]
+            return await applied_labels(session, since)
 
 
 def _written_json(result: WriteResult | None) -> dict[str, Any] | None:

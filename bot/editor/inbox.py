@@ -25,15 +25,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.editor.candidates import faq_answers, match_faq
 from bot.editor.clusters import cluster
 from bot.editor.pii import has_personal_data, mask_personal_data
+from bot.editor.store import messages_by_conversation, scan_inbox
 from bot.nlu.base import FALLBACK_INTENT
 from bot.settings import BotdeskConfig
-from bot.store import Database, Direction, HandoffTicket, Message, Sender
-from bot.store.models import Annotation, AnnotationStatus, Feedback, FeedbackAbout
+from bot.store import Database, Direction, Message, Sender
 from bot.store.turns import handled_by_dialogue
 
 SCAN_LIMIT = 5000  # customer messages looked at, newest first
@@ -106,39 +104,8 @@ async def collect(
             found.append(reason)
 
     async with db.reader() as session:
-        customer = list(
-            (
-                await session.scalars(
-                    select(Message)
-                    .where(Message.sender == Sender.CUSTOMER, Message.created_at >= since)
-                    .order_by(Message.id.desc())
-                    .limit(SCAN_LIMIT)
-                )
-            ).all()
-        )
-        tickets = list(
-            (await session.scalars(select(HandoffTicket).where(HandoffTicket.created_at >= since))).all()
-        )
-        surveys = list(
-            (
-                await session.scalars(
-                    select(Feedback).where(
-                        Feedback.created_at >= since,
-                        Feedback.about == FeedbackAbout.BOT,
-                        Feedback.helpful.is_(False),
-                    )
-                )
-            ).all()
-        )
-        labelled = set(
-            (
-                await session.scalars(
-                    select(Annotation.message_id).where(
-                        Annotation.message_id.is_not(None), Annotation.status != AnnotationStatus.REJECTED
-                    )
-                )
-            ).all()
-        )
+        scan = await scan_inbox(session, since, SCAN_LIMIT)
+        customer, labelled = scan.customer_messages, scan.labelled
         by_conversation: dict[int, list[Message]] = {}
         for message in reversed(customer):
             by_conversation.setdefault(message.conversation_id, []).append(message)
@@ -152,7 +119,7 @@ async def collect(
             _, _, final, _ = _nlu_fields(message.nlu)
             if final == FALLBACK_INTENT and not handled_by_dialogue(message.nlu):
                 flag(message.id, "fallback")  # a form's or the survey's answer was understood as such
-        for ticket in tickets:
+        for ticket in scan.tickets:
             if ticket.reason == "did_not_help":
                 said = before(ticket.conversation_id, ticket.created_at)
                 asked = before(ticket.conversation_id, ticket.created_at, back=1)
@@ -168,7 +135,7 @@ async def collect(
                 and not handled_by_dialogue(last.nlu)
             ):
                 flag(last.id, "escalation")
-        for survey in surveys:
+        for survey in scan.unhelpful_surveys:
             asked = before(survey.conversation_id, survey.created_at)
             if asked is not None:
                 flag(asked.id, "said_no")
@@ -181,16 +148,7 @@ async def collect(
             and m.text.strip()
             and not m.text.startswith("/")
         ][:limit]
-        conversation_ids = {m.conversation_id for m in chosen}
-        around: dict[int, list[Message]] = {}
-        if conversation_ids:
-            rows = await session.scalars(
-                select(Message)
-                .where(Message.conversation_id.in_(conversation_ids))
-                .order_by(Message.conversation_id, Message.id)
-            )
-            for row in rows:
-                around.setdefault(row.conversation_id, []).append(row)
+        around = await messages_by_conversation(session, {m.conversation_id for m in chosen})
 
     answers = faq_answers(responses)
     result = []

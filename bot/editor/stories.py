@@ -20,17 +20,17 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
-from sqlalchemy import select
 
 from bot.conversation.story_runner import StoryRun, scratch_store, story_services
 from bot.dialogue.test_stories import TestStory, UserTurn, response_names
 from bot.editor.pii import mask_personal_data
+from bot.editor.store import conversation_with_messages
 from bot.errors import BotdeskError, DataError
 from bot.i18n.text import Text
 from bot.messages import InboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
-from bot.store import Conversation, Database, Message, Sender
+from bot.store import Database, Sender
 from bot.yamlio import load_yaml, write_text_atomically
 
 STORY_FILE = re.compile(r"^[\w\-]+(/[\w\-]+)*\.yml$")
@@ -55,14 +55,10 @@ async def conversation_steps(
 ) -> tuple[Any, list[Step]]:
     """The conversation's start time and its customer and operator steps, in order."""
     async with db.reader() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None:
-            raise StoryError(Text("there is no conversation {id}", id=conversation_id), 404)
-        messages = list(
-            await session.scalars(
-                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
-            )
-        )
+        found = await conversation_with_messages(session, conversation_id)
+    if found is None:
+        raise StoryError(Text("there is no conversation {id}", id=conversation_id), 404)
+    conversation, messages = found
     steps: list[Step] = []
     for message in messages:
         text = " ".join(message.text.split())

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.dialogue.engine import DialogueEngine
 from bot.editor.annotations import Annotations
 from bot.editor.gate import Side, compare
+from bot.editor.store import last_published_at, recent_publications
 from bot.errors import BotdeskError
 from bot.i18n.text import Text
 from bot.nlu.data import TrainingData, intent_files, load_training_data
@@ -144,9 +143,7 @@ class Trainer:
 
     async def _since(self) -> datetime | None:
         async with self.db.reader() as session:
-            return await session.scalar(
-                select(ModelPublication.published_at).order_by(ModelPublication.id.desc()).limit(1)
-            )
+            return await last_published_at(session)
 
     async def _run(self, job: Job) -> None:
         try:
@@ -249,9 +246,7 @@ class Trainer:
 
     async def publications(self, limit: int = 20) -> list[dict[str, Any]]:
         async with self.db.reader() as session:
-            rows = await session.scalars(
-                select(ModelPublication).order_by(ModelPublication.id.desc()).limit(limit)
-            )
+            rows = await recent_publications(session, limit)
             return [
                 {
                     "version": r.version,

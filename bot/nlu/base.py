@@ -117,9 +117,32 @@ class Component:
     """Base of every NLU component. Override what your component does; the rest is a no-op.
 
     Contract: ``train`` sees all training messages at once (already processed by the
-    components before it); ``process`` handles one message and must be fast; state
-    that ``train`` learns is written by ``persist`` and read back by ``load`` in
-    formats that cannot run code (JSON, numpy arrays without pickle).
+    components before it); ``process`` handles one message and must be fast (the whole
+    default pipeline parses in well under a millisecond); state that ``train`` learns is
+    written by ``persist`` and read back by ``load`` in formats that cannot run code
+    (JSON, numpy arrays without pickle), so a model directory is safe to load.
+
+    Args:
+        options: the validated ``Options`` of this component's config.yml item.
+        context: what every component may know about its pipeline (the language).
+
+    Usage (a module in ``bot/nlu/`` plus its name in ``bot/nlu/registry.py``, or a dotted
+    path ``mypkg.nlu.Shouting`` in config.yml's ``pipeline``)::
+
+        class ShoutingOptions(ComponentOptions):
+            marker: str = "!!!"
+
+        @register_component
+        class Shouting(Component):
+            name = "Shouting"
+            Options = ShoutingOptions
+            options: ShoutingOptions
+
+            def process(self, message: Message) -> None:
+                if message.text.endswith(self.options.marker):
+                    message.entities.append(
+                        Entity("tone", "angry", 0, len(message.text), self.name)
+                    )
     """
 
     name: ClassVar[str] = ""
@@ -135,10 +158,21 @@ class Component:
         return data
 
     def train(self, messages: list[Message], data: TrainingData) -> None:
-        """Learn from the training messages; stateless components need not override."""
+        """Learn from the training messages; stateless components need not override.
+
+        Args:
+            messages: every training example, as processed by the components before this one;
+                a trained component leaves them processed by itself too (the default does).
+            data: the whole training data (intents, entities, synonyms, lookups).
+        """
         self.process_batch(messages)
 
     def process(self, message: Message) -> None:
+        """Fill in this component's part of one message (tokens, features, intent, entities).
+
+        Args:
+            message: the message so far; changed in place.
+        """
         raise NotImplementedError
 
     def process_batch(self, messages: list[Message]) -> None:

@@ -108,6 +108,11 @@ async def answered_with(
     return answer
 
 
+async def message_by_id(session: AsyncSession, message_id: int) -> Message:
+    """One stored message (it must exist: the caller has just stored it)."""
+    return await session.get_one(Message, message_id)
+
+
 async def external_id_of(session: AsyncSession, conversation_id: int, channel: str) -> str | None:
     """The customer's id in ``channel`` for one of their conversations."""
     found: str | None = await session.scalar(

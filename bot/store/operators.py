@@ -71,6 +71,21 @@ async def operator_by_login(session: AsyncSession, login: str) -> Operator | Non
     return result.scalar_one_or_none()
 
 
+async def operator_by_id(session: AsyncSession, operator_id: int) -> Operator | None:
+    """The account with this id, active or not."""
+    return await session.get(Operator, operator_id)
+
+
+async def working_operator(session: AsyncSession, operator_id: int) -> Operator | None:
+    """The account, if it is active and may take dialogues (a transfer's target)."""
+    result = await session.execute(
+        select(Operator).where(
+            Operator.id == operator_id, Operator.active.is_(True), having_role(WORKING_ROLES)
+        )
+    )
+    return result.scalar_one_or_none()
+
+
 async def lock_operator(session: AsyncSession, operator_id: int) -> Operator | None:
     """The operator, row-locked on PostgreSQL until commit: checks of their workload hold until then.
 

@@ -1,13 +1,15 @@
-"""Reading the operator queue: what is waiting, what an operator holds, one ticket."""
+"""Reading the operator queue: what is waiting, what an operator holds, what the customer said last."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import HandoffTicket, TicketStatus, utcnow
+from bot.store.db import dialect_of
+from bot.store.models import HandoffTicket, Message, Sender, TicketStatus, utcnow
 
 OPEN = (TicketStatus.QUEUED, TicketStatus.CLAIMED)
 
@@ -68,3 +70,46 @@ async def claimed_by(session: AsyncSession, operator_id: int) -> list[HandoffTic
         .execution_options(populate_existing=True)
     )
     return list(result.scalars())
+
+
+async def overdue_in_queue(session: AsyncSession, *, created_before: datetime) -> list[HandoffTicket]:
+    """Queued tickets waiting since before ``created_before`` that were not offered a call-back yet.
+
+    On PostgreSQL the rows are locked until the caller commits, and rows another process
+    holds are skipped (it is handling them); SQLite's writers take turns anyway.
+    """
+    query = select(HandoffTicket).where(
+        HandoffTicket.status == TicketStatus.QUEUED,
+        HandoffTicket.created_at <= created_before,
+        HandoffTicket.callback_at.is_(None),
+    )
+    if dialect_of(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    result = await session.execute(query.execution_options(populate_existing=True))
+    return list(result.scalars())
+
+
+async def last_customer_text(session: AsyncSession, conversation_id: int) -> str | None:
+    """What the customer wrote last in this conversation (the queue shows it)."""
+    text: str | None = await session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == conversation_id, Message.sender == Sender.CUSTOMER)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return text
+
+
+async def last_customer_reading(session: AsyncSession, conversation_id: int) -> dict[str, Any] | None:
+    """The NLU result of the customer's last understood message (an operator's suggestions come from it)."""
+    nlu: dict[str, Any] | None = await session.scalar(
+        select(Message.nlu)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.sender == Sender.CUSTOMER,
+            Message.nlu.is_not(None),
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return nlu

@@ -88,3 +88,26 @@ async def latest_ticket(session: AsyncSession, conversation_id: int) -> HandoffT
 
 async def operator_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     return {op.id: op.display_name for op in (await _by_id(session, Operator, ids)).values()}
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the dashboard's filters offer: every stored department, channel and account."""
+
+    departments: list[tuple[str, str]]  # (key, stored name)
+    channels: list[str]
+    accounts: list[tuple[str, str]]  # (login, display name), by display name
+
+
+async def filter_choices(session: AsyncSession) -> FilterChoices:
+    """The departments, channels and operator accounts the dashboard can be filtered by."""
+    stored = await session.execute(select(Department.key, Department.name))
+    departments = [(key, name) for key, name in stored]
+    channels = list((await session.scalars(select(Conversation.channel).distinct())).all())
+    accounts = [
+        (login, name)
+        for login, name in await session.execute(
+            select(Operator.login, Operator.display_name).order_by(Operator.display_name, Operator.login)
+        )
+    ]
+    return FilterChoices(departments, channels, accounts)

@@ -197,10 +197,34 @@ class AdapterOptions(BaseModel):
 
 
 class BaseAdapter:
-    """Convenience base for adapters: keeps the options and the HTTP test seam.
+    """Base of a CRM adapter: pushes one lead card to one CRM, registered by name.
 
-    Registered adapters are built as ``cls(options, transport=...)``; an adapter that does
-    not talk HTTP simply ignores ``transport``.
+    The outbox worker calls :meth:`push` for each lead, retries ``CRMTemporaryError`` with
+    back-off and keeps ``CRMPermanentError`` as dead (shown by ``botdesk outbox``); the
+    outbox's idempotency key travels on the card, so a retried push must not create a
+    second lead. Registered adapters are built as ``cls(options, transport=...)``: the
+    tests pass an ``httpx`` transport that reaches a local fake of the CRM's API; an
+    adapter that does not talk HTTP ignores it.
+
+    Args:
+        options: the validated ``Options`` of the ``crm`` section (URL, token env, ...).
+        transport: an ``httpx.AsyncBaseTransport`` to use instead of the network (tests).
+
+    Usage (a module in ``handoff/crm/`` plus its name in ``handoff/crm/registry.py``)::
+
+        @register_adapter
+        class Pipedrive(BaseAdapter):
+            name = "pipedrive"
+            Options = PipedriveOptions
+
+            async def push(self, card: LeadCard) -> PushResult:
+                async with httpx.AsyncClient(transport=self.transport) as client:
+                    answer = await client.post(self.options.url, json=card.payload())
+                if answer.status_code >= 500:
+                    raise CRMTemporaryError(f"CRM answered {answer.status_code}")
+                if answer.status_code >= 400:
+                    raise CRMPermanentError(f"CRM refused the lead: {answer.status_code}")
+                return PushResult(self.name, str(answer.json()["id"]), answer.status_code)
     """
 
     name: ClassVar[str] = ""
@@ -211,6 +235,20 @@ class BaseAdapter:
         self.transport = transport
 
     async def push(self, card: LeadCard) -> PushResult:
+        """Create (or update) the lead in the CRM.
+
+        Args:
+            card: the lead: contact, interest, consent, the conversation's summary and the
+                outbox's idempotency key.
+
+        Returns:
+            The CRM's id for the lead (shown to operators) and ``duplicate`` when the CRM
+            already had this card (a retried push).
+
+        Raises:
+            CRMTemporaryError: try again later (network, 5xx, rate limits).
+            CRMPermanentError: this card will never be accepted (4xx, bad data).
+        """
         raise NotImplementedError
 
     async def aclose(self) -> None:

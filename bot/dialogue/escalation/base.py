@@ -62,6 +62,34 @@ class Escalation:
 
 
 class EscalationRule:
+    """One reason to hand a turn to a person, registered by name and listed in config.yml.
+
+    ``escalation.rules`` lists the rules in order; the first whose :meth:`applies` answers
+    opens the ticket, with the rule's name as the reason and its ``priority`` and
+    ``department``. Rules are pure: they read the turn and decide, the engine does the rest.
+
+    Args:
+        options: the rule's validated ``Options`` (``priority``, ``department`` and its own).
+
+    Usage (a module in ``bot/dialogue/escalation/`` plus its name in ``RULES``' list)::
+
+        class UrgentOptions(RuleOptions):
+            words: list[str] = Field(default_factory=lambda: ["срочно"])
+
+        @register_rule
+        class Urgent(EscalationRule):
+            name = "urgent"
+            Options = UrgentOptions
+            options: UrgentOptions
+
+            def applies(self, turn: TurnContext) -> str | None:
+                said = turn.message.text.lower()
+                urgent = any(word in said for word in self.options.words)
+                return "the customer says it is urgent" if urgent else None
+
+    and in config.yml: ``escalation: {rules: [{name: urgent, priority: 5}, ...]}``.
+    """
+
     name: ClassVar[str] = ""
     Options: ClassVar[type[RuleOptions]] = RuleOptions
 
@@ -69,7 +97,15 @@ class EscalationRule:
         self.options = options
 
     def applies(self, turn: TurnContext) -> str | None:
-        """A short detail when this rule sends the turn to a person, else None."""
+        """Whether this turn goes to a person because of this rule.
+
+        Args:
+            turn: the customer's message with its NLU result and the conversation so far.
+
+        Returns:
+            A short detail for the operator's note (wrap it in ``Text`` to have it translated
+            into the operator's language) when the rule applies, else None.
+        """
         raise NotImplementedError
 
     def check(self, turn: TurnContext) -> Escalation | None:

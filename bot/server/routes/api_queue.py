@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
 
 from bot.i18n.catalog import Translator
 from bot.i18n.names import N_, Names
@@ -26,15 +25,14 @@ from bot.store import (
     HandoffTicket,
     HistoryEntry,
     InputRejected,
-    Operator,
     claimed_by,
     ensure_department,
     get_ticket,
     list_queue,
 )
-from bot.store import Message as StoredMessage
-from bot.store.operators import list_operators
-from bot.store.roles import WORKING_ROLES, having_role, roles_by_operator
+from bot.store.channel_history import message_by_id
+from bot.store.operators import list_operators, operator_by_id, working_operator
+from bot.store.roles import roles_by_operator
 from bot.store.views import operator_names, ticket_views
 from handoff.gender import grammatical_gender
 from handoff.service import HandoffError, LimitReached, ReplyRefused
@@ -154,7 +152,7 @@ async def claim(ticket_id: RowId, operator: OperatorWorker, state: ReadyStateDep
         return OK  # asked twice: it is mine
     if ticket.status.value == "claimed" and ticket.operator_id is not None:
         async with state.db.reader() as session:
-            holder = await session.get(Operator, ticket.operator_id)
+            holder = await operator_by_id(session, ticket.operator_id)
         if holder is None:
             raise HTTPException(409, t("another operator has already taken this dialogue"))
         raise HTTPException(
@@ -186,8 +184,9 @@ async def reply(
         raise HTTPException(409, reply_refused(t, exc)) from None
     except HandoffError:
         raise HTTPException(409, t(NOT_HELD)) from None
+    assert sent.message_id is not None  # an operator's reply is stored before it is sent
     async with state.db.reader() as session:
-        stored = await session.get_one(StoredMessage, sent.message_id)
+        stored = await message_by_id(session, sent.message_id)
         names = await operator_names(session, {operator.id})
     return message_json(HistoryEntry(stored, sent.channel), None, names, state)
 
@@ -233,11 +232,7 @@ async def transfer(
         if body.operator_id == operator.id:
             raise HTTPException(422, t("this dialogue is already yours; transfer it to a colleague"))
         async with state.db.reader() as session:
-            target = await session.scalar(
-                select(Operator).where(
-                    Operator.id == body.operator_id, Operator.active.is_(True), having_role(WORKING_ROLES)
-                )
-            )
+            target = await working_operator(session, body.operator_id)
         if target is None:
             raise HTTPException(
                 422, t("there is no operator {id} who can take dialogues", id=body.operator_id)

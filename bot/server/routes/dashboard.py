@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from bot.i18n.catalog import Translator
 from bot.i18n.formats import Formats
@@ -27,8 +26,7 @@ from bot.server.deps import ReadyStateDep
 from bot.server.i18n import texts_for
 from bot.server.lifespan import ServerState
 from bot.server.routes.panel import PAGE_HEADERS, page, templates
-from bot.store import Conversation, Operator
-from bot.store.models import Department
+from bot.store.views import filter_choices
 
 router = APIRouter(tags=["KPIs"])
 MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8"}
@@ -107,22 +105,12 @@ def distinct_labels(accounts: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 async def _choices(state: ServerState, names: Names) -> dict[str, list[tuple[str, str]]]:
     async with state.db.reader() as session:
-        departments = list((await session.execute(select(Department.key, Department.name))).all())
-        channels = list((await session.scalars(select(Conversation.channel).distinct())).all())
-        accounts = list(
-            (
-                await session.execute(
-                    select(Operator.login, Operator.display_name).order_by(
-                        Operator.display_name, Operator.login
-                    )
-                )
-            ).all()
-        )
+        choices = await filter_choices(session)
     configured = {d.key: d.name for d in state.config.departments}
     return {
-        "channel": sorted(((c, names.channel(c)) for c in channels), key=lambda item: item[1]),
-        "department": [(k, configured.get(k, n)) for k, n in departments],
-        "operator": distinct_labels([(login, name) for login, name in accounts]),
+        "channel": sorted(((c, names.channel(c)) for c in choices.channels), key=lambda item: item[1]),
+        "department": [(k, configured.get(k, n)) for k, n in choices.departments],
+        "operator": distinct_labels(choices.accounts),
     }
 
 
