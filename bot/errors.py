@@ -4,7 +4,8 @@
      ├── ConfigError        config.yml is missing, broken or invalid
      ├── DataError          training data (intents/*.yml, stories/*.yml, JSONL) is invalid
      ├── ModelError         no model, or a model trained for another config/version
-     └── NLUError           an NLU backend failed at parse time (e.g. Rasa server down)
+     ├── NLUError           an NLU backend failed at parse time (e.g. Rasa server down)
+     └── DeliveryRefused    a channel refuses a message by its platform's rules (WhatsApp's 24 h window)
 
 Anything else is a bug: the CLI logs it with its traceback.
 """
@@ -58,6 +59,28 @@ class ModelError(BotdeskError):
 
 class NLUError(BotdeskError):
     """An NLU backend could not parse a message."""
+
+
+class DeliveryRefused(BotdeskError):
+    """A channel refuses a message by its platform's rules: sending it again would not help.
+
+    Not "the platform is down" (that is ``ChannelUnavailable``, retried later): e.g. WhatsApp
+    takes free-form messages only within 24 hours of the customer's last one. The operator
+    service asks before an operator's reply is stored (``Channel.check_send``) and tells
+    the operator why, in their language, by ``reason``.
+
+    Args:
+        reason: a stable code the panel translates: ``window_closed`` (the platform's
+            customer-service window is over; only approved templates may be sent).
+        detail: one sentence in English, for logs and API clients.
+        window_hours: the length of that window, for ``window_closed``.
+    """
+
+    def __init__(self, reason: str, detail: str, *, window_hours: int | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.window_hours = window_hours
 
 
 def describe_input(value: Any) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, utc_now
 from bot.dialogue.engine import CONVERSATIONAL, SYSTEM_RESPONSES, DialogueEngine
 from bot.dialogue.state import DialogueState, TurnResult
-from bot.errors import BotdeskError
+from bot.errors import BotdeskError, DeliveryRefused
 from bot.events import NO_EVENTS, EventBus
 from bot.messages import OutboundMessage, SenderKind
 from bot.nlu.base import FALLBACK_INTENT
@@ -56,11 +56,17 @@ from handoff.gender import grammatical_gender
 
 log = logging.getLogger("botdesk.handoff")
 Deliver = Callable[[OutboundMessage], Awaitable[None]]
+Check = Callable[[OutboundMessage], Awaitable[None]]
+"""Raises ``DeliveryRefused`` for a message its channel would refuse now (``ChannelRouter.check``)."""
 DELIVERY_KIND = "channel.message"
 
 
 async def stored_only(message: OutboundMessage) -> None:
     """The default delivery: the message is in the store, clients poll for it."""
+
+
+async def always_deliverable(message: OutboundMessage) -> None:
+    """The default check: no channel refuses anything by its rules."""
 
 
 async def park_for_redelivery(db: Database, message: OutboundMessage) -> None:
@@ -75,6 +81,20 @@ async def park_for_redelivery(db: Database, message: OutboundMessage) -> None:
 
 class HandoffError(BotdeskError):
     """An operator action that does not fit the ticket's state (told to the operator)."""
+
+
+class ReplyRefused(HandoffError):
+    """The customer's channel refuses the operator's reply by its rules; nothing was stored or sent.
+
+    ``reason``, ``channel`` and ``window_hours`` let the panel say it in the operator's
+    language (``DeliveryRefused``): e.g. WhatsApp's 24-hour window has closed.
+    """
+
+    def __init__(self, refused: DeliveryRefused, channel: str) -> None:
+        super().__init__(f"the {channel} channel refuses the reply: {refused.detail}")
+        self.reason = refused.reason
+        self.channel = channel
+        self.window_hours = refused.window_hours
 
 
 class LimitReached(HandoffError):
@@ -119,11 +139,13 @@ class OperatorService:
         deliver: Deliver = stored_only,
         clock: Clock = utc_now,
         events: EventBus = NO_EVENTS,
+        check: Check = always_deliverable,
     ) -> None:
         self.config = config
         self.db = database
         self.engine = engine
         self.deliver = deliver
+        self.check = check  # asked before an operator's reply is stored
         self.clock = clock
         self.events = events
         # Live monitoring (Prometheus): seconds from a handoff to its first operator reply.
@@ -170,6 +192,13 @@ class OperatorService:
         return won
 
     async def reply(self, ticket_id: int, operator_id: int, text: str) -> OutboundMessage:
+        """Store the operator's reply and deliver it through the customer's channel.
+
+        Raises:
+            HandoffError: the operator does not hold the ticket.
+            ReplyRefused: the channel refuses it by its rules (nothing stored).
+        """
+        await self._check_reply(ticket_id, operator_id, text)
         async with self.db.session() as session:
             ticket = await self._held(session, ticket_id, operator_id)
             operator = await session.get_one(Operator, operator_id)
@@ -424,6 +453,35 @@ class OperatorService:
         return delivered
 
     # ---- helpers -----------------------------------------------------------------------
+    async def _check_reply(self, ticket_id: int, operator_id: int, text: str) -> None:
+        """Ask the customer's channel first: a reply it would refuse is not stored (``ReplyRefused``)."""
+        async with self.db.reader() as session:
+            ticket = await session.get(HandoffTicket, ticket_id)
+            if ticket is None or ticket.status != TicketStatus.CLAIMED or ticket.operator_id != operator_id:
+                return  # ``_held`` says why
+            conversation = await session.get_one(Conversation, ticket.conversation_id)
+            operator = await session.get_one(Operator, operator_id)
+            recipient = await external_id_of(session, conversation.id, conversation.channel) or ""
+        probe = OutboundMessage(
+            channel=conversation.channel,
+            recipient_id=recipient,
+            conversation_id=conversation.id,
+            text=text,
+            sender="operator",
+            sender_name=operator.display_name,
+        )
+        try:
+            await self.check(probe)
+        except DeliveryRefused as refused:
+            log.info(
+                "operator %s's reply in conversation %s refused by %s: %s",
+                operator_id,
+                conversation.id,
+                conversation.channel,
+                refused.detail,
+            )
+            raise ReplyRefused(refused, conversation.channel) from None
+
     async def _check_limit(self, session: AsyncSession, operator_id: int) -> None:
         """Refuse one more dialogue to an operator at their limit (row-locked until the claim commits)."""
         operator = await lock_operator(session, operator_id)

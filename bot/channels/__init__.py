@@ -2,7 +2,7 @@
 
 Every channel is a plugin (``base.Channel``), registered by name (``registry``) and
 configured in config.yml's ``channels.<name>`` section: ``rest`` (Rasa's REST and callback
-channels), ``web`` (the site's chat widget, ``webchat``), ``telegram``. docs/architecture.md
+channels), ``web`` (the site's chat widget, ``webchat``), ``telegram``, ``whatsapp``. docs/architecture.md
 says how to add one; docs/channels/example.md walks through a minimal channel.
 """
 
@@ -15,6 +15,7 @@ from bot.channels.base import (
     ChannelOptions,
     ChannelRouter,
     ChannelUnavailable,
+    DeliveryRefused,
     FileGone,
 )
 from bot.channels.registry import CHANNELS, configured_channels, register_channel
@@ -29,6 +30,7 @@ __all__ = [
     "ChannelOptions",
     "ChannelRouter",
     "ChannelUnavailable",
+    "DeliveryRefused",
     "FileGone",
     "configured_channels",
     "register_channel",

@@ -13,8 +13,10 @@ to ``ChannelContext.conversations.handle_and_account``: the replies come back st
 counted, or a ``TurnRefused`` says why not (nothing to map but the reason). Outbound,
 ``send`` delivers one ``OutboundMessage``; raising ``ChannelUnavailable`` (or any error)
 means "not now": the message stays stored and the operator service delivers it again
-later. A channel whose clients fetch their messages themselves (REST without a callback
-URL) says so with ``capabilities.push = False``.
+later. A message the platform refuses by its rules (WhatsApp's 24-hour window) is
+refused before it is stored, by ``check_send`` (``DeliveryRefused``). A channel whose
+clients fetch their messages themselves (REST without a callback URL) says so with
+``capabilities.push = False``.
 
 A minimal channel, end to end (docs/channels/example.md walks through it)::
 
@@ -52,6 +54,7 @@ from starlette.types import Receive, Scope, Send
 from bot.clock import Clock
 from bot.conversation import ConversationService
 from bot.errors import BotdeskError
+from bot.errors import DeliveryRefused as DeliveryRefused  # channels raise it from check_send
 from bot.events import EventBus
 from bot.messages import OutboundMessage
 from bot.settings import BotdeskConfig
@@ -234,6 +237,39 @@ class Channel:
         """
         raise ChannelUnavailable(f"the {self.name} channel keeps no files")
 
+    def file_headers(self, url: str) -> dict[str, str]:
+        """Headers the download of ``file_url``'s URL needs (WhatsApp's wants the bearer token).
+
+        The server sends them with its own request and never shows them to a browser.
+        """
+        return {}
+
+    async def check_send(self, message: OutboundMessage) -> None:
+        """Refuse, before it is stored, a message the platform would not take by its rules.
+
+        The operator service asks this before storing an operator's reply, so the
+        operator is told at once (in their language, by ``DeliveryRefused.reason``)
+        instead of the reply waiting for a delivery that cannot happen. Answer from
+        what the channel knows (its store, its memory): no network calls.
+
+        Example: WhatsApp takes free-form messages only within 24 hours of the
+        customer's last one::
+
+            async def check_send(self, message: OutboundMessage) -> None:
+                if not await self.window_open(message.recipient_id):
+                    raise DeliveryRefused("window_closed", "over 24 h since they wrote", window_hours=24)
+
+        Raises:
+            DeliveryRefused: the platform would refuse the message now, whatever retries.
+        """
+
+    def counters(self) -> dict[str, int]:
+        """The channel's own event counts for /metrics (``botdesk_channel_events``), by event name.
+
+        Counts only grow (e.g. WhatsApp's delivery statuses: ``status_delivered``).
+        """
+        return {}
+
     @property
     def running(self) -> bool:
         return self.context is not None
@@ -278,6 +314,16 @@ class ChannelRouter:
     @property
     def names(self) -> list[str]:
         return sorted(self._channels)
+
+    async def check(self, message: OutboundMessage) -> None:
+        """``Channel.check_send`` of the message's channel (nothing to check without one).
+
+        Raises:
+            DeliveryRefused: the channel would refuse the message now.
+        """
+        channel = self._channels.get(message.channel)
+        if channel is not None:
+            await channel.check_send(message)
 
     async def __call__(self, message: OutboundMessage) -> None:
         """Send through the message's channel; without one it stays stored for polling."""

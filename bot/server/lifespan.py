@@ -129,7 +129,9 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
     except ConfigError:
         await db.close()
         raise
-    operators = OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events)
+    operators = OperatorService(
+        config, db, engine, deliver=router, clock=options.clock, events=events, check=router.check
+    )
     operators.first_response_observer = metrics.first_response.observe  # KPIs live on /metrics
     state = ServerState(
         config=config,
@@ -145,6 +147,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         events=events,
         panel=PanelServices(config, db, operators, events, options.clock),
     )
+    metrics.watch_channels(state.channels)  # their own counters (WhatsApp's delivery statuses)
     await state.migrate()
     await events.start()  # a shared broker that is down is not fatal: local events still flow
     try:  # a token the platform refuses stops the start, like a broken config.yml

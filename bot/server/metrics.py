@@ -7,13 +7,14 @@ from the store, the CRM worker's delivery counters from the worker itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from bot.channels.base import Channel
 from bot.conversation import Handled
 from bot.nlu.base import FALLBACK_INTENT
 from bot.store import Database, utcnow
@@ -100,6 +101,8 @@ class Metrics:
         self.model = Info("botdesk_model", "The NLU model in service", registry=r)
         self._outbox = OutboxCollector()
         r.register(self._outbox)
+        self._channels = ChannelCollector()
+        r.register(self._channels)
 
     def observe(self, channel: str, handled: Handled, seconds: float) -> None:
         """One handled customer message: outcome, latency, fallback, escalation."""
@@ -132,6 +135,10 @@ class Metrics:
         """Expose the CRM worker's counters (they only grow) as Prometheus counters."""
         self._outbox.worker = worker
 
+    def watch_channels(self, channels: Sequence[Channel]) -> None:
+        """Expose the running channels' own counters (``Channel.counters``), read at scrape time."""
+        self._channels.channels = channels
+
     async def refresh(self, db: Database, now: datetime | None = None) -> None:
         """Read the gauges that live in the store; called just before a scrape is rendered."""
         now = now or utcnow()
@@ -163,6 +170,27 @@ class OutboxCollector(Collector):
         for field, help_text in self.FIELDS:
             value = getattr(self.worker, field) if self.worker is not None else 0
             yield CounterMetricFamily(f"botdesk_outbox_{field}", help_text, value=value)
+
+    def describe(self) -> Iterable[CounterMetricFamily]:
+        return list(self.collect())
+
+
+class ChannelCollector(Collector):
+    """``botdesk_channel_events{channel, event}``: each running channel's ``counters()`` at scrape time."""
+
+    def __init__(self) -> None:
+        self.channels: Sequence[Channel] = ()
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "botdesk_channel_events",
+            "Events a channel counts itself (e.g. WhatsApp's message statuses), by channel and event",
+            labels=["channel", "event"],
+        )
+        for channel in list(self.channels):
+            for event, value in sorted(channel.counters().items()):
+                family.add_metric([channel.name, event], value)
+        yield family
 
     def describe(self) -> Iterable[CounterMetricFamily]:
         return list(self.collect())

@@ -2,7 +2,8 @@
 
 The channels' queries, written once here for every channel (``channel`` is a parameter):
 the REST channel's polling and its answer to a resent message, the widget's history and
-its acknowledgement of a resend, the e-mailed transcript. Each returns store rows; the
+its acknowledgement of a resend, the e-mailed transcript, when a customer last wrote
+(WhatsApp's 24-hour window). Each returns store rows; the
 channel shapes them for its own protocol.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import ChannelIdentity, Conversation, Direction, Message, Operator, Sender
@@ -139,6 +141,22 @@ async def external_id_of(session: AsyncSession, conversation_id: int, channel: s
         select(ChannelIdentity.external_id)
         .join(Conversation, Conversation.customer_id == ChannelIdentity.customer_id)
         .where(Conversation.id == conversation_id, ChannelIdentity.channel == channel)
+    )
+    return found
+
+
+async def last_inbound_at(session: AsyncSession, channel: str, external_id: str) -> datetime | None:
+    """When the sender's latest message in ``channel`` was stored (None: they never wrote there)."""
+    found: datetime | None = await session.scalar(
+        select(func.max(Message.created_at))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(ChannelIdentity, ChannelIdentity.customer_id == Conversation.customer_id)
+        .where(
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id == external_id,
+            Conversation.channel == channel,
+            Message.direction == Direction.IN,
+        )
     )
     return found
 

@@ -52,6 +52,8 @@ PUBLIC = frozenset(
         ("POST", "/webhooks/rest/webhook"),  # customers (Rasa REST channel)
         ("GET", "/webhooks/rest/messages"),  # customers poll their own sender id
         ("POST", "/webhooks/telegram"),  # Telegram, with the secret token header
+        ("GET", "/webhooks/whatsapp"),  # Meta's webhook verification, with the verify token
+        ("POST", "/webhooks/whatsapp"),  # WhatsApp, signed with the app secret (X-Hub-Signature-256)
         ("GET", "/widget.js"),
         ("GET", "/widget.css"),
         ("GET", "/widget/config"),

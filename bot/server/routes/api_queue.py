@@ -35,7 +35,7 @@ from bot.store.operators import list_operators, operator_by_id, working_operator
 from bot.store.roles import roles_by_operator
 from bot.store.views import operator_names, ticket_views
 from handoff.gender import grammatical_gender
-from handoff.service import HandoffError, LimitReached
+from handoff.service import HandoffError, LimitReached, ReplyRefused
 
 router = APIRouter(prefix="/api", tags=["queue"])
 
@@ -51,6 +51,23 @@ def limit_reached(t: Translator, exc: LimitReached) -> str:
         exc.limit,
         name=exc.name,
     )
+
+
+def reply_refused(t: Translator, exc: ReplyRefused) -> str:
+    """Why the customer's channel refused the reply, in the operator's language (nothing was sent)."""
+    channel = Names(t).channel(exc.channel)
+    if exc.reason == "window_closed" and exc.window_hours is not None:
+        return t.ngettext(
+            "Not sent: the customer last wrote in {channel} more than {n} hour ago. Outside this "
+            "window {channel} lets a business send only approved message templates; the customer "
+            "has to write first.",
+            "Not sent: the customer last wrote in {channel} more than {n} hours ago. Outside this "
+            "window {channel} lets a business send only approved message templates; the customer "
+            "has to write first.",
+            exc.window_hours,
+            channel=channel,
+        )
+    return t("Not sent: {channel} does not accept this reply now.", channel=channel)
 
 
 class ReplyIn(BaseModel):
@@ -163,6 +180,8 @@ async def reply(
         sent = await state.operators.reply(ticket_id, operator.id, text)
     except InputRejected as exc:
         raise HTTPException(422, t.text(str(exc.args[0]) if exc.args else str(exc))) from None
+    except ReplyRefused as exc:
+        raise HTTPException(409, reply_refused(t, exc)) from None
     except HandoffError:
         raise HTTPException(409, t(NOT_HELD)) from None
     assert sent.message_id is not None  # an operator's reply is stored before it is sent

@@ -3,8 +3,9 @@
 Files never leave the platform's servers for ours until an operator opens one: the proxy
 looks the file up among stored messages (a file nobody sent us, or of a forgotten
 customer, is a 404), asks the channel where it is (``Channel.file_url``) and streams it
-through. The download URL may hold the channel's credentials (Telegram's does), so it
-never reaches the browser. Served inline only for images, never as something a browser
+through. The download URL may hold the channel's credentials (Telegram's does), or the
+download may need them in a header (WhatsApp's bearer token, ``Channel.file_headers``), so
+neither ever reaches the browser. Served inline only for images, never as something a browser
 would run.
 """
 
@@ -75,7 +76,8 @@ async def customer_file(
         raise HTTPException(502, f"the {channel} channel did not give the file: {exc}") from None
     client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
     try:
-        upstream = await client.send(client.build_request("GET", url), stream=True)
+        request = client.build_request("GET", url, headers=source.file_headers(url))
+        upstream = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
         await client.aclose()
         raise HTTPException(
