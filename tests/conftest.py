@@ -1,7 +1,7 @@
 """Fixtures every test directory shares: copies of the default bots, trained once per session.
 
 The store's (``db``, ``pg_db``, ...), the server's (``make_app``, ``clock``, ...) and the fake
-Telegram's fixtures are plugins (``tests/fixtures``) registered here, so any test can take
+Telegram's and VK's fixtures are plugins (``tests/fixtures``) registered here, so any test can take
 them; plain helpers are imported from ``tests/helpers``, never from a conftest.
 """
 
@@ -16,7 +16,12 @@ from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from tests.helpers.projects import REPO, copy_project
 
-pytest_plugins = ["tests.fixtures.store", "tests.fixtures.server", "tests.fixtures.telegram"]
+pytest_plugins = [
+    "tests.fixtures.store",
+    "tests.fixtures.server",
+    "tests.fixtures.telegram",
+    "tests.fixtures.vk",
+]
 
 
 @pytest.fixture
