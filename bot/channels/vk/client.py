@@ -126,6 +126,8 @@ class VkBot:
             kind, value = command
             if kind == "button":
                 text = value
+                if self.settings.one_time:
+                    self._keyboards.pop(str(message.user_id), None)  # VK hid it on the press
             else:
                 text = "/greet" if "greet" in self.conversations.pipeline().intents else message.text
         inbound = to_inbound(message, text=text, profile=await self._profile(message.user_id))

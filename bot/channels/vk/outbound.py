@@ -23,8 +23,10 @@ from bot.messages import OutboundMessage
 MAX_CHARS = 4096
 MAX_LABEL_CHARS = 40  # VK cuts a button's label here
 MAX_PAYLOAD_CHARS = 255  # VK refuses a longer button payload
-MAX_REPLY_BUTTONS = 40  # a keyboard under the input field: 10 rows of 4
-MAX_INLINE_BUTTONS = 10  # a keyboard under the message: 6 rows, 10 buttons
+MAX_BUTTONS = {"reply": 40, "inline": 10}  # VK's limits: under the input field, under the message
+MAX_ROWS = {"reply": 10, "inline": 6}
+MAX_ROW = 5  # buttons in one row
+SHORT_LABEL = 6  # buttons this short ("Да", "Нет", "1".."5") share a row
 KeyboardStyle = Literal["reply", "inline"]
 EMPTY_KEYBOARD: dict[str, Any] = {"one_time": True, "buttons": []}
 
@@ -77,14 +79,15 @@ def random_id(message_id: int | None, part: int) -> int:
 
 
 def keyboard(buttons: list[dict[str, Any]], style: KeyboardStyle, one_time: bool) -> dict[str, Any] | None:
-    """VK's keyboard object for response buttons, one per row; None when none fits.
+    """VK's keyboard object for response buttons; None when there are none.
+
+    One button per row while VK's rows last, short ones ("Да", "1") side by side.
 
     A payload longer than VK takes is left out: the button then sends its label, which
     goes in as the customer's words.
     """
-    rows: list[list[dict[str, Any]]] = []
-    limit = MAX_INLINE_BUTTONS if style == "inline" else MAX_REPLY_BUTTONS
-    for button in buttons[:limit]:
+    made: list[dict[str, Any]] = []
+    for button in buttons[: MAX_BUTTONS[style]]:
         title = str(button.get("title") or button.get("payload") or "").strip()
         if not title:
             continue
@@ -93,9 +96,14 @@ def keyboard(buttons: list[dict[str, Any]], style: KeyboardStyle, one_time: bool
         encoded = json.dumps({BUTTON_KEY: payload}, ensure_ascii=False, separators=(",", ":"))
         if payload and len(encoded) <= MAX_PAYLOAD_CHARS:
             action["payload"] = encoded
-        rows.append([{"action": action, "color": "primary" if not rows else "secondary"}])
-    if not rows:
+        made.append({"action": action, "color": "primary" if not made else "secondary"})
+    if not made:
         return None
+    if all(len(b["action"]["label"]) <= SHORT_LABEL for b in made):
+        per_row = MAX_ROW  # "Да Нет", "1 2 3 4 5" side by side
+    else:
+        per_row = -(-len(made) // MAX_ROWS[style])  # one per row while the rows last
+    rows = [made[i : i + per_row] for i in range(0, len(made), per_row)]
     if style == "inline":
         return {"inline": True, "buttons": rows}
     return {"one_time": one_time, "buttons": rows}

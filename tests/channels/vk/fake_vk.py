@@ -69,6 +69,7 @@ class Call:
 class Failure:
     code: int
     times: int
+    after: bool = False  # done first, then the error: VK's answer lost on the way
 
 
 class FakeVk:
@@ -223,7 +224,12 @@ class FakeVk:
 
     # ---- what tests script and read --------------------------------------------------------
     def fail_next(self, method: str, code: int, times: int = 1) -> None:
+        """Refuse the next ``times`` calls of ``method`` with VK's error ``code``."""
         self.failures[method].append(Failure(code, times))
+
+    def lose_next_answer(self, method: str, code: int = 10) -> None:
+        """Do the next call of ``method``, then answer with an error as if the answer was lost."""
+        self.failures[method].append(Failure(code, 1, after=True))
 
     def sent(self, method: str = "messages.send", peer_id: int | None = None) -> list[Call]:
         return [
@@ -258,21 +264,29 @@ class FakeVk:
         try:
             if token != self.token:
                 raise ApiError(5)
-            failures = self.failures.get(method)
-            if failures:
-                failure = failures[0]
-                failure.times -= 1
-                if failure.times <= 0:
-                    failures.popleft()
+            failure = self._failure(method)
+            if failure is not None and not failure.after:
                 raise ApiError(failure.code)
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
                 raise ApiError(3, "Unknown method passed")
             result = await handler(params)
+            if failure is not None:
+                raise ApiError(failure.code)
         except ApiError as exc:
             error = {"error_code": exc.code, "error_msg": exc.message, "request_params": request_params}
             return JSONResponse({"error": error})
         return JSONResponse({"response": result})
+
+    def _failure(self, method: str) -> Failure | None:
+        failures = self.failures.get(method)
+        if not failures:
+            return None
+        failure = failures[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            failures.popleft()
+        return failure
 
     async def _groups_getById(self, params: dict[str, str]) -> Any:
         if params.get("group_id") not in (None, str(self.group_id)):

@@ -138,9 +138,14 @@ def test_keyboard_from_response_buttons() -> None:
     reply = keyboard(buttons, "reply", one_time=True)
     assert reply == {
         "one_time": True,
-        "buttons": [
-            [{"action": {"type": "text", "label": "Да", "payload": '{"b":"/affirm"}'}, "color": "primary"}],
-            [{"action": {"type": "text", "label": "Нет", "payload": '{"b":"/deny"}'}, "color": "secondary"}],
+        "buttons": [  # short ones side by side
+            [
+                {"action": {"type": "text", "label": "Да", "payload": '{"b":"/affirm"}'}, "color": "primary"},
+                {
+                    "action": {"type": "text", "label": "Нет", "payload": '{"b":"/deny"}'},
+                    "color": "secondary",
+                },
+            ]
         ],
     }
     inline = keyboard(buttons, "inline", one_time=True)
@@ -152,8 +157,13 @@ def test_keyboard_from_response_buttons() -> None:
     (action,) = (row[0]["action"] for row in long["buttons"])
     assert len(action["label"]) == 40 and "payload" not in action  # the label goes in as the words
     assert keyboard([{"title": " "}], "reply", True) is None
-    many = keyboard([{"title": str(i), "payload": str(i)} for i in range(20)], "inline", True)
-    assert many is not None and len(many["buttons"]) == 10
+    titles = [{"title": f"Вариант номер {i}", "payload": str(i)} for i in range(20)]
+    many = keyboard(titles, "inline", True)  # VK: at most 10 buttons in 6 rows under a message
+    assert many is not None and [len(row) for row in many["buttons"]] == [2, 2, 2, 2, 2]
+    few = keyboard(titles[:3], "reply", True)
+    assert few is not None and [len(row) for row in few["buttons"]] == [1, 1, 1]
+    reply_many = keyboard(titles, "reply", True)
+    assert reply_many is not None and [len(row) for row in reply_many["buttons"]] == [2] * 10
 
 
 def test_split_keeps_every_word_and_cuts_at_paragraphs() -> None:
