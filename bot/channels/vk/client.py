@@ -66,7 +66,7 @@ class VkBot:
             settings.api_version,
             transport=context.transport,
             flood_retries=settings.flood_retries,
-            per_second=int(settings.requests_per_second),
+            per_second=settings.requests_per_second,
         )
         self.media = Media(self.api, context.database)
         self.retry_store = settings.mode == "longpoll"  # a webhook's sender retries; nobody else would

@@ -47,6 +47,6 @@ class VkSettings(ChannelOptions):
         le=10,
         description="Errors 6/9 in a row waited out before a message waits for redelivery",
     )
-    requests_per_second: float = Field(
-        default=20, gt=0, le=20, description="API calls per second at most (VK allows 20 for a community)"
+    requests_per_second: int = Field(
+        default=20, ge=1, le=20, description="API calls per second at most (VK allows 20 for a community)"
     )
