@@ -236,6 +236,7 @@ class VkApi:
                     if size > max_bytes:
                         raise ChannelUnavailable(f"the file is larger than {max_bytes} bytes")
                     chunks.append(chunk)
-                return b"".join(chunks), response.headers.get("content-type")
+                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                return b"".join(chunks), kind or None
         except httpx.HTTPError as exc:
             raise ChannelUnavailable(f"the file could not be fetched ({type(exc).__name__})") from None

@@ -24,7 +24,7 @@ from typing import Any
 from bot.channels.base import ChannelContext, ChannelUnavailable
 from bot.channels.vk.api import VkApi, VkApiError, VkAuthError, VkFlood, VkUnreachable
 from bot.channels.vk.env import VkCredentials
-from bot.channels.vk.inbound import CHANNEL, incoming, payload_command, profile_of, to_inbound
+from bot.channels.vk.inbound import CHANNEL, as_dict, incoming, payload_command, profile_of, to_inbound
 from bot.channels.vk.media import Media, attachment_source
 from bot.channels.vk.options import VkSettings
 from bot.channels.vk.outbound import render
@@ -80,10 +80,11 @@ class VkBot:
         """The community the token belongs to (``groups.getById``); checks the token."""
         found = await self.api.call("groups.getById", group_id=self.group_id)
         groups = found.get("groups") if isinstance(found, dict) else found  # 5.194+: {"groups": [...]}
-        if not isinstance(groups, list) or not groups or not isinstance(groups[0].get("id"), int):
+        group = as_dict(groups[0] if isinstance(groups, list) and groups else None).get("id")
+        if not isinstance(group, int):
             raise VkApiError(-1, "groups.getById returned no community", "groups.getById")
         if self.group_id is None:
-            self.group_id = int(groups[0]["id"])
+            self.group_id = group
         return self.group_id
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -165,7 +166,7 @@ class VkBot:
         except (TimeoutError, VkApiError, ChannelUnavailable) as exc:
             log.info("VK user's name not known now (%s)", exc)
             return None
-        profile = profile_of(users[0] if isinstance(users, list) and users else None)
+        profile = profile_of(as_dict(users[0] if isinstance(users, list) and users else None))
         _remember(self._profiles, user_id, profile)
         return profile
 

@@ -51,6 +51,14 @@ def file_name(url: str, mime: str | None, fallback: str) -> str:
     return name
 
 
+def upload_url(server: Any, method: str) -> str:
+    """The upload server's address from ``*.getMessagesUploadServer``."""
+    url = as_dict(server).get("upload_url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise VkApiError(-1, "no upload server given", method)
+    return url
+
+
 def _largest(sizes: Any) -> str | None:
     best: tuple[int, str] | None = None
     for size in sizes if isinstance(sizes, list) else []:
@@ -114,7 +122,11 @@ class Media:
         mime = mime if mime and mime.startswith("image/") else "image/jpeg"
         server = await self.api.call("photos.getMessagesUploadServer", peer_id=peer_id)
         uploaded = await self.api.upload(
-            str(server["upload_url"]), "photo", file_name(url, mime, "photo"), content, mime
+            upload_url(server, "photos.getMessagesUploadServer"),
+            "photo",
+            file_name(url, mime, "photo"),
+            content,
+            mime,
         )
         if not uploaded.get("photo") or uploaded.get("photo") == "[]":
             log.warning("VK did not take a response's picture (not an image VK accepts): sent without it")
@@ -122,12 +134,14 @@ class Media:
         saved = await self.api.call(
             "photos.saveMessagesPhoto",
             photo=uploaded["photo"],
-            server=uploaded["server"],
-            hash=uploaded["hash"],
+            server=uploaded.get("server"),
+            hash=uploaded.get("hash"),
         )
-        photo = saved[0]
+        photo = as_dict(saved[0] if isinstance(saved, list) and saved else None)
+        if not isinstance(photo.get("owner_id"), int) or not isinstance(photo.get("id"), int):
+            raise VkApiError(-1, "saved no photo", "photos.saveMessagesPhoto")
         attachment = f"photo{photo['owner_id']}_{photo['id']}"
-        if photo.get("access_key"):
+        if isinstance(photo.get("access_key"), str) and photo["access_key"].isalnum():
             attachment += f"_{photo['access_key']}"
         return self._remember(key, attachment)
 
@@ -143,12 +157,16 @@ class Media:
         name = file_name(url, mime, "file")
         server = await self.api.call("docs.getMessagesUploadServer", type="doc", peer_id=peer_id)
         uploaded = await self.api.upload(
-            str(server["upload_url"]), "file", name, content, mime or "application/octet-stream"
+            upload_url(server, "docs.getMessagesUploadServer"),
+            "file",
+            name,
+            content,
+            mime or "application/octet-stream",
         )
         saved = await self.api.call("docs.save", file=uploaded.get("file"), title=(title or name)[:128])
-        doc = saved.get("doc") if isinstance(saved, dict) else None
-        if not isinstance(doc, dict):
-            raise VkApiError(-1, "docs.save returned no document", "docs.save")
+        doc = as_dict(as_dict(saved).get("doc"))
+        if not isinstance(doc.get("owner_id"), int) or not isinstance(doc.get("id"), int):
+            raise VkApiError(-1, "saved no document", "docs.save")
         return self._remember(key, f"doc{doc['owner_id']}_{doc['id']}")
 
     async def file_url(self, file_id: str, group_id: int | None) -> str:
