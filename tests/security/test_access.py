@@ -52,6 +52,7 @@ PUBLIC = frozenset(
         ("POST", "/webhooks/rest/webhook"),  # customers (Rasa REST channel)
         ("GET", "/webhooks/rest/messages"),  # customers poll their own sender id
         ("POST", "/webhooks/telegram"),  # Telegram, with the secret token header
+        ("POST", "/webhooks/vk"),  # VK's Callback API, with the community's secret key in the body
         ("GET", "/widget.js"),
         ("GET", "/widget.css"),
         ("GET", "/widget/config"),
