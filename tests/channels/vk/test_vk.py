@@ -127,10 +127,11 @@ async def test_a_pressed_button_goes_in_as_its_payload_and_the_keyboard_is_clear
 
 
 async def test_callback_api_confirms_checks_the_secret_and_stores_a_retry_once(
-    vk_env: FakeVk, make_app: AppFactory, callback_project: Project
+    vk_env: FakeVk, make_app: AppFactory, callback_project: Project, db_url: str
 ) -> None:
+    """On SQLite and PostgreSQL: the retry after a restart is refused by the store's own constraint."""
     fake = vk_env
-    app = make_app(callback_project)
+    app = make_app(callback_project, database_url=db_url)
     async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as client:
         url = f"{base}/webhooks/vk"
         assert fake.polls == 0 and not fake.sent("groups.getLongPollServer")  # no Long Poll here
@@ -163,7 +164,9 @@ async def test_callback_api_confirms_checks_the_secret_and_stores_a_retry_once(
         huge = await client.post("/webhooks/vk", content=b"{" + b" " * 300_000 + b"}")
         assert huge.status_code == 413
 
-    app = make_app(callback_project)  # restarted, the same store: VK's late retry is still a duplicate
+    app = make_app(
+        callback_project, database_url=db_url
+    )  # restarted, the same store: VK's late retry is still a duplicate
     async with serve(app) as (base, _):
         late = await fake.callback(f"{base}/webhooks/vk", event)
         assert (late.status_code, late.text) == (200, "ok")
@@ -266,10 +269,11 @@ async def _unreachable(app: Any) -> bool:
 
 
 async def test_photo_and_document_are_stored_and_operators_open_them(
-    vk_env: FakeVk, make_app: AppFactory
+    vk_env: FakeVk, make_app: AppFactory, db_url: str
 ) -> None:
+    """On SQLite and PostgreSQL: the file is found among the stored messages."""
     fake = vk_env
-    app = make_app()
+    app = make_app(database_url=db_url)
     async with serve(app) as (base, _):
         event = fake.photo(IVAN, b"\xff\xd8\xff fake jpeg bytes")
         await fake.wait(lambda: len(fake.texts(IVAN)) >= 2)
