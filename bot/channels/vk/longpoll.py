@@ -6,12 +6,19 @@ events: ``failed: 1`` (some history lost: go on from the new ``ts``), ``failed: 
 key expired: a new key, the same ``ts``, so nothing is skipped), ``failed: 3`` (the
 session is gone: a new key and ``ts``). Events of one customer are handled in order, of
 different customers side by side, and the next request does not wait for them.
+
+A new session starts at VK's current event, so what customers wrote while botdesk was
+down (or between two sessions) would never come: each new session first asks for the
+dialogues left unanswered (``messages.getConversations``, ``filter=unanswered``) and
+handles the last message of each written within ``catch_up_hours``. A message botdesk
+has already stored is recognised by its VK id and not answered twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from bot.channels.base import ChannelUnavailable
@@ -91,6 +98,7 @@ class LongPoll:
                 if server is None:
                     server = await self._server()
                     log.info("VK community %s connected (Bots Long Poll)", self.bot.group_id)
+                    await self._catch_up()
                     self.connected.set()
                 answer = await self.bot.api.poll(server["server"], server["key"], server["ts"], self.wait)
                 failures = 0
@@ -118,6 +126,29 @@ class LongPoll:
                 if not isinstance(exc, ChannelUnavailable):
                     server = None  # a session VK refuses: start a new one
                 await asyncio.sleep(wait)
+
+    async def _catch_up(self) -> None:
+        """Handle the last message of each dialogue left unanswered while no session ran."""
+        hours = self.bot.settings.catch_up_hours
+        if hours <= 0:
+            return
+        try:
+            found = await self.bot.api.call(
+                "messages.getConversations", group_id=self.bot.group_id, filter="unanswered", count=200
+            )
+        except (ChannelUnavailable, VkApiError) as exc:
+            log.warning("VK dialogues left unanswered not fetched (%s)", exc)
+            return
+        since = time.time() - hours * 3600
+        missed = []
+        for item in as_dict(found).get("items") or []:
+            message = as_dict(as_dict(item).get("last_message"))
+            date = message.get("date")
+            if isinstance(date, int) and date >= since:
+                missed.append({"type": "message_new", "object": {"message": message}})
+        if missed:
+            log.info("VK: %d dialogue(s) left unanswered while disconnected; answering", len(missed))
+            self._dispatch(sorted(missed, key=lambda e: e["object"]["message"]["date"]))
 
     def _dispatch(self, updates: Any) -> None:
         """Hand each event to the bot: one customer's in order, the next request not held up."""

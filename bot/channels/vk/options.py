@@ -41,6 +41,12 @@ class VkSettings(ChannelOptions):
     poll_wait_seconds: int = Field(
         default=25, ge=1, le=90, description="Long Poll: how long one request waits"
     )
+    catch_up_hours: int = Field(
+        default=24,
+        ge=0,
+        le=168,
+        description="Long Poll: on a new session, answer dialogues left unanswered this recently (0: off)",
+    )
     flood_retries: int = Field(
         default=3,
         ge=0,

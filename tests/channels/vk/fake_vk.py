@@ -4,6 +4,7 @@ It speaks the methods botdesk uses, in VK's shapes (``{"response": ...}`` or
 ``{"error": {"error_code", "error_msg", "request_params"}}``, HTTP 200 either way):
 groups.getById, groups.getLongPollServer, groups.setLongPollSettings, users.get,
 messages.send (``random_id`` deduplicated per dialogue, as VK does), messages.getById,
+messages.getConversations (``filter=unanswered``),
 photos.getMessagesUploadServer / photos.saveMessagesPhoto, docs.getMessagesUploadServer /
 docs.save, plus the Bots Long Poll server (``act=a_check``, ``failed`` 1/2/3), the upload
 servers and file downloads. It records every call and can be told to refuse the next
@@ -165,9 +166,12 @@ class FakeVk:
         }
         return self.event("message_new", {"message": message, "client_info": client})
 
-    def text(self, user_id: int, text: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    def text(
+        self, user_id: int, text: str, payload: dict[str, Any] | None = None, **content: Any
+    ) -> dict[str, Any]:
+        """A customer's message (``content``: other fields of VK's message, e.g. an old ``date``)."""
         extra = {"payload": json.dumps(payload)} if payload is not None else {}
-        return self._new(self._message(user_id, text, **extra))
+        return self._new(self._message(user_id, text, **extra, **content))
 
     def press(self, user_id: int, button: dict[str, Any]) -> dict[str, Any]:
         """A press on a keyboard button the bot sent: VK sends its label and its payload."""
@@ -336,6 +340,21 @@ class FakeVk:
         self._random_ids[key] = message["id"]
         self.delivered.append(message)
         return message["id"]
+
+    async def _messages_getConversations(self, params: dict[str, str]) -> Any:
+        """Dialogues whose last message is the customer's, newest first (``filter=unanswered``)."""
+        if params.get("filter") != "unanswered" or params.get("group_id") != str(self.group_id):
+            raise ApiError(100)
+        last: dict[int, dict[str, Any]] = {}
+        for message in self.messages.values():
+            last[message["peer_id"]] = message
+        items = []
+        for peer, message in sorted(last.items(), key=lambda pair: -pair[1]["id"]):
+            if any(m["peer_id"] == peer and m["id"] > message["id"] for m in self.delivered):
+                continue  # answered
+            conversation = {"peer": {"id": peer, "type": "user", "local_id": peer}, "unanswered": True}
+            items.append({"conversation": conversation, "last_message": message})
+        return {"count": len(items), "items": items[: int(params.get("count") or 20)]}
 
     async def _messages_getById(self, params: dict[str, str]) -> Any:
         ids = [int(i) for i in params.get("message_ids", "").split(",") if i]

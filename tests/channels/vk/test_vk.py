@@ -8,6 +8,7 @@ each random_id once).
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,32 @@ async def test_long_poll_survives_failed_1_2_and_3(vk_env: FakeVk, make_app: App
         fake.text(IVAN, PAYMENT)
         await fake.wait(lambda: BOT + "Ответ помог?" in fake.texts(IVAN))
         assert len(fake.sent("groups.getLongPollServer")) >= 3  # the first, after 2 and after 3
+
+
+async def test_long_poll_answers_what_was_written_while_botdesk_was_down(
+    vk_env: FakeVk, make_app: AppFactory
+) -> None:
+    fake = vk_env
+    petr = IVAN + 1
+    async with serve(make_app()):
+        fake.text(petr, PAYMENT)
+        await fake.wait(lambda: BOT + "Ответ помог?" in fake.texts(petr))
+    answered_petr = len(fake.texts(petr))
+
+    fake.text(IVAN, "старое сообщение", date=int(time.time()) - 3 * 86400)  # long ago: left alone
+    fake.text(petr + 1, "тоже давно", date=int(time.time()) - 3 * 86400)
+    fake.text(IVAN, PAYMENT)  # while botdesk is down: a new Long Poll session would never see it
+    app = make_app()  # the same store
+    async with serve(app):
+        await fake.wait(lambda: BOT + "Ответ помог?" in fake.texts(IVAN))
+        await asyncio.sleep(0.3)
+        said = [m.text for m in await stored(app, Message, Message.sender == Sender.CUSTOMER)]
+        assert sorted(said) == [PAYMENT, PAYMENT]  # Petr's, stored before; Ivan's, caught up
+        assert len(fake.texts(petr)) == answered_petr and fake.texts(petr + 1) == []
+        before = len(fake.texts(IVAN))
+        fake.text(IVAN, "спасибо")  # and the session goes on as usual
+        await fake.wait(lambda: len(fake.texts(IVAN)) > before)
+        assert len(fake.sent("messages.getConversations")) == 2  # once per session
 
 
 async def test_rate_limit_and_flood_control_are_waited_out_with_the_same_random_id(
