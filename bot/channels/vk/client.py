@@ -37,6 +37,7 @@ from bot.store import set_reachable
 log = logging.getLogger("botdesk.channels.vk")
 STORE_RETRIES = (0.5, 1, 2, 4, 8, 15, 30)  # Long Poll: a store that is down gets about a minute
 REMEMBERED = 10_000  # events seen, profiles, keyboards shown: each an LRU of this many
+MAX_EVENT_ID = 64  # VK's are 40 hex digits; a longer one is remembered by its start
 PROFILE_TIMEOUT = 3.0  # a name is nice to have: never hold a message for it
 
 
@@ -102,7 +103,7 @@ class VkBot:
     # ---- inbound ---------------------------------------------------------------------------
     def seen(self, event_id: Any) -> bool:
         """Has this process handled the event already? (Messages are also stored once by their id.)"""
-        return isinstance(event_id, str) and event_id in self._events
+        return isinstance(event_id, str) and event_id[:MAX_EVENT_ID] in self._events
 
     async def handle(self, event: dict[str, Any]) -> None:
         """One event; ``EventNotStored`` when the store is down and the sender should retry."""
@@ -115,7 +116,7 @@ class VkBot:
             log.debug("VK event %r ignored", kind)
         event_id = event.get("event_id")
         if isinstance(event_id, str):
-            _remember(self._events, event_id[:64], None)
+            _remember(self._events, event_id[:MAX_EVENT_ID], None)
 
     async def _on_message(self, event: dict[str, Any]) -> None:
         message = incoming(event)
