@@ -36,6 +36,7 @@ GROUP_ID = 229000111
 TOKEN = "vk1.a.TEST_fake-group-token_abcdefghijklmnopqrstuvwxyz0123456789"
 SECRET = "testsecret123"
 CONFIRMATION = "a1b2c3d4"
+SLOW_MACHINE = httpx.Timeout(30.0)  # a loaded test machine answers slowly; no test measures time
 LONG_POLL_CAP = 0.3  # seconds a long-poll request waits here at most, whatever its wait says
 ERRORS = {
     5: "User authorization failed: invalid access_token (4).",
@@ -223,7 +224,7 @@ class FakeVk:
     async def callback(self, url: str, event: dict[str, Any], secret: str | None = SECRET) -> httpx.Response:
         """POST an event as VK's Callback API does (the secret key in the body)."""
         body = {**event, **({"secret": secret} if secret is not None else {})}
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=SLOW_MACHINE) as client:
             return await client.post(url, json=body)
 
     # ---- what tests script and read --------------------------------------------------------
@@ -246,7 +247,7 @@ class FakeVk:
         """What the customer sees: each message once (a random_id sent again shows nothing new)."""
         return [m["text"] for m in self.delivered if m["peer_id"] == peer_id]
 
-    async def wait(self, check: Callable[[], bool], seconds: float = 10.0) -> None:
+    async def wait(self, check: Callable[[], bool], seconds: float = 30.0) -> None:
         for _ in range(int(seconds / 0.02)):
             if check():
                 return

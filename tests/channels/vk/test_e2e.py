@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.project import Project
-from tests.channels.vk.fake_vk import FakeVk
+from tests.channels.vk.fake_vk import SLOW_MACHINE, FakeVk
 from tests.helpers.server import AppFactory, project_with, serve
 from tests.server.api_helpers import add_operator, ask_for_a_person, logged_in
 
@@ -53,6 +53,7 @@ async def test_vk_customer_gets_the_bot_then_an_operator_from_the_shared_queue(
 
         await add_operator(app, "anna", name="Анна")
         async with logged_in(base, "anna") as anna:
+            anna.timeout = SLOW_MACHINE
             queue = (await anna.get("/api/queue")).json()
             channels = {entry["channel"]: entry for entry in queue["waiting"]}
             assert set(channels) == {"rest", "vk"}

@@ -21,7 +21,7 @@ from bot.errors import ConfigError
 from bot.messages import OutboundMessage
 from bot.project import Project
 from bot.store import ChannelIdentity, Customer, Message, OutboxItem, Sender
-from tests.channels.vk.fake_vk import CONFIRMATION, GROUP_ID, FakeVk
+from tests.channels.vk.fake_vk import CONFIRMATION, GROUP_ID, SLOW_MACHINE, FakeVk
 from tests.helpers.server import AppFactory, project_with, serve, state_of
 from tests.server.api_helpers import add_operator, logged_in
 
@@ -51,7 +51,7 @@ async def customer_messages(app: Any) -> int:
     return int(count or 0)
 
 
-async def until(check: Any, seconds: float = 5.0) -> None:
+async def until(check: Any, seconds: float = 20.0) -> None:
     """Wait until the async ``check()`` holds (the channel works in the background)."""
     for _ in range(int(seconds / 0.02)):
         if await check():
@@ -133,7 +133,7 @@ async def test_callback_api_confirms_checks_the_secret_and_stores_a_retry_once(
     """On SQLite and PostgreSQL: the retry after a restart is refused by the store's own constraint."""
     fake = vk_env
     app = make_app(callback_project, database_url=db_url)
-    async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as client:
+    async with serve(app) as (base, _), httpx.AsyncClient(base_url=base, timeout=SLOW_MACHINE) as client:
         url = f"{base}/webhooks/vk"
         assert fake.polls == 0 and not fake.sent("groups.getLongPollServer")  # no Long Poll here
 
@@ -227,7 +227,7 @@ async def test_rate_limit_and_flood_control_are_waited_out_with_the_same_random_
         fake.fail_next("messages.send", 6)
         fake.fail_next("messages.send", 9)
         fake.text(IVAN, PAYMENT)
-        await fake.wait(lambda: BOT + "Ответ помог?" in fake.texts(IVAN), seconds=15)
+        await fake.wait(lambda: BOT + "Ответ помог?" in fake.texts(IVAN), seconds=30)
         first, second, third = fake.sent(peer_id=IVAN)[:3]
         assert first.params["random_id"] == second.params["random_id"] == third.params["random_id"]
         texts = fake.texts(IVAN)
@@ -320,10 +320,11 @@ async def test_photo_and_document_are_stored_and_operators_open_them(
             "application/pdf",
         )
 
-        async with httpx.AsyncClient(base_url=base) as anonymous:
+        async with httpx.AsyncClient(base_url=base, timeout=SLOW_MACHINE) as anonymous:
             assert (await anonymous.get(photo["url"])).status_code == 401
         await add_operator(app, "anna", name="Анна")
         async with logged_in(base, "anna") as client:
+            client.timeout = SLOW_MACHINE
             got = await client.get(photo["url"])
             assert (
                 got.status_code == 200 and got.content == b"\xff\xd8\xff fake jpeg bytes"
@@ -435,7 +436,7 @@ async def test_callback_mode_without_a_secret_key_stops_the_start(
 async def test_without_a_token_there_is_no_vk(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VK_GROUP_TOKEN", raising=False)
     app = make_app()
-    async with serve(app) as (base, _), httpx.AsyncClient(base_url=base) as client:
+    async with serve(app) as (base, _), httpx.AsyncClient(base_url=base, timeout=SLOW_MACHINE) as client:
         assert "vk" not in [c.name for c in state_of(app).channels] and state_of(app).router.get("vk") is None
         answer = await client.post("/webhooks/vk", json={"type": "confirmation", "group_id": GROUP_ID})
         assert answer.status_code == 404
