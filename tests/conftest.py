@@ -1,7 +1,7 @@
 """Fixtures every test directory shares: copies of the default bots, trained once per session.
 
 The store's (``db``, ``pg_db``, ...), the server's (``make_app``, ``clock``, ...) and the fake
-Telegram's fixtures are plugins (``tests/fixtures``) registered here, so any test can take
+Telegram's and VK's fixtures are plugins (``tests/fixtures``) registered here, so any test can take
 them; plain helpers are imported from ``tests/helpers``, never from a conftest.
 """
 
@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.telegram",
     "tests.fixtures.whatsapp",
+    "tests.fixtures.vk",
 ]
 
 

@@ -25,6 +25,7 @@ BUILTIN_CHANNELS = (
     "bot.channels.webchat",
     "bot.channels.telegram",
     "bot.channels.whatsapp",
+    "bot.channels.vk",
 )
 
 CHANNELS: Registry[type[Channel]] = Registry(

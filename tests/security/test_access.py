@@ -54,6 +54,7 @@ PUBLIC = frozenset(
         ("POST", "/webhooks/telegram"),  # Telegram, with the secret token header
         ("GET", "/webhooks/whatsapp"),  # Meta's webhook verification, with the verify token
         ("POST", "/webhooks/whatsapp"),  # WhatsApp, signed with the app secret (X-Hub-Signature-256)
+        ("POST", "/webhooks/vk"),  # VK's Callback API, with the community's secret key in the body
         ("GET", "/widget.js"),
         ("GET", "/widget.css"),
         ("GET", "/widget/config"),
