@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import secrets
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +53,7 @@ BOTDESK = Path(sys.executable).with_name("botdesk")
 QUESTIONS = [
     "сколько стоит доставка по москве",
     "какие способы оплаты у вас есть",
-    "где мой заказ 123456",
+    "где мой заказ 1234567",  # answered from the shop's API (the bundled stub, see shop_stub())
     "можно вернуть велосипед если не подошёл",
     "во сколько вы работаете в субботу",
     "есть ли в наличии самокат xiaomi",
@@ -268,6 +270,30 @@ class Row:
     generator_ms: float | None = None  # this load generator's CPU per sent message
 
 
+@contextlib.contextmanager
+def shop_stub() -> Iterator[str]:
+    """The bundled shop API (`botdesk shop-stub`) in its own process, as a shop's server would be.
+
+    The default bot looks an order up there (an HTTP action): without it an order question
+    would fail and hand the customer to a person, and the rest of their messages go unanswered.
+    """
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BOTDESK), "shop-stub", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def start_servers(
     project: Path, env: dict[str, str], count: int, access_log: bool = False
 ) -> list[tuple[str, subprocess.Popen[bytes]]]:
@@ -306,9 +332,9 @@ async def run_case(case: Case, postgres_url: str) -> Row:
         cpu = cpu_seconds(case.rasa_pid) - cpu_before if case.rasa_pid else None
         cpu_ms = 1000 * cpu / len(run.latencies) if cpu is not None and run.latencies else None
         return Row(case, run, elapsed, None, None, [], cpu_ms)
-    with tempfile.TemporaryDirectory(prefix="botdesk-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="botdesk-load-") as tmp, shop_stub() as shop_url:
         project = copy_default_bot(Path(tmp))
-        env = {**os.environ, "BOTDESK_ADMIN_PASSWORD": "load-test"}
+        env = {**os.environ, "BOTDESK_ADMIN_PASSWORD": "load-test", "BOTDESK_SHOP_URL": shop_url}
         database_url = postgres_url if case.store == "PostgreSQL" else f"sqlite:///{project / 'botdesk.db'}"
         env["BOTDESK_DATABASE_URL"] = database_url
         if case.store == "PostgreSQL":
@@ -492,7 +518,7 @@ async def main_async(args: argparse.Namespace) -> str:
         "the event loop's thread with one writer connection, so its writers queue in the "
         "process instead of backing off, and its log is checkpointed on a worker thread; each "
         "PostgreSQL statement is a psycopg round trip "
-        "to a server on the same two cores (and `pool_pre_ping` adds one per turn), so "
+        "to a server on the same two cores (the turns' own pool has no ping per turn), so "
         "PostgreSQL is the slower store on one machine. Past what one process answers, an "
         "open-loop load queues up: nothing acknowledged is lost, but latency grows with the "
         "queue. Rasa keeps its trackers in "
