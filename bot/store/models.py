@@ -607,5 +607,5 @@ class StoredFileRow(Base):
     )  # indexed first in ix_files_orphans
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
-    source_id: Mapped[str | None] = mapped_column(String(255))  # the platform's id (Telegram's file_unique_id)
+    source_id: Mapped[str | None] = mapped_column(String(255))  # the platform's id (Telegram's)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -59,7 +59,10 @@ def upgrade() -> None:
             ["message_id"], ["messages.id"], name=op.f("fk_files_message_id_messages"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["operator_id"], ["operators.id"], name=op.f("fk_files_operator_id_operators"), ondelete="SET NULL"
+            ["operator_id"],
+            ["operators.id"],
+            name=op.f("fk_files_operator_id_operators"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_files")),
     )
