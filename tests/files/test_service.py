@@ -1,4 +1,4 @@
-"""Files with their rows: whose file it is decides who reads it; orphans go with their bytes (SQLite, PostgreSQL)."""
+"""Files with their rows: whose file it is decides who reads it; orphans go with their bytes."""
 
 from __future__ import annotations
 
