@@ -10,7 +10,7 @@ Example (a channel receiving a customer's photo)::
     kept = await files.accept(body_chunks, name="чек.jpg", channel="web", sender=Sender.CUSTOMER)
     inbound = InboundMessage("web", visitor, caption, attachments=(kept.attachment,))
     handled = await conversations.handle_and_account(inbound)
-    await files.link([kept.file.id], conversation_id=..., message_id=...)
+    await files.link_inbound(inbound)  # from now on this customer may read it
 """
 
 from __future__ import annotations
@@ -23,8 +23,17 @@ from typing import Any
 
 from bot.files.base import Data, FileError, FileStore, StoredFile, read_limited
 from bot.files.policy import FilePolicy, is_inline
+from bot.messages import InboundMessage
 from bot.store import Database
-from bot.store.files import add_file, file_for_sender, file_row, forget_files, link_files, orphans
+from bot.store.files import (
+    add_file,
+    file_for_sender,
+    file_row,
+    forget_files,
+    link_files,
+    link_inbound_files,
+    orphans,
+)
 from bot.store.models import Sender, StoredFileRow
 
 log = logging.getLogger("botdesk.files")
@@ -61,6 +70,22 @@ def attachment_of(file: StoredFile | StoredFileRow) -> dict[str, Any]:
         "file_size": file.size,
         "url": FILE_URL.format(file_id=file.id),
     }
+
+
+def attachment_files(attachments: Sequence[Any]) -> list[dict[str, Any]]:
+    """The stored files among a message's attachments as a customer's client shows them:
+    ``[{id, name, mime, size, inline}]`` (``inline``: an image to show, else a download)."""
+    return [
+        {
+            "id": str(item["file_id"]),
+            "name": str(item.get("file_name") or "file"),
+            "mime": str(item.get("mime_type") or "application/octet-stream"),
+            "size": int(item.get("file_size") or 0),
+            "inline": is_inline(str(item.get("mime_type") or "")),
+        }
+        for item in attachments
+        if isinstance(item, dict) and item.get("stored") and isinstance(item.get("file_id"), str)
+    ]
 
 
 def stored_file_ids(attachments: Sequence[Any]) -> list[str]:
@@ -139,6 +164,15 @@ class FileService:
             return 0
         async with self.database.sessions() as session, session.begin():
             return await link_files(session, file_ids, conversation_id=conversation_id, message_id=message_id)
+
+    async def link_inbound(self, inbound: InboundMessage) -> int:
+        """After a customer's message was stored: tie its stored files to it (so its customer may
+        read them). Call it when the turn returned, and when it was refused but the message kept."""
+        file_ids = stored_file_ids(inbound.attachments)
+        if not file_ids:
+            return 0
+        async with self.database.sessions() as session, session.begin():
+            return await link_inbound_files(session, inbound.channel, inbound.sender_id, file_ids)
 
     async def for_operator(self, file_id: str) -> StoredFileRow | None:
         """The row of any stored file (the route has checked the operator's role)."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import String, cast, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import ChannelIdentity, Conversation, Sender, StoredFileRow, utcnow
+from bot.store.models import ChannelIdentity, Conversation, Direction, Message, Sender, StoredFileRow, utcnow
 
 
 async def add_file(
@@ -70,6 +70,38 @@ async def link_files(
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def link_inbound_files(
+    session: AsyncSession, channel: str, external_id: str, file_ids: Sequence[str]
+) -> int:
+    """Link files to the customer message that carries them (after the turn stored it).
+
+    The message is found among the sender's own messages in ``channel`` by the file's id in
+    its attachments, so it works for every channel, with or without the platform's message
+    id; a file no message of this sender carries stays unlinked. Returns how many were linked.
+    """
+    linked = 0
+    for file_id in file_ids:
+        found = (
+            await session.execute(
+                select(Message.id, Message.conversation_id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(ChannelIdentity, ChannelIdentity.customer_id == Conversation.customer_id)
+                .where(
+                    ChannelIdentity.channel == channel,
+                    ChannelIdentity.external_id == external_id,
+                    Conversation.channel == channel,
+                    Message.direction == Direction.IN,
+                    cast(Message.attachments, String).contains(file_id, autoescape=True),
+                )
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if found is not None:
+            linked += await link_files(session, [file_id], conversation_id=found[1], message_id=found[0])
+    return linked
 
 
 async def file_row(session: AsyncSession, file_id: str) -> StoredFileRow | None:
