@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from bot.channels.base import Capabilities, Channel, ChannelContext, ChannelHttp, ChannelOptions
 from bot.channels.registry import register_channel
-from bot.channels.webchat.files import UPLOAD_PATH, WidgetFiles
+from bot.channels.webchat.files import GUARD_MARGIN, UPLOAD_PATH, WidgetFiles
 from bot.channels.webchat.protocol import (
     CHANNEL,
     MAX_FRAME_CHARS,
@@ -129,7 +129,7 @@ class WebChatChannel(Channel):
             )
         router.add_api_websocket_route("/ws/chat", self.chat)
         self.files.routes(router)  # attachments: bot/channels/webchat/files.py
-        return ChannelHttp(router, body_limits={UPLOAD_PATH: self.config.files.max_bytes})
+        return ChannelHttp(router, body_limits={UPLOAD_PATH: self.config.files.max_bytes + GUARD_MARGIN})
 
     async def widget_js(self) -> FileResponse:
         return _static("widget.js", "text/javascript; charset=utf-8")

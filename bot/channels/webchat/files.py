@@ -54,6 +54,9 @@ UPLOAD_PATH = "/widget/files"
 VISITOR_HEADER = "X-Botdesk-Visitor"
 CORS_HEADERS = "Content-Type, X-Botdesk-Visitor, X-File-Name, X-Client-Id"
 MAX_RATE_KEYS = 10_000
+GUARD_MARGIN = 256 * 1024
+"""The server's guard lets this much past ``files.max_bytes`` through, so that the route itself
+refuses a file in the customer's language; the guard stays the backstop."""
 WORDS = {
     "ru": {
         "off": "Файлы в этом чате не принимаются.",
@@ -186,7 +189,10 @@ class WidgetFiles:
             raise HTTPException(429, self.words["slow"], headers={"Retry-After": "10"})
         name = unquote(request.headers.get("X-File-Name", ""))[:1000]
         words = self.words
+        declared = request.headers.get("content-length", "")
         try:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise FileTooLarge(self.max_bytes)
             kept = await files.accept(request.stream(), name=name, channel=CHANNEL, sender=Sender.CUSTOMER)
         except FileTooLarge:
             size = human_size(self.max_bytes, self.channel.config.language)

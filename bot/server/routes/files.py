@@ -133,7 +133,7 @@ async def send_file(
             operator_id=operator.id,
         )
     except FileTooLarge as exc:
-        raise HTTPException(413, t(TOO_LARGE, size=f"{exc.limit / (1024 * 1024):g}")) from None
+        raise HTTPException(413, t(TOO_LARGE, size=format(exc.limit / (1024 * 1024), "g"))) from None
     except FileRefused as exc:
         raise HTTPException(415, t(REFUSED, mime=exc.mime or "?")) from None
     except FileError:
