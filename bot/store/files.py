@@ -133,17 +133,6 @@ async def file_for_sender(
     return found
 
 
-async def file_by_source(session: AsyncSession, channel: str, source_id: str) -> StoredFileRow | None:
-    """A file already kept from the platform's id (a redelivered Telegram update stores it once)."""
-    found: StoredFileRow | None = await session.scalar(
-        select(StoredFileRow)
-        .where(StoredFileRow.channel == channel, StoredFileRow.source_id == source_id)
-        .order_by(StoredFileRow.created_at.desc())
-        .limit(1)
-    )
-    return found
-
-
 async def orphans(session: AsyncSession, *, older_than: datetime, limit: int = 100) -> list[StoredFileRow]:
     """Files that belong to no conversation (never linked, or their customer was forgotten)."""
     rows = await session.scalars(
