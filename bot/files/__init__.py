@@ -23,13 +23,22 @@ from bot.files.base import (
     new_file_id,
     read_limited,
 )
-from bot.files.policy import INLINE_TYPES, Checked, FilePolicy, is_inline, safe_name, serving_headers
+from bot.files.policy import (
+    INLINE_TYPES,
+    UPLOAD_MARGIN,
+    Checked,
+    FilePolicy,
+    is_inline,
+    safe_name,
+    serving_headers,
+)
 from bot.files.registry import FILE_STORES, check_file_store, file_store_from_config, register_file_store
 from bot.files.sniff import sniff
 
 __all__ = [
     "FILE_STORES",
     "INLINE_TYPES",
+    "UPLOAD_MARGIN",
     "Checked",
     "FileError",
     "FileMissing",

@@ -24,6 +24,9 @@ INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 """Shown in the page (``<img>``); every other type is offered as a download."""
 
 MAX_NAME_CHARS = 120
+UPLOAD_MARGIN = 256 * 1024
+"""How far past ``files.max_bytes`` the server's body guard lets an upload route read: the route
+itself refuses a file over the limit, in the reader's language; the guard stays the backstop."""
 EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/png": ".png",

@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from bot.channels.base import Capabilities, Channel, ChannelContext, ChannelHttp, ChannelOptions
 from bot.channels.registry import register_channel
-from bot.channels.webchat.files import GUARD_MARGIN, UPLOAD_PATH, WidgetFiles
+from bot.channels.webchat.files import UPLOAD_PATH, WidgetFiles
 from bot.channels.webchat.protocol import (
     CHANNEL,
     MAX_FRAME_CHARS,
@@ -46,6 +46,7 @@ from bot.channels.webchat.transcripts import TranscriptError, TranscriptService
 from bot.channels.webchat.widget import WebChatOptions, allowed_origin, page_settings, status, title_of
 from bot.conversation.accounting import TurnRefused
 from bot.events import SharedEventBus
+from bot.files import UPLOAD_MARGIN
 from bot.mailer import mailer_from_config
 from bot.messages import InboundMessage, OutboundMessage
 from bot.settings import BotdeskConfig
@@ -129,7 +130,7 @@ class WebChatChannel(Channel):
             )
         router.add_api_websocket_route("/ws/chat", self.chat)
         self.files.routes(router)  # attachments: bot/channels/webchat/files.py
-        return ChannelHttp(router, body_limits={UPLOAD_PATH: self.config.files.max_bytes + GUARD_MARGIN})
+        return ChannelHttp(router, body_limits={UPLOAD_PATH: self.config.files.max_bytes + UPLOAD_MARGIN})
 
     async def widget_js(self) -> FileResponse:
         return _static("widget.js", "text/javascript; charset=utf-8")
@@ -149,6 +150,7 @@ class WebChatChannel(Channel):
         body = {
             **page_settings(self.widget, page),
             "status": status(self.config, self.widget, context.clock()),
+            "files": self.files.settings(),
         }
         headers = {"Cache-Control": "no-store", "Vary": "Origin"}
         if origin is not None:

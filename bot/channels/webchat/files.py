@@ -54,9 +54,6 @@ UPLOAD_PATH = "/widget/files"
 VISITOR_HEADER = "X-Botdesk-Visitor"
 CORS_HEADERS = "Content-Type, X-Botdesk-Visitor, X-File-Name, X-Client-Id"
 MAX_RATE_KEYS = 10_000
-GUARD_MARGIN = 256 * 1024
-"""The server's guard lets this much past ``files.max_bytes`` through, so that the route itself
-refuses a file in the customer's language; the guard stays the backstop."""
 WORDS = {
     "ru": {
         "off": "Файлы в этом чате не принимаются.",
@@ -111,6 +108,10 @@ class WidgetFiles:
     @property
     def max_bytes(self) -> int:
         return self.channel.config.files.max_bytes
+
+    def settings(self) -> dict[str, Any]:
+        """What the widget needs to know before it sends (``/widget/config``): the limit, the types."""
+        return {"max_bytes": self.max_bytes, "accept": ",".join(self.channel.config.files.allowed_types)}
 
     def routes(self, router: APIRouter) -> None:
         router.add_api_route(

@@ -123,7 +123,10 @@ async def send_file(
     if channel is None or not channel.capabilities.files:
         raise HTTPException(409, t(NO_FILES_HERE, channel=Names(t).channel(conversation.channel)))
     name = unquote(request.headers.get("X-File-Name", ""))[:1000]
+    declared = request.headers.get("content-length", "")
     try:
+        if declared.isdigit() and int(declared) > state.files.max_bytes:
+            raise FileTooLarge(state.files.max_bytes)  # said at once, before a byte is read
         kept = await state.files.accept(
             request.stream(),
             name=name,
