@@ -32,7 +32,13 @@ from bot.files.policy import (
     safe_name,
     serving_headers,
 )
-from bot.files.registry import FILE_STORES, check_file_store, file_store_from_config, register_file_store
+from bot.files.registry import (
+    FILE_STORES,
+    check_file_store,
+    file_store_from_config,
+    register_file_store,
+    require_file_store,
+)
 from bot.files.sniff import sniff
 
 __all__ = [
@@ -55,6 +61,7 @@ __all__ = [
     "new_file_id",
     "read_limited",
     "register_file_store",
+    "require_file_store",
     "safe_name",
     "serving_headers",
     "sniff",

@@ -15,6 +15,7 @@ from bot.errors import ConfigError
 from bot.files.base import FileStore
 from bot.plugins import Registry
 from bot.settings import FilesSettings
+from bot.yamlio import line_of, load_yaml
 
 BUILTIN_BACKENDS = ("bot.files.local", "bot.files.s3")
 
@@ -32,6 +33,23 @@ register_file_store = FILE_STORES.register
 def check_file_store(settings: FilesSettings) -> tuple[str | None, str] | None:
     """The first problem with ``files.storage`` as (offending key, message), or None."""
     return FILE_STORES.check(settings.storage.backend, settings.storage.options())
+
+
+def require_file_store(settings: FilesSettings, config_path: Path | None = None) -> None:
+    """``check_file_store`` as a ``ConfigError`` naming config.yml's line (when the app is built).
+
+    Raises:
+        ConfigError: an unknown backend or a wrong option, e.g. ``files.storage.backend: locl``.
+    """
+    problem = check_file_store(settings)
+    if problem is None:
+        return
+    key, message = problem
+    line = None
+    if config_path is not None:
+        location = ["files", "storage"] + ([key] if key else [])
+        line = line_of(load_yaml(config_path, ConfigError), location)
+    raise ConfigError(f"files.storage: {message}", config_path, line)
 
 
 def file_store_from_config(settings: FilesSettings, root: Path) -> FileStore:

@@ -13,7 +13,7 @@ import httpx
 import bot
 from bot.channels.registry import configured_channels
 from bot.clock import Clock, utc_now
-from bot.files import UPLOAD_MARGIN
+from bot.files import UPLOAD_MARGIN, require_file_store
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server import unavailable, validation_errors
@@ -65,6 +65,7 @@ def create_app(
         lifespan=lifespan,
     )
     channels = configured_channels(config, project.config_path)  # built now (no I/O), started later
+    require_file_store(config.files, project.config_path)  # files.storage: a typo is one sentence now
     app.state.options = ServerOptions(
         project=project,
         pipeline=pipeline,

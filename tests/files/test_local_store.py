@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.files import FILE_STORES, FileMissing, FileTooLarge, file_store_from_config
+from bot.files import FILE_STORES, FileMissing, FileTooLarge, file_store_from_config, require_file_store
 from bot.files.local import LocalFileStore
 from bot.settings import FilesSettings
 from tests.helpers import files
@@ -71,3 +71,14 @@ def test_backends_are_found_by_name_and_a_typo_is_explained(tmp_path: Path) -> N
         file_store_from_config(FilesSettings.model_validate({"storage": {"backend": "locl"}}), tmp_path)
     with pytest.raises(ConfigError, match="unknown option 'dir'"):
         file_store_from_config(FilesSettings.model_validate({"storage": {"dir": "x"}}), tmp_path)
+
+
+def test_a_wrong_backend_in_config_yml_names_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    yaml = "language: ru\nfiles:\n  storage:\n    backend: s3\n    bucket: shop\n    prefixx: a/\n"
+    config.write_text(yaml, encoding="utf-8")
+    settings = FilesSettings.model_validate({"storage": {"backend": "s3", "bucket": "shop", "prefixx": "a/"}})
+    with pytest.raises(ConfigError, match="unknown option 'prefixx' for s3; did you mean 'prefix'") as raised:
+        require_file_store(settings, config)
+    assert raised.value.line == 6
+    require_file_store(FilesSettings(), config)  # the default is fine
