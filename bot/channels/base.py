@@ -159,7 +159,7 @@ class ChannelContext:
         park: keeps a message the channel could not send now; the operator service delivers
             it again later (through ``send``), until the channel takes it.
         files: the file store (``bot.files``): a customer's file is kept with ``files.accept``,
-            its attachment goes in the ``InboundMessage``, and ``files.link`` ties it to the
+            its attachment goes in the ``InboundMessage``, and ``files.link_inbound`` ties it to the
             stored message (docs/security.md, "Files"). None where the server keeps no files.
     """
 
