@@ -24,6 +24,7 @@ BUILTIN_CHANNELS = (
     "bot.channels.rest",
     "bot.channels.webchat",
     "bot.channels.telegram",
+    "bot.channels.email",
 )
 
 CHANNELS: Registry[type[Channel]] = Registry(

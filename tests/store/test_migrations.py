@@ -46,8 +46,9 @@ TABLES = {
     "customer_matches",
     "customer_merges",
     "quick_phrases",
+    "email_headers",
 }
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _table_names(connection: Connection) -> set[str]:
