@@ -16,7 +16,12 @@ from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from tests.helpers.projects import REPO, copy_project
 
-pytest_plugins = ["tests.fixtures.store", "tests.fixtures.server", "tests.fixtures.telegram"]
+pytest_plugins = [
+    "tests.fixtures.store",
+    "tests.fixtures.server",
+    "tests.fixtures.telegram",
+    "tests.fixtures.email",
+]
 
 
 @pytest.fixture

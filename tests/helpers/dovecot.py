@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.helpers.processes import free_port
 
@@ -179,8 +179,10 @@ class Dovecot:
 
     def empty(self, user: str) -> None:
         with self.imap(user) as client:
-            client.store("1:*", "+FLAGS", r"(\Deleted)")
-            client.expunge()
+            typ, data = client.search(None, "ALL")
+            if typ == "OK" and data[0]:
+                client.store("1:*", "+FLAGS", r"(\Deleted)")
+                client.expunge()
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -232,18 +234,41 @@ class Sent:
 
 
 class SmtpSink:
-    """An SMTP server on 127.0.0.1 that keeps what it is given (``received``) and delivers to dovecot."""
+    """An SMTP server on 127.0.0.1 that keeps what it is given (``received``) and delivers to dovecot.
+
+    It offers AUTH PLAIN/LOGIN without TLS (loopback only) and accepts the logins of
+    dovecot's users, as a provider's submission server does; mail without a login is
+    taken too (the customers' side of the test). ``logins`` records who logged in.
+    """
 
     def __init__(self, dovecot: Dovecot | None = None) -> None:
         self.dovecot = dovecot
         self.port = free_port()
         self.received: list[Sent] = []
         self.refused: set[str] = set()
+        self.logins: list[str] = []
         self.lock = threading.Lock()
         self.controller: Controller | None = None
 
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        users = self.dovecot.users if self.dovecot is not None else {}
+        if isinstance(data, LoginPassword):
+            login, password = data.login.decode(), data.password.decode()
+            if users.get(login) == password:
+                self.logins.append(login)
+                return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
     def start(self) -> SmtpSink:
-        self.controller = Controller(_Keeper(self), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            _Keeper(self),
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self._authenticate,
+            auth_require_tls=False,
+        )
         self.controller.start()
         return self
 

@@ -25,10 +25,14 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-
-from aioimaplib import aioimaplib
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from bot.channels.email.options import EmailChannelSettings
+from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aioimaplib import aioimaplib
 
 log = logging.getLogger("botdesk.channels.email")
 RETRY_SECONDS = (2.0, 5.0, 15.0, 30.0, 60.0)
@@ -61,6 +65,17 @@ class ImapError(Exception):
     """The server refused a step (its answer is in the message, never a password or a mail's text)."""
 
 
+def imap_library() -> ModuleType:
+    """aioimaplib, imported when the mailbox is read: an extra (GPL-3.0), so a ConfigError without it."""
+    try:
+        from aioimaplib import aioimaplib
+    except ImportError:
+        raise ConfigError(
+            "the e-mail channel reads the mailbox with aioimaplib: pip install 'botdesk[email]'"
+        ) from None
+    return aioimaplib
+
+
 class MailboxReader:
     """Reads new mail from one mailbox until stopped; see the module docstring."""
 
@@ -68,6 +83,7 @@ class MailboxReader:
         self.settings = settings
         self._password = password
         self.handle = handle
+        self.imap = imap_library()
         self.client: aioimaplib.IMAP4 | None = None
         self.connected = asyncio.Event()  # tests and the log: logged in and reading
         self.idle_supported = False
@@ -98,7 +114,7 @@ class MailboxReader:
                 await self._read_forever()
             except asyncio.CancelledError:
                 raise
-            except (TimeoutError, ImapError, aioimaplib.AioImapException, OSError, ssl.SSLError) as exc:
+            except (TimeoutError, ImapError, self.imap.AioImapException, OSError, ssl.SSLError) as exc:
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
                 log.warning(
@@ -116,11 +132,11 @@ class MailboxReader:
         timeout = self.settings.timeout_seconds
         assert imap.host is not None
         if imap.security == "ssl":
-            client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
+            client: aioimaplib.IMAP4 = self.imap.IMAP4_SSL(
                 host=imap.host, port=imap.port, timeout=timeout, ssl_context=ssl.create_default_context()
             )
         else:
-            client = aioimaplib.IMAP4(host=imap.host, port=imap.port, timeout=timeout)
+            client = self.imap.IMAP4(host=imap.host, port=imap.port, timeout=timeout)
         self.client = client
         await client.wait_hello_from_server()
         response = await client.login(self.settings.imap_username, self._password)
@@ -225,7 +241,7 @@ class MailboxReader:
         try:
             while not self._stopping.is_set():
                 pushed = await client.wait_server_push(timeout=self.settings.idle_seconds + 5)
-                if pushed == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                if pushed == self.imap.STOP_WAIT_SERVER_PUSH:
                     break  # renew the IDLE, as servers drop one after 30 minutes
                 lines = pushed if isinstance(pushed, list) else [pushed]
                 if any(b"EXISTS" in line for line in lines if isinstance(line, bytes | bytearray)):
