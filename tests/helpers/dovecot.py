@@ -172,9 +172,10 @@ class Dovecot:
             for uid in (data[0] or b"").split():
                 typ, parts = client.uid("FETCH", uid.decode(), "(FLAGS BODY.PEEK[])")  # type: ignore[arg-type]
                 assert typ == "OK"
-                head, body = parts[0]  # type: ignore[misc]
-                flags = imaplib.ParseFlags(head)
-                found.append(Mail(int(uid), {f.decode() for f in flags}, parse(body)))
+                literal = next(part for part in parts if isinstance(part, tuple))
+                head = b" ".join(p if isinstance(p, bytes) else p[0] for p in parts)
+                flags = imaplib.ParseFlags(head) or ()
+                found.append(Mail(int(uid), {f.decode() for f in flags}, parse(literal[1])))
         return found
 
     def empty(self, user: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,160 @@ async def test_a_restart_does_not_answer_again(
     async with serve(make_app(project)) as _:
         await wait_until(lambda: all(m.seen for m in inbox(dovecot, SHOP)), what="read again")
     assert len(inbox(dovecot, IVAN)) == 1
+
+
+async def test_operator_reply_waits_out_an_smtp_outage(
+    project: Project, make_app: AppFactory, dovecot: Dovecot, mail_sink: SmtpSink, clock: Clock
+) -> None:
+    app = make_app(project)
+    async with serve(app):
+        question = customer_mail("позовите оператора")
+        await send_by_smtp(mail_sink, question)
+        await wait_until(lambda: inbox(dovecot, IVAN), what="the queue answer")
+        (entry,) = await state_of(app).operators.queue()
+        anna = await add_operator(app, "anna", name="Анна")
+        operators = state_of(app).operators
+        assert await operators.claim(entry.ticket_id, anna)
+        await wait_until(lambda: len(inbox(dovecot, IVAN)) == 2, what="'Анна joined'")
+
+        mail_sink.stop()  # the SMTP server is down
+        await operators.reply(entry.ticket_id, anna, "Ваш заказ уже в пути.")
+        (waiting,) = await stored(app, OutboxItem)
+        assert waiting.attempts == 0 and waiting.status == "pending"  # kept for redelivery, not lost
+        await asyncio.sleep(0.3)
+        assert len(inbox(dovecot, IVAN)) == 2
+
+        mail_sink.start()  # back up; the retry is due after its back-off
+        clock.now += timedelta(minutes=5)
+        replies = await wait_until(
+            lambda: [m for m in inbox(dovecot, IVAN) if "Анна: Ваш заказ уже в пути." in text_of(m)],
+            what="the redelivered reply",
+        )
+        assert replies[0].message["In-Reply-To"] == question["Message-ID"]
+        (sent,) = await stored(app, OutboxItem)
+        assert sent.status == "sent"
+
+
+async def test_a_refused_address_is_unreachable_without_retries(
+    project: Project, make_app: AppFactory, dovecot: Dovecot, mail_sink: SmtpSink
+) -> None:
+    mail_sink.refused.add(IVAN)
+    app = make_app(project)
+    async with serve(app):
+        await send_by_smtp(mail_sink, customer_mail(PAYMENT))
+        await wait_until(lambda: all(m.seen for m in inbox(dovecot, SHOP)), what="read")
+        await asyncio.sleep(0.3)
+        (identity,) = await stored(app, ChannelIdentity)
+        assert not identity.reachable
+        assert await stored(app, OutboxItem) == []  # nothing queued to hammer the server with
+        answers = await stored(app, Message, Message.sender == Sender.BOT)
+        assert any(m.text.startswith(PAID_TEXT) for m in answers)  # kept in the store
+
+
+async def test_a_new_thread_is_a_new_conversation_and_replies_find_theirs(
+    project: Project, make_app: AppFactory, dovecot: Dovecot, mail_sink: SmtpSink
+) -> None:
+    app = make_app(project)
+    async with serve(app):
+        first = customer_mail(PAYMENT, subject="Оплата")
+        await send_by_smtp(mail_sink, first)
+        (answer,) = await wait_until(lambda: inbox(dovecot, IVAN), what="the first answer")
+        second = customer_mail("Сколько идёт доставка?", subject="Доставка")
+        await send_by_smtp(mail_sink, second)
+        await wait_until(lambda: len(inbox(dovecot, IVAN)) == 2, what="the second answer")
+        conversations = await stored(app, Conversation)
+        assert [c.state for c in conversations] == [ConversationState.CLOSED, ConversationState.BOT]
+
+        # a reply in the first thread: its conversation is closed, so it opens a new one,
+        # and the answer stays in the first thread
+        third = answer_to(answer.message, "А картой можно?")
+        await send_by_smtp(mail_sink, third)
+        answers = await wait_until(lambda: inbox(dovecot, IVAN)[2:], what="the third answer")
+        assert answers[0].message["In-Reply-To"] == third["Message-ID"]
+        assert answers[0].message["Subject"] == "Re: Оплата"
+        said = await stored(app, Message, Message.sender == Sender.CUSTOMER)
+        assert [m.text for m in said] == [PAYMENT, "Сколько идёт доставка?", "А картой можно?"]
+
+        # while a person holds the conversation, a new thread joins it: the operator sees it
+        await send_by_smtp(mail_sink, answer_to(answers[0].message, "позовите оператора"))
+        await wait_until(lambda: len(inbox(dovecot, IVAN)) == 4, what="the queue answer")
+        await send_by_smtp(mail_sink, customer_mail("И ещё вопрос про возврат", subject="Возврат"))
+        await wait_until(lambda: all(m.seen for m in inbox(dovecot, SHOP)), what="read")
+        said = await stored(app, Message, Message.sender == Sender.CUSTOMER)
+        assert said[-1].text == "И ещё вопрос про возврат"
+        assert said[-1].conversation_id == said[-2].conversation_id
+        assert len(inbox(dovecot, IVAN)) == 4  # a person owns it: the bot stays silent
+
+
+async def test_polling_html_mail_and_attachments(
+    trained_ru: Project,
+    tmp_path: Path,
+    make_app: AppFactory,
+    dovecot: Dovecot,
+    mail_sink: SmtpSink,
+    email_env: None,
+) -> None:
+    project = email_project(trained_ru, tmp_path / "bot", dovecot, mail_sink, idle="false", poll_seconds=1)
+    app = make_app(project)
+    async with serve(app):
+        channel = state_of(app).router.get("email")
+        assert channel is not None
+        html = (
+            "<html><head><style>p {color: red}</style><script>alert('x')</script></head>"
+            "<body><p>Как&nbsp;оплатить <b>заказ</b>?</p><div class='gmail_quote'>old</div></body></html>"
+        )
+        mail = customer_mail(
+            None, html=html, attachments=[("чек.pdf", "application/pdf", b"%PDF-1.4 fake")]
+        )
+        await send_by_smtp(mail_sink, mail)
+        (answer,) = await wait_until(lambda: inbox(dovecot, IVAN), what="the answer (polling)")
+        assert any(text in text_of(answer) for text in PAID_TEXT)
+        (said,) = await stored(app, Message, Message.sender == Sender.CUSTOMER)
+        assert said.text == "Как оплатить заказ?"
+        (attachment,) = said.attachments
+        assert attachment["file_name"] == "чек.pdf"
+        assert attachment["mime_type"] == "application/pdf"
+        assert attachment["file_size"] == len(b"%PDF-1.4 fake")
+
+
+async def test_loops_floods_and_oversized_mail_are_not_answered(
+    trained_ru: Project,
+    tmp_path: Path,
+    make_app: AppFactory,
+    dovecot: Dovecot,
+    mail_sink: SmtpSink,
+    email_env: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="botdesk.channels.email")
+    project = email_project(
+        trained_ru, tmp_path / "bot", dovecot, mail_sink, per_sender_per_hour=2, max_message_bytes=20000
+    )
+    app = make_app(project)
+    async with serve(app):
+        await send_by_smtp(mail_sink, customer_mail(PAYMENT))
+        (answer,) = await wait_until(lambda: inbox(dovecot, IVAN), what="the answer")
+        # our own answer come back through an alias that rewrites From (a forward): its Message-ID is ours
+        echo = answer.message
+        for header in ("From", "Auto-Submitted", "X-Auto-Response-Suppress"):
+            del echo[header]
+        echo["From"] = "alias@example.com"
+        await asyncio.to_thread(dovecot.deliver, SHOP, bytes(echo))
+        # a mail "from" our own address
+        await asyncio.to_thread(dovecot.deliver, SHOP, bytes(customer_mail("Привет", sender=SHOP, name=None)))
+        # too big to read
+        big = customer_mail("Вот фото", attachments=[("photo.jpg", "image/jpeg", b"\xff" * 30000)])
+        await asyncio.to_thread(dovecot.deliver, SHOP, bytes(big))
+        # the third mail within the hour from one sender (the cap is 2)
+        await send_by_smtp(mail_sink, customer_mail("Где мой заказ?"))
+        await send_by_smtp(mail_sink, customer_mail("А сейчас где?"))
+        await wait_until(lambda: len(inbox(dovecot, SHOP)) == 6 and all(m.seen for m in inbox(dovecot, SHOP)))
+        await asyncio.sleep(0.3)
+    said = [m.text for m in await stored(app, Message, Message.sender == Sender.CUSTOMER)]
+    assert said == [PAYMENT, "Где мой заказ?"]
+    assert len(inbox(dovecot, IVAN)) == 2
+    notes = [r.getMessage() for r in caplog.records if r.name == "botdesk.channels.email"]
+    assert any("our own mail came back" in note for note in notes)
+    assert any("sent from our own address" in note for note in notes)
+    assert any("over channels.email.max_message_bytes" in note for note in notes)
+    assert any("more than 2 mails in an hour" in note for note in notes)
