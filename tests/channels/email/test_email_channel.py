@@ -45,7 +45,9 @@ def email_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def project(trained_ru: Project, tmp_path: Path, dovecot: Dovecot, mail_sink: SmtpSink, email_env: None) -> Project:
+def project(
+    trained_ru: Project, tmp_path: Path, dovecot: Dovecot, mail_sink: SmtpSink, email_env: None
+) -> Project:
     return email_project(trained_ru, tmp_path / "bot", dovecot, mail_sink)
 
 
@@ -65,7 +67,11 @@ async def stored(app: Any, model: Any, *where: Any) -> list[Any]:
 
 
 async def test_faq_answer_handoff_and_operator_reply_in_one_thread(
-    project: Project, make_app: AppFactory, dovecot: Dovecot, mail_sink: SmtpSink, caplog: pytest.LogCaptureFixture
+    project: Project,
+    make_app: AppFactory,
+    dovecot: Dovecot,
+    mail_sink: SmtpSink,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     app = make_app(project)
@@ -252,9 +258,7 @@ async def test_polling_html_mail_and_attachments(
             "<html><head><style>p {color: red}</style><script>alert('x')</script></head>"
             "<body><p>Как&nbsp;оплатить <b>заказ</b>?</p><div class='gmail_quote'>old</div></body></html>"
         )
-        mail = customer_mail(
-            None, html=html, attachments=[("чек.pdf", "application/pdf", b"%PDF-1.4 fake")]
-        )
+        mail = customer_mail(None, html=html, attachments=[("чек.pdf", "application/pdf", b"%PDF-1.4 fake")])
         await send_by_smtp(mail_sink, mail)
         (answer,) = await wait_until(lambda: inbox(dovecot, IVAN), what="the answer (polling)")
         assert any(text in text_of(answer) for text in PAID_TEXT)
