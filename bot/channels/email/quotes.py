@@ -39,6 +39,11 @@ _SEPARATOR = re.compile(
     re.IGNORECASE,
 )
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+_FORWARDED = re.compile(
+    r"^\s*-*\s*(?:forwarded message|пересылаемое сообщение|переадресованное сообщение|"
+    r"начало переадресованного сообщения|begin forwarded message)\s*:?\s*-*\s*$",
+    re.IGNORECASE,
+)
 _HEADER_FIELD = re.compile(
     r"^\s*\*?(?:from|sent|to|subject|date|cc|от|отправлено|кому|тема|дата|копия)\*?\s*:",
     re.IGNORECASE,
@@ -77,6 +82,8 @@ def _history_start(lines: list[str]) -> int:
         stripped = line.strip()
         if not stripped or _QUOTED.match(line):
             continue
+        if _FORWARDED.match(line):
+            return len(lines)  # what follows is the forwarded mail: the customer wants it read
         if _SEPARATOR.match(line) or (_UNDERSCORES.match(line) and _header_block_follows(lines, index + 1)):
             return index
         if _FROM_FIELD.match(line) and _header_block_follows(lines, index):
