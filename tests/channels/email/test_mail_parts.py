@@ -45,7 +45,7 @@ def test_html_keeps_the_words_and_drops_what_would_run_or_style() -> None:
     [
         '<div class="gmail_quote">On Mon, Shop wrote:<blockquote>old</blockquote></div>',
         '<div id="divRplyFwdMsg"><b>От:</b> Магазин<br><b>Отправлено:</b> пн</div><div>old</div>',
-        '<div class="moz-cite-prefix">05.01.2027 10:00, Shop wrote:</div><blockquote type="cite">old</blockquote>',
+        '<div class="moz-cite-prefix">05.01.2027, Shop wrote:</div><blockquote type="cite">old</blockquote>',
         '<blockquote type="cite">old</blockquote>',
         '<div id="appendonsend"></div><hr><div>old</div>',
     ],
