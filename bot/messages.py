@@ -37,6 +37,7 @@ class OutboundMessage:
     sender_photo: str | None = None  # the operator's photo URL, for channels that show one
     custom: dict[str, Any] | None = None  # a response's custom payload (Rasa's custom / json_message)
     attachment: Any = None  # a response's attachment, as the response gave it
+    files: list[dict[str, Any]] = field(default_factory=list)  # stored files' attachments (bot.files)
 
     def labelled(self) -> str:
         """The text as plain-text channels show it: who speaks, then what."""

@@ -289,6 +289,62 @@ class EventsSettings(StrictModel):
         return url or "redis://127.0.0.1:6379/0"
 
 
+DEFAULT_FILE_TYPES = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/heic",
+    "application/pdf",
+    "text/plain",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "audio/ogg",
+    "audio/mpeg",
+    "video/mp4",
+    "video/webm",
+]
+NEVER_STORED_TYPES = frozenset(
+    {"text/html", "image/svg+xml", "text/xml", "application/xml", "application/x-executable"}
+)
+
+
+class FileStorageSpec(BaseModel):
+    """``files.storage``: ``backend: <name>`` plus that backend's options (checked by ``bot.files``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    backend: str = "local"
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class FilesSettings(StrictModel):
+    """Attachments (docs/security.md, "Files"): where they are kept, how large, which types."""
+
+    max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, le=1024**3, description="Largest file accepted, in bytes"
+    )
+    allowed_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FILE_TYPES),
+        description="Types accepted, as sniffed from the content (never the client's word)",
+    )
+    storage: FileStorageSpec = Field(default_factory=FileStorageSpec)
+
+    @field_validator("allowed_types")
+    @classmethod
+    def _types(cls, value: list[str]) -> list[str]:
+        for mime in value:
+            if mime in NEVER_STORED_TYPES:
+                raise ValueError(f"{mime} is never accepted: a browser would run it")
+            if not re.match(r"^[a-z0-9.+-]+/[a-z0-9.+-]+$", mime):
+                raise ValueError(f"expected a media type like image/png, got {mime!r}")
+        return value
+
+
 class BotdeskConfig(StrictModel):
     """The whole of config.yml."""
 
@@ -317,6 +373,7 @@ class BotdeskConfig(StrictModel):
     kpis: KpiSettings = Field(default_factory=KpiSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    files: FilesSettings = Field(default_factory=FilesSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -9,7 +9,7 @@ channel is down), and runs the waiting-time timers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from bot.dialogue.engine import CONVERSATIONAL, SYSTEM_RESPONSES, DialogueEngine
 from bot.dialogue.state import DialogueState, TurnResult
 from bot.errors import BotdeskError
 from bot.events import NO_EVENTS, EventBus
+from bot.files.service import stored_file_ids
 from bot.messages import OutboundMessage, SenderKind
 from bot.nlu.base import FALLBACK_INTENT
 from bot.settings import BotdeskConfig
@@ -49,6 +50,7 @@ from bot.store import (
 )
 from bot.store import Message as StoredMessage
 from bot.store.db import dialect_of
+from bot.store.files import link_files
 from bot.store.models import FeedbackAbout
 from bot.store.operators import claimed_count, lock_operator
 from bot.store.quick_phrases import live_phrases, seed_phrases
@@ -178,7 +180,10 @@ class OperatorService:
                 await self._ticket_changed(session, ticket_id)
         return won
 
-    async def reply(self, ticket_id: int, operator_id: int, text: str) -> OutboundMessage:
+    async def reply(
+        self, ticket_id: int, operator_id: int, text: str, files: Sequence[dict[str, Any]] = ()
+    ) -> OutboundMessage:
+        """An operator's answer; ``files``: stored files' attachments (``bot.files``) sent with it."""
         async with self.db.session() as session:
             ticket = await self._held(session, ticket_id, operator_id)
             operator = await session.get_one(Operator, operator_id)
@@ -194,6 +199,7 @@ class OperatorService:
                 operator.display_name,
                 operator_id,
                 photo=operator.photo_url,
+                files=files,
             )
         if owed_since is not None and self.first_response_observer is not None:
             self.first_response_observer(max(0.0, (self.clock() - owed_since).total_seconds()))
@@ -508,9 +514,16 @@ class OperatorService:
         commit: bool = True,
         response: str | None = None,
         photo: str | None = None,
+        files: Sequence[dict[str, Any]] = (),
     ) -> OutboundMessage:
         kind = Sender.OPERATOR if sender == "operator" else Sender.SYSTEM
-        stored = await store_outbound(session, conversation, text, sender=kind, operator_id=operator_id)
+        stored = await store_outbound(
+            session, conversation, text, sender=kind, operator_id=operator_id, attachments=files
+        )
+        if files:  # the customer may read them from now on (bot.store.files)
+            await link_files(
+                session, stored_file_ids(files), conversation_id=conversation.id, message_id=stored.id
+            )
         identity = await session.scalar(
             select(ChannelIdentity).where(
                 ChannelIdentity.customer_id == conversation.customer_id,
@@ -528,6 +541,7 @@ class OperatorService:
             message_id=stored.id,
             response=response,
             sender_photo=photo,
+            files=[dict(item) for item in files],
         )
         if commit:
             await session.commit()  # stored before it is sent: a crash loses nothing
@@ -539,6 +553,7 @@ class OperatorService:
             sender_name=name,
             text=text,
             operator_id=operator_id,
+            attachments=[dict(item) for item in files],
         )
         try:
             await self.deliver(outbound)

@@ -53,6 +53,7 @@ from bot.clock import Clock
 from bot.conversation import ConversationService
 from bot.errors import BotdeskError
 from bot.events import EventBus
+from bot.files.service import FileService
 from bot.messages import OutboundMessage
 from bot.settings import BotdeskConfig
 from bot.store import Database
@@ -154,6 +155,9 @@ class ChannelContext:
         ready: whether the store is usable now (False: answer 503, store nothing).
         park: keeps a message the channel could not send now; the operator service delivers
             it again later (through ``send``), until the channel takes it.
+        files: the file store (``bot.files``): a customer's file is kept with ``files.accept``,
+            its attachment goes in the ``InboundMessage``, and ``files.link`` ties it to the
+            stored message (docs/security.md, "Files"). None where the server keeps no files.
     """
 
     config: BotdeskConfig
@@ -164,6 +168,7 @@ class ChannelContext:
     transport: httpx.AsyncBaseTransport | None = None
     ready: Callable[[], bool] = lambda: True
     park: Callable[[OutboundMessage], Awaitable[None]] = _nowhere_to_park
+    files: FileService | None = None
 
 
 class ChannelNotStarted(BotdeskError):

@@ -13,6 +13,7 @@ import httpx
 import bot
 from bot.channels.registry import configured_channels
 from bot.clock import Clock, utc_now
+from bot.files import UPLOAD_MARGIN
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from bot.server import unavailable, validation_errors
@@ -83,7 +84,10 @@ def create_app(
     app.server_settings = config.server
     app.guard = RequestGuard(
         config.server,
-        route_limits={path: limit for http in served for path, limit in http.body_limits.items()},
+        route_limits={
+            **{path: limit for http in served for path, limit in http.body_limits.items()},
+            files.UPLOADS: config.files.max_bytes + UPLOAD_MARGIN,  # an operator's file to a customer
+        },
         own_parsers={path for http in served for path in http.own_json},  # they parse with the same checks
     )
     validation_errors.install(app)  # 422s and logs without the values that failed

@@ -29,6 +29,8 @@ from bot.clock import Clock, utc_now
 from bot.conversation import ConversationService
 from bot.errors import ConfigError
 from bot.events import EventBus, event_bus
+from bot.files import FilePolicy, file_store_from_config
+from bot.files.service import FileService
 from bot.messages import OutboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.privacy import RetentionSweeper, keep_personal_data_out_of_logs
@@ -45,6 +47,11 @@ from handoff.outbox import OutboxWorker
 from handoff.service import OperatorService, park_for_redelivery
 
 log = logging.getLogger("botdesk.server")
+FILE_SWEEP_SECONDS = 3600.0
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class ServerState:
     metrics: Metrics
     events: EventBus
     panel: PanelServices  # first admin, auto-assignment, login throttle
+    files: FileService  # attachments: the configured file store, its policy and rows
     ready: bool = False  # the store is migrated and usable
     problem: str | None = None  # why not, for /healthz
     channels: list[Channel] = field(default_factory=list)  # the running ones (started by the lifespan)
@@ -118,6 +126,7 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         metrics.set_model(pipeline.version)
         engine = project.engine(seed=None)
         router = ChannelRouter()  # the channels that can push register once they run
+        file_store = file_store_from_config(config.files, project.root)
         outbox = OutboxWorker.from_config(db.sessions, config.crm, transport=options.transport)
     except BaseException:
         await db.close()
@@ -144,10 +153,12 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         metrics=metrics,
         events=events,
         panel=PanelServices(config, db, operators, events, options.clock),
+        files=FileService(file_store, FilePolicy(config.files), db),
     )
     await state.migrate()
     await events.start()  # a shared broker that is down is not fatal: local events still flow
     try:  # a token the platform refuses stops the start, like a broken config.yml
+        await file_store.start()  # a files directory that cannot be made, too
         await start_channels(state, options)
     except BaseException:
         await stop_channels(state)
@@ -182,6 +193,7 @@ async def start_channels(state: ServerState, options: ServerOptions) -> None:
         transport=options.transport,
         ready=lambda: state.ready,
         park=park,
+        files=state.files,
     )
     for channel in options.channels:
         if await channel.start(context):
@@ -208,6 +220,7 @@ async def maintain(state: ServerState, every: float, stopping: asyncio.Event) ->
     stranded = StrandedRecovery(
         state.conversations, state.db, state.router
     )  # turns a crashed process left undone
+    next_file_sweep = 0.0  # files no message holds (an upload whose message never came): hourly
     while not stopping.is_set():
         try:
             if state.ready or await state.migrate():
@@ -215,6 +228,9 @@ async def maintain(state: ServerState, every: float, stopping: asyncio.Event) ->
                 await state.panel.tick()
                 await retention.tick()
                 await stranded.tick()
+                if loop_time() >= next_file_sweep:
+                    next_file_sweep = loop_time() + FILE_SWEEP_SECONDS
+                    await state.files.sweep_orphans(state.operators.clock())
                 redelivered = await state.operators.redeliver()
                 if redelivered:
                     state.metrics.redelivered.inc(redelivered)
@@ -244,6 +260,7 @@ async def stop(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     await state.panel.aclose()
+    await state.files.store.close()
     await state.events.aclose()
     await state.outbox.aclose(timeout)
     await state.db.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import ChannelIdentity, Conversation, Direction, Message, Operator
@@ -61,11 +61,12 @@ async def latest_messages(
 ) -> list[Said]:
     """A sender's last ``limit`` messages both ways, over all their conversations, oldest first.
 
-    Messages blanked when consent was refused are left out.
+    Messages blanked when consent was refused are left out (no text, no attachments); a file
+    sent without words stays.
     """
     query = (
         _of_sender(channel, external_id)
-        .where(Message.text != "")
+        .where(or_(Message.text != "", func.length(cast(Message.attachments, String)) > 2))  # not "[]"
         .order_by(Message.id.desc())
         .limit(min(limit, MAX_ROWS))
     )

@@ -56,6 +56,10 @@ PUBLIC = frozenset(
         ("GET", "/widget.css"),
         ("GET", "/widget/config"),
         ("WS", "/ws/chat"),  # the widget's visitors
+        ("POST", "/widget/files"),  # a visitor's file, with their visitor id (X-Botdesk-Visitor)
+        ("GET", "/widget/files/{file_id}"),  # only the visitor's own files (404 for anyone else's)
+        ("OPTIONS", "/widget/files"),  # CORS preflight of the two above
+        ("OPTIONS", "/widget/files/{file_id}"),
         ("GET", "/"),  # the demo shop
         ("GET", "/demo/bikes"),
         ("GET", "/demo/checkout"),

@@ -40,6 +40,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import ChannelContext
+from bot.channels.telegram.files import keep_files, send_files
 from bot.channels.telegram.inbound import CHANNEL, contact_phone, is_own_contact, profile_of, to_inbound
 from bot.channels.telegram.options import TelegramSettings
 from bot.channels.telegram.outbound import SHARE_CONTACT, KeyboardStyle, render
@@ -263,6 +264,7 @@ class TelegramBot:
         inbound = to_inbound(message, edited=edited, text=payload)
         if inbound is None:
             return
+        inbound = await keep_files(self.bot, self._call, self.context.files, inbound)  # into the file store
         phone = contact_phone(message.contact) if message.contact and is_own_contact(message) else None
         await self._consume(update, inbound, phone=phone)
 
@@ -307,11 +309,14 @@ class TelegramBot:
         except TurnRefused as refused:
             if refused.retry:
                 self._failed.add(update.update_id)  # webhook: answered with an error, sent again
+            if refused.stored:
+                await self._link_files(inbound)
             log.info("Telegram message from %s not answered: %s", inbound.sender_id, refused.detail)
             return
         except BaseException:
             self._failed.add(update.update_id)
             raise
+        await self._link_files(inbound)
         if phone is not None:
             await self._remember_phone(inbound.sender_id, phone)
         for reply in handled.replies:
@@ -329,6 +334,11 @@ class TelegramBot:
                 log.warning("Telegram message from %s not stored yet; retrying", inbound.sender_id)
                 await asyncio.sleep(delay)
         return await self.conversations.handle_and_account(inbound)
+
+    async def _link_files(self, inbound: InboundMessage) -> None:
+        """The stored message's files belong to it from now on (``bot.files``)."""
+        if self.context.files is not None:
+            await self.context.files.link_inbound(inbound)
 
     async def _remember_phone(self, sender_id: str, phone: str) -> None:
         """The customer's own number, verified by Telegram (a contact the user shared of themselves).
@@ -360,13 +370,14 @@ class TelegramBot:
         ask_contact = self.share_contact if message.response in self.settings.contact_responses else None
         parts = render(message, self.style, ask_contact=ask_contact, remove_keyboard=chat in self._keyboards)
         try:
-            for part in parts:
+            for part in parts if message.text.strip() or not message.files else ():
                 await self._call(
                     self.bot.send_message, chat_id=int(chat), text=part.text, reply_markup=part.markup
                 )
                 self._keyboard_shown(chat, part.markup, message.buttons)
             if message.image:
                 await self._call(self.bot.send_photo, chat_id=int(chat), photo=message.image)
+            await send_files(self.bot, self._call, self.context.files, int(chat), message)
         except Forbidden as exc:  # blocked by the user, or the account is gone: nobody to retry for
             await self._unreachable(chat, message, exc)
         except BadRequest as exc:

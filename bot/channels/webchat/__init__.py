@@ -5,9 +5,9 @@ the widget shows on a page; ``transcripts``: a copy of the dialogue by e-mail;
 ``channel``: ``WebChatChannel``, its routes, its socket, the demo shop page.
 """
 
-from bot.channels.webchat.channel import WebChatChannel, allowed_origin
+from bot.channels.webchat.channel import WebChatChannel
 from bot.channels.webchat.protocol import CHANNEL, MAX_FRAME_CHARS, Visitors, WebChatError
-from bot.channels.webchat.widget import WebChatOptions, WidgetInvitation
+from bot.channels.webchat.widget import WebChatOptions, WidgetInvitation, allowed_origin
 
 __all__ = [
     "CHANNEL",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
@@ -24,6 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from bot.channels.base import Capabilities, Channel, ChannelContext, ChannelHttp, ChannelOptions
 from bot.channels.registry import register_channel
+from bot.channels.webchat.files import UPLOAD_PATH, WidgetFiles
 from bot.channels.webchat.protocol import (
     CHANNEL,
     MAX_FRAME_CHARS,
@@ -43,9 +43,10 @@ from bot.channels.webchat.protocol import (
     stored_frame,
 )
 from bot.channels.webchat.transcripts import TranscriptError, TranscriptService
-from bot.channels.webchat.widget import WebChatOptions, page_settings, status, title_of
+from bot.channels.webchat.widget import WebChatOptions, allowed_origin, page_settings, status, title_of
 from bot.conversation.accounting import TurnRefused
 from bot.events import SharedEventBus
+from bot.files import UPLOAD_MARGIN
 from bot.mailer import mailer_from_config
 from bot.messages import InboundMessage, OutboundMessage
 from bot.settings import BotdeskConfig
@@ -61,14 +62,6 @@ NOT_STORED = "the message was not stored (the server's database is unavailable);
 DEMO_PAGES = {"/": "home", "/demo/bikes": "bikes", "/demo/checkout": "checkout"}
 
 
-def allowed_origin(origin: str | None, host: str | None, allowed: list[str]) -> bool:
-    """Any site when ``allowed_origins`` is empty; else those, and botdesk's own pages."""
-    if not allowed or origin is None:
-        return True  # not a browser page (curl, a test client): nothing to protect
-    origin = origin.lower()
-    return origin in allowed or (host is not None and urlsplit(origin).netloc == host.lower())
-
-
 def _static(name: str, media_type: str) -> FileResponse:
     return FileResponse(
         STATIC / name, media_type=media_type, headers={"Cache-Control": "public, max-age=300"}
@@ -81,7 +74,7 @@ class WebChatChannel(Channel):
 
     name = CHANNEL
     Options = WebChatOptions
-    capabilities: ClassVar[Capabilities] = Capabilities(push=True, buttons=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(push=True, buttons=True, files=True)
 
     def __init__(self, options: ChannelOptions, config: BotdeskConfig) -> None:
         super().__init__(options, config)
@@ -89,6 +82,7 @@ class WebChatChannel(Channel):
         self.widget = options
         self.visitors = Visitors()
         self.transcripts: TranscriptService | None = None
+        self.files = WidgetFiles(self)
 
     @property
     def title(self) -> str:
@@ -135,7 +129,8 @@ class WebChatChannel(Channel):
                 path, self.demo, methods=["GET"], response_class=HTMLResponse, include_in_schema=False
             )
         router.add_api_websocket_route("/ws/chat", self.chat)
-        return ChannelHttp(router)
+        self.files.routes(router)  # attachments: bot/channels/webchat/files.py
+        return ChannelHttp(router, body_limits={UPLOAD_PATH: self.config.files.max_bytes + UPLOAD_MARGIN})
 
     async def widget_js(self) -> FileResponse:
         return _static("widget.js", "text/javascript; charset=utf-8")
@@ -155,6 +150,7 @@ class WebChatChannel(Channel):
         body = {
             **page_settings(self.widget, page),
             "status": status(self.config, self.widget, context.clock()),
+            "files": self.files.settings(),
         }
         headers = {"Cache-Control": "no-store", "Vary": "Origin"}
         if origin is not None:

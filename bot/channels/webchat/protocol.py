@@ -28,6 +28,7 @@ from typing import Any
 
 from bot.errors import BotdeskError
 from bot.events import EventBus
+from bot.files.service import attachment_files
 from bot.json_input import JsonInputError, parse_json_input
 from bot.messages import OutboundMessage
 from bot.store import MAX_MESSAGE_CHARS, Sender, check_text
@@ -173,6 +174,8 @@ def message_frame(message: OutboundMessage, at: datetime | None = None) -> dict[
         frame["image"] = message.image
     if message.response == CLOSED_RESPONSE:
         frame["ends_dialogue"] = True  # the widget offers a copy of the dialogue by email
+    if message.files:
+        frame["files"] = attachment_files(message.files)
     return frame
 
 
@@ -201,6 +204,8 @@ def stored_frame(said: Said, bot_label: str) -> dict[str, Any]:
             frame["photo_url"] = said.operator_photo
     else:
         frame["sender_name"] = bot_label
+    if files := attachment_files(message.attachments or []):
+        frame["files"] = files
     return frame
 
 

@@ -14,6 +14,7 @@ import re
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -79,6 +80,14 @@ class WebChatOptions(ChannelOptions):
             if not re.match(r"^https?://[^/\s]+$", origin):
                 raise ValueError(f"expected an origin like https://shop.example (no path), got {origin!r}")
         return [origin.lower() for origin in value]
+
+
+def allowed_origin(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Any site when ``allowed_origins`` is empty; else those, and botdesk's own pages."""
+    if not allowed or origin is None:
+        return True  # not a browser page (curl, a test client): nothing to protect
+    origin = origin.lower()
+    return origin in allowed or (host is not None and urlsplit(origin).netloc == host.lower())
 
 
 def title_of(options: WebChatOptions, language: str) -> str:

@@ -61,6 +61,8 @@ def event_json(event: Event) -> dict[str, Any]:
     if event.kind == "message":
         shaped["conversation_id"] = event.conversation_id
         shaped.update({key: data.get(key) for key in MESSAGE_KEYS})
+        if data.get("attachments"):  # files (bot.files), a pressed button's title
+            shaped["attachments"] = data["attachments"]
         if data.get("intent") is not None:
             shaped["intent"] = data["intent"]
             shaped["confidence"] = data.get("confidence")

@@ -43,6 +43,14 @@ class Call:
     params: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file the client uploaded with a call (multipart/form-data)."""
+
+    filename: str
+    content: bytes
+
+
 @dataclass
 class Failure:
     status: int
@@ -184,6 +192,9 @@ class FakeTelegram:
         elif request.method == "POST":
             form = await request.form()
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
+            for key, value in form.items():  # an uploaded file (sendPhoto, sendDocument): its name and bytes
+                if not isinstance(value, str):
+                    params[key] = Upload(str(value.filename or ""), await value.read())
         for key, value in list(params.items()):
             if (isinstance(value, str) and value[:1] in "[{") or key in (
                 "chat_id",
@@ -276,6 +287,12 @@ class FakeTelegram:
         message = await self._sendMessage({**params, "text": ""})
         message.pop("text")
         message["photo"] = [{"file_id": "sent-photo", "file_unique_id": "sent", "width": 1, "height": 1}]
+        return message
+
+    async def _sendDocument(self, params: dict[str, Any]) -> Any:
+        message = await self._sendMessage({**params, "text": ""})
+        message.pop("text")
+        message["document"] = {"file_id": "sent-document", "file_unique_id": "sent-doc"}
         return message
 
     async def _answerCallbackQuery(self, params: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -19,7 +20,9 @@ from bot.errors import ConfigError
 from bot.project import Project
 from bot.store import ChannelIdentity, Customer, Lead, Message, OutboxItem, Sender
 from bot.store.matches import possible_matches
+from bot.store.models import StoredFileRow
 from tests.channels.telegram.fake_telegram import FakeTelegram
+from tests.helpers import files
 from tests.helpers.server import AppFactory, project_with, serve, state_of
 from tests.helpers.telegram import SECRET
 from tests.server.api_helpers import add_operator, logged_in
@@ -187,7 +190,7 @@ async def test_blocked_customer_is_marked_unreachable_and_the_message_kept(
         assert not (await identity(app)).reachable
 
 
-async def test_photo_is_stored_with_its_file_and_operators_can_open_it(
+async def test_photo_is_kept_in_the_file_store_and_operators_can_open_it(
     telegram_env: FakeTelegram, make_app: AppFactory
 ) -> None:
     fake = telegram_env
@@ -200,16 +203,19 @@ async def test_photo_is_stored_with_its_file_and_operators_can_open_it(
         assert answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/human_request"
 
         (message,) = await stored(app, Message, Message.sender == Sender.CUSTOMER)
-        file_id = update["message"]["photo"][-1]["file_id"]
+        telegram_id = update["message"]["photo"][-1]["file_id"]
         (attachment,) = message.attachments
         assert message.text == "" and message.nlu is None
-        assert attachment["type"] == "photo" and attachment["file_id"] == file_id
-        assert attachment["mime_type"] == "image/jpeg"
-        assert attachment["url"] == f"/api/files/telegram/{file_id}"
+        assert attachment["type"] == "photo" and attachment["stored"] is True
+        assert attachment["telegram_file_id"] == telegram_id and attachment["mime_type"] == "image/jpeg"
+        assert attachment["url"] == f"/api/files/{attachment['file_id']}"  # one route for every channel
+        (row,) = await stored(app, StoredFileRow)
+        assert (row.id, row.message_id, row.channel) == (attachment["file_id"], message.id, "telegram")
 
         async with httpx.AsyncClient(base_url=base) as anonymous:
             assert (await anonymous.get(attachment["url"])).status_code == 401
         await add_operator(app, "anna", name="Анна")
+        downloads = len(fake.sent("download"))
         async with logged_in(base, "anna") as client:
             got = await client.get(attachment["url"])
             assert got.status_code == 200 and got.content == b"\xff\xd8\xff fake jpeg bytes"
@@ -217,9 +223,60 @@ async def test_photo_is_stored_with_its_file_and_operators_can_open_it(
             assert got.headers["x-content-type-options"] == "nosniff"
             assert fake.token not in got.text and fake.token not in str(got.headers)
             assert (await client.get("/api/files/telegram/AgACnever-sent")).status_code == 404
+        assert len(fake.sent("download")) == downloads  # served from the store, not Telegram
 
         fake.text(IVAN, "позовите оператора")  # the button's offer, typed
         await fake.wait(lambda: any("очеред" in t for t in fake.texts(IVAN)))
+
+
+async def test_a_file_the_store_refuses_stays_on_telegram_and_still_opens(
+    telegram_env: FakeTelegram, make_app: AppFactory
+) -> None:
+    fake = telegram_env
+    app = make_app()
+    page = b"<!DOCTYPE html><script>alert(1)</script>"  # named a photo, but a page a browser would run
+    async with serve(app) as (base, _):
+        update = fake.photo(IVAN, page)
+        await fake.wait(lambda: len(fake.sent(chat_id=IVAN)) >= 2)
+        (message,) = await stored(app, Message, Message.sender == Sender.CUSTOMER)
+        (attachment,) = message.attachments
+        telegram_id = update["message"]["photo"][-1]["file_id"]
+        assert "stored" not in attachment and attachment["url"] == f"/api/files/telegram/{telegram_id}"
+        assert await stored(app, StoredFileRow) == []
+        await add_operator(app, "anna", name="Анна")
+        async with logged_in(base, "anna") as client:
+            got = await client.get(attachment["url"])  # the proxy, as before the file store
+        assert got.status_code == 200
+        assert got.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in got.headers["content-security-policy"]
+
+
+async def test_an_operator_sends_a_photo_and_a_document_to_telegram(
+    telegram_env: FakeTelegram, make_app: AppFactory
+) -> None:
+    fake = telegram_env
+    app = make_app()
+    async with serve(app) as (base, _):
+        fake.text(IVAN, "позовите оператора")
+        await fake.wait(lambda: any("очеред" in t for t in fake.texts(IVAN)))
+        await add_operator(app, "anna", name="Анна")
+        ticket = await ticket_of(app)
+        async with logged_in(base, "anna") as client:
+            assert (await client.post(f"/api/tickets/{ticket}/claim")).status_code == 200
+            for content, name in ((files.png(), "схема.png"), (files.PDF, "инструкция.pdf")):
+                sent = await client.post(
+                    f"/api/uploads/tickets/{ticket}",
+                    content=content,
+                    headers={"Content-Type": "application/octet-stream", "X-File-Name": quote(name)},
+                )
+                assert sent.status_code == 200, sent.text
+        await fake.wait(lambda: bool(fake.sent("sendDocument", chat_id=IVAN)))
+    (photo,) = fake.sent("sendPhoto", chat_id=IVAN)
+    (document,) = fake.sent("sendDocument", chat_id=IVAN)
+    assert photo.params["photo"].content == files.png() and photo.params["caption"] == "Анна"
+    assert document.params["document"].content == files.PDF
+    assert document.params["document"].filename == "инструкция.pdf" and document.params["caption"] == "Анна"
+    assert not [t for t in fake.texts(IVAN) if t.strip() in ("Анна:", "Анна: ")]  # no empty text message
 
 
 async def test_shared_contact_is_verified_and_only_suggests_the_web_customer_who_typed_it(

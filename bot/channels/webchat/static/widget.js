@@ -216,6 +216,7 @@
       }
     });
     this.form.addEventListener("submit", function (event) { event.preventDefault(); self.submit(); });
+    this.buildFiles();  // the attach button and drag-and-drop (below, "files")
 
     [header, this.menu, this.banner, this.log, this.emailForm, this.form].forEach(function (n) {
       self.window.appendChild(n);
@@ -418,6 +419,7 @@
       node = m.client_id && this.log.querySelector('[data-client-id="' + CSS.escape(m.client_id) + '"]');
       if (node) {
         node.classList.remove("bd-pending", "bd-failed");
+        if (m.files && m.files.length && !node.querySelector(".bd-files")) this.renderFiles(node, m.files);
         return;
       }
       node = el("div", "bd-msg bd-customer");
@@ -442,6 +444,7 @@
       node.appendChild(who);
       node.appendChild(el("div", "bd-text", m.text));
     }
+    if (m.files && m.files.length) this.renderFiles(node, m.files);
     node.title = m.created_at ? new Date(m.created_at).toLocaleString() : "";
     this.log.appendChild(node);
     if (live && m.buttons && m.buttons.length) this.renderButtons(m.buttons);
@@ -491,6 +494,143 @@
   };
 
   Widget.prototype.scroll = function () { this.log.scrollTop = this.log.scrollHeight; };
+
+  // ---- files: attach (button or drop), show (images inline, others as downloads) ----------
+  // Files go over HTTP (POST /widget/files) with the visitor id in a header, and come back
+  // the same way (GET /widget/files/<id>): never by a URL that would work for someone else.
+  var FILE_TEXT = {
+    ru: { attach: "Прикрепить файл", tooLarge: "Файл больше {size}: такой не отправить.", drop: "Отпустите, чтобы отправить файл",
+          file: "файл", failed: "Файл не открылся." },
+    en: { attach: "Attach a file", tooLarge: "The file is over {size}: it cannot be sent.", drop: "Drop to send the file",
+          file: "file", failed: "The file could not be opened." },
+  };
+
+  function fileText(widget) { return FILE_TEXT[widget.status.language] || FILE_TEXT.ru; }
+
+  function sizeLabel(bytes, language) {
+    var mb = language === "en" ? " MB" : " МБ";
+    var kb = language === "en" ? " KB" : " КБ";
+    return bytes >= 1048576 ? (bytes / 1048576).toFixed(bytes >= 10485760 ? 0 : 1) + mb : Math.max(1, Math.round(bytes / 1024)) + kb;
+  }
+
+  Widget.prototype.buildFiles = function () {
+    var self = this;
+    var files = this.config.files;
+    if (!files || !window.fetch) return;  // a server without files: no button
+    var words = fileText(this);
+    this.fileInput = el("input", "bd-file-input");
+    this.fileInput.type = "file";
+    this.fileInput.multiple = true;
+    if (files.accept) this.fileInput.accept = files.accept;
+    this.fileInput.hidden = true;
+    var attach = el("button", "bd-attach", "📎");
+    attach.type = "button";
+    attach.title = words.attach;
+    attach.setAttribute("aria-label", words.attach);
+    attach.addEventListener("click", function () { self.fileInput.click(); });
+    this.fileInput.addEventListener("change", function () {
+      Array.prototype.forEach.call(self.fileInput.files || [], function (file) { self.upload(file); });
+      self.fileInput.value = "";
+    });
+    this.form.insertBefore(attach, this.form.firstChild);
+    this.form.appendChild(this.fileInput);
+    this.window.addEventListener("dragover", function (event) {
+      if (!event.dataTransfer || Array.prototype.indexOf.call(event.dataTransfer.types || [], "Files") < 0) return;
+      event.preventDefault();
+      self.window.classList.add("bd-dropping");
+    });
+    this.window.addEventListener("dragleave", function (event) {
+      if (event.target === self.window) self.window.classList.remove("bd-dropping");
+    });
+    this.window.addEventListener("drop", function (event) {
+      self.window.classList.remove("bd-dropping");
+      if (!event.dataTransfer || !event.dataTransfer.files || !event.dataTransfer.files.length) return;
+      event.preventDefault();
+      Array.prototype.forEach.call(event.dataTransfer.files, function (file) { self.upload(file); });
+    });
+  };
+
+  /** One file: shown at once as pending, sent, then the stored message (with the file) replaces it. */
+  Widget.prototype.upload = function (file) {
+    var self = this;
+    var words = fileText(this);
+    var clientId = "f" + Date.now().toString(36) + randomId(6);
+    this.renderPending(clientId, "📎 " + file.name);
+    if (file.size > this.config.files.max_bytes) {
+      this.refused({ client_id: clientId, detail: words.tooLarge.replace("{size}", sizeLabel(this.config.files.max_bytes, this.status.language)) });
+      return;
+    }
+    fetch(ORIGIN + "/widget/files", {
+      method: "POST",
+      credentials: "omit",
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "X-Botdesk-Visitor": this.visitor,
+        "X-File-Name": encodeURIComponent(file.name.slice(0, 255)),
+        "X-Client-Id": clientId,
+      },
+      body: file,
+    })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (!response.ok) throw new Error(data.detail || String(response.status));
+          if (data.message) self.render(data.message, true);  // the socket brings it too: shown once
+          self.scroll();
+        });
+      })
+      .catch(function (error) { self.refused({ client_id: clientId, detail: error.message }); });
+  };
+
+  /** The files of a message: images as pictures, others as download links (the name as text). */
+  Widget.prototype.renderFiles = function (node, files) {
+    var self = this;
+    var list = el("div", "bd-files");
+    files.forEach(function (f) {
+      if (f.inline) {
+        var image = el("img", "bd-file-image");
+        image.alt = f.name;
+        list.appendChild(image);
+        self.fetchFile(f).then(function (url) { image.src = url; }, function () {
+          image.replaceWith(el("span", "bd-file-error", fileText(self).failed));
+        });
+      } else {
+        var link = el("a", "bd-file-link", f.name + " · " + sizeLabel(f.size, self.status.language));
+        link.href = "#";
+        link.addEventListener("click", function (event) {
+          event.preventDefault();
+          self.fetchFile(f).then(function (url) {
+            var save = el("a");
+            save.href = url;
+            save.download = f.name;
+            document.body.appendChild(save);
+            save.click();
+            save.remove();
+          }, function () { self.notice(fileText(self).failed); });
+        });
+        list.appendChild(link);
+      }
+    });
+    node.appendChild(list);
+  };
+
+  /** A file of this visitor's conversations as a blob: URL (the visitor id goes in a header). */
+  Widget.prototype.fetchFile = function (f) {
+    this.fileUrls = this.fileUrls || {};
+    if (this.fileUrls[f.id]) return Promise.resolve(this.fileUrls[f.id]);
+    var self = this;
+    return fetch(ORIGIN + "/widget/files/" + encodeURIComponent(f.id), {
+      credentials: "omit",
+      headers: { "X-Botdesk-Visitor": this.visitor },
+    })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.blob();
+      })
+      .then(function (blob) {
+        self.fileUrls[f.id] = URL.createObjectURL(blob);
+        return self.fileUrls[f.id];
+      });
+  };
 
   // ---- start: ask the server whether this page shows the widget -------------------------
   function start() {

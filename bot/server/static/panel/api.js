@@ -81,3 +81,33 @@ export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body ?? {});
 export const put = (path, body) => api("PUT", path, body ?? {});
 export const del = (path) => api("DELETE", path);
+
+/**
+ * Send ``file`` as the raw body of ``path`` (POST, the name percent-encoded in ``X-File-Name``;
+ * docs/panel.md, "Files"); the parsed JSON answer, or ApiError with the server's sentence.
+ */
+export async function upload(path, file) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        Accept: "application/json",
+        "Content-Type": "application/octet-stream",
+        "X-CSRF-Token": csrfToken,
+        "X-File-Name": encodeURIComponent(file.name.slice(0, 255)),
+      },
+      body: file,
+    });
+  } catch {
+    throw new ApiError(0, _("the server cannot be reached; check the connection and try again"));
+  }
+  if (response.status === 401) {
+    toLogin();
+    throw new ApiError(401, _("the session has ended; please log in again"));
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, describe(response.status, data));
+  return data;
+}

@@ -8,6 +8,7 @@ import { LeadForm, fillTransferTargets, noteItem, renderCustomer, renderNote, tr
 import { channelLabel, intentLabel, percent, reasonLabel, senderLabel, when } from "./format.js";
 import { _, gendered, nameOf } from "./i18n.js";
 import { ReplyBox } from "./reply.js";
+import { AttachBox, isStoredFile, storedFileNode } from "./files.js";
 
 export class DialogueView {
   /**
@@ -25,6 +26,11 @@ export class DialogueView {
     this.history = part(this.node, "history");
     this.reply = new ReplyBox(part(this.node, "reply-form"), { onSend: (text) => this.send(text) });
     this.lead = new LeadForm(part(this.node, "lead-form"), { conversationId, toast: ctx.toast });
+    this.attach = new AttachBox(this.node, {
+      ticket: () => (this.heldByMe() ? this.ticket : null),
+      onSent: (message) => this.appendMessage(message),
+      toast: ctx.toast,
+    });
     this.wire();
   }
 
@@ -302,6 +308,7 @@ function messageItem(message, currentConversationId) {
  * or a path to this server's file proxy (Telegram photos, documents, voice), by its name otherwise.
  */
 function attachmentNode(item) {
+  if (isStoredFile(item)) return storedFileNode(item); // files.js: a picture or a download
   if (item && typeof item === "object" && item.kind === "button") {
     return el("li", { class: "pressed", testid: "pressed-button", text: _("pressed “{title}”", { title: item.title ?? "" }) });
   }
