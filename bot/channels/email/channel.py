@@ -35,7 +35,7 @@ class EmailChannel(Channel):
 
     name = CHANNEL
     Options = EmailChannelSettings
-    capabilities: ClassVar[Capabilities] = Capabilities(push=True, buttons=False, files=False, typing=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(push=True, buttons=False, files=True, typing=False)
 
     def __init__(self, options: ChannelOptions, config: BotdeskConfig) -> None:
         super().__init__(options, config)

@@ -62,6 +62,7 @@ def compose(
     default_subject: str,
     language: str,
     now: datetime,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
     """The mail for ``messages`` (one turn's replies, or one later message) to one customer.
 
@@ -74,6 +75,7 @@ def compose(
         default_subject: the subject when the thread has none.
         language: the bot's language, for the line before response buttons.
         now: the Date header.
+        attachments: files to attach, as (name, media type, bytes).
     """
     mail = EmailMessage()
     mail["From"] = formataddr((sender_name, sender))
@@ -92,4 +94,7 @@ def compose(
         mail["Auto-Submitted"] = "auto-replied"
         mail["X-Auto-Response-Suppress"] = "All"
     mail.set_content(body_of(messages, language), charset="utf-8", cte="quoted-printable")
+    for name, mime, data in attachments:
+        maintype, _, subtype = mime.partition("/")
+        mail.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=name)
     return mail

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import re
 import ssl
@@ -68,12 +69,11 @@ class ImapError(Exception):
 def imap_library() -> ModuleType:
     """aioimaplib, imported when the mailbox is read: an extra (GPL-3.0), so a ConfigError without it."""
     try:
-        from aioimaplib import aioimaplib
+        return importlib.import_module("aioimaplib.aioimaplib")
     except ImportError:
         raise ConfigError(
             "the e-mail channel reads the mailbox with aioimaplib: pip install 'botdesk[email]'"
         ) from None
-    return aioimaplib
 
 
 class MailboxReader:

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from bot.channels.base import ChannelContext
 from bot.channels.email.autoreply import automatic_reason
 from bot.channels.email.compose import Thread
+from bot.channels.email.files import keep_files
 from bot.channels.email.imap import Fetched, Outcome
 from bot.channels.email.options import EmailChannelSettings
 from bot.channels.email.outbound import CHANNEL, Postman, Unreachable
@@ -92,7 +93,7 @@ class MailHandler:
         parsed = parse_mail(
             fetched.raw,
             max_text_chars=self.settings.max_text_chars,
-            max_attachment_bytes=self.settings.max_attachment_bytes,
+            max_attachment_bytes=self.settings.max_message_bytes,
         )
         reason = await self._not_to_answer(parsed)
         if reason is not None:
@@ -169,7 +170,7 @@ class MailHandler:
             sender_id=parsed.sender,
             text=parsed.text,
             message_id=parsed.key,
-            attachments=tuple(self._attachments(parsed)),
+            attachments=tuple(await keep_files(self.context.files, parsed)),
             profile={"name": parsed.sender_name or parsed.sender, "email": parsed.sender},
         )
         try:
@@ -184,12 +185,19 @@ class MailHandler:
                 return Outcome.RETRY
             log.info("mail %s not answered: %s", fetched.uid, refused.reason)
             if refused.stored:  # kept; recovery answers it later, in this thread
+                await self._link_files(inbound)
                 await self._remember(parsed, None, new_thread)
             return Outcome.DONE
+        await self._link_files(inbound)
         await self._remember(parsed, handled.conversation_id, new_thread)
         if handled.replies:
             await self._answer(fetched, parsed, handled.replies)
         return Outcome.DONE
+
+    async def _link_files(self, inbound: InboundMessage) -> None:
+        """The stored message's files belong to it from now on (its customer's, for operators)."""
+        if self.context.files is not None:
+            await self.context.files.link_inbound(inbound)
 
     async def _remember(self, parsed: ParsedMail, conversation_id: int | None, new_thread: bool) -> None:
         """Keep the mail's Message-ID with its conversation; a new customer's address, unverified."""
@@ -231,23 +239,3 @@ class MailHandler:
             )
             for reply in replies:
                 await self.context.park(reply)
-
-    def _attachments(self, parsed: ParsedMail) -> list[dict[str, object]]:
-        """The files as the message's attachments (name, type, size), as the other channels list theirs."""
-        items: list[dict[str, object]] = []
-        for attachment in parsed.attachments:
-            kind = "photo" if attachment.mime_type.startswith("image/") else "document"
-            items.append(
-                {
-                    "type": kind,
-                    "file_id": None,
-                    "file_name": attachment.file_name,
-                    "mime_type": attachment.mime_type,
-                    "file_size": attachment.size,
-                    "caption": None,
-                    "kept": False,
-                }
-            )
-        if parsed.dropped_attachments:
-            items.append({"type": "document", "file_id": None, "more": parsed.dropped_attachments})
-        return items

@@ -69,9 +69,6 @@ class EmailChannelSettings(ChannelOptions):
         le=100_000_000,
         description="Larger mail is not read (a note is logged)",
     )
-    max_attachment_bytes: int = Field(
-        default=5_000_000, ge=0, le=50_000_000, description="Larger files are listed without their content"
-    )
     max_text_chars: int = Field(default=4000, ge=100, le=4096, description="The text handed to the bot")
     per_sender_per_hour: int = Field(
         default=20, ge=1, le=1000, description="Mail from one address answered per hour; more is not read"

@@ -18,8 +18,10 @@ from datetime import datetime
 
 from bot.channels.base import ChannelContext, ChannelUnavailable
 from bot.channels.email.compose import Thread, compose
+from bot.channels.email.files import mail_files
 from bot.channels.email.options import EmailChannelSettings
 from bot.channels.email.threads import header_key, new_message_id
+from bot.files import FileError
 from bot.mailer import MailError, SmtpMailer
 from bot.messages import OutboundMessage
 from bot.settings import EmailSettings
@@ -82,6 +84,12 @@ class Postman:
             thread = await self._thread_of(conversation_id)
         message_id = new_message_id(self.domain)
         operator = first.sender == "operator"
+        try:
+            files = await mail_files(self.context.files, messages)
+        except FileError as exc:
+            raise ChannelUnavailable(
+                f"the files of the message cannot be read now ({type(exc).__name__})"
+            ) from None
         mail = compose(
             messages,
             to=first.recipient_id,
@@ -92,6 +100,7 @@ class Postman:
             default_subject=self.default_subject,
             language=self.language,
             now=now or self.context.clock(),
+            attachments=files,
         )
         # Kept before it leaves: a reply (or our own mail coming back) may arrive at once.
         async with self.context.database.session() as session:

@@ -258,16 +258,64 @@ async def test_polling_html_mail_and_attachments(
             "<html><head><style>p {color: red}</style><script>alert('x')</script></head>"
             "<body><p>Как&nbsp;оплатить <b>заказ</b>?</p><div class='gmail_quote'>old</div></body></html>"
         )
-        mail = customer_mail(None, html=html, attachments=[("чек.pdf", "application/pdf", b"%PDF-1.4 fake")])
+        pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+        program = b"MZ\x90\x00" * 8
+        mail = customer_mail(
+            None,
+            html=html,
+            attachments=[("чек.pdf", "application/pdf", pdf), ("setup.exe", "application/pdf", program)],
+        )
         await send_by_smtp(mail_sink, mail)
         (answer,) = await wait_until(lambda: inbox(dovecot, IVAN), what="the answer (polling)")
         assert any(text in text_of(answer) for text in PAID_TEXT)
         (said,) = await stored(app, Message, Message.sender == Sender.CUSTOMER)
         assert said.text == "Как оплатить заказ?"
-        (attachment,) = said.attachments
-        assert attachment["file_name"] == "чек.pdf"
-        assert attachment["mime_type"] == "application/pdf"
-        assert attachment["file_size"] == len(b"%PDF-1.4 fake")
+        kept, refused = said.attachments
+        assert kept["stored"] and kept["file_name"] == "чек.pdf" and kept["mime_type"] == "application/pdf"
+        assert kept["url"] == f"/api/files/{kept['file_id']}"
+        assert await state_of(app).files.read(kept["file_id"]) == pdf  # the same bytes, in the file store
+        row = await state_of(app).files.for_operator(kept["file_id"])
+        assert row is not None and row.message_id == said.id  # linked to the stored message
+        # a program is not kept, whatever the mail calls it; the operator still sees it was sent
+        assert refused == {
+            "type": "document",
+            "stored": False,
+            "file_name": "setup.exe",
+            "mime_type": "application/pdf",
+            "file_size": len(program),
+            "not_kept": "type not accepted",
+        }
+
+
+async def test_an_operators_file_goes_as_an_attachment(
+    project: Project, make_app: AppFactory, dovecot: Dovecot, mail_sink: SmtpSink
+) -> None:
+    app = make_app(project)
+    async with serve(app):
+        await send_by_smtp(mail_sink, customer_mail("позовите оператора"))
+        await wait_until(lambda: inbox(dovecot, IVAN), what="the queue answer")
+        (entry,) = await state_of(app).operators.queue()
+        anna = await add_operator(app, "anna", name="Анна")
+        operators = state_of(app).operators
+        assert await operators.claim(entry.ticket_id, anna)
+        invoice = b"%PDF-1.4\ninvoice\n%%EOF\n"
+        kept = await state_of(app).files.accept(
+            invoice,
+            name="счёт.pdf",
+            channel="email",
+            sender=Sender.OPERATOR,
+            conversation_id=entry.conversation_id,
+            operator_id=anna,
+        )
+        await operators.reply(entry.ticket_id, anna, "Счёт во вложении.", files=[kept.attachment])
+        (mail,) = await wait_until(
+            lambda: [m for m in inbox(dovecot, IVAN) if "Анна: Счёт во вложении." in text_of(m)],
+            what="the operator's mail",
+        )
+        (attached,) = mail.message.iter_attachments()
+        assert attached.get_filename() == "счёт.pdf"
+        assert attached.get_content_type() == "application/pdf"
+        assert attached.get_content() == invoice
 
 
 async def test_loops_floods_and_oversized_mail_are_not_answered(
