@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -46,9 +47,7 @@ class EmailChannelSettings(ChannelOptions):
     ``EMAIL_IMAP_PASSWORD`` are set; SMTP takes ``EMAIL_SMTP_PASSWORD`` (default: the IMAP one)."""
 
     enabled: bool = Field(default=True, description="False: ignore EMAIL_IMAP_PASSWORD")
-    address: str | None = Field(
-        default=None, pattern=ADDRESS_PATTERN, description="The shop's address customers write to"
-    )
+    address: str | None = Field(default=None, description="The shop's address customers write to")
     from_name: str | None = Field(
         default=None, max_length=100, description="The name in From: of bot answers; default: bot.name"
     )
@@ -79,8 +78,13 @@ class EmailChannelSettings(ChannelOptions):
 
     @field_validator("address")
     @classmethod
-    def _lower(cls, value: str | None) -> str | None:
-        return value.strip().lower() if value else value
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if not re.match(ADDRESS_PATTERN, value):
+            raise ValueError("must be an e-mail address such as shop@example.com")
+        return value
 
     @property
     def imap_username(self) -> str:
