@@ -118,10 +118,9 @@ class Registry(Generic[P]):
 
 def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:
     """The option names of the (nested) options model at ``path``; [] where there is none."""
-    current: Any = model
+    current: type[BaseModel] = model
     for part in path:
-        field = current.model_fields.get(part) if isinstance(current, type) else None
-        annotation = getattr(field, "annotation", None)
+        annotation = getattr(current.model_fields.get(part), "annotation", None)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         current = annotation
