@@ -63,9 +63,9 @@ def dovecot_problem() -> str | None:
 class Dovecot:
     """One dovecot master process serving IMAP on 127.0.0.1:``port`` for ``users`` (address -> password)."""
 
-    def __init__(self, users: dict[str, str]) -> None:
+    def __init__(self, users: dict[str, str], port: int | None = None) -> None:
         self.users = dict(users)
-        self.port = free_port()
+        self.port = port or free_port()
         self.root = Path(tempfile.mkdtemp(prefix="botdesk-dovecot-"))
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -89,6 +89,7 @@ class MailboxReader:
         self.idle_supported = False
         self.passes = 0
         self._stopping = asyncio.Event()
+        self._broken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     # ---- life cycle ----------------------------------------------------------------------
@@ -138,6 +139,8 @@ class MailboxReader:
         else:
             client = self.imap.IMAP4(host=imap.host, port=imap.port, timeout=timeout)
         self.client = client
+        self._broken = asyncio.Event()
+        client.protocol.conn_lost_cb = self._connection_lost  # IMAP4_SSL takes no callback of its own
         await client.wait_hello_from_server()
         response = await client.login(self.settings.imap_username, self._password)
         if response.result != "OK":
@@ -153,6 +156,13 @@ class MailboxReader:
             imap.host,
             "IMAP IDLE" if self.idle_supported else f"polling every {self.settings.poll_seconds:g} s",
         )
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        """The server closed the connection: wake an IDLE wait, which would otherwise sleep it out."""
+        self._broken.set()
+        client = self.client
+        if client is not None:
+            client.protocol.idle_queue.put_nowait(self.imap.STOP_WAIT_SERVER_PUSH)
 
     async def _close(self) -> None:
         self.connected.clear()
@@ -241,15 +251,20 @@ class MailboxReader:
         try:
             while not self._stopping.is_set():
                 pushed = await client.wait_server_push(timeout=self.settings.idle_seconds + 5)
+                if self._broken.is_set():
+                    raise ImapError("the server closed the connection")
                 if pushed == self.imap.STOP_WAIT_SERVER_PUSH:
                     break  # renew the IDLE, as servers drop one after 30 minutes
                 lines = pushed if isinstance(pushed, list) else [pushed]
                 if any(b"EXISTS" in line for line in lines if isinstance(line, bytes | bytearray)):
                     break
         finally:
-            if client.has_pending_idle():
-                client.idle_done()
-            await asyncio.wait_for(idle, self.settings.timeout_seconds)
+            if not self._broken.is_set():
+                if client.has_pending_idle():
+                    client.idle_done()
+                await asyncio.wait_for(idle, self.settings.timeout_seconds)
+            else:
+                idle.cancel()
 
     async def _call(self, step: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
         response = await step

@@ -59,7 +59,7 @@ class EmailChannelSettings(ChannelOptions):
     idle: bool = Field(default=True, description="Use IMAP IDLE where the server supports it, else poll")
     poll_seconds: float = Field(default=60, ge=1, le=3600, description="How often to look without IDLE")
     idle_seconds: float = Field(
-        default=600, ge=10, le=1740, description="An IDLE is renewed after this (servers drop it at 30 min)"
+        default=300, ge=10, le=1740, description="An IDLE is renewed after this (servers drop it at 30 min)"
     )
     timeout_seconds: float = Field(default=30, gt=0, le=300, description="For one IMAP or SMTP step")
     max_message_bytes: int = Field(

@@ -186,8 +186,12 @@ async def test_operator_reply_waits_out_an_smtp_outage(
             what="the redelivered reply",
         )
         assert replies[0].message["In-Reply-To"] == question["Message-ID"]
-        (sent,) = await stored(app, OutboxItem)
-        assert sent.status == "sent"
+        for _ in range(200):  # marked sent once the SMTP server's answer is back
+            (item,) = await stored(app, OutboxItem)
+            if item.status == "sent":
+                break
+            await asyncio.sleep(0.05)
+        assert item.status == "sent"
 
 
 async def test_a_refused_address_is_unreachable_without_retries(
@@ -359,3 +363,52 @@ async def test_loops_floods_and_oversized_mail_are_not_answered(
     assert any("sent from our own address" in note for note in notes)
     assert any("over channels.email.max_message_bytes" in note for note in notes)
     assert any("more than 2 mails in an hour" in note for note in notes)
+
+
+async def test_the_reader_comes_back_when_the_imap_server_restarts(
+    trained_ru: Project,
+    tmp_path: Path,
+    make_app: AppFactory,
+    email_env: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    users = {SHOP: SHOP_PASSWORD, IVAN: "ivan password"}
+    server = Dovecot(users).start()
+    sink = SmtpSink(server).start()
+    try:
+        app = make_app(email_project(trained_ru, tmp_path / "bot", server, sink))
+        async with serve(app):
+            await send_by_smtp(sink, customer_mail(PAYMENT))
+            await wait_until(lambda: inbox(server, IVAN), what="the first answer")
+            port = server.port
+            server.stop()  # the connection in IDLE is dropped
+            server = sink.dovecot = Dovecot(users, port=port).start()
+            await send_by_smtp(sink, customer_mail("Сколько идёт доставка?"))
+            (answer,) = await wait_until(lambda: inbox(server, IVAN), what="an answer after the restart")
+            assert text_of(answer).startswith(BOT)
+    finally:
+        sink.stop()
+        server.stop()
+    notes = [r.getMessage() for r in caplog.records if r.name == "botdesk.channels.email"]
+    assert any("cannot be read" in note and "trying again" in note for note in notes)
+
+
+async def test_a_refused_login_is_retried_and_never_logged(
+    trained_ru: Project,
+    tmp_path: Path,
+    make_app: AppFactory,
+    dovecot: Dovecot,
+    mail_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("EMAIL_IMAP_PASSWORD", "wrong password 123")
+    app = make_app(email_project(trained_ru, tmp_path / "bot", dovecot, mail_sink))
+    async with serve(app):
+        await wait_until(
+            lambda: any("login refused" in r.getMessage() for r in caplog.records), what="the refusal logged"
+        )
+        assert state_of(app).router.get("email") is not None  # the server runs; the reader keeps trying
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "wrong password 123" not in logged
