@@ -17,7 +17,17 @@ import pytest
 from sqlalchemy import select
 
 from bot.project import Project
-from bot.store import ChannelIdentity, Conversation, ConversationState, Customer, Message, OutboxItem, Sender
+from bot.store import (
+    ChannelIdentity,
+    Conversation,
+    ConversationState,
+    Customer,
+    Message,
+    OutboxItem,
+    Sender,
+    remember_contact,
+)
+from bot.store.matches import possible_matches
 from tests.helpers.dovecot import Dovecot, Mail, SmtpSink
 from tests.helpers.email import (
     IVAN,
@@ -31,6 +41,7 @@ from tests.helpers.email import (
     wait_until,
 )
 from tests.helpers.server import AppFactory, Clock, serve, state_of
+from tests.helpers.store import customer_says
 from tests.server.api_helpers import add_operator
 
 BOT = "🤖 Бот: "
@@ -412,3 +423,23 @@ async def test_a_refused_login_is_retried_and_never_logged(
         assert state_of(app).router.get("email") is not None  # the server runs; the reader keeps trying
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "wrong password 123" not in logged
+
+
+async def test_a_from_address_never_merges_customers_of_another_channel(
+    project: Project, make_app: AppFactory, dovecot: Dovecot, mail_sink: SmtpSink
+) -> None:
+    app = make_app(project)
+    async with serve(app):
+        db = state_of(app).db
+        telegram = await customer_says(db, "привет", channel="telegram", sender="555")
+        async with db.session() as session:  # Ivan's e-mail, verified by some other channel
+            await remember_contact(session, telegram.customer_id, email=IVAN, verified=True)
+            await session.commit()
+        await send_by_smtp(mail_sink, customer_mail(PAYMENT))  # anyone can put Ivan's address in From
+        await wait_until(lambda: inbox(dovecot, IVAN), what="the answer")
+        customers = await stored(app, Customer)
+        assert len(customers) == 2  # not merged
+        (by_mail,) = await stored(app, ChannelIdentity, ChannelIdentity.channel == "email")
+        async with db.reader() as session:
+            (suggestion,) = await possible_matches(session, by_mail.customer_id)
+        assert suggestion.other.id == telegram.customer_id  # only suggested to operators
