@@ -23,8 +23,11 @@ the same person, never merge them.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections import deque
 from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.base import ChannelContext
 from bot.channels.email.autoreply import automatic_reason
@@ -48,6 +51,7 @@ from bot.store.email_threads import (
     sent_by_us,
     thread_conversation,
 )
+from bot.store.errors import StoreError
 from bot.store.models import ConversationState
 
 log = logging.getLogger("botdesk.channels.email")
@@ -88,6 +92,26 @@ class MailHandler:
         self.rate = SenderRate(settings.per_sender_per_hour)
 
     async def __call__(self, fetched: Fetched) -> Outcome:
+        """Handle one mail: DONE (mark it read) or RETRY (the store is down: leave it unread)."""
+        try:
+            return await self._handle(fetched)
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning(
+                "mail %s not handled now (%s); it stays unread and is tried again",
+                fetched.uid,
+                type(exc).__name__,
+            )
+            return Outcome.RETRY
+        except Exception as exc:  # a bug: the mail must not be tried forever, nor its text logged
+            log.error(
+                "mail %s could not be handled (%s at %s); marked read, not answered",
+                fetched.uid,
+                type(exc).__name__,
+                _where(exc),
+            )
+            return Outcome.DONE
+
+    async def _handle(self, fetched: Fetched) -> Outcome:
         if fetched.oversized:
             return self._oversized(fetched)
         parsed = parse_mail(
@@ -239,3 +263,12 @@ class MailHandler:
             )
             for reply in replies:
                 await self.context.park(reply)
+
+
+def _where(exc: BaseException) -> str:
+    """Where an error was raised (file:line), for the log: the exception's text may hold the mail's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rpartition('/')[2]}:{last.lineno}"

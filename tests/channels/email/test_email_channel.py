@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.project import Project
 from bot.store import (
@@ -443,3 +444,45 @@ async def test_a_from_address_never_merges_customers_of_another_channel(
         async with db.reader() as session:
             (suggestion,) = await possible_matches(session, by_mail.customer_id)
         assert suggestion.other.id == telegram.customer_id  # only suggested to operators
+
+
+async def test_a_store_outage_leaves_the_mail_unread_and_a_bug_does_not_loop(
+    trained_ru: Project,
+    tmp_path: Path,
+    make_app: AppFactory,
+    dovecot: Dovecot,
+    mail_sink: SmtpSink,
+    email_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.channels.email import inbound
+
+    real_stored = inbound.inbound_stored
+    outages = [OperationalError("SELECT", {}, Exception("database is locked"))]
+
+    async def store_down_once(*args: Any) -> bool:
+        if outages:
+            raise outages.pop()
+        return await real_stored(*args)
+
+    def broken_parser(raw: bytes, **limits: int) -> Any:
+        if b"BROKEN" in raw:
+            raise ValueError("Секретный текст письма")
+        return real_parse(raw, **limits)
+
+    real_parse = inbound.parse_mail
+    monkeypatch.setattr(inbound, "inbound_stored", store_down_once)
+    monkeypatch.setattr(inbound, "parse_mail", broken_parser)
+    app = make_app(email_project(trained_ru, tmp_path / "bot", dovecot, mail_sink, poll_seconds=1))
+    async with serve(app):
+        await send_by_smtp(mail_sink, customer_mail(PAYMENT))
+        await wait_until(lambda: inbox(dovecot, IVAN), what="the answer after the outage")
+        assert outages == []  # the first try met the outage; the mail stayed unread and was tried again
+        await send_by_smtp(mail_sink, customer_mail("BROKEN"))
+        await wait_until(lambda: all(m.seen for m in inbox(dovecot, SHOP)), what="the broken mail read")
+    notes = [r.getMessage() for r in caplog.records if r.name == "botdesk.channels.email"]
+    assert any("not handled now (OperationalError)" in note for note in notes)
+    assert any("could not be handled (ValueError at" in note for note in notes)
+    assert not any("Секретный" in r.getMessage() for r in caplog.records)
+    assert len(inbox(dovecot, IVAN)) == 1
