@@ -19,6 +19,7 @@ from bot.store.models import (
     HandoffTicket,
     Message,
     Sender,
+    StoredFileRow,
     TicketStatus,
     utcnow,
 )
@@ -129,7 +130,8 @@ async def redact_messages(where: AsyncSession | Driver, message_ids: Sequence[in
     """Blank messages that must not be kept (form answers given before consent was refused).
 
     The rows stay, so the conversation keeps its shape: the text becomes empty and the
-    attachments and the NLU result (which repeats the text) are dropped. Does not commit.
+    attachments and the NLU result (which repeats the text) are dropped; a file it carried
+    belongs to no conversation any more (the file sweep deletes it). Does not commit.
     """
     driver = await driver_for(where)
     redacted = 0
@@ -142,6 +144,13 @@ async def redact_messages(where: AsyncSession | Driver, message_ids: Sequence[in
             .returning(Message.id),
         )
         redacted += len(done)
+        await run(
+            driver,
+            update(StoredFileRow)
+            .where(StoredFileRow.message_id == message_id)
+            .values(conversation_id=None, message_id=None)
+            .returning(StoredFileRow.id),
+        )
     return redacted
 
 

@@ -134,25 +134,14 @@ async def file_for_sender(
 
 
 async def orphans(session: AsyncSession, *, older_than: datetime, limit: int = 100) -> list[StoredFileRow]:
-    """Files that belong to no conversation (never linked, or their customer was forgotten)."""
+    """Files no message holds (never linked, the message deleted or blanked, the customer forgotten)."""
     rows = await session.scalars(
         select(StoredFileRow)
-        .where(StoredFileRow.conversation_id.is_(None), StoredFileRow.created_at < older_than)
+        .where(StoredFileRow.message_id.is_(None), StoredFileRow.created_at < older_than)
         .order_by(StoredFileRow.created_at)
         .limit(limit)
     )
     return list(rows.all())
-
-
-async def unlink_messages(session: AsyncSession, message_ids: Sequence[int]) -> None:
-    """Files of messages that are blanked lose their conversation (they become orphans)."""
-    if message_ids:
-        await session.execute(
-            update(StoredFileRow)
-            .where(StoredFileRow.message_id.in_(list(message_ids)))
-            .values(conversation_id=None, message_id=None)
-            .execution_options(synchronize_session=False)
-        )
 
 
 async def forget_files(session: AsyncSession, file_ids: Sequence[str]) -> None:

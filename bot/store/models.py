@@ -586,13 +586,13 @@ class StoredFileRow(Base):
 
     The bytes live outside the database, under ``id`` (the store's random id). A file
     belongs to the conversation and message it was sent in; who may read it is decided
-    from them (``bot.store.files``). A file without a conversation (an upload whose message
-    was never stored, or whose customer was forgotten) is an orphan the maintenance sweep
-    deletes with its bytes.
+    from them (``bot.store.files``). A file without a message (an upload whose message was never
+    stored, a message deleted or blanked, a forgotten customer) is an orphan the maintenance
+    sweep deletes with its bytes.
     """
 
     __tablename__ = "files"
-    __table_args__ = (Index("ix_files_orphans", "conversation_id", "created_at"),)
+    __table_args__ = (Index("ix_files_orphans", "message_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -603,9 +603,11 @@ class StoredFileRow(Base):
     channel: Mapped[str] = mapped_column(String(32))
     sender: Mapped[Sender] = mapped_column(_enum(Sender, "message_sender"))
     conversation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("conversations.id", ondelete="SET NULL")
-    )  # indexed first in ix_files_orphans
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True)
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(  # indexed first in ix_files_orphans
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
     source_id: Mapped[str | None] = mapped_column(String(255))  # the platform's id (Telegram's)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

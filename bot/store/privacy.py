@@ -37,8 +37,10 @@ CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
 DELIVERY_KEY = "deliver-{}"  # the outbox key of a message's channel delivery (handoff.service)
 # Handled explicitly below; every other table that points at these rows loses them with them.
 HANDLED = frozenset(
-    {"messages", "leads", "channel_identities", "conversations", "handoff_tickets", "customers"}
+    {"messages", "leads", "channel_identities", "conversations", "handoff_tickets", "customers", "files"}
 )
+# "files": their rows lose their conversation and message (ON DELETE SET NULL) instead, so that the
+# file sweep (bot.files.service) finds them and deletes the bytes with the rows.
 # Someone is answering these: retention never deletes them under an operator's hands.
 LIVE_STATES = (ConversationState.QUEUED, ConversationState.OPERATOR, ConversationState.AFTER_HOURS)
 

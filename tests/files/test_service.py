@@ -6,12 +6,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.files import FilePolicy, FileRefused, FileTooLarge, file_store_from_config
 from bot.files.service import FileService, stored_file_ids
 from bot.settings import FilesSettings
 from bot.store import Database, Sender
 from bot.store.models import StoredFileRow, utcnow
+from bot.store.privacy import forget_customer
 from tests.helpers import files
 from tests.helpers.store import inbound, new_conversation
 
@@ -53,8 +55,6 @@ async def test_refused_and_oversized_files_leave_nothing_behind(db: Database, tm
         await files_.accept(b"a" * 4096, name="x.txt", channel="web", sender=Sender.CUSTOMER)
     async with db.reader() as session:
         assert (await session.get(StoredFileRow, "x" * 32)) is None
-        from sqlalchemy import func, select
-
         assert await session.scalar(select(func.count()).select_from(StoredFileRow)) == 0
     assert not [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
 
@@ -73,3 +73,19 @@ async def test_orphans_are_swept_with_their_bytes(db: Database, tmp_path: Path) 
     assert await files_.for_operator(orphan.file.id) is None
     assert await files_.read(linked.file.id) == files.PDF
     assert [p.name for p in (tmp_path / "files").rglob("*") if p.is_file()] == [linked.file.id]
+
+
+async def test_a_forgotten_customer_s_files_go_with_their_bytes(db: Database, tmp_path: Path) -> None:
+    files_ = await service(db, tmp_path)
+    async with db.sessions() as session:
+        customer, conversation = await new_conversation(session, "visitor-anna-0000001", "web")
+        message = await inbound(session, conversation, "")
+        customer_id, ids = customer.id, (conversation.id, message.id)
+    kept = await files_.accept(files.png(), name="паспорт.png", channel="web", sender=Sender.CUSTOMER)
+    await files_.link([kept.file.id], conversation_id=ids[0], message_id=ids[1])
+    async with db.sessions() as session:
+        await forget_customer(session, customer_id)
+    assert await files_.for_sender(kept.file.id, "web", "visitor-anna-0000001") is None
+    assert await files_.sweep_orphans(utcnow() + timedelta(days=2)) == 1
+    assert await files_.for_operator(kept.file.id) is None
+    assert not [p for p in (tmp_path / "files").rglob("*") if p.is_file()]

@@ -1,7 +1,8 @@
 """The web chat widget channel (``"web"``): the site's chat window (docs/widget.md).
 
 ``protocol``: the WebSocket frames and the open sockets; ``widget``: the options and what
-the widget shows on a page; ``transcripts``: a copy of the dialogue by e-mail;
+the widget shows on a page; ``transcripts``: a copy of the dialogue by e-mail; ``files``:
+attachments both ways (``/widget/files``);
 ``channel``: ``WebChatChannel``, its routes, its socket, the demo shop page.
 """
 

@@ -419,7 +419,10 @@
       node = m.client_id && this.log.querySelector('[data-client-id="' + CSS.escape(m.client_id) + '"]');
       if (node) {
         node.classList.remove("bd-pending", "bd-failed");
-        if (m.files && m.files.length && !node.querySelector(".bd-files")) this.renderFiles(node, m.files);
+        if (m.files && m.files.length && !node.querySelector(".bd-files")) {
+          if (!m.text) node.textContent = "";  // the file's name stood in while it was sent
+          this.renderFiles(node, m.files);
+        }
         return;
       }
       node = el("div", "bd-msg bd-customer");
@@ -505,6 +508,22 @@
           file: "file", failed: "The file could not be opened." },
   };
 
+  function clipIcon() {  // a paper clip, drawn (no emoji font needed, as for the chat icon)
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "bd-attach-icon");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M16 7v9a4 4 0 0 1-8 0V6a2.5 2.5 0 0 1 5 0v9.5a1 1 0 0 1-2 0V7");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-linecap", "round");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function fileText(widget) { return FILE_TEXT[widget.status.language] || FILE_TEXT.ru; }
 
   function sizeLabel(bytes, language) {
@@ -523,7 +542,8 @@
     this.fileInput.multiple = true;
     if (files.accept) this.fileInput.accept = files.accept;
     this.fileInput.hidden = true;
-    var attach = el("button", "bd-attach", "📎");
+    var attach = el("button", "bd-attach");
+    attach.appendChild(clipIcon());
     attach.type = "button";
     attach.title = words.attach;
     attach.setAttribute("aria-label", words.attach);
@@ -555,7 +575,7 @@
     var self = this;
     var words = fileText(this);
     var clientId = "f" + Date.now().toString(36) + randomId(6);
-    this.renderPending(clientId, "📎 " + file.name);
+    this.renderPending(clientId, file.name);
     if (file.size > this.config.files.max_bytes) {
       this.refused({ client_id: clientId, detail: words.tooLarge.replace("{size}", sizeLabel(this.config.files.max_bytes, this.status.language)) });
       return;

@@ -66,11 +66,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_files")),
     )
-    op.create_index("ix_files_orphans", "files", ["conversation_id", "created_at"])
-    op.create_index(op.f("ix_files_message_id"), "files", ["message_id"])
+    op.create_index("ix_files_orphans", "files", ["message_id", "created_at"])
+    op.create_index(op.f("ix_files_conversation_id"), "files", ["conversation_id"])
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_files_message_id"), table_name="files")
+    op.drop_index(op.f("ix_files_conversation_id"), table_name="files")
     op.drop_index("ix_files_orphans", table_name="files")
     op.drop_table("files")
