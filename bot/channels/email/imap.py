@@ -198,7 +198,7 @@ class MailboxReader:
     async def read_once(self) -> int:
         """Handle every unread message now; how many are left unread to try again (or not yet reached)."""
         client = self._client()
-        response = await self._call(client.uid_search("UNSEEN"))
+        response = await self._call(client.uid_search("UNSEEN", charset=None))  # plain ASCII: every server
         uids = sorted(
             {int(token) for line in response.lines[:-1] for token in line.split() if token.isdigit()}
         )

@@ -101,6 +101,7 @@ async def test_faq_answer_handoff_and_operator_reply_in_one_thread(
         assert mail["Subject"] == "Re: Оплата заказа"
         assert mail["Auto-Submitted"] == "auto-replied"
         assert SHOP in str(mail["From"])
+        assert mail_sink.logins == [SHOP]  # sent with the mailbox's own login (EMAIL_IMAP_PASSWORD)
         (read,) = inbox(dovecot, SHOP)
         assert read.seen  # handled: a restart does not answer it again
 
