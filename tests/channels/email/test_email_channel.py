@@ -44,7 +44,7 @@ from tests.helpers.email import (
 )
 from tests.helpers.server import AppFactory, Clock, serve, state_of
 from tests.helpers.store import customer_says
-from tests.server.api_helpers import add_operator
+from tests.server.api_helpers import add_operator, logged_in
 
 BOT = "🤖 Бот: "
 PAYMENT = "Как оплатить заказ?"
@@ -88,7 +88,7 @@ async def test_faq_answer_handoff_and_operator_reply_in_one_thread(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     app = make_app(project)
-    async with serve(app):
+    async with serve(app) as (base, _):
         first = customer_mail(PAYMENT, subject="Оплата заказа")
         await send_by_smtp(mail_sink, first)
         (answer,) = await wait_until(lambda: inbox(dovecot, IVAN), what="the bot's answer")
@@ -116,10 +116,15 @@ async def test_faq_answer_handoff_and_operator_reply_in_one_thread(
         assert [m.text for m in customer_said] == [PAYMENT, "позовите оператора"]
         assert len({m.conversation_id for m in customer_said}) == 1  # one thread, one conversation
 
-        anna = await add_operator(app, "anna", name="Анна")
-        operators = state_of(app).operators
-        assert await operators.claim(entry.ticket_id, anna)
-        await operators.reply(entry.ticket_id, anna, "Здравствуйте! Сейчас посмотрю ваш заказ.")
+        await add_operator(app, "anna", name="Анна")
+        async with logged_in(base, "anna") as panel:  # the operator answers from the panel
+            claimed = await panel.post(f"/api/tickets/{entry.ticket_id}/claim")
+            assert claimed.status_code == 200, claimed.text
+            answered = await panel.post(
+                f"/api/tickets/{entry.ticket_id}/reply",
+                json={"text": "Здравствуйте! Сейчас посмотрю ваш заказ."},
+            )
+            assert answered.status_code == 200, answered.text
         replies = await wait_until(
             lambda: [m for m in inbox(dovecot, IVAN) if "Анна: Здравствуйте!" in text_of(m)],
             what="the operator's reply",
