@@ -5,7 +5,7 @@
 ``html_text``, ``quotes``: a mail as the text the NLU reads; ``autoreply``: what is never
 answered; ``threads``: Message-ID threading; ``inbound``: ``MailHandler``, a mail to a turn;
 ``compose``/``outbound``: botdesk's messages as mail in the customer's thread, by SMTP;
-``channel``: ``EmailChannel``, the plugin.
+``files``: attachments through the file store, both ways; ``channel``: ``EmailChannel``, the plugin.
 """
 
 from bot.channels.email.autoreply import automatic_reason
