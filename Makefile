@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean chromium screenshots i18n
+.PHONY: run test lint bench clean chromium dovecot screenshots i18n
 
 # Browser tests drive Debian's Chromium through Playwright (nothing is downloaded by Playwright).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -63,7 +63,16 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-test: lint chromium $(SDK_STAMP)
+# The e-mail channel's tests read mail from a real IMAP server: Debian's dovecot, which each test run
+# starts itself on 127.0.0.1 with its own config in a temp dir (tests/helpers/dovecot.py). The package's
+# own system service is not wanted: where systemd runs it, it is stopped and disabled again.
+dovecot:
+	@[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null || { \
+		echo "installing Debian's dovecot-imapd for the e-mail channel's tests"; \
+		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd && \
+		if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now dovecot.service dovecot.socket || true; fi; }
+
+test: lint chromium dovecot $(SDK_STAMP)
 	$(BIN)/pytest
 
 # The key screens for the docs, taken by the browser tests (emoji need a font in headless Chromium).

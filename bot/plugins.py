@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.errors import ConfigError, describe_input
 
@@ -159,11 +159,25 @@ class Registry(Generic[P]):
     def explain(self, name: str, cls: P, exc: ValidationError) -> tuple[str | None, str]:
         """(offending key, message) for the first problem with ``name``'s options."""
         error = exc.errors()[0]
-        key = str(error["loc"][0]) if error["loc"] else None
-        if error["type"] == "extra_forbidden":
-            hint = suggest(key or "", list(cls.Options.model_fields), "(no options)")
-            return key, f"unknown option '{key}' for {name}; {hint}"
-        return key, f"{name}.{key}: {error['msg']} (got {describe_input(error.get('input'))})"
+        loc = [str(part) for part in error["loc"]]
+        key = loc[0] if loc else None
+        if error["type"] == "extra_forbidden":  # a nested option (imap.port) names its section too
+            unknown, section = (loc[-1] if loc else ""), loc[:-1]
+            hint = suggest(unknown, _fields_at(cls.Options, section), "(no options)")
+            return key, f"unknown option '{unknown}' for {'.'.join([name, *section])}; {hint}"
+        where = ".".join(loc) or key
+        return key, f"{name}.{where}: {error['msg']} (got {describe_input(error.get('input'))})"
+
+
+def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:
+    """The option names of the (nested) options model at ``path``; [] where there is none."""
+    current: type[BaseModel] = model
+    for part in path:
+        annotation = getattr(current.model_fields.get(part), "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        current = annotation
+    return list(current.model_fields)
 
 
 def suggest(key: str, allowed: list[str], none: str) -> str:

@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.telegram",
     "tests.fixtures.whatsapp",
     "tests.fixtures.vk",
+    "tests.fixtures.email",
 ]
 
 

@@ -26,6 +26,7 @@ BUILTIN_CHANNELS = (
     "bot.channels.telegram",
     "bot.channels.whatsapp",
     "bot.channels.vk",
+    "bot.channels.email",
 )
 
 CHANNELS: Registry[type[Channel]] = Registry(

@@ -611,3 +611,25 @@ class StoredFileRow(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
     source_id: Mapped[str | None] = mapped_column(String(255))  # the platform's id (Telegram's)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmailHeader(Base):
+    """A mail of the e-mail channel by its Message-ID: which conversation (thread) it belongs to.
+
+    One row per mail a customer sent (``outbound`` False) and per mail botdesk sent
+    (True): a reply naming either in In-Reply-To/References continues that conversation;
+    our answers name the customer's latest mail, under its subject; and our own mail
+    coming back is known as ours (``bot.store.email_threads``). Goes with its conversation.
+    """
+
+    __tablename__ = "email_headers"
+    __table_args__ = (Index("ix_email_headers_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True)
+    header_id: Mapped[str] = mapped_column(String(255), unique=True)  # Message-ID (hashed if longer)
+    reply_to: Mapped[str | None] = mapped_column(String(998))  # the Message-ID as sent, to answer it
+    outbound: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

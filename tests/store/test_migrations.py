@@ -47,8 +47,9 @@ TABLES = {
     "customer_merges",
     "quick_phrases",
     "files",
+    "email_headers",
 }
-HEAD = "0008"
+HEAD = "0009"
 
 
 def _table_names(connection: Connection) -> set[str]:
