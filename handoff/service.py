@@ -20,8 +20,8 @@ from bot.clock import Clock, utc_now
 from bot.dialogue.engine import CONVERSATIONAL, SYSTEM_RESPONSES, DialogueEngine
 from bot.dialogue.state import DialogueState, TurnResult
 from bot.errors import BotdeskError
-from bot.events import NO_EVENTS, EventBus
-from bot.messages import OutboundMessage, SenderKind
+from bot.events import NO_EVENTS, NO_PRESENCE, EventBus, Presence
+from bot.messages import NO_SIGNALS, CustomerSignals, OutboundMessage, SenderKind, Typing
 from bot.nlu.base import FALLBACK_INTENT
 from bot.settings import BotdeskConfig
 from bot.store import (
@@ -48,6 +48,7 @@ from bot.store import (
     transfer_ticket,
 )
 from bot.store import Message as StoredMessage
+from bot.store.buttons import buttons_attachment
 from bot.store.db import dialect_of
 from bot.store.models import FeedbackAbout
 from bot.store.operators import claimed_count, lock_operator
@@ -120,6 +121,8 @@ class OperatorService:
         deliver: Deliver = stored_only,
         clock: Clock = utc_now,
         events: EventBus = NO_EVENTS,
+        presence: Presence = NO_PRESENCE,
+        signals: CustomerSignals = NO_SIGNALS,
     ) -> None:
         self.config = config
         self.db = database
@@ -127,6 +130,8 @@ class OperatorService:
         self.deliver = deliver
         self.clock = clock
         self.events = events
+        self.presence = presence  # who is at a live panel (operators' typing, the queue's estimates)
+        self.signals = signals  # what customers see besides messages: typing, their place in the queue
         # Live monitoring (Prometheus): seconds from a handoff to its first operator reply.
         self.first_response_observer: Callable[[float], None] | None = None
         self._survey_due: datetime | None = None  # the quiet-dialogue scan runs once a minute
@@ -348,6 +353,30 @@ class OperatorService:
                 result.append((str(item["name"]), self.engine.say(response).text))
         return result
 
+    # ---- signals -----------------------------------------------------------------------
+    async def typing(self, ticket_id: int, operator_id: int, active: bool) -> bool:
+        """The operator holding the ticket types (or stopped): shown to the customer where the channel can.
+
+        Returns:
+            False when the ticket is not held by this operator (nothing is shown).
+        """
+        async with self.db.reader() as session:
+            ticket = await session.get(HandoffTicket, ticket_id)
+            if ticket is None or ticket.status != TicketStatus.CLAIMED or ticket.operator_id != operator_id:
+                return False
+            operator = await session.get_one(Operator, operator_id)
+            conversation = await session.get_one(Conversation, ticket.conversation_id)
+            recipient = await self._recipient(session, conversation)
+        if recipient:
+            await self.signals.typing(
+                Typing(conversation.channel, recipient, conversation.id, active, operator.display_name)
+            )
+        return True
+
+    async def tell_queue_moved(self, session: Any, ticket_id: int, position: int, minutes: int) -> None:
+        """A stored "the queue is moving: you are 2nd" for a channel without a live line. Commits."""
+        await self._tell(session, ticket_id, "utter_queue_update", position=position, minutes=minutes)
+
     # ---- timers ------------------------------------------------------------------------
     async def tick(self) -> dict[str, list[int]]:
         """Run the waiting-time rules once; the server calls this every few seconds."""
@@ -510,16 +539,17 @@ class OperatorService:
         photo: str | None = None,
     ) -> OutboundMessage:
         kind = Sender.OPERATOR if sender == "operator" else Sender.SYSTEM
-        stored = await store_outbound(session, conversation, text, sender=kind, operator_id=operator_id)
-        identity = await session.scalar(
-            select(ChannelIdentity).where(
-                ChannelIdentity.customer_id == conversation.customer_id,
-                ChannelIdentity.channel == conversation.channel,
-            )
+        stored = await store_outbound(
+            session,
+            conversation,
+            text,
+            sender=kind,
+            operator_id=operator_id,
+            attachments=[buttons_attachment(buttons)] if buttons else None,  # polled with its buttons
         )
         outbound = OutboundMessage(
             channel=conversation.channel,
-            recipient_id=identity.external_id if identity else "",
+            recipient_id=await self._recipient(session, conversation),
             conversation_id=conversation.id,
             text=text,
             sender=sender,
@@ -550,6 +580,16 @@ class OperatorService:
             if commit:
                 await session.commit()
         return outbound
+
+    async def _recipient(self, session: Any, conversation: Conversation) -> str:
+        """The customer's id in the conversation's channel ("" when unknown)."""
+        identity = await session.scalar(
+            select(ChannelIdentity).where(
+                ChannelIdentity.customer_id == conversation.customer_id,
+                ChannelIdentity.channel == conversation.channel,
+            )
+        )
+        return identity.external_id if identity else ""
 
 
 def _about(operator: Operator | None) -> dict[str, Any]:

@@ -52,8 +52,8 @@ from starlette.types import Receive, Scope, Send
 from bot.clock import Clock
 from bot.conversation import ConversationService
 from bot.errors import BotdeskError
-from bot.events import EventBus
-from bot.messages import OutboundMessage
+from bot.events import NO_PRESENCE, EventBus, Presence
+from bot.messages import OutboundMessage, QueueStatus, Typing
 from bot.settings import BotdeskConfig
 from bot.store import Database
 
@@ -106,14 +106,17 @@ class Capabilities:
 
     ``push``: it can deliver a message later (an operator's reply); without it the
     message stays stored and the client fetches it. ``buttons``, ``files``, ``typing``:
-    response buttons, attachments, a typing indicator. ``max_text_chars``: longer texts
-    are split by the channel itself (None: no limit).
+    response buttons, attachments, a typing indicator (``Channel.typing``). ``live_status``:
+    the customer's window shows the queue position as it changes (``Channel.queue_status``);
+    without it a waiting customer gets a message, and only when the queue moved notably.
+    ``max_text_chars``: longer texts are split by the channel itself (None: no limit).
     """
 
     push: bool = True
     buttons: bool = False
     files: bool = False
     typing: bool = False
+    live_status: bool = False
     max_text_chars: int | None = None
 
 
@@ -154,6 +157,7 @@ class ChannelContext:
         ready: whether the store is usable now (False: answer 503, store nothing).
         park: keeps a message the channel could not send now; the operator service delivers
             it again later (through ``send``), until the channel takes it.
+        presence: which operators are at a live panel (the widget's "operators are online").
     """
 
     config: BotdeskConfig
@@ -164,6 +168,7 @@ class ChannelContext:
     transport: httpx.AsyncBaseTransport | None = None
     ready: Callable[[], bool] = lambda: True
     park: Callable[[OutboundMessage], Awaitable[None]] = _nowhere_to_park
+    presence: Presence = NO_PRESENCE
 
 
 class ChannelNotStarted(BotdeskError):
@@ -215,6 +220,23 @@ class Channel:
             message: a reply to send, already stored (``message_id``), labelled with who says it.
         """
         raise ChannelUnavailable(f"the {self.name} channel cannot push messages; its clients fetch them")
+
+    async def typing(self, signal: Typing) -> None:
+        """Show the customer that an operator types (``capabilities.typing``); nothing by default.
+
+        Called at most every few seconds while the operator types, and with ``active`` False
+        when they stop. Never raises for a customer who went away: the signal is only a hint.
+
+        Args:
+            signal: who types to which customer (``recipient_id``), and whether still.
+        """
+
+    async def queue_status(self, status: QueueStatus) -> None:
+        """Show a waiting customer their place and wait as they change (``capabilities.live_status``).
+
+        Called on every process when the queue changes; a channel shows it to the customer's
+        connections on this process only. Nothing by default.
+        """
 
     async def file_url(self, file_id: str) -> str:
         """Where to download a file a customer sent (``capabilities.files``); never shown to a browser.
@@ -269,6 +291,31 @@ class ChannelRouter:
     @property
     def names(self) -> list[str]:
         return sorted(self._channels)
+
+    def live(self, channel: str) -> bool:
+        """``CustomerSignals``: whether the channel shows the queue as it moves."""
+        found = self._channels.get(channel)
+        return found is not None and found.capabilities.live_status
+
+    async def typing(self, signal: Typing) -> None:
+        """``CustomerSignals``: an operator types; a hint, so a channel's trouble is logged, not raised."""
+        channel = self._channels.get(signal.channel)
+        if channel is None or not channel.capabilities.typing:
+            return
+        try:
+            await channel.typing(signal)
+        except Exception as exc:
+            log.debug("typing signal to %s not shown: %r", signal.channel, exc)
+
+    async def queue_status(self, status: QueueStatus) -> None:
+        """``CustomerSignals``: a waiting customer's place, to channels that show it live."""
+        channel = self._channels.get(status.channel)
+        if channel is None or not channel.capabilities.live_status:
+            return
+        try:
+            await channel.queue_status(status)
+        except Exception as exc:
+            log.debug("queue status to %s not shown: %r", status.channel, exc)
 
     async def __call__(self, message: OutboundMessage) -> None:
         """Send through the message's channel; without one it stays stored for polling."""

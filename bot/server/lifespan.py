@@ -28,7 +28,7 @@ from bot.channels.base import Channel, ChannelContext, ChannelRouter
 from bot.clock import Clock, utc_now
 from bot.conversation import ConversationService
 from bot.errors import ConfigError
-from bot.events import EventBus, event_bus
+from bot.events import EventBus, Presence, event_bus
 from bot.messages import OutboundMessage
 from bot.nlu.pipeline import Pipeline
 from bot.privacy import RetentionSweeper, keep_personal_data_out_of_logs
@@ -42,6 +42,7 @@ from bot.store import Database, StoreError, upgrade
 from bot.store.checkpoints import WalCheckpoints
 from bot.store.db import display_url
 from handoff.outbox import OutboxWorker
+from handoff.queue_updates import QueueUpdates
 from handoff.service import OperatorService, park_for_redelivery
 
 log = logging.getLogger("botdesk.server")
@@ -75,6 +76,8 @@ class ServerState:
     metrics: Metrics
     events: EventBus
     panel: PanelServices  # first admin, auto-assignment, login throttle
+    presence: Presence  # the operators at a live panel, on every process
+    queue_updates: QueueUpdates  # waiting customers hear when the queue moves
     ready: bool = False  # the store is migrated and usable
     problem: str | None = None  # why not, for /healthz
     channels: list[Channel] = field(default_factory=list)  # the running ones (started by the lifespan)
@@ -129,14 +132,31 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
     except ConfigError:
         await db.close()
         raise
-    operators = OperatorService(config, db, engine, deliver=router, clock=options.clock, events=events)
+    presence = Presence(events)
+    operators = OperatorService(
+        config,
+        db,
+        engine,
+        deliver=router,
+        clock=options.clock,
+        events=events,
+        presence=presence,
+        signals=router,
+    )
     operators.first_response_observer = metrics.first_response.observe  # KPIs live on /metrics
     state = ServerState(
         config=config,
         db=db,
         pipeline=pipeline,
         conversations=ConversationService(
-            config, db.turns, lambda: pipeline, engine, clock=options.clock, events=events, observer=metrics
+            config,
+            db.turns,
+            lambda: pipeline,
+            engine,
+            clock=options.clock,
+            events=events,
+            observer=metrics,
+            presence=presence,
         ),
         operators=operators,
         router=router,
@@ -144,17 +164,22 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         metrics=metrics,
         events=events,
         panel=PanelServices(config, db, operators, events, options.clock),
+        presence=presence,
+        queue_updates=QueueUpdates(config, db, operators, router, events, presence, options.clock),
     )
     await state.migrate()
     await events.start()  # a shared broker that is down is not fatal: local events still flow
+    await presence.start()  # asks the other processes who is at their panels
     try:  # a token the platform refuses stops the start, like a broken config.yml
         await start_channels(state, options)
     except BaseException:
         await stop_channels(state)
+        await presence.aclose()
         await events.aclose()
         await db.close()
         raise
     await state.panel.start(state.ready)
+    await state.queue_updates.start()
     outbox.start(events)  # a saved lead wakes it at once
     log.info(
         "botdesk ready: model %s, database %s%s, channels out: %s",
@@ -182,6 +207,7 @@ async def start_channels(state: ServerState, options: ServerOptions) -> None:
         transport=options.transport,
         ready=lambda: state.ready,
         park=park,
+        presence=state.presence,
     )
     for channel in options.channels:
         if await channel.start(context):
@@ -213,6 +239,7 @@ async def maintain(state: ServerState, every: float, stopping: asyncio.Event) ->
             if state.ready or await state.migrate():
                 await state.operators.tick()
                 await state.panel.tick()
+                state.queue_updates.poke()
                 await retention.tick()
                 await stranded.tick()
                 redelivered = await state.operators.redeliver()
@@ -244,6 +271,8 @@ async def stop(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     await state.panel.aclose()
+    await state.queue_updates.aclose()
+    await state.presence.aclose()
     await state.events.aclose()
     await state.outbox.aclose(timeout)
     await state.db.close()

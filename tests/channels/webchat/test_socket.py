@@ -80,7 +80,8 @@ async def test_the_bot_answers_labelled_as_the_bot(make_app: AppFactory) -> None
     async with serve(app) as (base, _), widget(base) as socket:
         status, history = await opened(socket)
         assert history == []
-        assert status["online"] is True and status["title"] == "ВелоМаркет — чат"
+        assert status["online"] is False and status["title"] == "ВелоМаркет — чат"  # nobody at the panel
+        assert status["line"].startswith("Сейчас операторов нет на связи")
         assert status["hours"] == ["ежедневно 09:00–21:00 (по московскому времени)"]
         frames = await say(socket, "привет", "m1")
     echo, *replies = frames
@@ -276,7 +277,7 @@ async def test_after_hours_the_window_says_when_a_person_answers(make_app: AppFa
     async with serve(make_app()) as (base, _), widget(base) as socket:
         status, _ = await opened(socket)
     assert status["online"] is False
-    assert status["line"] == "Сейчас отвечает только бот; человек ответит завтра в 09:00."
+    assert status["line"] == "Сейчас отвечает только бот. Оставьте контакт — ответим завтра в 09:00."
 
 
 async def test_the_script_the_page_settings_and_the_demo_page(make_app: AppFactory) -> None:
