@@ -37,6 +37,7 @@ class Workspace {
       toast: (text, kind) => this.toast(text, kind),
       take: (ticket) => this.take(ticket),
       changed: () => this.queue.refresh(),
+      typing: (ticketId, active) => this.live?.send({ type: "typing", ticket_id: ticketId, active }),
     };
     this.statusToggle = document.querySelector('[data-testid="status-toggle"]');
     this.connection = document.querySelector('[data-testid="connection"]');
@@ -65,6 +66,7 @@ class Workspace {
     if (event.kind === "ticket") this.onTicket(event);
     else if (event.kind === "message") this.onMessage(event);
     else if (event.kind === "operator") this.onOperator(event);
+    else if (event.kind === "typing") this.tabs.view(event.conversation_id)?.showTyping(event.active);
   }
 
   async onTicket(event) {
