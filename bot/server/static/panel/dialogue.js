@@ -7,6 +7,7 @@ import { el, fromTemplate, part, setText } from "./dom.js";
 import { LeadForm, fillTransferTargets, noteItem, renderCustomer, renderNote, transferBody } from "./cards.js";
 import { channelLabel, intentLabel, percent, reasonLabel, senderLabel, when } from "./format.js";
 import { _, gendered, nameOf } from "./i18n.js";
+import { LabelCard } from "./labels.js";
 import { ReplyBox } from "./reply.js";
 
 const TYPING_EVERY_MS = 2000; // the operator's "typing" goes to the customer at most this often
@@ -28,6 +29,11 @@ export class DialogueView {
     this.history = part(this.node, "history");
     this.reply = new ReplyBox(part(this.node, "reply-form"), { onSend: (text) => this.send(text) });
     this.lead = new LeadForm(part(this.node, "lead-form"), { conversationId, toast: ctx.toast });
+    this.labels = new LabelCard(part(this.node, "labels-card"), {
+      conversationId,
+      toast: ctx.toast,
+      changed: () => ctx.labelsChanged?.(),
+    });
     this.wire();
   }
 
@@ -124,6 +130,7 @@ export class DialogueView {
     this.renderState();
     renderNote(part(node, "handoff-note"), ticket);
     renderCustomer(part(node, "customer-card"), customer, (match, action) => this.resolveMatch(match, action));
+    this.labels.render(conversation.labels);
     this.renderHistory(this.data.history ?? []);
     part(node, "note-list").replaceChildren(...(this.data.notes ?? []).map(noteItem));
     this.reply.setPhrases(this.data.quick_phrases);
