@@ -12,8 +12,8 @@ from typing import Any
 
 import websockets
 
-from tests.channels.webchat.test_socket import COMPLAINT, frames_until, opened, widget
 from tests.helpers.server import AppFactory, eventually, serve, state_of
+from tests.helpers.widget import COMPLAINT, frames_until, opened, widget
 from tests.server.api_helpers import add_operator, ask_for_a_person, logged_in
 from tests.server.test_api_events import next_of_kind, ws_url
 

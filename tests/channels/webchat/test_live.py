@@ -12,8 +12,8 @@ import json
 from fastapi import FastAPI
 
 from bot.store import create_operator
-from tests.channels.webchat.test_socket import COMPLAINT, Frame, frames_until, next_frame, opened, widget
 from tests.helpers.server import AppFactory, serve, state_of
+from tests.helpers.widget import COMPLAINT, Frame, frames_until, next_frame, opened, widget
 
 NOBODY = (
     "Сейчас операторов нет на связи — отвечает бот. Оставьте контакт — ответим, "

@@ -479,11 +479,11 @@
     var self = this;
     var greeting = this.config.greeting;
     if (!greeting || !greeting.text) return;
-    var node = el("div", "bd-msg bd-bot bd-greeting");
+    var node = el("div", "bd-msg bd-greeting");  // not a stored message: its own classes
     var who = el("div", "bd-who");
     who.appendChild(el("span", "bd-badge", this.status.bot_label || "Bot"));
     node.appendChild(who);
-    node.appendChild(el("div", "bd-text", greeting.text));
+    node.appendChild(el("div", "bd-greeting-text", greeting.text));
     this.log.appendChild(node);
     if (greeting.buttons && greeting.buttons.length) {
       var row = el("div", "bd-buttons bd-quick");
