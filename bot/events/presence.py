@@ -9,7 +9,7 @@ online" when nobody is.
 
 Several server processes share it over the event bus (``bot.events``): each process
 announces the operators whose feed is open on it (a ``presence`` event) whenever that
-changes and every ``heartbeat`` seconds; every process keeps the others' announcements
+changes and, while it has any, every ``heartbeat`` seconds; every process keeps the others' announcements
 until they expire (three heartbeats: a process that died drops out by itself). A process
 that starts asks the others to announce at once. A status change (the ``operator`` event)
 is applied everywhere as it arrives, before the owner's next announcement.
@@ -248,7 +248,8 @@ class Presence:
                 try:
                     event = await asyncio.wait_for(events.get(), max(0.0, due - self.clock()))
                 except TimeoutError:
-                    self._announce()
+                    if self._local:  # nobody here: the others' copy of us may expire, it is empty
+                        self._announce()
                     self._changed(announce=False)  # expired announcements drop out
                     due = self.clock() + self.heartbeat
                     continue
