@@ -7,7 +7,7 @@ boundary sees these.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 SenderKind = Literal["bot", "operator", "system"]
 
@@ -42,3 +42,64 @@ class OutboundMessage:
     def labelled(self) -> str:
         """The text as plain-text channels show it: who speaks, then what."""
         return f"{self.sender_name}: {self.text}"
+
+
+@dataclass(frozen=True)
+class Typing:
+    """Someone is typing to a customer (an operator in the panel): channels that can, show it.
+
+    ``active`` False: they stopped (cleared the box or sent). ``name``: who types, as the
+    customer knows them (the operator's display name).
+    """
+
+    channel: str
+    recipient_id: str
+    conversation_id: int
+    active: bool
+    name: str
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """A waiting customer's place in the operator queue and the estimated wait, in whole minutes."""
+
+    channel: str
+    recipient_id: str
+    conversation_id: int
+    position: int
+    minutes: int
+
+
+class CustomerSignals(Protocol):
+    """What the human side shows a customer besides messages (``ChannelRouter`` implements it).
+
+    Nothing here is stored: a signal a channel cannot show is dropped.
+    """
+
+    def live(self, channel: str) -> bool:
+        """Whether the channel shows the queue and typing as they change (the widget does)."""
+        ...
+
+    async def typing(self, signal: Typing) -> None:
+        """Show (or stop showing) that an operator types."""
+        ...
+
+    async def queue_status(self, status: QueueStatus) -> None:
+        """Show the customer's place in the queue now (a live line, not a message)."""
+        ...
+
+
+class NoSignals:
+    """Nowhere to show signals (the CLI, tests): every one is dropped."""
+
+    def live(self, channel: str) -> bool:
+        return False
+
+    async def typing(self, signal: Typing) -> None:
+        return None
+
+    async def queue_status(self, status: QueueStatus) -> None:
+        return None
+
+
+NO_SIGNALS = NoSignals()

@@ -20,9 +20,9 @@ from bot.clock import Clock, utc_now
 from bot.dialogue.engine import CONVERSATIONAL, SYSTEM_RESPONSES, DialogueEngine
 from bot.dialogue.state import DialogueState, TurnResult
 from bot.errors import BotdeskError, DeliveryRefused
-from bot.events import NO_EVENTS, EventBus
+from bot.events import NO_EVENTS, NO_PRESENCE, EventBus, Presence
 from bot.files.service import stored_file_ids
-from bot.messages import OutboundMessage, SenderKind
+from bot.messages import NO_SIGNALS, CustomerSignals, OutboundMessage, SenderKind, Typing
 from bot.nlu.base import FALLBACK_INTENT
 from bot.settings import BotdeskConfig
 from bot.store import (
@@ -47,6 +47,7 @@ from bot.store import (
     store_outbound,
     transfer_ticket,
 )
+from bot.store.buttons import buttons_attachment
 from bot.store.channel_history import external_id_of
 from bot.store.files import link_files
 from bot.store.models import FeedbackAbout
@@ -142,6 +143,8 @@ class OperatorService:
         clock: Clock = utc_now,
         events: EventBus = NO_EVENTS,
         check: Check = always_deliverable,
+        presence: Presence = NO_PRESENCE,
+        signals: CustomerSignals = NO_SIGNALS,
     ) -> None:
         self.config = config
         self.db = database
@@ -150,6 +153,8 @@ class OperatorService:
         self.check = check  # asked before an operator's reply is stored
         self.clock = clock
         self.events = events
+        self.presence = presence  # who is at a live panel (operators' typing, the queue's estimates)
+        self.signals = signals  # what customers see besides messages: typing, their place in the queue
         # Live monitoring (Prometheus): seconds from a handoff to its first operator reply.
         self.first_response_observer: Callable[[float], None] | None = None
         self._survey_due: datetime | None = None  # the quiet-dialogue scan runs once a minute
@@ -367,6 +372,32 @@ class OperatorService:
                 result.append((str(item["name"]), self.engine.say(response).text))
         return result
 
+    # ---- signals -----------------------------------------------------------------------
+    async def typing(self, ticket_id: int, operator_id: int, active: bool) -> bool:
+        """The operator holding the ticket types (or stopped): shown to the customer where the channel can.
+
+        Returns:
+            False when the ticket is not held by this operator (nothing is shown).
+        """
+        async with self.db.reader() as session:
+            ticket = await session.get(HandoffTicket, ticket_id)
+            if ticket is None or ticket.status != TicketStatus.CLAIMED or ticket.operator_id != operator_id:
+                return False
+            operator = await session.get_one(Operator, operator_id)
+            conversation = await session.get_one(Conversation, ticket.conversation_id)
+            recipient = await self._recipient(session, conversation)
+        if recipient:
+            await self.signals.typing(
+                Typing(conversation.channel, recipient, conversation.id, active, operator.display_name)
+            )
+        return True
+
+    async def tell_queue_moved(
+        self, session: AsyncSession, ticket_id: int, position: int, minutes: int
+    ) -> None:
+        """A stored "the queue is moving: you are 2nd" for a channel without a live line. Commits."""
+        await self._tell(session, ticket_id, "utter_queue_update", position=position, minutes=minutes)
+
     # ---- timers ------------------------------------------------------------------------
     async def tick(self) -> dict[str, list[int]]:
         """Run the waiting-time rules once; the server calls this every few seconds."""
@@ -552,7 +583,13 @@ class OperatorService:
     ) -> OutboundMessage:
         kind = Sender.OPERATOR if sender == "operator" else Sender.SYSTEM
         stored = await store_outbound(
-            session, conversation, text, sender=kind, operator_id=operator_id, attachments=files
+            session,
+            conversation,
+            text,
+            sender=kind,
+            operator_id=operator_id,
+            # the files sent, and the buttons so that a polling client (REST) gets them too
+            attachments=[*files, *([buttons_attachment(buttons)] if buttons else [])],
         )
         if files:  # the customer may read them from now on (bot.store.files)
             await link_files(
@@ -594,6 +631,10 @@ class OperatorService:
             if commit:
                 await session.commit()
         return outbound
+
+    async def _recipient(self, session: AsyncSession, conversation: Conversation) -> str:
+        """The customer's id in the conversation's channel ("" when unknown)."""
+        return await external_id_of(session, conversation.id, conversation.channel) or ""
 
 
 def _about(operator: Operator | None) -> dict[str, Any]:

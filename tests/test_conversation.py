@@ -67,8 +67,12 @@ async def test_handoff_queues_and_the_bot_falls_silent(
     handled = await svc.handle(web("позовите оператора"))
     assert handled.ticket_id is not None
     assert "1-й в очереди" in handled.replies[-1].text
+    acked = await svc.handle(web("у меня сломался руль"))  # the bot is silent, but says it reached them
+    assert acked.silent and [r.text for r in acked.replies] == [
+        "Ваше сообщение передано оператору, вы 1-й в очереди, примерное ожидание — 3 мин."
+    ]
     silent = await svc.handle(web("алло, есть кто?"))
-    assert silent.silent and not silent.replies
+    assert silent.silent and not silent.replies  # once per place in the queue
     async with db.session() as session:
         ticket = await session.get_one(HandoffTicket, handled.ticket_id)
         assert ticket.reason == "human_request" and ticket.priority == 5

@@ -55,9 +55,9 @@ from bot.clock import Clock
 from bot.conversation import ConversationService
 from bot.errors import BotdeskError
 from bot.errors import DeliveryRefused as DeliveryRefused  # channels raise it from check_send
-from bot.events import EventBus
+from bot.events import NO_PRESENCE, EventBus, Presence
 from bot.files.service import FileService
-from bot.messages import OutboundMessage
+from bot.messages import OutboundMessage, QueueStatus, Typing
 from bot.settings import BotdeskConfig
 from bot.store import Database
 
@@ -110,14 +110,17 @@ class Capabilities:
 
     ``push``: it can deliver a message later (an operator's reply); without it the
     message stays stored and the client fetches it. ``buttons``, ``files``, ``typing``:
-    response buttons, attachments, a typing indicator. ``max_text_chars``: longer texts
-    are split by the channel itself (None: no limit).
+    response buttons, attachments, a typing indicator (``Channel.typing``). ``live_status``:
+    the customer's window shows the queue position as it changes (``Channel.queue_status``);
+    without it a waiting customer gets a message, and only when the queue moved notably.
+    ``max_text_chars``: longer texts are split by the channel itself (None: no limit).
     """
 
     push: bool = True
     buttons: bool = False
     files: bool = False
     typing: bool = False
+    live_status: bool = False
     max_text_chars: int | None = None
 
 
@@ -161,6 +164,7 @@ class ChannelContext:
         files: the file store (``bot.files``): a customer's file is kept with ``files.accept``,
             its attachment goes in the ``InboundMessage``, and ``files.link_inbound`` ties it to the
             stored message (docs/security.md, "Files"). None where the server keeps no files.
+        presence: which operators are at a live panel (the widget's "operators are online").
     """
 
     config: BotdeskConfig
@@ -172,6 +176,7 @@ class ChannelContext:
     ready: Callable[[], bool] = lambda: True
     park: Callable[[OutboundMessage], Awaitable[None]] = _nowhere_to_park
     files: FileService | None = None
+    presence: Presence = NO_PRESENCE
 
 
 class ChannelNotStarted(BotdeskError):
@@ -232,6 +237,23 @@ class Channel:
             message: a reply to send, already stored (``message_id``), labelled with who says it.
         """
         raise ChannelUnavailable(f"the {self.name} channel cannot push messages; its clients fetch them")
+
+    async def typing(self, signal: Typing) -> None:
+        """Show the customer that an operator types (``capabilities.typing``); nothing by default.
+
+        Called at most every few seconds while the operator types, and with ``active`` False
+        when they stop. Never raises for a customer who went away: the signal is only a hint.
+
+        Args:
+            signal: who types to which customer (``recipient_id``), and whether still.
+        """
+
+    async def queue_status(self, status: QueueStatus) -> None:
+        """Show a waiting customer their place and wait as they change (``capabilities.live_status``).
+
+        Called on every process when the queue changes; a channel shows it to the customer's
+        connections on this process only. Nothing by default.
+        """
 
     async def file_url(self, file_id: str) -> str:
         """Where to download a file a customer sent (``capabilities.files``); never shown to a browser.
@@ -329,6 +351,31 @@ class ChannelRouter:
         channel = self._channels.get(message.channel)
         if channel is not None:
             await channel.check_send(message)
+
+    def live(self, channel: str) -> bool:
+        """``CustomerSignals``: whether the channel shows the queue as it moves."""
+        found = self._channels.get(channel)
+        return found is not None and found.capabilities.live_status
+
+    async def typing(self, signal: Typing) -> None:
+        """``CustomerSignals``: an operator types; a hint, so a channel's trouble is logged, not raised."""
+        channel = self._channels.get(signal.channel)
+        if channel is None or not channel.capabilities.typing:
+            return
+        try:
+            await channel.typing(signal)
+        except Exception as exc:
+            log.debug("typing signal to %s not shown: %r", signal.channel, exc)
+
+    async def queue_status(self, status: QueueStatus) -> None:
+        """``CustomerSignals``: a waiting customer's place, to channels that show it live."""
+        channel = self._channels.get(status.channel)
+        if channel is None or not channel.capabilities.live_status:
+            return
+        try:
+            await channel.queue_status(status)
+        except Exception as exc:
+            log.debug("queue status to %s not shown: %r", status.channel, exc)
 
     async def __call__(self, message: OutboundMessage) -> None:
         """Send through the message's channel; without one it stays stored for polling."""

@@ -39,12 +39,12 @@ from bot.store import (
     create_lead,
     create_ticket,
     ensure_department,
-    queue_position,
     redact_messages,
     remember_contact,
 )
 from bot.store.models import FeedbackAbout
 from bot.store.turns import FORM_ANSWER, HANDLED_AS, SURVEY_ANSWER
+from bot.store.waiting import estimate, note_update, place_in_queue
 from bot.survey import record_answer, record_asked
 
 log = logging.getLogger("botdesk.conversation")
@@ -131,7 +131,7 @@ async def redact_form_answers(applied: AppliedTurn, effect: RedactFormAnswers) -
 
 
 async def open_ticket(applied: AppliedTurn, effect: OpenTicket) -> None:
-    """A ticket with a note for the operator; in working hours, the customer's place in the queue."""
+    """A ticket with a note for the operator; when someone is online, the customer's place and wait."""
     turn, escalation = applied.turn, effect.escalation
     department = applied.engine.department(escalation.department)
     department_id = await ensure_department(applied.transaction, department.key, department.name)
@@ -149,6 +149,8 @@ async def open_ticket(applied: AppliedTurn, effect: OpenTicket) -> None:
         # The bot's last answers to the customer's questions in this dialogue: what was said already.
         "summary": applied.answers,
         "after_hours": effect.after_hours,
+        "unstaffed": effect.unstaffed,  # nobody was online: no place or wait was promised
+        "department": department.key,
     }
     if isinstance(escalation.detail, Text):  # the panel says it in the operator's language
         note["detail"], note["detail_text"] = str(escalation.detail), escalation.detail.to_json()
@@ -164,10 +166,19 @@ async def open_ticket(applied: AppliedTurn, effect: OpenTicket) -> None:
         now=turn.now,
     )
     applied.handled.ticket_id = ticket_id
-    if effect.after_hours:
+    if effect.after_hours or effect.unstaffed:
         return
-    position = await queue_position(applied.transaction, ticket_id)
-    minutes = max(1, round(position * applied.config.escalation.average_handle_minutes))
+    transaction = applied.transaction
+    position = await place_in_queue(transaction, ticket_id, now=turn.now)
+    minutes = await estimate(
+        transaction,
+        department_id,
+        position,
+        default_per_place=applied.config.escalation.average_handle_minutes,
+        now=turn.now,
+    )
+    # The place it was queued at (the wait per place is measured on it) and what the customer was told.
+    await note_update(transaction, ticket_id, {"position": position, "told": [position, minutes]})
     applied.replies.append(applied.engine.say("utter_queue_position", position=position, minutes=minutes))
 
 

@@ -30,11 +30,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from bot.clock import Clock, utc_now
 from bot.conversation.accounting import NO_OBSERVER, TurnObserver, TurnRefused
 from bot.conversation.effects import AppliedTurn, apply_effects
+from bot.conversation.queued import acknowledgement
 from bot.conversation.turn import Handled, Turn
 from bot.dialogue.engine import DialogueEngine, is_faq_answer
-from bot.dialogue.state import DialogueState, Reply, TurnResult
+from bot.dialogue.state import DialogueState, Reply, Staffed, TurnResult
 from bot.errors import BotdeskError
-from bot.events import NO_EVENTS, EventBus
+from bot.events import NO_EVENTS, NO_PRESENCE, EventBus, Presence
 from bot.messages import InboundMessage, OutboundMessage
 from bot.nlu.base import Message as Parsed
 from bot.nlu.pipeline import Pipeline
@@ -47,6 +48,7 @@ from bot.store import (
     TurnStore,
     TurnTransaction,
 )
+from bot.store.buttons import buttons_attachment
 from bot.store.errors import NO_DATABASE, log_outage
 from bot.survey import asked_after_close
 
@@ -66,8 +68,10 @@ class ConversationService:
         clock: Clock = utc_now,
         events: EventBus = NO_EVENTS,
         observer: TurnObserver = NO_OBSERVER,
+        presence: Presence = NO_PRESENCE,
     ) -> None:
         self.config = config
+        self.presence = presence  # who is at the panel: the handoff says honestly whether a person is
         self.observer = observer
         self.turns = turns
         self.pipeline = pipeline  # a callable: the model can be swapped while running
@@ -213,9 +217,17 @@ class ConversationService:
         entered = turn.entered
         if entered.state in HUMAN_STATES:
             await transaction.touch(conversation_id, now)
+            acked: list[OutboundMessage] = []
+            if entered.state == ConversationState.QUEUED:  # waiting: "your message reached the operators"
+                ack = await acknowledgement(
+                    transaction, self.config, self.engine, conversation_id, self._staffed(), now
+                )
+                if ack is not None:
+                    acked = await self._bot_says(transaction, conversation_id, inbound, [ack])
             await transaction.commit()
             self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
-            return Handled([], conversation_id, silent=True)
+            self._announce_replies(conversation_id, acked)
+            return Handled(acked, conversation_id, silent=True)
         state = DialogueState.from_dict(entered.dialogue)
         if (
             not entered.dialogue
@@ -234,6 +246,7 @@ class ConversationService:
                 sender_id=inbound.sender_id,
                 channel=inbound.channel,
                 before_io=transaction.release,
+                staffed=self._staffed(),
             )
             if turn.parsed is not None
             else self.engine.non_text(state)
@@ -266,15 +279,7 @@ class ConversationService:
         )
         await transaction.commit()
         self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
-        for said in handled.replies:
-            self.events.emit(
-                "message",
-                conversation_id,
-                message_id=said.message_id,
-                sender=said.sender,
-                sender_name=said.sender_name,
-                text=said.text,
-            )
+        self._announce_replies(conversation_id, handled.replies)
         if handled.ticket_id is not None:
             self.events.emit(
                 "ticket",
@@ -284,6 +289,21 @@ class ConversationService:
                 reason=result.escalation.reason if result.escalation else None,
             )
         return handled
+
+    def _staffed(self) -> Staffed | None:
+        """Whether someone is online for a department now; None: not tracked (the hours decide)."""
+        return self.presence.online if self.presence.tracked else None
+
+    def _announce_replies(self, conversation_id: int, replies: list[OutboundMessage]) -> None:
+        for said in replies:
+            self.events.emit(
+                "message",
+                conversation_id,
+                message_id=said.message_id,
+                sender=said.sender,
+                sender_name=said.sender_name,
+                text=said.text,
+            )
 
     def _announce_inbound(
         self, conversation_id: int, message_id: int, inbound: InboundMessage, nlu: dict[str, Any]
@@ -310,7 +330,12 @@ class ConversationService:
         replies: list[Reply],
     ) -> list[OutboundMessage]:
         """Store the bot's replies; they go out in the channel's answer."""
-        stored = await transaction.say(conversation_id, [reply.text for reply in replies], self.clock())
+        stored = await transaction.say(
+            conversation_id,
+            [reply.text for reply in replies],
+            self.clock(),
+            [[buttons_attachment(reply.buttons)] if reply.buttons else [] for reply in replies],
+        )
         return [
             OutboundMessage(
                 channel=inbound.channel,

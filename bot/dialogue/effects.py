@@ -25,11 +25,16 @@ class LeadData:
 
 @dataclass(frozen=True)
 class OpenTicket:
-    """Hand the dialogue to a person: a queued ticket, or an after-hours one waiting for ``opening``."""
+    """Hand the dialogue to a person: a queued ticket, or an after-hours one waiting for ``opening``.
+
+    ``unstaffed``: queued in working hours while nobody is at the panel; the customer was told
+    so (no place in the queue or wait is promised).
+    """
 
     escalation: Escalation
     after_hours: bool = False
     opening: datetime | None = None
+    unstaffed: bool = False
 
 
 @dataclass(frozen=True)

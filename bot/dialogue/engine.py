@@ -40,8 +40,9 @@ from bot.dialogue.escalation import Escalation, Escalator, Turn, TurnContext
 from bot.dialogue.forms import FormRunner
 from bot.dialogue.policy import Policy
 from bot.dialogue.slots import custom_mapping_actions, extract_slots, initial_values
-from bot.dialogue.state import BeforeIO, DialogueState, Reply, TurnResult, TurnWork
+from bot.dialogue.state import BeforeIO, DialogueState, Reply, Staffed, TurnResult, TurnWork
 from bot.dialogue.stories import REQUESTED_SLOT, DialogueData, retrieval_base
+from bot.dialogue.system_texts import builtin_variant
 from bot.dialogue.tracker import Tracker
 from bot.hours import Department, describe_opening
 from bot.i18n.text import Text
@@ -75,6 +76,10 @@ SYSTEM_RESPONSES = frozenset(
         "utter_conversation_closed",
         "utter_queue_wait_too_long",
         "utter_after_hours",
+        "utter_nobody_online",
+        "utter_queued_ack",
+        "utter_queued_nobody_online",
+        "utter_queue_update",
         "utter_offer_lead",
         "utter_offer_declined",
         "utter_ask_feedback",
@@ -139,7 +144,10 @@ class DialogueEngine:
         """A response by name: Rasa's choice of variant (conditions on slots, then channel)."""
         variants = self._variants(response, channel, values)
         if not variants:
-            return Reply(self.config.bot.fallback, response=response)
+            builtin = builtin_variant(response, self.config.language)
+            if builtin is None:
+                return Reply(self.config.bot.fallback, response=response)
+            variants = [builtin]
         variant = self.random.choice(variants)
         text = str(variant.get("text") or "").format_map(_Blank(values))
         image = variant.get("image")
@@ -243,6 +251,7 @@ class DialogueEngine:
         sender_id: str = "default",
         channel: str | None = None,
         before_io: BeforeIO | None = None,
+        staffed: Staffed | None = None,
     ) -> TurnResult:
         """One customer turn: what to say, and the effects for the caller to carry out.
 
@@ -255,6 +264,8 @@ class DialogueEngine:
             before_io: awaited once before the first custom action's network call: the
                 conversation service releases its store transaction there, so a slow
                 action server never holds the database.
+            staffed: whether an operator is online for a department now (the server's
+                presence); None: the working hours alone decide who answers a handoff.
 
         Returns:
             The replies, the actions run, the tracker steps added and the typed effects.
@@ -289,7 +300,7 @@ class DialogueEngine:
         for name, value in self.initial_slots.items():
             tracker.slots.setdefault(name, value)
         awaited_feedback, state.awaiting_feedback = state.awaiting_feedback, False
-        work = TurnWork(state, result, message, now, sender_id, channel, before_io)
+        work = TurnWork(state, result, message, now, sender_id, channel, before_io, staffed)
         mark = len(tracker.history)
 
         if tracker.active_loop and (
@@ -625,9 +636,17 @@ class DialogueEngine:
         state.misunderstood_in_a_row = 0
         state.pending_offer = None
         department = self.department(escalation.department)
-        if department.hours.is_open(now):
+        open_now = department.hours.is_open(now)
+        online = work.staffed(department.key) if work.staffed is not None else open_now
+        if online:  # someone at the panel now (after hours too: a person is there)
             result.effects.append(OpenTicket(escalation))
             result.replies.append(self.say("utter_handoff_queued", work.channel))
+            return
+        if open_now:  # working hours, but nobody online: say so, queue it, offer a call-back
+            result.effects.append(OpenTicket(escalation, unstaffed=True))
+            result.replies.append(self.say("utter_nobody_online", work.channel))
+            if LEAD_FORM in self.dialogue.forms:
+                state.pending_offer = "callback"
             return
         opening = department.hours.next_opening(now)
         result.effects.append(OpenTicket(escalation, after_hours=True, opening=opening))

@@ -167,6 +167,9 @@ class TurnResult:
 BeforeIO = Callable[[], Awaitable[None]]
 """What the engine's caller wants done before the turn waits on the network (a custom action)."""
 
+Staffed = Callable[[str], bool]
+"""Whether a person can answer a department (by key) now: an operator is at the panel and online."""
+
 
 @dataclass
 class TurnWork:
@@ -179,6 +182,7 @@ class TurnWork:
     sender_id: str
     channel: str | None
     before_io: BeforeIO | None = None  # awaited before an action's network call (the caller's hook)
+    staffed: Staffed | None = None  # who is online now; None: the working hours alone decide
     followup: str | None = None
     loop_rejected: bool = False
     stop: bool = False

@@ -10,10 +10,24 @@ from __future__ import annotations
 
 from bot.errors import ConfigError
 from bot.events.bus import NO_EVENTS, Event, EventBus, EventKind, Subscription
+from bot.events.presence import NO_PRESENCE, Attendant, Duty, Presence, UntrackedPresence
 from bot.events.shared import SharedEventBus
 from bot.settings import BotdeskConfig
 
-__all__ = ["NO_EVENTS", "Event", "EventBus", "EventKind", "SharedEventBus", "Subscription", "event_bus"]
+__all__ = [
+    "NO_EVENTS",
+    "NO_PRESENCE",
+    "Attendant",
+    "Duty",
+    "Event",
+    "EventBus",
+    "EventKind",
+    "Presence",
+    "SharedEventBus",
+    "Subscription",
+    "UntrackedPresence",
+    "event_bus",
+]
 
 
 def event_bus(config: BotdeskConfig, database_url: str | None) -> EventBus:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 log = logging.getLogger("botdesk.events")
 
-EventKind = Literal["message", "ticket", "operator", "delivery", "account", "lead"]
+EventKind = Literal["message", "ticket", "operator", "delivery", "account", "lead", "presence", "typing"]
 """``message``: a message was stored in a conversation (customer, bot, operator, system).
 ``ticket``: a handoff ticket was created or changed state (queued, claimed, released,
 transferred, returned, closed, requeued). ``operator``: an operator's status changed.
@@ -32,7 +32,11 @@ processes (``bot.channels.webchat``); never shown to operators. ``account``: an 
 was disabled, logged out, got a new password or lost a role (``operator_id``, maybe
 ``session_id``): every process closes or rechecks that account's live feeds at once;
 never shown to operators. ``lead``: a lead card was saved with its CRM push (``lead_id``):
-the outbox worker delivers it now rather than at its next poll; never shown to operators."""
+the outbox worker delivers it now rather than at its next poll; never shown to operators.
+``presence``: the operators whose panel feed is open on one process (``bot.events.presence``);
+never shown to operators as it is. ``typing``: someone is typing in a conversation (the
+customer in the widget, ``sender: "customer"``; an operator in the panel, ``sender:
+"operator"``): panels and the customer's channel show it for a few seconds."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from bot.server.routes import (
     api_customers,
     api_editor,
     api_events,
+    api_labels,
     api_queue,
     dashboard,
     editor_page,
@@ -99,7 +100,14 @@ def create_app(
             app.include_router(http.router)
     app.include_router(files.router)  # customers' files (a Telegram photo, ...) for operators
     app.include_router(health.router)
-    for api in (api_auth, api_queue, api_conversations, api_customers, api_events):  # the panel's JSON API
+    for api in (
+        api_auth,
+        api_queue,
+        api_conversations,
+        api_customers,
+        api_events,
+        api_labels,
+    ):  # the panel's JSON API
         app.include_router(api.router)
     app.include_router(api_auth.pages)  # /panel/login and /panel/logout
     app.include_router(api_admin.router)  # admins: accounts, forgetting a customer

@@ -28,7 +28,7 @@ from bot.channels.base import Channel, ChannelContext, ChannelRouter
 from bot.clock import Clock, utc_now
 from bot.conversation import ConversationService
 from bot.errors import ConfigError
-from bot.events import EventBus, event_bus
+from bot.events import EventBus, Presence, event_bus
 from bot.files import FilePolicy, file_store_from_config
 from bot.files.service import FileService
 from bot.messages import OutboundMessage
@@ -44,6 +44,7 @@ from bot.store import Database, StoreError, upgrade
 from bot.store.checkpoints import WalCheckpoints
 from bot.store.db import display_url
 from handoff.outbox import OutboxWorker
+from handoff.queue_updates import QueueUpdates
 from handoff.service import OperatorService, park_for_redelivery
 
 log = logging.getLogger("botdesk.server")
@@ -83,6 +84,8 @@ class ServerState:
     events: EventBus
     panel: PanelServices  # first admin, auto-assignment, login throttle
     files: FileService  # attachments: the configured file store, its policy and rows
+    presence: Presence  # the operators at a live panel, on every process
+    queue_updates: QueueUpdates  # waiting customers hear when the queue moves
     ready: bool = False  # the store is migrated and usable
     problem: str | None = None  # why not, for /healthz
     channels: list[Channel] = field(default_factory=list)  # the running ones (started by the lifespan)
@@ -138,8 +141,17 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
     except ConfigError:
         await db.close()
         raise
+    presence = Presence(events)
     operators = OperatorService(
-        config, db, engine, deliver=router, clock=options.clock, events=events, check=router.check
+        config,
+        db,
+        engine,
+        deliver=router,
+        clock=options.clock,
+        events=events,
+        check=router.check,
+        presence=presence,
+        signals=router,
     )
     operators.first_response_observer = metrics.first_response.observe  # KPIs live on /metrics
     state = ServerState(
@@ -147,7 +159,14 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         db=db,
         pipeline=pipeline,
         conversations=ConversationService(
-            config, db.turns, lambda: pipeline, engine, clock=options.clock, events=events, observer=metrics
+            config,
+            db.turns,
+            lambda: pipeline,
+            engine,
+            clock=options.clock,
+            events=events,
+            observer=metrics,
+            presence=presence,
         ),
         operators=operators,
         router=router,
@@ -156,19 +175,24 @@ async def start(options: ServerOptions, metrics: Metrics) -> ServerState:
         events=events,
         panel=PanelServices(config, db, operators, events, options.clock),
         files=FileService(file_store, FilePolicy(config.files), db),
+        presence=presence,
+        queue_updates=QueueUpdates(config, db, operators, router, events, presence, options.clock),
     )
     metrics.watch_channels(state.channels)  # their own counters (WhatsApp's delivery statuses)
     await state.migrate()
     await events.start()  # a shared broker that is down is not fatal: local events still flow
+    await presence.start()  # asks the other processes who is at their panels
     try:  # a token the platform refuses stops the start, like a broken config.yml
         await file_store.start()  # a files directory that cannot be made, too
         await start_channels(state, options)
     except BaseException:
         await stop_channels(state)
+        await presence.aclose()
         await events.aclose()
         await db.close()
         raise
     await state.panel.start(state.ready)
+    await state.queue_updates.start()
     outbox.start(events)  # a saved lead wakes it at once
     log.info(
         "botdesk ready: model %s, database %s%s, channels out: %s",
@@ -197,6 +221,7 @@ async def start_channels(state: ServerState, options: ServerOptions) -> None:
         ready=lambda: state.ready,
         park=park,
         files=state.files,
+        presence=state.presence,
     )
     for channel in options.channels:
         if await channel.start(context):
@@ -229,6 +254,7 @@ async def maintain(state: ServerState, every: float, stopping: asyncio.Event) ->
             if state.ready or await state.migrate():
                 await state.operators.tick()
                 await state.panel.tick()
+                state.queue_updates.poke()
                 await retention.tick()
                 await stranded.tick()
                 if loop_time() >= next_file_sweep:
@@ -264,6 +290,8 @@ async def stop(
         await asyncio.gather(*tasks, return_exceptions=True)
     await state.panel.aclose()
     await state.files.store.close()
+    await state.queue_updates.aclose()
+    await state.presence.aclose()
     await state.events.aclose()
     await state.outbox.aclose(timeout)
     await state.db.close()

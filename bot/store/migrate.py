@@ -38,6 +38,16 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+SEARCH_OBJECTS = ("message_search", "customer_search", "ix_messages_search", "ix_customers_search")
+"""The full-text search's own tables and indexes (migration 0008): not models, left out of comparisons."""
+
+
+def include_name(name: str | None, kind: str, parents: dict[str, str | None]) -> bool:
+    """Autogenerate's filter: SQLite's FTS5 tables (and their shadow tables) and PostgreSQL's
+    expression indexes of the search are the migration's own, not the models'."""
+    return not (name is not None and name.startswith(SEARCH_OBJECTS))
+
+
 def context_options() -> dict[str, Any]:
     """What env.py configures: compare types, batch mode (SQLite's ALTER is limited), our types."""
     return {
@@ -45,6 +55,7 @@ def context_options() -> dict[str, Any]:
         "compare_type": True,
         "render_as_batch": True,
         "render_item": render_item,
+        "include_name": include_name,
     }
 
 
@@ -102,7 +113,8 @@ async def differences(engine: AsyncEngine) -> list[Any]:
 
     def compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "target_metadata": Base.metadata}
+            connection,
+            opts={"compare_type": True, "target_metadata": Base.metadata, "include_name": include_name},
         )
         return list(compare_metadata(context, Base.metadata))
 

@@ -444,6 +444,22 @@ Index(
     HandoffTicket.priority.desc(),
     HandoffTicket.created_at,
 )
+# The department's latest pickups: what a waiting customer's estimate is measured on.
+Index("ix_handoff_tickets_pickups", HandoffTicket.department_id, HandoffTicket.claimed_at)
+
+
+class ConversationLabel(Base):
+    """A label an operator put on a dialogue ("возврат", "vip"); the queue can be filtered by it."""
+
+    __tablename__ = "conversation_labels"
+    __table_args__ = (Index("ix_conversation_labels_label", "label", "conversation_id"),)
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(40), primary_key=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OperatorNote(Base):

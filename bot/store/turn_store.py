@@ -233,9 +233,15 @@ class TurnTransaction:
         """Replace the stored NLU result of this turn's message (the dialogue's reading added)."""
         await turns.update_nlu(self, message_id, nlu)
 
-    async def say(self, conversation_id: int, texts: Sequence[str], now: datetime) -> list[int]:
-        """Store the bot's replies of this turn, in order; their message ids."""
-        return await turns.insert_replies(self, conversation_id, texts, now)
+    async def say(
+        self,
+        conversation_id: int,
+        texts: Sequence[str],
+        now: datetime,
+        attachments: Sequence[list[dict[str, Any]]] | None = None,
+    ) -> list[int]:
+        """Store the bot's replies of this turn, in order (with what each keeps: its buttons); their ids."""
+        return await turns.insert_replies(self, conversation_id, texts, now, attachments)
 
     async def save_dialogue(
         self,

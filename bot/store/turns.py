@@ -288,9 +288,15 @@ _REPLIES = {count: _replies(count) for count in range(1, MOST_REPLIES_AT_ONCE + 
 
 
 async def insert_replies(
-    driver: Driver, conversation_id: int, texts: Sequence[str], now: datetime
+    driver: Driver,
+    conversation_id: int,
+    texts: Sequence[str],
+    now: datetime,
+    attachments: Sequence[list[dict[str, Any]]] | None = None,
 ) -> list[int]:
     """Store the bot's replies of one turn, in order; their ids. Does not commit.
+
+    ``attachments``: per reply, what is kept with it (its buttons: ``bot.store.buttons``).
 
     Up to four in one statement. Ids are handed out in the order the rows are written (one
     writer on SQLite; one sequence on PostgreSQL), so the ascending ids are the replies'.
@@ -308,7 +314,7 @@ async def insert_replies(
                     f"direction_{i}": Direction.OUT,
                     f"sender_{i}": Sender.BOT,
                     f"text_{i}": text,
-                    f"attachments_{i}": [],
+                    f"attachments_{i}": attachments[start + i] if attachments else [],
                     f"created_at_{i}": now,
                 }
             )

@@ -53,9 +53,19 @@ def test_the_bot_answers_in_the_widget_labelled_as_the_bot(live_server: LiveServ
     open_widget(page, live_server.url + "/")
     expect(page.locator(".bd-title")).to_have_text("ВелоМаркет — чат")
     expect(page.locator(".bd-hours")).to_contain_text("ежедневно 09:00–21:00")
-    expect(page.locator(".bd-status")).to_have_text("Операторы на связи — отвечаем в чате.")
+    expect(page.locator(".bd-status")).to_have_text(  # nobody at the panel: said honestly
+        "Сейчас операторов нет на связи — отвечает бот. Оставьте контакт — ответим, "
+        "как только оператор подключится."
+    )
+    expect(page.locator(".bd-greeting-text")).to_have_text(  # before the customer types
+        "Здравствуйте! Чем помочь? Выберите тему или напишите вопрос."
+    )
+    expect(page.locator(".bd-quick .bd-button")).to_have_text(
+        ["Где мой заказ?", "Доставка", "Оплата", "Возврат", "Позвать оператора"]
+    )
 
     write(page, "привет")
+    expect(page.locator(".bd-quick")).to_have_count(0)  # the quick buttons go once the customer writes
 
     expect(page.locator(".bd-customer").first).to_have_text("привет")
     bot = page.locator(".bd-bot").first

@@ -23,7 +23,7 @@ import pytest
 import redis.asyncio as aioredis
 import websockets
 
-from bot.events import Event, SharedEventBus, Subscription
+from bot.events import Event, Presence, SharedEventBus, Subscription
 from bot.events.postgres import MAX_PAYLOAD_BYTES, PostgresEventBus, fit
 from bot.events.redis import RedisEventBus
 from bot.events.shared import decode, encode
@@ -119,6 +119,31 @@ async def test_an_event_published_in_one_process_reaches_the_others_once(broker:
             await asyncio.sleep(0.3)  # nothing comes back a second time
             assert on_a._queue.empty() and on_b._queue.empty()
             assert (a.received, b.received) == (1, 1)
+
+
+async def test_an_operator_at_one_processs_panel_is_online_on_the_other(broker: Broker) -> None:
+    name = channel()
+    async with running(broker.make(broker.url, name)) as a, running(broker.make(broker.url, name)) as b:
+        assert await a.wait_connected(5) and await b.wait_connected(5)
+        here, there = Presence(a), Presence(b)
+        await here.start()
+        await there.start()
+        try:
+            here.connect(7, online=True, department="support")  # anna's panel is open on process a
+            for _ in range(250):
+                if there.online("support"):
+                    break
+                await asyncio.sleep(0.02)
+            assert there.online_operators("support") == [7]
+            here.disconnect(7)
+            for _ in range(250):
+                if not there.attendants():
+                    break
+                await asyncio.sleep(0.02)
+            assert there.attendants() == []
+        finally:
+            await here.aclose()
+            await there.aclose()
 
 
 async def test_foreign_messages_on_the_channel_are_ignored(broker: Broker) -> None:

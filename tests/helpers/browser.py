@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from bot.store import Database, OperatorRole, create_operator
 
@@ -108,3 +108,36 @@ def screenshot(page: Page, name: str) -> None:
     if os.environ.get("BOTDESK_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def mobile_context(browser: Browser) -> BrowserContext:
+    """A phone's browser: 390×844, touch, the mobile viewport rules."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="ru-RU"
+    )
+    context.set_default_timeout(10_000)
+    return context
+
+
+def panel_log_in(page: Page, server: LiveServer, login: str, password: str, display_name: str) -> None:
+    """Log in through the panel's form and wait until it is live (its feed open: the operator is present)."""
+    page.goto(server.url + "/panel")
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill(password)
+    page.locator("form[action='/panel/login'] button[type=submit]").click()
+    expect(page.get_by_test_id("operator-name")).to_have_text(display_name)
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+
+
+def open_widget(page: Page, url: str) -> None:
+    """The page with the chat window opened and its socket live."""
+    page.goto(url)
+    page.locator(".bd-launcher").click()
+    expect(page.locator(".bd-window")).to_be_visible()
+    expect(page.locator("#botdesk-widget")).to_have_attribute("data-connection", "live")
+
+
+def widget_says(page: Page, text: str) -> None:
+    """The customer types ``text`` into the widget and presses Enter."""
+    page.locator(".bd-input").fill(text)
+    page.locator(".bd-input").press("Enter")

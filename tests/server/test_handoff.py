@@ -39,10 +39,14 @@ async def hand_off(client: httpx.AsyncClient, sender: str = "v1") -> int:
     """The customer complains; returns the last message id the client saw."""
     answer = (await client.post(WEBHOOK, json={"sender": sender, "message": COMPLAINT})).json()
     assert answer and all(item["sender"] == "bot" for item in answer)
-    assert "очеред" in answer[-1]["text"]  # "Вы 1-й в очереди ..."
-    silent = await client.post(WEBHOOK, json={"sender": sender, "message": "жду"})
+    assert "очеред" in answer[-1]["text"]  # "Вы 1-й в очереди ..." (or: nobody is online, in the queue)
+    acked = (await client.post(WEBHOOK, json={"sender": sender, "message": "жду"})).json()
+    assert [item["text"][:22] for item in acked] == [
+        "Ваше сообщение сохране"
+    ]  # it reached them (nobody online)
+    silent = await client.post(WEBHOOK, json={"sender": sender, "message": "алло?"})
     assert silent.status_code == 200 and silent.json() == []  # a person owns it: the bot is silent
-    return int(answer[-1]["message_id"])
+    return int(acked[-1]["message_id"])
 
 
 async def test_operator_replies_reach_polling_and_the_callback_url(

@@ -92,6 +92,10 @@ async def test_closing_asks_about_the_operator_and_the_answer_comes_in_the_next_
         await say(customer, "c1", "4")
         metrics = (await customer.get("/metrics")).text
     assert told[-1]["text"] == "Ответ помог?" and told[-1]["sender"] == "system"
+    assert told[-1]["buttons"] == [  # polled with its buttons, as the webhook's answer has them
+        {"title": "Да", "payload": "/affirm"},
+        {"title": "Нет", "payload": "/deny"},
+    ]
     [row] = await feedback(app)
     assert (row.about, row.operator_id, row.ticket_id) == ("operator", operator_id, ticket_id)
     assert (row.helpful, row.score) == (True, 4)
@@ -119,7 +123,10 @@ async def test_a_quiet_customer_is_asked_once_by_the_maintenance_tick(
         not_asked = await polled(customer, "greeter", greeted)
         await say(customer, "quiet", "нет")
     assert len(first["surveyed"]) + len(second["surveyed"]) == 1  # the background tick may have been first
-    assert [m["text"] for m in asked] == ["Ответ помог?"]
+    assert [m["text"] for m in asked] == ["Ответ помог?"] and button_payloads(asked[0]) == [
+        "/affirm",
+        "/deny",
+    ]
     assert not_asked == []
     [row] = await feedback(app)
     assert (row.about, row.helpful) == ("bot", False)

@@ -17,6 +17,7 @@ from bot.errors import BotdeskError
 from bot.json_input import JsonInputError, parse_json_input
 from bot.messages import InboundMessage, OutboundMessage
 from bot.store import MAX_MESSAGE_CHARS, Sender, check_text
+from bot.store.buttons import buttons_of
 from bot.store.channel_history import Said
 
 CHANNEL = "rest"
@@ -138,10 +139,11 @@ def to_rasa(message: OutboundMessage) -> list[dict[str, Any]]:
 
 
 def stored_item(said: Said, recipient_id: str, bot_label: str) -> dict[str, Any]:
-    """A stored message as a polled item: text only (buttons are not kept), with its time."""
+    """A stored message as a polled item, with its time, and its buttons when they were kept
+    (a survey question or a call-back offer sent after the turn: ``bot.store.buttons``)."""
     message = said.message
     operator = message.sender == Sender.OPERATOR
-    return {
+    item: dict[str, Any] = {
         "recipient_id": recipient_id,
         "text": message.text,
         "sender": str(message.sender),
@@ -149,3 +151,8 @@ def stored_item(said: Said, recipient_id: str, bot_label: str) -> dict[str, Any]
         "message_id": message.id,
         "timestamp": message.created_at.isoformat(),
     }
+    if message.sender != Sender.CUSTOMER:
+        buttons = buttons_of(message.attachments)
+        if buttons:
+            item["buttons"] = buttons
+    return item

@@ -32,7 +32,7 @@ from bot.channels.telegram.env import telegram_options
 from bot.channels.telegram.inbound import CHANNEL
 from bot.channels.telegram.options import TelegramSettings
 from bot.json_input import JsonInputError, parse_json_input
-from bot.messages import OutboundMessage
+from bot.messages import OutboundMessage, Typing
 from bot.settings import BotdeskConfig
 from bot.store.errors import NO_DATABASE
 
@@ -80,6 +80,11 @@ class TelegramChannel(Channel):
         if self.bot is None:
             raise ChannelUnavailable("the Telegram channel is not connected")
         await self.bot.send(message)
+
+    async def typing(self, signal: Typing) -> None:
+        """An operator types: Telegram's "typing…" in the customer's chat (it ends by itself)."""
+        if self.bot is not None and signal.active:
+            await self.bot.show_typing(signal.recipient_id)
 
     async def file_url(self, file_id: str) -> str:
         """Where to download a file a customer sent; the URL holds the token: never show it to anyone."""

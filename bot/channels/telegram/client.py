@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from telegram import Bot, ChatMember, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -58,6 +59,7 @@ MAX_FLOOD_WAIT = 30.0  # a longer retry_after parks the message for redelivery i
 STORE_RETRIES = (0.5, 1, 2, 4, 8, 15, 30)  # polling: a store that is down gets about a minute
 START_RETRY_SECONDS = 10.0
 REMEMBERED_CHATS = 10_000
+TYPING_LASTS = 4.0  # seconds: Telegram shows "typing…" for 5 s after a sendChatAction
 
 
 class UpdateNotStored(BotdeskError):
@@ -141,6 +143,7 @@ class TelegramBot:
         self.application.add_error_handler(self._on_error)
         self._failed: set[int] = set()
         self._keyboards: OrderedDict[str, dict[str, str]] = OrderedDict()  # chat -> reply keyboard shown
+        self._typing: OrderedDict[str, float] = OrderedDict()  # chat -> when "typing…" was last sent
         self._redactor = TokenRedactor(options.token)
         self._starting: asyncio.Task[None] | None = None
         self.started = False
@@ -384,6 +387,26 @@ class TelegramBot:
             if "chat not found" not in str(exc).lower():
                 raise
             await self._unreachable(chat, message, exc)
+
+    async def show_typing(self, chat: str) -> None:
+        """"typing…" in the customer's chat (sendChatAction), at most once per ``TYPING_LASTS`` seconds.
+
+        Telegram keeps it for five seconds or until the next message; a hint, so a failure
+        (blocked, a flood limit) is only logged.
+        """
+        if not chat.lstrip("-").isdigit():
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._typing.get(chat, float("-inf")) < TYPING_LASTS:
+            return
+        self._typing[chat] = now
+        self._typing.move_to_end(chat)
+        while len(self._typing) > REMEMBERED_CHATS:
+            self._typing.popitem(last=False)
+        try:
+            await self.bot.send_chat_action(chat_id=int(chat), action=ChatAction.TYPING)
+        except TelegramError as exc:
+            log.debug("typing not shown in Telegram chat %s: %s", chat, exc)
 
     def _keyboard_shown(self, chat: str, markup: object, buttons: list[dict[str, Any]]) -> None:
         """Remember reply keyboards: to take them away later and to map a title back to its payload."""

@@ -11,7 +11,9 @@ socket of the visitor (``Visitors``), also when it is open on another server pro
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from uuid import uuid4
@@ -34,24 +36,35 @@ from bot.channels.webchat.protocol import (
     RateLimit,
     StatusAsk,
     TranscriptAsk,
+    TypingNow,
     Visitors,
     WebChatError,
     check_visitor_id,
     error_frame,
     message_frame,
     parse_frame,
+    queue_frame,
     stored_frame,
+    typing_frame,
 )
 from bot.channels.webchat.transcripts import TranscriptError, TranscriptService
-from bot.channels.webchat.widget import WebChatOptions, allowed_origin, page_settings, status, title_of
+from bot.channels.webchat.widget import (
+    WebChatOptions,
+    allowed_origin,
+    greeting_of,
+    page_settings,
+    status,
+    title_of,
+)
 from bot.conversation.accounting import TurnRefused
 from bot.events import SharedEventBus
 from bot.files import UPLOAD_MARGIN
 from bot.mailer import mailer_from_config
-from bot.messages import InboundMessage, OutboundMessage
+from bot.messages import InboundMessage, OutboundMessage, QueueStatus, Typing
 from bot.settings import BotdeskConfig
 from bot.store import MAX_MESSAGE_CHARS
 from bot.store.channel_history import Said, latest_conversation, latest_messages, stored_inbound
+from bot.store.waiting import estimate, place_in_queue, queued_ticket_of
 
 log = logging.getLogger("botdesk.channels.webchat")
 HERE = Path(__file__).resolve().parent
@@ -60,6 +73,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 MAX_STRIKES = 10  # refused frames in a row before the socket is closed
 NOT_STORED = "the message was not stored (the server's database is unavailable); it will be sent again"
 DEMO_PAGES = {"/": "home", "/demo/bikes": "bikes", "/demo/checkout": "checkout"}
+TYPING_EVERY = 1.0  # seconds: a customer's typing frames more often than this are not passed on
 
 
 def _static(name: str, media_type: str) -> FileResponse:
@@ -74,7 +88,9 @@ class WebChatChannel(Channel):
 
     name = CHANNEL
     Options = WebChatOptions
-    capabilities: ClassVar[Capabilities] = Capabilities(push=True, buttons=True, files=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        push=True, buttons=True, files=True, typing=True, live_status=True
+    )
 
     def __init__(self, options: ChannelOptions, config: BotdeskConfig) -> None:
         super().__init__(options, config)
@@ -83,6 +99,8 @@ class WebChatChannel(Channel):
         self.visitors = Visitors()
         self.transcripts: TranscriptService | None = None
         self.files = WidgetFiles(self)
+        self._shown_status: dict[str, Any] | None = None  # the status line the open windows show
+        self._status_push: asyncio.Task[None] | None = None
 
     @property
     def title(self) -> str:
@@ -96,15 +114,48 @@ class WebChatChannel(Channel):
         )
         if isinstance(context.events, SharedEventBus):
             self.visitors.relay_through(context.events)  # a reply reaches a widget open on another process
+        context.presence.watch(self._presence_changed)
         return True
 
     async def stop(self) -> None:
+        if self.context is not None:
+            self.context.presence.unwatch(self._presence_changed)
+        if self._status_push is not None:
+            self._status_push.cancel()
         await self.visitors.aclose()
         await super().stop()
 
     async def send(self, message: OutboundMessage) -> None:
         """To every open socket of the visitor; none open is not a failure (the history has it)."""
         await self.visitors.send(message)
+
+    async def typing(self, signal: Typing) -> None:
+        """ "Анна печатает…" in every open window of the visitor, on any server process."""
+        await self.visitors.push_everywhere(
+            signal.recipient_id, typing_frame(signal.name, signal.active), signal.conversation_id
+        )
+
+    async def queue_status(self, status: QueueStatus) -> None:
+        """The live queue line in the visitor's windows on this process (every process is told)."""
+        await self.visitors.push(status.recipient_id, queue_frame(status.position, status.minutes))
+
+    def status_now(self) -> dict[str, Any]:
+        """The status frame as of now: who answers (presence), the hours, the line."""
+        context = self.require_context()
+        return status(self.config, self.widget, context.clock(), context.presence)
+
+    def _presence_changed(self) -> None:
+        """Someone came online or went away: open windows get the new line (once, if it changed)."""
+        if self.context is None or (self._status_push is not None and not self._status_push.done()):
+            return
+        self._status_push = asyncio.get_running_loop().create_task(self._push_status())
+
+    async def _push_status(self) -> None:
+        frame = self.status_now()
+        shown = {key: frame[key] for key in ("online", "line")}
+        if shown != self._shown_status:
+            self._shown_status = shown
+            await self.visitors.broadcast(frame)
 
     # ---- HTTP ------------------------------------------------------------------------
     def http(self) -> ChannelHttp:
@@ -149,8 +200,9 @@ class WebChatChannel(Channel):
             raise HTTPException(403, "this site may not embed the chat widget (widget.allowed_origins)")
         body = {
             **page_settings(self.widget, page),
-            "status": status(self.config, self.widget, context.clock()),
+            "status": status(self.config, self.widget, context.clock(), context.presence),
             "files": self.files.settings(),
+            "greeting": greeting_of(self.widget, self.config.language),
         }
         headers = {"Cache-Control": "no-store", "Vary": "Origin"}
         if origin is not None:
@@ -204,6 +256,8 @@ class ChatSocket:
         self.limit = RateLimit(channel.widget.messages_per_minute)
         self.page: str | None = None
         self.strikes = 0
+        self.conversation_id: int | None = None  # the visitor's latest conversation, once known
+        self.typed_at = 0.0
 
     @property
     def label(self) -> str:
@@ -211,12 +265,15 @@ class ChatSocket:
 
     async def run(self) -> None:
         channel, context = self.channel, self.context
-        await self.connection.push(status(channel.config, channel.widget, context.clock()))
+        await self.connection.push(channel.status_now())
         async with context.database.reader() as session:
             history = await latest_messages(session, CHANNEL, self.visitor, channel.widget.history_limit)
+            waiting = await self.place_in_queue(session)
         await self.connection.push(
             {"type": "history", "messages": [stored_frame(s, self.label) for s in history]}
         )
+        if waiting is not None:
+            await self.connection.push(queue_frame(*waiting))
         while True:
             received = await self.websocket.receive()
             if received["type"] == "websocket.disconnect":
@@ -256,7 +313,9 @@ class ChatSocket:
         if isinstance(frame, PageSeen):
             self.page = frame.url
         elif isinstance(frame, StatusAsk):
-            await self.connection.push(status(self.channel.config, self.channel.widget, self.context.clock()))
+            await self.connection.push(self.channel.status_now())
+        elif isinstance(frame, TypingNow):
+            await self.customer_types(frame.active)
         elif not self.limit.allow():
             client_id = getattr(frame, "client_id", None)
             await self.refuse("too many messages; wait a moment", client_id=client_id, retry=True)
@@ -295,6 +354,7 @@ class ChatSocket:
                 self.strikes += 1
                 await self.connection.push(error_frame(refused.detail, client_id=client_id))
             return
+        self.conversation_id = handled.conversation_id
         await self.echo(handled.conversation_id, client_id, only_here=handled.duplicate)
         if handled.duplicate:
             return  # answered when it first came; the history has the answer
@@ -314,6 +374,40 @@ class ChatSocket:
             await self.connection.push(frame)
         else:
             await self.channel.visitors.push(self.visitor, frame)
+
+    async def customer_types(self, active: bool) -> None:
+        """The operator's panel shows "typing…" (at most one event a second; a stop always goes)."""
+        now = time.monotonic()
+        if active and now - self.typed_at < TYPING_EVERY:
+            return
+        self.typed_at = now if active else 0.0
+        if self.conversation_id is None:
+            async with self.context.database.reader() as session:
+                self.conversation_id = await latest_conversation(session, CHANNEL, self.visitor)
+        if self.conversation_id is not None:  # nothing said yet: nobody to show it to
+            self.context.events.emit("typing", self.conversation_id, sender="customer", active=active)
+
+    async def place_in_queue(self, session: Any) -> tuple[int, int] | None:
+        """(place, minutes) when the visitor waits for an operator who is online; else None."""
+        conversation_id = await latest_conversation(session, CHANNEL, self.visitor)
+        self.conversation_id = conversation_id
+        queued = await queued_ticket_of(session, conversation_id) if conversation_id is not None else None
+        if queued is None:
+            return None
+        department = queued.note.get("department")
+        presence = self.context.presence
+        if presence.tracked and not presence.online(department if isinstance(department, str) else None):
+            return None  # nobody to pick it up: no wait is promised
+        now = self.context.clock()
+        position = await place_in_queue(session, queued.ticket_id, now=now)
+        minutes = await estimate(
+            session,
+            queued.department_id,
+            position,
+            default_per_place=self.context.config.escalation.average_handle_minutes,
+            now=now,
+        )
+        return position, minutes
 
     async def transcript(self, address: str) -> None:
         service = self.channel.transcripts

@@ -86,8 +86,15 @@ class StatusAsk:
     pass
 
 
-ClientFrame = ChatText | ChatButton | TranscriptAsk | PageSeen | StatusAsk
-FRAME_TYPES = ("message", "button", "transcript", "page", "status")
+@dataclass(frozen=True)
+class TypingNow:
+    """The customer is typing (``active``) or stopped (cleared the box, sent): the operator sees it."""
+
+    active: bool
+
+
+ClientFrame = ChatText | ChatButton | TranscriptAsk | PageSeen | StatusAsk | TypingNow
+FRAME_TYPES = ("message", "button", "transcript", "page", "status", "typing")
 
 
 def check_visitor_id(value: str | None) -> str:
@@ -129,6 +136,11 @@ def parse_frame(raw: str) -> ClientFrame:
         return PageSeen(url)
     if kind == "status":
         return StatusAsk()
+    if kind == "typing":
+        active = frame.get("active", True)
+        if not isinstance(active, bool):
+            raise WebChatError('"active" must be true or false')
+        return TypingNow(active)
     raise WebChatError(f"unknown frame type {str(kind)[:40]!r}; expected one of: {', '.join(FRAME_TYPES)}")
 
 
@@ -211,6 +223,18 @@ def stored_frame(said: Said, bot_label: str) -> dict[str, Any]:
 
 def error_frame(detail: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "detail": detail, **extra}
+
+
+def typing_frame(name: str, active: bool) -> dict[str, Any]:
+    """An operator types (``active``) or stopped: "Анна печатает…" under the messages."""
+    return {"type": "typing", "name": name, "active": active}
+
+
+def queue_frame(position: int | None, minutes: int | None) -> dict[str, Any]:
+    """The customer's place in the queue and the wait; ``position`` None: no longer waiting."""
+    if position is None or position < 1:
+        return {"type": "queue", "position": None, "minutes": None}
+    return {"type": "queue", "position": position, "minutes": minutes}
 
 
 # ---- bounded sockets -------------------------------------------------------------------
@@ -302,19 +326,34 @@ class Visitors:
         return delivered
 
     async def send(self, message: OutboundMessage) -> None:
-        frame = message_frame(message)
-        delivered = await self.push(message.recipient_id, frame)
+        delivered = await self.push_everywhere(
+            message.recipient_id, message_frame(message), message.conversation_id
+        )
+        if not delivered and self._events is None:
+            log.debug("web visitor offline: message %s waits in the history", message.message_id)
+
+    async def push_everywhere(
+        self, visitor_id: str, frame: dict[str, Any], conversation_id: int | None
+    ) -> int:
+        """``push`` here, and to the visitor's sockets on the other server processes (a shared bus)."""
+        delivered = await self.push(visitor_id, frame)
         if self._events is not None:  # the visitor's window may be open on another server process
             self._events.emit(
                 "delivery",
-                message.conversation_id,
+                conversation_id,
                 channel=CHANNEL,
-                visitor_id=message.recipient_id,
+                visitor_id=visitor_id,
                 frame=frame,
                 origin=self._origin,
             )
-        elif not delivered:
-            log.debug("web visitor offline: message %s waits in the history", message.message_id)
+        return delivered
+
+    async def broadcast(self, frame: dict[str, Any]) -> int:
+        """Send ``frame`` to every open socket on this process (a new status line); how many took it."""
+        delivered = 0
+        for visitor_id in list(self._connections):
+            delivered += await self.push(visitor_id, frame)
+        return delivered
 
     def relay_through(self, events: EventBus) -> None:
         """Share deliveries with the other server processes over ``events`` (a shared bus):

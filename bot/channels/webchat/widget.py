@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.channels.base import ChannelOptions
+from bot.events import NO_PRESENCE, Presence
 from bot.hours import DAYS, WorkingHours, describe_opening
 from bot.settings import BotdeskConfig
 
@@ -31,7 +32,9 @@ WORDS = {
         "daily": "ежедневно",
         "closed": "выходной",
         "online": "Операторы на связи — отвечаем в чате.",
-        "offline": "Сейчас отвечает только бот; человек ответит {when}.",
+        "nobody": "Сейчас операторов нет на связи — отвечает бот. Оставьте контакт — ответим, "
+        "как только оператор подключится.",
+        "offline": "Сейчас отвечает только бот. Оставьте контакт — ответим {when}.",
         "never": "Сейчас отвечает только бот.",
         "moscow": "по московскому времени",
     },
@@ -39,7 +42,9 @@ WORDS = {
         "daily": "daily",
         "closed": "closed",
         "online": "Operators are online and answer in this chat.",
-        "offline": "Only the bot answers now; a person answers {when}.",
+        "nobody": "No operator is online right now; the bot answers. Leave a contact and a person "
+        "answers as soon as one connects.",
+        "offline": "Only the bot answers now. Leave a contact and we answer {when}.",
         "never": "Only the bot answers now.",
         "moscow": "Moscow time",
     },
@@ -54,6 +59,34 @@ class WidgetInvitation(BaseModel):
     pattern: str = Field(min_length=1, max_length=500, description="URL glob, e.g. '*/bikes*'")
     text: str = Field(min_length=1, max_length=300, description="e.g. 'Выбираете велосипед? Спросите нас'")
     delay_seconds: float = Field(default=15, ge=0, le=3600)
+
+
+class GreetingButton(BaseModel):
+    """A quick button under the greeting: pressing it sends ``payload`` (default: the title) as the
+    customer's message; a payload like ``/human_request`` goes straight to that intent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, max_length=60)
+    payload: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class WidgetGreeting(BaseModel):
+    """What the window shows before the customer has written anything (not stored, not sent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Default: a short greeting in the bot's language",
+    )
+    buttons: list[GreetingButton] = Field(default_factory=list, max_length=8)
+
+
+GREETINGS = {"ru": "Здравствуйте! Чем можем помочь?", "en": "Hello! How can we help?"}
 
 
 class WebChatOptions(ChannelOptions):
@@ -72,6 +105,7 @@ class WebChatOptions(ChannelOptions):
     )
     messages_per_minute: int = Field(default=30, ge=1, le=600, description="Per visitor connection")
     history_limit: int = Field(default=100, ge=1, le=500, description="Messages shown again on reload")
+    greeting: WidgetGreeting = Field(default_factory=WidgetGreeting)
 
     @field_validator("allowed_origins")
     @classmethod
@@ -93,6 +127,17 @@ def allowed_origin(origin: str | None, host: str | None, allowed: list[str]) -> 
 def title_of(options: WebChatOptions, language: str) -> str:
     """The window's heading: ``title``, else a plain one in the bot's language."""
     return options.title or ("Чат с магазином" if language == "ru" else "Chat with us")
+
+
+def greeting_of(options: WebChatOptions, language: str) -> dict[str, Any] | None:
+    """The greeting and its quick buttons as the widget gets them (None: switched off)."""
+    greeting = options.greeting
+    if not greeting.enabled:
+        return None
+    return {
+        "text": greeting.text or GREETINGS.get(language, GREETINGS["en"]),
+        "buttons": [{"title": b.title, "payload": b.payload or b.title} for b in greeting.buttons],
+    }
 
 
 def matches(url: str, pattern: str) -> bool:
@@ -134,25 +179,32 @@ def describe_hours(hours: WorkingHours, language: str) -> str:
     return f"{', '.join(parts)} ({zone})"
 
 
-def status(config: BotdeskConfig, options: WebChatOptions, now: datetime) -> dict[str, Any]:
-    """The window's status frame: is a person on duty, the hours, and the line to show."""
+def status(
+    config: BotdeskConfig, options: WebChatOptions, now: datetime, presence: Presence = NO_PRESENCE
+) -> dict[str, Any]:
+    """The window's status frame: can a person answer now, the hours, and the line to show.
+
+    "Operators are online" only while one is at the panel and online (``presence``); when
+    nobody is, the line says so and when a person answers: as soon as one connects (in
+    working hours), or at the next opening. Without presence (not tracked) the hours decide.
+    """
     language = config.language
     words = WORDS.get(language, WORDS["en"])
     departments = config.departments
-    online = any(d.hours.is_open(now) for d in departments)
+    duties = [presence.duty(d, now) for d in departments]
+    online = any(duty.online for duty in duties)
     if len(departments) == 1:
         hours = [describe_hours(departments[0].hours, language)]
     else:
         hours = [f"{d.name}: {describe_hours(d.hours, language)}" for d in departments]
     if online:
         line = words["online"]
+    elif any(duty.open for duty in duties):
+        line = words["nobody"]
     else:
-        openings = [
-            (opening, d.hours) for d in departments if (opening := d.hours.next_opening(now)) is not None
-        ]
+        openings = [duty.opening for duty in duties if duty.opening is not None]
         if openings:
-            opening, _ = min(openings, key=lambda item: item[0])
-            line = words["offline"].format(when=describe_opening(opening, now, language))
+            line = words["offline"].format(when=describe_opening(min(openings), now, language))
         else:
             line = words["never"]
     return {

@@ -116,6 +116,9 @@ async def change_status(state: ServerState, operator: Operator, status: Operator
         changed = await set_status(session, operator.id, status)
         await session.commit()
     operator.status = status
+    state.presence.set_status(
+        operator.id, status == OperatorStatus.ONLINE
+    )  # the bus tells the other processes
     if changed:
         state.events.emit("operator", None, operator_id=operator.id, status=status.value)
 

@@ -35,6 +35,7 @@ from bot.store import (
     identities_of,
     lead_card,
 )
+from bot.store.labels import labels_of
 from bot.store.matches import possible_matches
 from bot.store.notes import add_note, notes_of
 from bot.store.views import latest_ticket, operator_names
@@ -95,6 +96,7 @@ async def conversation(
             session, {e.message.operator_id for e in entries if e.message.operator_id is not None}
         )
         matches = await possible_matches(session, customer.id)
+        labels = (await labels_of(session, [conversation_id])).get(conversation_id, [])
     suggestions = await state.operators.suggestions(ticket.id) if ticket is not None else []
     note = dict(ticket.note or {}) if ticket is not None else {}
     note["detail"] = note_detail(note, shown)
@@ -106,6 +108,7 @@ async def conversation(
             "state": found.state.value,
             "slots": dict(found.slots or {}),
             "started_at": found.started_at.isoformat(),
+            "labels": labels,
         },
         "customer": {
             "id": customer.id,

@@ -8,6 +8,12 @@ Each operator gets every ticket event and operator event, and the message events
 conversations whose latest ticket waits in the queue or is (or was last) theirs.
 Events are hints: after a reconnect the panel reloads from the JSON API.
 
+The feed is also the operator's presence (``bot.events.presence``): while it is open and
+their status is "online", customers are told a person is there. The panel sends one kind
+of frame on it, ``{"type": "typing", "ticket_id", "active"}`` while the operator types a
+reply (at most one a second is passed on): the customer's channel shows it. A customer's
+typing comes the other way as ``typing`` events of the conversations the operator sees.
+
 A feed ends the moment its session does (issue 17): logging out, disabling the account,
 a new password or a revoked role publishes an ``account`` event (``handoff.accounts``),
 which the event bus brings to every process, and each feed of that account rechecks its
@@ -33,7 +39,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from bot.events import Event, Subscription
 from bot.server.auth import SESSION_COOKIE, Login, login_of
 from bot.server.lifespan import ServerState
-from bot.store import TicketStatus
+from bot.server.routes.api_shapes import MAX_ROW_ID
+from bot.store import OperatorStatus, TicketStatus
+from bot.store.departments import department_key_of
 from bot.store.sessions import find_session
 from bot.store.views import latest_ticket
 
@@ -44,6 +52,14 @@ MESSAGE_KEYS = ("message_id", "sender", "sender_name", "text")
 POLICY_VIOLATION = 1008
 RECHECK_SECONDS = 5.0
 SESSION_ENDED = "the session ended; log in again"
+MAX_PANEL_FRAME = 1024  # the panel sends only small typing frames
+TYPING_EVERY = 1.0  # seconds between typing signals passed on for one ticket
+NEVER_SHOWN = (
+    "delivery",
+    "account",
+    "lead",
+    "presence",
+)  # a customer's copy relayed; signals between processes
 
 
 def same_origin(websocket: WebSocket) -> bool:
@@ -66,6 +82,12 @@ def event_json(event: Event) -> dict[str, Any]:
         if data.get("intent") is not None:
             shaped["intent"] = data["intent"]
             shaped["confidence"] = data.get("confidence")
+    elif event.kind == "typing":
+        shaped.update(
+            conversation_id=event.conversation_id,
+            sender=data.get("sender"),
+            active=bool(data.get("active", True)),
+        )
     elif event.kind == "ticket":
         shaped["conversation_id"] = event.conversation_id
         shaped.update(
@@ -82,9 +104,11 @@ def event_json(event: Event) -> dict[str, Any]:
 
 async def visible(state: ServerState, login: Login, event: Event) -> bool | None:
     """Forward it (True), skip it (False), or None: the session is over, close the feed."""
-    if event.kind in ("delivery", "account", "lead"):  # a customer's copy relayed; a feed's own signal
+    if event.kind in NEVER_SHOWN:
         return False
-    if event.kind != "message":
+    if event.kind == "typing" and event.data.get("sender") != "customer":
+        return False  # an operator's typing goes to the customer, not to colleagues
+    if event.kind not in ("message", "typing"):
         return True
     if event.conversation_id is None:
         return False
@@ -125,21 +149,57 @@ async def events(websocket: WebSocket) -> None:
     if login is None or not login.can_work:
         await websocket.close(code=POLICY_VIOLATION, reason="log in as an operator first")
         return
+    async with state.db.reader() as session:
+        department = await department_key_of(session, login.operator.id)
     with state.events.subscribe() as subscription:  # subscribed before accepting: nothing missed
         await websocket.accept()
         token = websocket.cookies.get(SESSION_COOKIE)
         forward = asyncio.create_task(_forward(state, login, websocket, subscription, token))
+        operator = login.operator
+        state.presence.connect(
+            operator.id, online=operator.status == OperatorStatus.ONLINE, department=department
+        )
+        typed: dict[int, float] = {}
         try:
-            while True:  # the panel sends nothing that matters; this notices the disconnect
+            while True:  # typing frames; and this notices the disconnect
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     break
+                text = message.get("text")
+                if isinstance(text, str) and len(text) <= MAX_PANEL_FRAME:
+                    await _panel_frame(state, login, text, typed)
         except WebSocketDisconnect:
             pass
         finally:
+            state.presence.disconnect(operator.id)
             forward.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await forward
+
+
+async def _panel_frame(state: ServerState, login: Login, text: str, typed: dict[int, float]) -> None:
+    """A frame from the panel: the operator types in a dialogue they hold. Anything else is ignored."""
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(frame, dict) or frame.get("type") != "typing":
+        return
+    ticket_id, active = frame.get("ticket_id"), frame.get("active", True)
+    if not isinstance(ticket_id, int) or isinstance(ticket_id, bool) or not 0 < ticket_id <= MAX_ROW_ID:
+        return
+    if not isinstance(active, bool):
+        return
+    now = time.monotonic()
+    if active and now - typed.get(ticket_id, 0.0) < TYPING_EVERY:
+        return
+    if len(typed) > 100:
+        typed.clear()
+    typed[ticket_id] = now if active else 0.0
+    try:
+        await state.operators.typing(ticket_id, login.operator.id, active)
+    except Exception:  # a hint: a store hiccup loses it, the feed goes on
+        log.exception("typing signal not passed on")
 
 
 async def _forward(

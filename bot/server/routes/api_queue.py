@@ -8,6 +8,7 @@ the other 409.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -31,9 +32,10 @@ from bot.store import (
     list_queue,
 )
 from bot.store.channel_history import message_by_id
+from bot.store.labels import labelled, labels_of
 from bot.store.operators import list_operators, operator_by_id, working_operator
 from bot.store.roles import roles_by_operator
-from bot.store.views import operator_names, ticket_views
+from bot.store.views import TicketView, operator_names, ticket_views
 from handoff.gender import grammatical_gender
 from handoff.service import HandoffError, LimitReached, ReplyRefused
 
@@ -115,13 +117,25 @@ async def queue(
     operator: OperatorWorker,
     state: ReadyStateDep,
     department: Annotated[str | None, Query(max_length=64)] = None,
+    label: Annotated[str | None, Query(max_length=80)] = None,
 ) -> dict[str, list[dict[str, Any]]]:
     wanted = await department_id(state, department, texts_for(operator, state)) if department else None
     now = state.operators.clock()
     async with state.db.reader() as session:
         waiting = await ticket_views(session, await list_queue(session, wanted, now=now))
         mine = await ticket_views(session, await claimed_by(session, operator.id))
-    return {"waiting": [ticket_json(v, now) for v in waiting], "mine": [ticket_json(v, now) for v in mine]}
+        only = await labelled(session, label) if label else None  # the queue filtered by a label
+        views = [v for v in [*waiting, *mine] if only is None or v.conversation.id in only]
+        tags = await labels_of(session, {v.conversation.id for v in views})
+    shown = {id(v) for v in views}
+    return {
+        "waiting": [_with_labels(v, now, tags) for v in waiting if id(v) in shown],
+        "mine": [_with_labels(v, now, tags) for v in mine if id(v) in shown],
+    }
+
+
+def _with_labels(view: TicketView, now: datetime, tags: dict[int, list[str]]) -> dict[str, Any]:
+    return {**ticket_json(view, now), "labels": tags.get(view.conversation.id, [])}
 
 
 @router.get("/departments", summary="Departments from config.yml")

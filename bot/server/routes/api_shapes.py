@@ -14,6 +14,7 @@ from pydantic import Field
 
 from bot.server.lifespan import ServerState
 from bot.store import Customer, HistoryEntry, Operator, OperatorNote, OperatorRole, Sender
+from bot.store.buttons import buttons_of, other_attachments
 from bot.store.roles import WORKING_ROLES
 from bot.store.views import TicketView
 from handoff.gender import grammatical_gender
@@ -78,7 +79,8 @@ def message_json(
         "created_at": message.created_at.isoformat(),
         "intent": intent.get("name") if message.sender == Sender.CUSTOMER else None,
         "confidence": intent.get("confidence") if message.sender == Sender.CUSTOMER else None,
-        "attachments": list(message.attachments or []),
+        "attachments": other_attachments(message.attachments),
+        "buttons": buttons_of(message.attachments),  # the response buttons the customer was offered
     }
 
 

@@ -22,6 +22,7 @@ async def test_a_rasa_client_gets_the_labelled_answer_list(make_app: AppFactory)
     async with serve(make_app()) as (base, _), httpx.AsyncClient(base_url=base) as client:
         first = await client.post(WEBHOOK, json={"sender": "rasa-user", "message": "привет"})
         answer = await client.post(WEBHOOK, json={"sender": "rasa-user", "message": "можно вернуть товар?"})
+        polled = (await client.get("/webhooks/rest/messages", params={"sender": "rasa-user"})).json()
     assert first.status_code == 200 and answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
     items = answer.json()
@@ -32,6 +33,8 @@ async def test_a_rasa_client_gets_the_labelled_answer_list(make_app: AppFactory)
     # Buttons in Rasa's shape, and a button's payload works as a message.
     assert {"title": "Гарантия и ремонт", "payload": "/warranty"} in items[0]["buttons"]
     assert set(items[0]) == {"recipient_id", "text", "buttons", "sender", "sender_name", "message_id"}
+    again = next(m for m in polled if m["message_id"] == items[0]["message_id"])  # a client that polls later
+    assert again["buttons"] == items[0]["buttons"]
     async with asgi_client(make_app()) as client:
         pressed = await client.post(WEBHOOK, json={"sender": "rasa-user", "message": "/warranty"})
     assert pressed.status_code == 200 and "гаранти" in pressed.json()[0]["text"].lower()

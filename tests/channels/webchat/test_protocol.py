@@ -29,6 +29,7 @@ from bot.channels.webchat.widget import (
     page_settings,
     status,
 )
+from bot.events import EventBus, Presence
 from bot.hours import WorkingHours
 from bot.messages import OutboundMessage
 from bot.project import Project
@@ -213,7 +214,29 @@ def test_status_says_when_a_person_answers(trained_ru: Project) -> None:
     assert open_now["bot_label"] == "🤖 Бот"
     closed = status(config, WebChatOptions(), late)
     assert closed["online"] is False
-    assert closed["line"] == "Сейчас отвечает только бот; человек ответит завтра в 09:00."
+    assert closed["line"] == "Сейчас отвечает только бот. Оставьте контакт — ответим завтра в 09:00."
+
+
+def test_status_says_whether_an_operator_is_at_the_panel(trained_ru: Project) -> None:
+    """Working hours are not enough: "operators are online" only while one is (issue 21)."""
+    config = trained_ru.config
+    noon = datetime(2030, 3, 5, 9, 0, tzinfo=UTC)  # 12:00 in Moscow, working hours
+    late = datetime(2030, 3, 5, 20, 0, tzinfo=UTC)  # 23:00 in Moscow
+    presence = Presence(EventBus())
+    nobody = status(config, WebChatOptions(), noon, presence)
+    assert nobody["online"] is False
+    assert nobody["line"] == (
+        "Сейчас операторов нет на связи — отвечает бот. Оставьте контакт — ответим, "
+        "как только оператор подключится."
+    )
+    presence.connect(7, online=False, department=None)  # logged in, but "away"
+    assert status(config, WebChatOptions(), noon, presence)["online"] is False
+    presence.set_status(7, True)
+    online = status(config, WebChatOptions(), noon, presence)
+    assert online["online"] is True and online["line"] == "Операторы на связи — отвечаем в чате."
+    assert status(config, WebChatOptions(), late, presence)["online"] is True  # after hours, but she is there
+    presence.disconnect(7)
+    assert status(config, WebChatOptions(), late, presence)["line"].endswith("ответим завтра в 09:00.")
 
 
 def test_an_english_bot_gets_an_english_window(en_project: Project) -> None:
@@ -223,4 +246,4 @@ def test_an_english_bot_gets_an_english_window(en_project: Project) -> None:
     assert shown["title"] == "Chat with us"
     assert shown["language"] == "en"
     assert shown["hours"] == ["Mon–Fri 09:00–21:00, Sat–Sun 10:00–18:00 (America/New_York)"]
-    assert shown["line"] == "Only the bot answers now; a person answers tomorrow at 09:00."
+    assert shown["line"] == "Only the bot answers now. Leave a contact and we answer tomorrow at 09:00."

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -14,52 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bot.store import Message, Sender, create_operator
 from tests.helpers.server import AppFactory, Clock, serve, state_of
-
-VISITOR = "visitor-0123456789abcdef"
-COMPLAINT = "это безобразие, привезли сломанный велосипед"
-Frame = dict[str, Any]
-
-
-@asynccontextmanager
-async def widget(base: str, visitor: str = VISITOR, **options: Any) -> AsyncIterator[ClientConnection]:
-    url = base.replace("http://", "ws://") + f"/ws/chat?visitor={visitor}"
-    async with connect(url, **options) as socket:
-        yield socket
-
-
-async def next_frame(socket: ClientConnection) -> Frame:
-    frame: Frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
-    return frame
-
-
-async def frames_until(socket: ClientConnection, done: Callable[[Frame], bool]) -> list[Frame]:
-    """Frames up to and including the first one for which ``done`` holds."""
-    frames = []
-    while True:
-        frames.append(await next_frame(socket))
-        if done(frames[-1]):
-            return frames
-
-
-async def opened(socket: ClientConnection) -> tuple[Frame, list[Frame]]:
-    """The status and the history every connection starts with."""
-    state = await next_frame(socket)
-    history = await next_frame(socket)
-    assert state["type"] == "status" and history["type"] == "history"
-    return state, history["messages"]
-
-
-async def say(socket: ClientConnection, text: str, client_id: str) -> list[Frame]:
-    """The customer's message: its echo, then what came back until the channel is quiet (a status probe)."""
-    await socket.send(json.dumps({"type": "message", "text": text, "client_id": client_id}))
-    await socket.send(json.dumps({"type": "status"}))
-    frames = await frames_until(socket, lambda f: f["type"] == "status")
-    return frames[:-1]
+from tests.helpers.widget import COMPLAINT, frames_until, next_frame, opened, say, widget
 
 
 async def customer_messages(app: FastAPI) -> list[str]:
@@ -80,7 +36,8 @@ async def test_the_bot_answers_labelled_as_the_bot(make_app: AppFactory) -> None
     async with serve(app) as (base, _), widget(base) as socket:
         status, history = await opened(socket)
         assert history == []
-        assert status["online"] is True and status["title"] == "ВелоМаркет — чат"
+        assert status["online"] is False and status["title"] == "ВелоМаркет — чат"  # nobody at the panel
+        assert status["line"].startswith("Сейчас операторов нет на связи")
         assert status["hours"] == ["ежедневно 09:00–21:00 (по московскому времени)"]
         frames = await say(socket, "привет", "m1")
     echo, *replies = frames
@@ -276,7 +233,7 @@ async def test_after_hours_the_window_says_when_a_person_answers(make_app: AppFa
     async with serve(make_app()) as (base, _), widget(base) as socket:
         status, _ = await opened(socket)
     assert status["online"] is False
-    assert status["line"] == "Сейчас отвечает только бот; человек ответит завтра в 09:00."
+    assert status["line"] == "Сейчас отвечает только бот. Оставьте контакт — ответим завтра в 09:00."
 
 
 async def test_the_script_the_page_settings_and_the_demo_page(make_app: AppFactory) -> None:

@@ -30,6 +30,7 @@
       email: "Ваш email", emailSend: "Отправить копию", cancel: "Отмена", failed: "Не отправлено: ",
       sending: "Отправляется…", offer: "Диалог завершён. Прислать копию переписки на email?",
       unavailable: "Чат недоступен: ", dismiss: "Скрыть",
+      queue: "Вы {position}-й в очереди · ожидание около {minutes} мин.", typing: "{name} печатает…",
     },
     en: {
       open: "Open chat", close: "Close chat", send: "Send", placeholder: "Type a message…",
@@ -38,9 +39,16 @@
       email: "Your email", emailSend: "Send a copy", cancel: "Cancel", failed: "Not sent: ",
       sending: "Sending…", offer: "The conversation has ended. Email you a copy?",
       unavailable: "The chat is unavailable: ", dismiss: "Dismiss",
+      queue: "You are number {position} in the queue · about {minutes} min", typing: "{name} is typing…",
     },
   };
   var T = TEXT.ru;
+  var TYPING_EVERY_MS = 2000;  // the customer's "typing" goes out at most this often
+  var TYPING_SHOWN_MS = 6000;  // an operator's "typing…" fades without a fresh signal
+
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (whole, key) { return key in values ? String(values[key]) : whole; });
+  }
 
   // ---- storage (the shop's origin; private mode may refuse it) -------------------------
   function load(key) {
@@ -225,7 +233,24 @@
     root.appendChild(this.window);
     root.appendChild(this.invite);
     root.appendChild(this.launcher);
+    this.buildLive();
     document.body.appendChild(host);
+  };
+
+  /** The live lines: the place in the queue (under the header) and "Anna is typing…" (above the box). */
+  Widget.prototype.buildLive = function () {
+    var self = this;
+    this.queueLine = el("div", "bd-queue");
+    this.queueLine.setAttribute("role", "status");
+    show(this.queueLine, false);
+    this.window.insertBefore(this.queueLine, this.log);
+    this.typingLine = el("div", "bd-typing");
+    this.typingLine.setAttribute("aria-live", "polite");
+    show(this.typingLine, false);
+    this.window.insertBefore(this.typingLine, this.emailForm);
+    this.typingTimer = null;
+    this.typedAt = 0;
+    this.input.addEventListener("input", function () { self.noteTyping(); });
   };
 
   Widget.prototype.applyStatus = function (status) {
@@ -241,6 +266,7 @@
 
   Widget.prototype.open = function () {
     show(this.window, true);
+    this.host.dataset.open = "true";
     show(this.invite, false);
     this.launcher.setAttribute("aria-label", T.close);
     this.unread = 0;
@@ -255,6 +281,7 @@
 
   Widget.prototype.close = function () {
     show(this.window, false);
+    this.host.dataset.open = "false";
     this.launcher.setAttribute("aria-label", T.open);
     save("open", "0");
   };
@@ -336,6 +363,8 @@
     var text = this.input.value;
     if (!text.trim()) return;
     this.input.value = "";
+    this.typedAt = 0;  // the message itself ends "typing" on the operator's side
+    this.dropGreetingButtons();
     var clientId = "c" + Date.now().toString(36) + randomId(6);
     var frame = { type: "message", text: text.slice(0, MAX_CHARS), client_id: clientId };
     this.renderPending(clientId, frame.text);
@@ -343,6 +372,7 @@
   };
 
   Widget.prototype.press = function (button) {
+    this.dropGreetingButtons();
     var clientId = "b" + Date.now().toString(36) + randomId(6);
     var frame = { type: "button", payload: button.payload, title: button.title, client_id: clientId };
     this.renderPending(clientId, button.title || button.payload);
@@ -351,6 +381,7 @@
 
   Widget.prototype.receive = function (frame) {
     var self = this;
+    if (this.receiveLive(frame)) return;
     if (frame.type === "status") this.applyStatus(frame);
     else if (frame.type === "history") {
       this.log.textContent = "";
@@ -359,6 +390,7 @@
         if (m.client_id) self.settle(m.client_id);
         self.render(m, false);
       });
+      if (!(frame.messages || []).length && !this.pending.length) this.greet();
       this.pending.forEach(function (p) {  // typed while offline: shown, then sent again
         self.renderPending(p.client_id, p.frame.text || p.frame.title || p.frame.payload);
         self.socket.send(JSON.stringify(p.frame));
@@ -400,6 +432,75 @@
     } else {
       this.notice(frame.detail);
     }
+  };
+
+  // ---- live lines: the queue, typing, the greeting -----------------------------------------
+  /** Frames that only change a live line; true when handled. An operator's message ends "typing…". */
+  Widget.prototype.receiveLive = function (frame) {
+    if (frame.type === "queue") {
+      this.showQueue(frame);
+      return true;
+    }
+    if (frame.type === "typing") {
+      this.showTyping(frame.active ? frame.name || T.operator : null);
+      return true;
+    }
+    if (frame.type === "message" && frame.sender === "operator") this.showTyping(null);
+    return false;
+  };
+
+  Widget.prototype.showQueue = function (frame) {
+    var waiting = typeof frame.position === "number" && frame.position > 0;
+    this.queueLine.textContent = waiting ? fill(T.queue, { position: frame.position, minutes: frame.minutes }) : "";
+    show(this.queueLine, waiting);
+    this.host.dataset.queue = waiting ? String(frame.position) : "none";
+  };
+
+  Widget.prototype.showTyping = function (name) {
+    var self = this;
+    clearTimeout(this.typingTimer);
+    this.typingLine.textContent = name ? fill(T.typing, { name: name }) : "";
+    show(this.typingLine, !!name);
+    if (name) this.typingTimer = setTimeout(function () { self.showTyping(null); }, TYPING_SHOWN_MS);
+  };
+
+  /** The customer types: the operator sees "typing…" (a frame at most every 2 s; one when the box empties). */
+  Widget.prototype.noteTyping = function () {
+    if (!this.isOpen()) return;
+    var typing = this.input.value.trim() !== "";
+    var now = Date.now();
+    if (typing && now - this.typedAt < TYPING_EVERY_MS) return;
+    if (!typing && !this.typedAt) return;
+    this.typedAt = typing ? now : 0;
+    this.socket.send(JSON.stringify({ type: "typing", active: typing }));
+  };
+
+  /** Before the customer has written anything: the greeting and its quick buttons (not stored). */
+  Widget.prototype.greet = function () {
+    var self = this;
+    var greeting = this.config.greeting;
+    if (!greeting || !greeting.text) return;
+    var node = el("div", "bd-msg bd-greeting");  // not a stored message: its own classes
+    var who = el("div", "bd-who");
+    who.appendChild(el("span", "bd-badge", this.status.bot_label || "Bot"));
+    node.appendChild(who);
+    node.appendChild(el("div", "bd-greeting-text", greeting.text));
+    this.log.appendChild(node);
+    if (greeting.buttons && greeting.buttons.length) {
+      var row = el("div", "bd-buttons bd-quick");
+      greeting.buttons.forEach(function (b) {
+        var button = el("button", "bd-button", b.title);
+        button.type = "button";
+        button.addEventListener("click", function () { self.press({ title: b.title, payload: b.payload || b.title }); });
+        row.appendChild(button);
+      });
+      this.log.appendChild(row);
+    }
+  };
+
+  Widget.prototype.dropGreetingButtons = function () {
+    var quick = this.log.querySelector(".bd-quick");
+    if (quick) quick.remove();
   };
 
   // ---- rendering (textContent only) -------------------------------------------------------

@@ -9,6 +9,7 @@ import { _ } from "./i18n.js";
 import { LiveEvents } from "./events.js";
 import { customerName, QueueView } from "./queue.js";
 import { armOnFirstClick, beep, notify, setUnreadBadge } from "./notify.js";
+import { SearchBox } from "./search.js";
 import { Tabs } from "./tabs.js";
 
 const SAFETY_REFRESH_MS = 30_000; // in case an event was lost: the queue is never stale for long
@@ -37,7 +38,13 @@ class Workspace {
       toast: (text, kind) => this.toast(text, kind),
       take: (ticket) => this.take(ticket),
       changed: () => this.queue.refresh(),
+      typing: (ticketId, active) => this.live?.send({ type: "typing", ticket_id: ticketId, active }),
+      labelsChanged: () => this.queue.loadLabels().then(() => this.queue.refresh()),
     };
+    this.search = new SearchBox(document.querySelector('[data-testid="search"]'), {
+      onOpen: (id) => this.openDialogue(id),
+      onError: (error) => this.toast(error.detail ?? String(error), "error"),
+    });
     this.statusToggle = document.querySelector('[data-testid="status-toggle"]');
     this.connection = document.querySelector('[data-testid="connection"]');
   }
@@ -48,6 +55,7 @@ class Workspace {
     armOnFirstClick();
     [this.departments, this.operators] = await Promise.all([get("/api/departments"), get("/api/operators")]);
     await this.queue.loadDepartments();
+    await this.queue.loadLabels();
     await this.queue.refresh();
     const saved = Tabs.saved();
     for (const id of saved.open) await this.openDialogue(id, { activate: id === saved.active, quiet: true });
@@ -65,6 +73,7 @@ class Workspace {
     if (event.kind === "ticket") this.onTicket(event);
     else if (event.kind === "message") this.onMessage(event);
     else if (event.kind === "operator") this.onOperator(event);
+    else if (event.kind === "typing") this.tabs.view(event.conversation_id)?.showTyping(event.active);
   }
 
   async onTicket(event) {

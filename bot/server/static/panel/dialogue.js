@@ -7,8 +7,12 @@ import { el, fromTemplate, part, setText } from "./dom.js";
 import { LeadForm, fillTransferTargets, noteItem, renderCustomer, renderNote, transferBody } from "./cards.js";
 import { channelLabel, intentLabel, percent, reasonLabel, senderLabel, when } from "./format.js";
 import { _, gendered, nameOf } from "./i18n.js";
+import { LabelCard } from "./labels.js";
 import { ReplyBox } from "./reply.js";
 import { AttachBox, isStoredFile, storedFileNode } from "./files.js";
+
+const TYPING_EVERY_MS = 2000; // the operator's "typing" goes to the customer at most this often
+const TYPING_SHOWN_MS = 6000; // the customer's "typing…" fades without a fresh signal
 
 export class DialogueView {
   /**
@@ -30,6 +34,11 @@ export class DialogueView {
       ticket: () => (this.heldByMe() ? this.ticket : null),
       onSent: (message) => this.appendMessage(message),
       toast: ctx.toast,
+    });
+    this.labels = new LabelCard(part(this.node, "labels-card"), {
+      conversationId,
+      toast: ctx.toast,
+      changed: () => ctx.labelsChanged?.(),
     });
     this.wire();
   }
@@ -80,6 +89,31 @@ export class DialogueView {
       const resolution = part(node, "resolution").value.trim();
       this.act("close", resolution ? { resolution } : {}, _("Dialogue closed.")); // empty: "resolved"
     });
+    this.wireTyping();
+  }
+
+  // ---- typing, both ways -----------------------------------------------------------------
+  /** The operator types a reply: the customer sees "typing…" (a signal at most every 2 s, and one at the end). */
+  wireTyping() {
+    const input = part(this.node, "reply-input");
+    this.typedAt = 0;
+    input.addEventListener("input", () => {
+      if (!this.heldByMe() || !this.ctx.typing) return;
+      const typing = input.value.trim() !== "";
+      const now = Date.now();
+      if (typing && now - this.typedAt < TYPING_EVERY_MS) return;
+      if (!typing && !this.typedAt) return;
+      this.typedAt = typing ? now : 0;
+      this.ctx.typing(this.ticket.id, typing);
+    });
+  }
+
+  /** The customer types (a live event): "The customer is typing…" under the history for a few seconds. */
+  showTyping(active) {
+    const line = part(this.node, "customer-typing");
+    clearTimeout(this.typingTimer);
+    setText(line, active ? _("The customer is typing…") : "");
+    if (active) this.typingTimer = setTimeout(() => setText(line, ""), TYPING_SHOWN_MS);
   }
 
   async load() {
@@ -102,6 +136,7 @@ export class DialogueView {
     this.renderState();
     renderNote(part(node, "handoff-note"), ticket);
     renderCustomer(part(node, "customer-card"), customer, (match, action) => this.resolveMatch(match, action));
+    this.labels.render(conversation.labels);
     this.renderHistory(this.data.history ?? []);
     part(node, "note-list").replaceChildren(...(this.data.notes ?? []).map(noteItem));
     this.reply.setPhrases(this.data.quick_phrases);
@@ -171,7 +206,10 @@ export class DialogueView {
 
   /** A live message event for this conversation; returns whether it was new. */
   receive(event) {
-    if (event.sender === "customer") this.refreshSuggestions();
+    if (event.sender === "customer") {
+      this.refreshSuggestions();
+      this.showTyping(false);
+    }
     return this.appendMessage({
       id: event.message_id,
       conversation_id: event.conversation_id,
@@ -209,6 +247,7 @@ export class DialogueView {
   async send(text) {
     try {
       const message = await post(`/api/tickets/${this.ticket.id}/reply`, { text });
+      this.typedAt = 0; // the reply itself ends "typing…" on the customer's side
       this.appendMessage(message);
       return true;
     } catch (error) {

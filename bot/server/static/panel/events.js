@@ -76,6 +76,11 @@ export class LiveEvents {
     });
   }
 
+  /** Send a small frame to the server (the operator types); dropped while the feed is down. */
+  send(frame) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
   schedule() {
     const jitter = Math.random() * 0.3 * this.delay;
     this.timer = setTimeout(() => this.connect(), this.delay + jitter);

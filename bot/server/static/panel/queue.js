@@ -6,6 +6,7 @@ import { get } from "./api.js";
 import { el, part } from "./dom.js";
 import { channelLabel, duration, intentLabel, percent, reasonLabel } from "./format.js";
 import { _ } from "./i18n.js";
+import { LabelFilter, labelTags } from "./labels.js";
 
 const DEPARTMENT_KEY = "botdesk.panel.department";
 
@@ -30,7 +31,13 @@ export class QueueView {
       localStorage.setItem(DEPARTMENT_KEY, this.filter.value);
       this.refresh();
     });
+    this.labels = new LabelFilter(part(root, "label-filter"), { onChange: () => this.refresh() });
     setInterval(() => this.tick(), 1000);
+  }
+
+  /** The label filter's choices: the labels in use (after a label is added, too). */
+  async loadLabels() {
+    await this.labels.load();
   }
 
   async loadDepartments() {
@@ -53,8 +60,10 @@ export class QueueView {
       try {
         do {
           this.again = false;
-          const department = this.filter.value;
-          const query = department ? `?department=${encodeURIComponent(department)}` : "";
+          const params = new URLSearchParams();
+          if (this.filter.value) params.set("department", this.filter.value);
+          if (this.labels.value) params.set("label", this.labels.value);
+          const query = params.toString() ? `?${params}` : "";
           const queue = await get(`/api/queue${query}`);
           this.waiting = queue.waiting ?? [];
           this.mine = queue.mine ?? [];
@@ -142,6 +151,7 @@ export class QueueView {
         el("span", { class: "tag channel", testid: "queue-channel", text: channelLabel(ticket.channel) }),
         ticket.department && el("span", { class: "tag", text: ticket.department.name }),
         intent && el("span", { class: "tag intent", testid: "queue-intent", title: _("The NLU's best guess"), text: intent }),
+        ...labelTags(ticket.labels),
       ),
       el("p", { class: "last-message", testid: "queue-last-message", text: ticket.last_customer_message ?? "" }),
       el("div", { class: "ticket-actions" }, view, take),
@@ -155,6 +165,7 @@ export class QueueView {
       { type: "button", class: "mine-open", testid: "open-mine" },
       el("span", { class: "customer", text: customerName(ticket) }),
       el("span", { class: "tag channel", text: channelLabel(ticket.channel) }),
+      ...labelTags(ticket.labels),
       el("span", { class: "badge", testid: "unread", hidden: count === 0, text: String(count) }),
     );
     open.addEventListener("click", () => this.onOpen(ticket));
