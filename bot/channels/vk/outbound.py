@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.channels.text import split_text as split_utf16
+from bot.channels.text import utf16_len as vk_len
 from bot.channels.vk.inbound import BUTTON_KEY
 from bot.messages import OutboundMessage
 
@@ -31,40 +33,15 @@ KeyboardStyle = Literal["reply", "inline"]
 EMPTY_KEYBOARD: dict[str, Any] = {"one_time": True, "buttons": []}
 
 
-def vk_len(text: str) -> int:
-    """Length as VK's limit counts it, in UTF-16 units (an emoji counts twice: the safe side)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
-def _fit(text: str, limit: int) -> str:
-    """The longest prefix of ``text`` within ``limit`` UTF-16 units."""
-    size = 0
-    for index, char in enumerate(text):
-        size += 2 if ord(char) > 0xFFFF else 1
-        if size > limit:
-            return text[:index]
-    return text
+
+
 
 
 def split_text(text: str, limit: int = MAX_CHARS) -> list[str]:
-    """Parts of at most ``limit`` units, cut at a paragraph, a line or a space if any; never empty."""
-    parts: list[str] = []
-    rest = text
-    while vk_len(rest) > limit:
-        head = _fit(rest, limit) or rest[:1]
-        cut = -1
-        for separator in ("\n\n", "\n", " "):
-            cut = head.rfind(separator)
-            if cut > 0:
-                break
-        if cut <= 0:  # one word longer than a message: cut it
-            cut = len(head)
-        part, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
-        if part:
-            parts.append(part)
-    if rest.strip() or not parts:
-        parts.append(rest)
-    return parts
+    """Parts of at most ``limit`` UTF-16 units (an emoji counts twice), cut at natural breaks."""
+    return split_utf16(text, limit)
 
 
 def random_id(message_id: int | None, part: int) -> int:

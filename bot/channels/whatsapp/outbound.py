@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.channels.text import split_text as split_utf16
+from bot.channels.text import utf16_len
 from bot.messages import OutboundMessage
 
 MAX_TEXT = 4096
@@ -31,45 +33,15 @@ LIST_BUTTON = {"ru": "Выбрать", "en": "Choose"}
 Payload = dict[str, Any]
 
 
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 units: emoji and other astral characters count twice."""
-    return len(text.encode("utf-16-le")) // 2
 
 
-def _fit(text: str, limit: int) -> str:
-    """The longest prefix of ``text`` within ``limit`` UTF-16 units."""
-    size = 0
-    for index, char in enumerate(text):
-        size += 2 if ord(char) > 0xFFFF else 1
-        if size > limit:
-            return text[:index]
-    return text
+
+
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Parts of at most ``limit`` UTF-16 units, cut at a paragraph, a line or a space where there is one.
-
-    Example::
-
-        split_text("a " * 3000)  # two parts, cut between words
-    """
-    parts: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        head = _fit(rest, limit) or rest[:1]
-        cut = -1
-        for separator in ("\n\n", "\n", " "):
-            cut = head.rfind(separator)
-            if cut > 0:
-                break
-        if cut <= 0:  # one word longer than a message: cut it
-            cut = len(head)
-        part, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
-        if part:
-            parts.append(part)
-    if rest.strip() or not parts:
-        parts.append(rest)
-    return parts
+    """Parts of at most ``limit`` UTF-16 units (WhatsApp's count), cut at natural breaks."""
+    return split_utf16(text, limit)
 
 
 def shorten(text: str, limit: int) -> str:
