@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import imaplib
 import logging
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,7 @@ FETCH_BATCH = 50  # unread messages handled per pass; the rest in the next pass
 IDLE_CHECK_SECONDS = 2.0  # one wait inside IDLE: how long a stop may wait for the worker thread
 CLOSE_TIMEOUT_SECONDS = 5.0  # logging out of a connection that may be dead
 _SEEN = b"\\Seen"
+_BYTES_REPR = re.compile(r"b(['\"])(.*)\1", re.DOTALL)
 _SIZE = b"RFC822.SIZE"
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -313,6 +315,9 @@ def _still_here(response: Any) -> bool:
 def _short(exc: BaseException) -> str:
     """The server's own words for a refusal, one short line (they hold no password)."""
     text = str(exc).strip()
+    quoted = _BYTES_REPR.fullmatch(text)  # imapclient puts the server's bytes in as b'...'
+    if quoted:
+        text = quoted.group(2)
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
