@@ -26,7 +26,7 @@ from bot.messages import OutboundMessage
 from bot.settings import BotdeskConfig
 
 log = logging.getLogger("botdesk.channels.email")
-PROTOCOL_LOGGERS = ("aioimaplib", "aioimaplib.aioimaplib", "aiosmtplib", "mail.log")
+PROTOCOL_LOGGERS = ("imapclient", "aiosmtplib", "mail.log")  # "imapclient.imaplib" inherits the cap
 
 
 @register_channel
