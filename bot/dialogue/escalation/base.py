@@ -43,6 +43,7 @@ class TurnContext:
     misunderstood_in_a_row: int
     awaiting_feedback: bool
     roles: IntentRoles
+    offered: tuple[str, ...] = ()  # the intents a "did you mean ...?" offered last turn (two-stage fallback)
 
     @property
     def intent(self) -> str:
@@ -64,9 +65,16 @@ class Escalation:
 class EscalationRule:
     name: ClassVar[str] = ""
     Options: ClassVar[type[RuleOptions]] = RuleOptions
+    supersedes: ClassVar[frozenset[str]] = frozenset()
+    """Rules not checked while this one is listed and on (it does their job its own way)."""
 
     def __init__(self, options: RuleOptions) -> None:
         self.options = options
+
+    @property
+    def on(self) -> bool:
+        """Whether the rule is switched on (a rule may have an option for it)."""
+        return True
 
     def applies(self, turn: TurnContext) -> str | None:
         """A short detail when this rule sends the turn to a person, else None."""
@@ -88,6 +96,7 @@ RULES: Registry[type[EscalationRule]] = Registry(
         "bot.dialogue.escalation.human_only",
         "bot.dialogue.escalation.unsure",
         "bot.dialogue.escalation.misunderstood",
+        "bot.dialogue.escalation.two_stage_fallback",
         "bot.dialogue.escalation.repeated_question",
         "bot.dialogue.escalation.did_not_help",
     ),
@@ -100,7 +109,8 @@ class Escalator:
     """The configured rules in order; the first that applies decides."""
 
     def __init__(self, rules: Sequence[EscalationRule]) -> None:
-        self.rules = list(rules)
+        superseded = {name for rule in rules if rule.on for name in rule.supersedes}
+        self.rules = [rule for rule in rules if rule.name not in superseded]
 
     @classmethod
     def from_specs(cls, specs: Sequence[tuple[str, dict[str, object]]]) -> Escalator:
