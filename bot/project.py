@@ -97,6 +97,7 @@ class Project:
             seed,
             actions=actions if actions is not None else self.action_executor(),
             intents=list(self.data.intents),
+            titles=dict(self.data.titles),
             entities=sorted(
                 self.data.declared_entities | {a.entity for e in self.data.examples for a in e.entities}
             ),

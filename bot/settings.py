@@ -71,7 +71,7 @@ DEFAULT_ESCALATION_RULES = [
     "human_request",
     "human_only",
     "did_not_help",
-    "unsure",
+    "two_stage_fallback",
     "misunderstood",
     "repeated_question",
 ]

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions.base import ActionExecutor, ActionOutcome, ActionRejected, ActionUnavailable, NoActions
+from bot.dialogue.clarify import ASK_AFFIRMATION, ASK_REPHRASE, Clarifier
 from bot.dialogue.effects import (
     LeadData,
     MarkFormAnswer,
@@ -37,11 +38,12 @@ from bot.dialogue.effects import (
     SaveLead,
 )
 from bot.dialogue.escalation import Escalation, Escalator, Turn, TurnContext
+from bot.dialogue.escalation.two_stage_fallback import TwoStageFallback
 from bot.dialogue.forms import FormRunner
 from bot.dialogue.policy import Policy
 from bot.dialogue.slots import custom_mapping_actions, extract_slots, initial_values
 from bot.dialogue.state import BeforeIO, DialogueState, Reply, Staffed, TurnResult, TurnWork
-from bot.dialogue.stories import REQUESTED_SLOT, DialogueData, retrieval_base
+from bot.dialogue.stories import ACTIVE_LOOP_NONE, REQUESTED_SLOT, DialogueData, Step, retrieval_base
 from bot.dialogue.system_texts import builtin_variant
 from bot.dialogue.tracker import Tracker
 from bot.hours import Department, describe_opening
@@ -91,8 +93,11 @@ SYSTEM_RESPONSES = frozenset(
         "utter_form_gave_up",
         "utter_non_text",
         "utter_integration_unavailable",
+        ASK_AFFIRMATION,
+        ASK_REPHRASE,
     }
 )
+TWO_STAGE_FALLBACK = "action_two_stage_fallback"  # Rasa's name for the "did you mean" loop
 
 
 NOT_ANSWERS = frozenset(
@@ -121,6 +126,7 @@ class DialogueEngine:
         actions: ActionExecutor | None = None,
         intents: list[str] | None = None,
         entities: list[str] | None = None,
+        titles: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.responses = responses
@@ -137,6 +143,12 @@ class DialogueEngine:
             m.type == "custom" and m.action for s in dialogue.slots.values() for m in s.mappings
         )
         self.random = random.Random(seed)
+        two_stage = next((r for r in self.escalator.rules if isinstance(r, TwoStageFallback) and r.on), None)
+        self.clarifier = (
+            Clarifier(two_stage, config.language, titles or {}, self.intents)
+            if two_stage is not None
+            else None
+        )
         self._domain: dict[str, Any] | None = None
 
     # ---- texts -------------------------------------------------------------------------
@@ -284,6 +296,11 @@ class DialogueEngine:
                 state.turns.append(Turn("score", message.text, True))
                 return result
         message = self.parse_payload(message)
+        offered, state.clarify = state.clarify, []
+        other = False  # "Другое" to "did you mean ...?": ask to rephrase
+        if offered and self.clarifier is not None:
+            answer = self.clarifier.read(offered, message)
+            message, other = answer.message, answer.other
         message = self._expect_yes_no(state, message)
         intent = message.intent.name if message.intent else FALLBACK_INTENT
         result.intent = intent
@@ -294,8 +311,12 @@ class DialogueEngine:
             state.misunderstood_in_a_row,
             state.awaiting_feedback,
             self.config.intents,
+            tuple(offered),
         )
-        escalation = self.escalator.decide(turn)
+        escalation = None if other else self.escalator.decide(turn)
+        clarified = bool(offered) and not other and intent != FALLBACK_INTENT
+        if clarified:  # Rasa's loop runs once more to end itself before the answer
+            result.spans.append((TWO_STAGE_FALLBACK, len(result.replies), len(result.replies)))
         tracker = state.tracker
         for name, value in self.initial_slots.items():
             tracker.slots.setdefault(name, value)
@@ -321,6 +342,8 @@ class DialogueEngine:
 
         if escalation is not None:
             self._escalate(work, escalation)
+        elif other:
+            self._ask_rephrase(work)
         elif state.pending_offer and intent in ("affirm", "deny"):
             await self._answer_offer(work, intent)
         elif awaited_feedback and intent == "affirm":
@@ -330,7 +353,8 @@ class DialogueEngine:
                 result.replies.append(self.say("utter_ask_score", channel))
         elif intent == FALLBACK_INTENT:
             state.misunderstood_in_a_row += 1
-            result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
+            if not self._did_you_mean(work):
+                result.replies.append(Reply(self.config.bot.fallback, response="fallback"))
         else:
             await self._dialogue(work, intent)
             if not result.actions and result.escalation is None:
@@ -340,10 +364,12 @@ class DialogueEngine:
             self._after_answer(work, intent)
         if awaited_feedback and intent in YES_NO:
             result.effects.append(RecordSurveyAnswer(helpful=intent == "affirm"))
-        if intent != FALLBACK_INTENT:
+        if intent != FALLBACK_INTENT and not other:
             state.misunderstood_in_a_row = 0
         state.turns.append(Turn(intent, message.text, bool(result.actions)))
         result.events = tracker.history[mark:] if len(tracker.history) >= mark else []
+        if state.clarify or clarified:  # as a Rasa test story sees the two-stage fallback's loop
+            result.events.append(Step("loop", TWO_STAGE_FALLBACK if state.clarify else ACTIVE_LOOP_NONE))
         result.active_loop = tracker.active_loop
         return result
 
@@ -586,6 +612,40 @@ class DialogueEngine:
         self._escalate(work, Escalation(INTEGRATION_UNAVAILABLE, detail, 0))
 
     # ---- botdesk's own dialogue around the flows ---------------------------------------
+    def _did_you_mean(self, work: TurnWork) -> bool:
+        """The two-stage fallback's question with a button per candidate intent; False: none to offer."""
+        if self.clarifier is None:
+            return False
+        candidates = [c.name for c in self.clarifier.candidates(work.message)]
+        if not candidates:
+            return False
+        joined = self.clarifier.joined(candidates)
+        if ASK_AFFIRMATION in self.responses:
+            reply = self.say(ASK_AFFIRMATION, work.channel, intents=joined)
+        else:
+            text = self.clarifier.default_text(ASK_AFFIRMATION).format(intents=joined)
+            reply = Reply(text, response=ASK_AFFIRMATION)
+        reply.buttons = self.clarifier.buttons(candidates, work.message)
+        self._say_as(work, TWO_STAGE_FALLBACK, reply)
+        work.state.clarify = candidates
+        return True
+
+    def _ask_rephrase(self, work: TurnWork) -> None:
+        """ "Другое": the guesses were wrong; Rasa's utter_ask_rephrase (the miss count stays)."""
+        if ASK_REPHRASE in self.responses:
+            reply = self.say(ASK_REPHRASE, work.channel)
+        else:
+            assert self.clarifier is not None  # only a clarifier reads "Другое"
+            reply = Reply(self.clarifier.default_text(ASK_REPHRASE), response=ASK_REPHRASE)
+        self._say_as(work, TWO_STAGE_FALLBACK, reply)
+
+    @staticmethod
+    def _say_as(work: TurnWork, action: str, reply: Reply) -> None:
+        """A reply said by a built-in action, listed as Rasa lists it (a test story may name either)."""
+        start = len(work.result.replies)
+        work.result.replies.append(reply)
+        work.result.spans.append((action, start, start + 1))
+
     def _answered(self, result: TurnResult) -> bool:
         return any(a.startswith("utter_") or a in self.dialogue.http_actions for a in result.actions)
 

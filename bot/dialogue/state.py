@@ -54,6 +54,7 @@ class DialogueState:
     lead_kind: str = "lead"
     turns: list[Turn] = field(default_factory=list)
     interest: list[str] = field(default_factory=list)
+    clarify: list[str] = field(default_factory=list)  # intents "did you mean ...?" offered, unanswered
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class DialogueState:
             "lead_kind": self.lead_kind,
             "turns": [[t.intent, t.text, t.answered] for t in self.turns[-20:]],
             "interest": self.interest,
+            "clarify": self.clarify,
         }
 
     @classmethod
@@ -86,6 +88,7 @@ class DialogueState:
             lead_kind=str(data.get("lead_kind", "lead")),
             turns=[Turn(i, t, a) for i, t, a in data.get("turns", [])],
             interest=list(data.get("interest", [])),
+            clarify=[str(i) for i in data.get("clarify", [])][:10],
         )
 
 

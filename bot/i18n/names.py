@@ -28,6 +28,7 @@ REASONS = {
     "complaint": N_("complaint"),
     "unsure": N_("bot was unsure"),
     "misunderstood": N_("bot did not understand"),
+    "two_stage_fallback": N_("not understood after 'did you mean'"),
     "did_not_help": N_("bot's answer did not help"),
     "repeated_question": N_("asked the same again"),
     "human_only": N_("only a person can do this"),

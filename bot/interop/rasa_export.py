@@ -220,8 +220,12 @@ def _rasa_flow(flow: Flow) -> dict[str, Any]:
     return item
 
 
-def rules_document(data: TrainingData, dialogue: DialogueData) -> dict[str, Any]:
-    """One rule per answered intent (what botdesk does by default), then the project's rules."""
+def rules_document(data: TrainingData, dialogue: DialogueData, two_stage: bool = False) -> dict[str, Any]:
+    """One rule per answered intent (what botdesk does by default), the fallback, then the project's rules.
+
+    ``two_stage``: the project's escalation rule two_stage_fallback is on, so Rasa runs its
+    own two-stage fallback (``action_two_stage_fallback``, ``utter_ask_rephrase``).
+    """
     covered = {
         f.steps[0].name
         for f in dialogue.rules
@@ -232,12 +236,24 @@ def rules_document(data: TrainingData, dialogue: DialogueData) -> dict[str, Any]
         for intent in data.intents
         if f"utter_{intent}" in data.responses and intent not in covered
     ]
-    rules.append(
-        {
-            "rule": "ask to rephrase when unsure",
-            "steps": [{"intent": "nlu_fallback"}, {"action": "utter_default"}],
-        }
-    )
+    if two_stage:
+        rules.append(
+            {
+                "rule": "two-stage fallback when unsure",
+                "steps": [
+                    {"intent": "nlu_fallback"},
+                    {"action": "action_two_stage_fallback"},
+                    {"active_loop": "action_two_stage_fallback"},
+                ],
+            }
+        )
+    else:
+        rules.append(
+            {
+                "rule": "ask to rephrase when unsure",
+                "steps": [{"intent": "nlu_fallback"}, {"action": "utter_default"}],
+            }
+        )
     rules += [_rasa_flow(f) for f in dialogue.rules]
     return {"version": RASA_FORMAT, "rules": rules}
 
@@ -287,6 +303,14 @@ def _endpoints(project: Project) -> dict[str, Any]:
     return {"action_endpoint": to_plain(endpoint)} if endpoint else {}
 
 
+def _two_stage(project: Project) -> bool:
+    """Whether the escalation rule two_stage_fallback is listed and on."""
+    return any(
+        spec.name == "two_stage_fallback" and spec.options().get("enabled", True) is not False
+        for spec in project.config.escalation.rules
+    )
+
+
 def export_rasa(project: Project, target: Path) -> tuple[list[Path], list[str]]:
     """Write the Rasa project; returns the files written and what could not be carried over."""
     data, dialogue = project.data, project.dialogue
@@ -296,7 +320,7 @@ def export_rasa(project: Project, target: Path) -> tuple[list[Path], list[str]]:
         target / "config.yml": config,
         target / "domain.yml": domain_document(data, project.config.bot.fallback, dialogue, warnings),
         target / "data" / "nlu.yml": nlu_document(data),
-        target / "data" / "rules.yml": rules_document(data, dialogue),
+        target / "data" / "rules.yml": rules_document(data, dialogue, _two_stage(project)),
         target / "credentials.yml": {"rest": None},
         target / "endpoints.yml": _endpoints(project),
     }

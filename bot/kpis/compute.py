@@ -44,7 +44,8 @@ KPI_KEYS = (
     "by_hour",
 )
 # Escalations that mean the bot did not understand (fallback) or could not decide (clarification).
-NOT_UNDERSTOOD_REASONS = frozenset({"misunderstood", "unsure"})
+NOT_UNDERSTOOD_REASONS = frozenset({"misunderstood", "unsure", "two_stage_fallback"})
+CLARIFICATION_REASONS = frozenset({"unsure", "two_stage_fallback"})
 LEFT_UNANSWERED = frozenset({"closed", "returned"})
 TOP = 10
 
@@ -231,7 +232,7 @@ def intents(s: Slice) -> list[dict[str, Any]]:
                 "handoffs": len(group),
                 "after_not_understood": sum(1 for t in group if t.reason in NOT_UNDERSTOOD_REASONS),
                 "after_fallback": sum(1 for t in group if t.reason == "misunderstood"),
-                "after_clarification": sum(1 for t in group if t.reason == "unsure"),
+                "after_clarification": sum(1 for t in group if t.reason in CLARIFICATION_REASONS),
                 "time_to_human_seconds": _mean(waits),
                 "queue_abandoned": sum(
                     1 for t in group if t.claimed_at is None and t.status in LEFT_UNANSWERED

@@ -12,6 +12,19 @@ meant nothing.
 Training also leaves the out-of-fold ranking on every training message, so the
 ``FallbackClassifier`` after it can choose its threshold for a target precision from
 predictions the model did not train on.
+
+Off-topic messages (botdesk's shipped set, added by the ``FallbackClassifier``, and the
+bot's own examples of that intent) are learnt by a **separate detector** by default
+(``off_topic: detector``): a binary linear model, in scope against off-topic, calibrated
+out of fold like the intents, its probability corrected from the training mix to
+``off_topic_prior`` (the share of off-topic messages expected in real chats). The
+ranking is the joint distribution: ``P(out_of_scope) = p`` and ``P(intent) = (1 - p) x
+P(intent | in scope)``, still summing to 1. As one more class among the intents
+(``off_topic: class``, botdesk before), the off-topic set took short or unusual in-scope
+messages ("угу", "прив", "по чем ролики") away from their intents: every intent competes
+with a class several times its size, and the intents' own fine distinctions are learnt
+next to it. The detector compares the off-topic set with *all* in-scope messages
+together instead (docs/benchmarks.md has the figures).
 """
 
 from __future__ import annotations
@@ -22,10 +35,12 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field
 
 from bot.nlu.base import Component, ComponentOptions, IntentScore, Message, PipelineContext
 from bot.nlu.data import TrainingData
 from bot.nlu.featurizers import flatten, to_csr
+from bot.nlu.out_of_scope import SOURCE as SHIPPED_SOURCE
 from bot.nlu.persist import read_array, read_json, write_array, write_json
 from bot.nlu.registry import register_component
 
@@ -50,6 +65,12 @@ class LinearIntentOptions(ComponentOptions):
     this many times a median intent of the bot's own: a bot with 5 examples per intent is
     not drowned by hundreds of off-topic lines."""
     random_state: int = 42
+    off_topic: Literal["detector", "class"] = "detector"
+    """How the off-topic intent is learnt when botdesk's shipped set is trained on: a
+    separate in-scope/off-topic detector (the default), or one more class among the intents."""
+    off_topic_prior: float = Field(default=0.12, gt=0.0, lt=1.0)
+    """The share of real messages expected to be off-topic; the detector's probability is
+    corrected from the training mix to it (Bayes' rule on the odds)."""
 
 
 @register_component
@@ -65,6 +86,12 @@ class LinearIntentClassifier(Component):
         self._intercept: NDArray[np.float64] = np.zeros(0)
         self._temperature = DEFAULT_SCALE
         self._weights: NDArray[np.float64] | None = None
+        self.names: list[str] = []  # the ranking's names: the classes, then the off-topic intent
+        self.off_topic: str | None = None  # the intent the detector stands for (None: no detector)
+        self._detector_coef: NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+        self._detector_intercept = 0.0
+        self._detector_scale = DEFAULT_SCALE
+        self._odds_factor = 1.0  # training mix -> off_topic_prior
 
     def _estimator(self) -> LinearSVC | LogisticRegression:
         from sklearn.linear_model import LogisticRegression
@@ -102,8 +129,17 @@ class LinearIntentClassifier(Component):
         return full_coef, full_intercept
 
     def train(self, messages: list[Message], data: TrainingData) -> None:
+        off_topic = next((e.intent for e in data.examples if e.source == SHIPPED_SOURCE), None)
+        if self.options.off_topic == "detector" and off_topic is not None:
+            self._train_with_detector(messages, data, off_topic)
+            return
+        self.off_topic = None
+        self._train_classes(messages, data)
+
+    def _train_classes(self, messages: list[Message], data: TrainingData) -> None:
         names = [e.intent for e in data.examples]
         self.classes = sorted(set(names))
+        self.names = list(self.classes)
         index = {name: i for i, name in enumerate(self.classes)}
         labels = np.array([index[n] for n in names], dtype=np.int64)
         features = to_csr(messages)
@@ -117,6 +153,57 @@ class LinearIntentClassifier(Component):
                 self._rank(message, row)  # out-of-fold: what the fallback's threshold is chosen on
         coef, self._intercept = self._fit(features, labels, self._weights)
         self._coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)
+
+    def _train_with_detector(self, messages: list[Message], data: TrainingData, off_topic: str) -> None:
+        """The intents on the in-scope examples; a binary detector for ``off_topic`` on all."""
+        off = np.array([e.intent == off_topic for e in data.examples], dtype=bool)
+        own = [i for i, is_off in enumerate(off) if not is_off]
+        in_scope = [messages[i] for i in own]
+        self._train_classes(in_scope, data.subset(own))
+        self.off_topic = off_topic
+        self.names = [*self.classes, off_topic]
+        features = to_csr(messages)
+        classes, self.classes = self.classes, [f"not {off_topic}", off_topic]  # _fit's classes: binary
+        try:
+            labels = off.astype(np.int64)
+            self._weights = None
+            detector_scores = self._out_of_fold_scores(features, labels)
+            coef, intercept = self._fit(features, labels)
+        finally:
+            self.classes = classes
+        self._detector_coef = np.ascontiguousarray((coef[1] - coef[0]) / 2, dtype=np.float32)
+        self._detector_intercept = float(intercept[1] - intercept[0]) / 2
+        mix = float(off.mean())
+        prior = self.options.off_topic_prior
+        self._odds_factor = (prior / (1 - prior)) / (mix / (1 - mix))
+        if detector_scores is None:
+            for message in messages:
+                message.ranking, message.intent = [], None
+            return
+        self._detector_scale = fit_scale(detector_scores, labels)
+        # Out-of-fold rankings for the fallback's threshold, on the in-scope messages only (the
+        # intents' out-of-fold ones, left by _train_classes, joined with the detector's
+        # out-of-fold probability): the threshold decides how sure an answer must be; what is
+        # off-topic the detector decides, for the share of off-topic messages it expects.
+        margin = (detector_scores[:, 1] - detector_scores[:, 0]) / 2
+        for message, p, is_off in zip(messages, self._off_topic_probability(margin), off, strict=True):
+            if is_off:
+                message.ranking, message.intent = [], None
+            elif message.ranking:
+                self._join(message, float(p))
+
+    def _off_topic_probability(self, margin: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The detector's calibrated probability, corrected from the training mix to the prior."""
+        odds = np.exp(np.clip(2 * self._detector_scale * margin, -50, 50)) * self._odds_factor
+        return np.asarray(odds / (1 + odds), dtype=np.float64)
+
+    def _join(self, message: Message, p_off: float) -> None:
+        """The in-scope ranking times (1 - p_off), and the off-topic intent with p_off, re-sorted."""
+        joint = [IntentScore(s.name, s.confidence * (1 - p_off)) for s in message.ranking]
+        joint.append(IntentScore(str(self.off_topic), p_off))
+        joint.sort(key=lambda s: -s.confidence)
+        message.ranking = joint[: self.options.ranking_length]
+        message.intent = message.ranking[0]
 
     def _out_of_fold_scores(
         self, features: sp.csr_matrix, labels: NDArray[np.int64]
@@ -146,18 +233,33 @@ class LinearIntentClassifier(Component):
         return scores
 
     def confidences(self, features: sp.csr_matrix) -> NDArray[np.float64]:
-        return softmax((np.asarray(features @ self._coef_t) + self._intercept) * self._temperature)
+        """Probabilities over ``names``: the intents, then the off-topic intent when there is a detector."""
+        intents = softmax((np.asarray(features @ self._coef_t) + self._intercept) * self._temperature)
+        if self.off_topic is None:
+            return intents
+        margin = np.asarray(features @ self._detector_coef).ravel() + self._detector_intercept
+        p_off = self._off_topic_probability(margin)
+        return np.column_stack([intents * (1 - p_off)[:, None], p_off])
 
-    def _rank(self, message: Message, confidences: NDArray[np.float64]) -> None:
-        top_n = min(self.options.ranking_length, len(self.classes))
+    def _rank(
+        self, message: Message, confidences: NDArray[np.float64], names: list[str] | None = None
+    ) -> None:
+        names = self.names if names is None else names
+        top_n = min(self.options.ranking_length, len(names))
         order = np.argsort(-confidences)[:top_n]
-        message.ranking = [IntentScore(self.classes[i], float(confidences[i])) for i in order]
+        message.ranking = [IntentScore(names[i], float(confidences[i])) for i in order]
         message.intent = message.ranking[0] if message.ranking else None
 
     def process(self, message: Message) -> None:
         indices, values = flatten(message)
         scores = values @ self._coef_t[indices] + self._intercept
-        self._rank(message, softmax(scores * self._temperature))
+        intents = softmax(scores * self._temperature)
+        if self.off_topic is None:
+            self._rank(message, intents)
+            return
+        margin = float(values @ self._detector_coef[indices]) + self._detector_intercept
+        p_off = float(self._off_topic_probability(np.array([margin]))[0])
+        self._rank(message, np.append(intents * (1 - p_off), p_off))
 
     def process_batch(self, messages: list[Message]) -> None:
         if not messages:
@@ -166,7 +268,16 @@ class LinearIntentClassifier(Component):
             self._rank(message, row)
 
     def persist(self, directory: Path) -> None:
-        write_json(directory / "classifier.json", {"classes": self.classes, "temperature": self._temperature})
+        meta: dict[str, object] = {"classes": self.classes, "temperature": self._temperature}
+        if self.off_topic is not None:
+            meta["off_topic"] = {
+                "intent": self.off_topic,
+                "intercept": self._detector_intercept,
+                "scale": self._detector_scale,
+                "odds_factor": self._odds_factor,
+            }
+            write_array(directory / "off_topic_coef.npy", self._detector_coef)
+        write_json(directory / "classifier.json", meta)
         write_array(directory / "coef_t.npy", self._coef_t)
         write_array(directory / "intercept.npy", self._intercept)
 
@@ -176,6 +287,15 @@ class LinearIntentClassifier(Component):
         self._temperature = float(meta["temperature"])
         self._coef_t = read_array(directory / "coef_t.npy")
         self._intercept = read_array(directory / "intercept.npy")
+        detector = meta.get("off_topic")
+        self.off_topic = None
+        if isinstance(detector, dict):
+            self.off_topic = str(detector["intent"])
+            self._detector_intercept = float(detector["intercept"])
+            self._detector_scale = float(detector["scale"])
+            self._odds_factor = float(detector["odds_factor"])
+            self._detector_coef = read_array(directory / "off_topic_coef.npy")
+        self.names = [*self.classes, *([self.off_topic] if self.off_topic else [])]
 
 
 def shipped_weights(

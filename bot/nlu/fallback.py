@@ -119,7 +119,9 @@ class FallbackClassifier(Component):
             ranked = [
                 (e.intent, m.ranking[0]) for e, m in zip(data.examples, messages, strict=True) if m.ranking
             ]
-            if ranked and len(ranked) == len(messages):
+            own = sum(e.intent != self.options.out_of_scope_intent for e in data.examples)
+            # Every message ranked out of fold; with an off-topic detector, every in-scope one.
+            if ranked and len(ranked) >= own:
                 gold, tops = [g for g, _ in ranked], [t for _, t in ranked]
                 self.threshold = threshold_for_precision(gold, tops, self.options)
                 self.chosen_for_precision = True

@@ -44,8 +44,8 @@ class Pipeline:
     @property
     def intents(self) -> list[str]:
         for component in reversed(self.components):
-            classes = getattr(component, "classes", None)
-            if classes:
+            classes = getattr(component, "names", None) or getattr(component, "classes", None)
+            if classes:  # a classifier's ranking names (its off-topic detector's intent included)
                 return list(classes)
         return []
 

@@ -145,7 +145,7 @@ def test_not_understood_twice(bot: ChatBot) -> None:
     first = bot.say("фыва олдж ячсмит")
     assert first.escalation is None and first.replies[-1].response == "fallback"
     second = bot.say("пролдж ывапр")
-    assert second.escalation is not None and second.escalation.reason == "misunderstood"
+    assert second.escalation is not None and second.escalation.reason == "two_stage_fallback"
 
 
 def test_repeated_question(bot: ChatBot) -> None:

@@ -66,17 +66,33 @@ def test_human_only_intent(escalator: Escalator) -> None:
     assert result is not None and result.reason == "human_only" and "order_cancel" in result.detail
 
 
-def test_ambiguous_goes_to_a_person(escalator: Escalator) -> None:
+def test_ambiguous_goes_to_a_person_with_unsure() -> None:
+    # The default bot asks "did you mean" instead (two_stage_fallback); unsure hands off at once.
+    escalator = Escalator.from_specs([("unsure", {}), ("misunderstood", {})])
     msg = message("nlu_fallback", 0.61, reason="ambiguous", runner_up=("delivery_terms", 0.6))
     result = escalator.decide(turn(msg))
     assert result is not None and result.reason == "unsure" and "delivery_terms" in result.detail
 
 
-def test_misunderstood_twice_in_a_row(escalator: Escalator) -> None:
+def test_not_understood_twice_in_a_row(escalator: Escalator) -> None:
     first = message("nlu_fallback", 0.2, reason="low_confidence")
-    assert escalator.decide(turn(first, misunderstood=0)) is None  # first time: please rephrase
+    assert escalator.decide(turn(first, misunderstood=0)) is None  # first time: did you mean / rephrase
     result = escalator.decide(turn(first, misunderstood=1))
-    assert result is not None and result.reason == "misunderstood" and "2 times" in result.detail
+    assert result is not None and result.reason == "two_stage_fallback" and "2 times" in result.detail
+
+
+def test_misunderstood_counts_when_two_stage_fallback_is_off() -> None:
+    specs: list[tuple[str, dict[str, object]]] = [
+        ("two_stage_fallback", {"enabled": False}),
+        ("misunderstood", {"times": 2}),
+    ]
+    first = message("nlu_fallback", 0.2, reason="low_confidence")
+    assert Escalator.from_specs(specs).decide(turn(first, misunderstood=0)) is None
+    result = Escalator.from_specs(specs).decide(turn(first, misunderstood=1))
+    assert result is not None and result.reason == "misunderstood"
+    # On, it counts the misses itself: misunderstood is not checked at all.
+    on = Escalator.from_specs([("two_stage_fallback", {"misses": 3}), ("misunderstood", {"times": 2})])
+    assert on.decide(turn(first, misunderstood=1)) is None
 
 
 def test_repeated_question(escalator: Escalator) -> None:

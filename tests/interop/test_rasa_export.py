@@ -43,7 +43,18 @@ def test_export_keeps_every_example_and_answer(
 
     rules = read(target / "data" / "rules.yml")["rules"]
     actions = {step["action"] for rule in rules for step in rule["steps"] if "action" in step}
-    assert actions <= set(domain["responses"]) | set(domain["forms"]) | set(domain["actions"])
+    rasa_default = {"action_two_stage_fallback"}
+    assert actions <= set(domain["responses"]) | set(domain["forms"]) | set(domain["actions"]) | rasa_default
+    # The default bot asks "did you mean" (two_stage_fallback): Rasa runs its own two-stage fallback.
+    assert {
+        "rule": "two-stage fallback when unsure",
+        "steps": [
+            {"intent": "nlu_fallback"},
+            {"action": "action_two_stage_fallback"},
+            {"active_loop": "action_two_stage_fallback"},
+        ],
+    } in rules
+    assert "utter_ask_rephrase" in domain["responses"]
     assert "action_order_status" in domain["actions"]  # the HTTP action, declared for Rasa
     assert domain["forms"]["lead_form"]["required_slots"] == ["name", "phone", "consent"]
     name_mapping = domain["slots"]["name"]["mappings"][0]

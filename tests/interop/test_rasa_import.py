@@ -638,6 +638,12 @@ def test_export_then_import_gives_back_the_same_bot(ru_project: Project, tmp_pat
         "out_of_scope_examples": "none",  # botdesk's shipped off-topic set is not part of a Rasa project
     }
     assert not any("answer " in n.message for n in result.notes)  # generated rules go quietly
+    # Rasa's two-stage fallback rule comes back as the escalation rule it was written from.
+    assert [r.name for r in imported.config.escalation.rules] == [
+        "human_request",
+        "two_stage_fallback",
+        "misunderstood",
+    ]
 
 
 def test_not_a_rasa_project_or_a_used_target_is_an_error(
@@ -656,3 +662,42 @@ def test_not_a_rasa_project_or_a_used_target_is_an_error(
     assert (tmp_path / "used" / "notes.txt").read_text() == "mine"
     assert main(["import", "rasa", str(source)]) == 0  # default target: next to the source
     assert (tmp_path / "rasa-botdesk" / "config.yml").is_file()
+
+
+TWO_STAGE_RULES = """\
+version: "3.1"
+rules:
+- rule: Implementation of the Two-Stage-Fallback
+  steps:
+  - intent: nlu_fallback
+  - action: action_two_stage_fallback
+  - active_loop: action_two_stage_fallback
+"""
+
+
+def test_rasa_two_stage_fallback_becomes_did_you_mean(tmp_path: Path) -> None:
+    source = rasa_project(tmp_path / "rasa")
+    write(source / "data" / "rules.yml", RULES.replace("- rule: fallback", "- rule: old fallback"))
+    write(source / "data" / "two_stage.yml", TWO_STAGE_RULES)
+    rephrase = '  utter_ask_rephrase:\n  - text: "Say it differently?"\nactions:\n'
+    write(source / "domain.yml", DOMAIN.replace("actions:\n", rephrase))
+    result = import_rasa(source, tmp_path / "botdesk")
+    project = Project.open(result.target)
+    names = [r.name for r in project.config.escalation.rules]
+    assert names == ["human_request", "two_stage_fallback", "misunderstood"]
+    # Rasa's FallbackClassifier thresholds decide when the bot is unsure, as in Rasa.
+    assert project.config.pipeline[-1].options()["ambiguity_threshold"] == 0.08
+    assert noted(
+        result.notes,
+        "changed",
+        "data/two_stage.yml",
+        3,
+        "two_stage_fallback",
+        "did you mean",
+        "utter_ask_rephrase",
+    ), "\n".join(map(str, result.notes))
+    assert not project.dialogue.rules or all(
+        "action_two_stage_fallback" not in [s.name for s in f.steps] for f in project.dialogue.rules
+    )
+    # The imported bot asks with its own utter_ask_rephrase after "something else".
+    assert project.data.responses["utter_ask_rephrase"][0]["text"] == "Say it differently?"

@@ -30,7 +30,8 @@ def test_confidences_sum_to_one_over_the_intents(ru_pipeline: Pipeline) -> None:
     from bot.nlu.featurizers import to_csr
 
     rows = classifier.confidences(sp.csr_matrix(to_csr(messages)))
-    assert rows.shape == (3, len(classifier.classes))
+    # The intents, then out_of_scope (the off-topic detector's probability): one distribution.
+    assert rows.shape == (3, len(classifier.classes) + 1) and classifier.names[-1] == "out_of_scope"
     assert np.allclose(rows.sum(axis=1), 1.0)
 
 

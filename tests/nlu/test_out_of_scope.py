@@ -130,3 +130,47 @@ def test_not_ours_reads_stdin(ru_project: Project, monkeypatch: pytest.MonkeyPat
     assert main(["nlu", "not-ours", "--project", str(ru_project.root)]) == 0
     own = [e.text for e in Project.open(ru_project.root).data.examples if e.intent == "out_of_scope"]
     assert own == ["сдаете ли вы гаражи", "ремонт айфонов"]
+
+
+def _with_classifier(project: Project, **options: object) -> Pipeline:
+    specs = [
+        s.model_copy(update=options) if s.name == "LinearIntentClassifier" else s
+        for s in project.config.pipeline
+    ]
+    pipeline = Pipeline("ru", specs)
+    pipeline.train(project.data)
+    return pipeline
+
+
+def test_off_topic_detector_joins_the_intents_in_one_distribution(ru_pipeline: Pipeline) -> None:
+    # The detector's probability is out_of_scope's; the intents share the rest.
+    for text in ("где мой заказ", "какая будет погода в четверг в самаре", "угу"):
+        ranking = ru_pipeline.parse(text).ranking
+        names = [s.name for s in ranking]
+        assert "out_of_scope" in names and len(set(names)) == len(names)
+        assert sum(s.confidence for s in ranking) <= 1.0 + 1e-6
+        assert ranking == sorted(ranking, key=lambda s: -s.confidence)
+    shop = ru_pipeline.parse("где мой заказ").ranking
+    assert next(s.confidence for s in shop if s.name == "out_of_scope") < 0.05
+
+
+def test_the_prior_says_how_often_off_topic_is_expected(ru_project: Project) -> None:
+    """More off-topic messages expected: a message is sooner read as off-topic, never the other way."""
+    texts = ["как вас найти на карте", "сколько стоит айпад", "ботяра ты что ли", "где мой заказ"]
+
+    def off_topic(pipeline: Pipeline) -> list[float]:
+        return [
+            next(s.confidence for s in pipeline.parse(t).ranking if s.name == "out_of_scope") for t in texts
+        ]
+
+    rare = off_topic(_with_classifier(ru_project, off_topic_prior=0.05))
+    often = off_topic(_with_classifier(ru_project, off_topic_prior=0.3))
+    assert all(o > r for r, o in zip(rare, often, strict=True)), (rare, often)
+
+
+def test_off_topic_as_one_more_class_is_still_there(ru_project: Project) -> None:
+    pipeline = _with_classifier(ru_project, off_topic="class")
+    classifier = next(c for c in pipeline.components if c.name == "LinearIntentClassifier")
+    assert "out_of_scope" in classifier.classes  # trained among the intents, as botdesk did before
+    message = pipeline.parse("какая будет погода в четверг в самаре")
+    assert message.fallback_reason == "out_of_scope"

@@ -43,6 +43,7 @@ class TurnContext:
     misunderstood_in_a_row: int
     awaiting_feedback: bool
     roles: IntentRoles
+    offered: tuple[str, ...] = ()  # the intents a "did you mean ...?" offered last turn (two-stage fallback)
 
     @property
     def intent(self) -> str:
@@ -92,9 +93,16 @@ class EscalationRule:
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[RuleOptions]] = RuleOptions
+    supersedes: ClassVar[frozenset[str]] = frozenset()
+    """Rules not checked while this one is listed and on (it does their job its own way)."""
 
     def __init__(self, options: RuleOptions) -> None:
         self.options = options
+
+    @property
+    def on(self) -> bool:
+        """Whether the rule is switched on (a rule may have an option for it)."""
+        return True
 
     def applies(self, turn: TurnContext) -> str | None:
         """Whether this turn goes to a person because of this rule.
@@ -124,6 +132,7 @@ RULES: Registry[type[EscalationRule]] = Registry(
         "bot.dialogue.escalation.human_only",
         "bot.dialogue.escalation.unsure",
         "bot.dialogue.escalation.misunderstood",
+        "bot.dialogue.escalation.two_stage_fallback",
         "bot.dialogue.escalation.repeated_question",
         "bot.dialogue.escalation.did_not_help",
     ),
@@ -136,7 +145,8 @@ class Escalator:
     """The configured rules in order; the first that applies decides."""
 
     def __init__(self, rules: Sequence[EscalationRule]) -> None:
-        self.rules = list(rules)
+        superseded = {name for rule in rules if rule.on for name in rule.supersedes}
+        self.rules = [rule for rule in rules if rule.name not in superseded]
 
     @classmethod
     def from_specs(cls, specs: Sequence[tuple[str, dict[str, object]]]) -> Escalator:

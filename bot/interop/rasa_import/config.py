@@ -235,10 +235,7 @@ def config_document(conv: Conversion, fallback: str) -> dict[str, Any]:
             "fallback": fallback,
         },
         "intents": {"human_only": [], "buying_interest": []},
-        "escalation": {
-            "rules": [{"name": "human_request", "priority": 5}, {"name": "misunderstood", "times": 2}],
-            "ask_feedback": False,
-        },
+        "escalation": {"rules": _escalation_rules(conv), "ask_feedback": False},
         "departments": [
             {
                 "key": "support",
@@ -247,6 +244,16 @@ def config_document(conv: Conversion, fallback: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def _escalation_rules(conv: Conversion) -> list[dict[str, Any]]:
+    """A request for a person, then the second miss in a row: with "did you mean" when Rasa's
+    rules ran action_two_stage_fallback (it gives up at the second miss too)."""
+    rules: list[dict[str, Any]] = [{"name": "human_request", "priority": 5}]
+    if conv.settings.two_stage_fallback:
+        rules.append({"name": "two_stage_fallback", "misses": 2})
+    rules.append({"name": "misunderstood", "times": 2})
+    return rules
 
 
 def _slug(name: str) -> str:

@@ -19,6 +19,7 @@ from bot.interop.rasa_import.notes import Drop
 from bot.interop.rasa_import.state import (
     DEFAULT_RESPONSE,
     RASA_DEFAULT_ACTIONS,
+    TWO_STAGE_FALLBACK,
     Conversion,
     Flows,
     unique,
@@ -76,6 +77,18 @@ def _fallback_rule(conv: Conversion, steps: Any, where: str, path: Path, line: i
     if not steps or not isinstance(steps[0], dict) or steps[0].get("intent") != FALLBACK_INTENT:
         return False
     actions = {s.get("action") for s in steps[1:] if isinstance(s, dict)}
+    if TWO_STAGE_FALLBACK in actions:
+        conv.settings.two_stage_fallback = True
+        conv.note(
+            "changed",
+            f'{where} became the escalation rule two_stage_fallback: botdesk asks "did you mean ...?" '
+            'with a button per competing intent (their metadata.title) and one for "something else" '
+            "(/out_of_scope, then utter_ask_rephrase), and hands the second message it does not "
+            "understand in a row to a person instead of saying utter_default",
+            path,
+            line,
+        )
+        return True
     plain = actions <= {DEFAULT_RESPONSE, "action_default_fallback", "action_listen"}
     conv.note(
         "changed" if plain else "dropped",

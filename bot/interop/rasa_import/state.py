@@ -10,6 +10,7 @@ from bot.interop.rasa_import.notes import Reporter
 
 YAML_SUFFIXES = (".yml", ".yaml")
 DEFAULT_RESPONSE = "utter_default"
+TWO_STAGE_FALLBACK = "action_two_stage_fallback"
 RASA_DEFAULT_ACTIONS = frozenset(
     {
         "action_session_start",
@@ -31,6 +32,7 @@ class Settings:
     language: str = "en"
     assistant_id: str = "botdesk"
     fallback: dict[str, float] = field(default_factory=dict)
+    two_stage_fallback: bool = False  # a rule runs action_two_stage_fallback on nlu_fallback
 
 
 @dataclass

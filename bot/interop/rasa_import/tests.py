@@ -3,7 +3,7 @@
 ``botdesk test`` runs Rasa's test-story format as it is (intent-only steps as payloads,
 forms, custom actions, ``slot_was_set`` and ``active_loop`` checked), so test stories are
 copied unchanged; only end-to-end ``bot:`` text steps and Rasa default actions botdesk
-lacks are reported.
+lacks are reported (``action_two_stage_fallback`` stays: botdesk's "did you mean" turns list it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from typing import Any
 
 from bot.errors import DataError
 from bot.interop.rasa_import.notes import Drop
-from bot.interop.rasa_import.state import RASA_DEFAULT_ACTIONS, YAML_SUFFIXES, Conversion, unique
+from bot.interop.rasa_import.state import (
+    RASA_DEFAULT_ACTIONS,
+    TWO_STAGE_FALLBACK,
+    YAML_SUFFIXES,
+    Conversion,
+    unique,
+)
 from bot.yamlio import line_of, load_yaml, to_plain
 
 
@@ -57,7 +63,7 @@ def _test_steps(conv: Conversion, item: Any, path: Path, name: str) -> list[dict
         line = line_of(item.get("steps"), [index])
         if "bot" in step:
             raise Drop("end-to-end 'bot:' text steps are not supported")
-        if "action" in step and str(step["action"]) in RASA_DEFAULT_ACTIONS:
+        if "action" in step and str(step["action"]) in RASA_DEFAULT_ACTIONS - {TWO_STAGE_FALLBACK}:
             conv.note(
                 "dropped",
                 f"test story '{name}': expected action {step['action']} left out (botdesk does not run it)",
