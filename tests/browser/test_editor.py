@@ -78,7 +78,7 @@ def test_editor_turns_a_group_into_an_intent_retrains_and_publishes(
     server.add_operator("ed", PASSWORD, display_name="Ирина", role="editor")
     for number, text in enumerate([*RENTAL, *GIFT_CARDS, "какая погода завтра"]):
         server.customer_says(f"customer-{number}", text)
-    server.customer_says("xss", "<img src=x onerror=alert(1)> а самокат напрокат?")
+    server.customer_says("xss", "<img src=x onerror=alert(1)> самокат напрокат на день дадите?")
     log_in(page, server, "ed")
 
     group = page.get_by_test_id("group").first
