@@ -26,11 +26,11 @@ from tests.live import serving
 PASSWORD = "editor password 1"
 # Messages the default bot does not answer alone (none of its intents is sure of them).
 RENTAL = [
-    "можно взять велосипед напрокат?",
+    "можно взять велосипед напрокат на неделю?",
     "можно взять велосипед напрокат на выходные",
     "а можно взять велосипед напрокат на день?",
 ]
-GIFT_CARDS = ["продаёте подарочные карты", "подарочный сертификат на 3000 есть?"]
+GIFT_CARDS = ["продаёте подарочные сертификаты на день рождения?", "карту в подарок на праздник продаёте?"]
 ANSWER = "Прокат велосипедов — в шоуруме на Велосипедной, 12: от 500 ₽ в день."
 
 
@@ -78,7 +78,7 @@ def test_editor_turns_a_group_into_an_intent_retrains_and_publishes(
     server.add_operator("ed", PASSWORD, display_name="Ирина", role="editor")
     for number, text in enumerate([*RENTAL, *GIFT_CARDS, "какая погода завтра"]):
         server.customer_says(f"customer-{number}", text)
-    server.customer_says("xss", "<img src=x onerror=alert(1)> а самокат напрокат?")
+    server.customer_says("xss", "<img src=x onerror=alert(1)> самокат напрокат на день дадите?")
     log_in(page, server, "ed")
 
     group = page.get_by_test_id("group").first
