@@ -12,30 +12,35 @@ index (migration 0008):
   order number or a code as typed (the simple configuration), also as a prefix; the
   customers' names and e-mails with the simple configuration.
 
-A phone is matched on its digits ("8 (912) 345-67-89" finds +79123456789) and an e-mail
-as a substring. The query is data: only its words (letters and digits) reach the index,
-as bound parameters, never as search syntax. Results are conversations, the most
-recently active first, each with the text that matched.
+What customers and operators wrote is searched, not the bot's canned answers (they would
+match every dialogue that got the same answer). A phone is matched on its digits ("8 (912)
+345-67-89" finds +79123456789) and an e-mail as a substring. The query is data: only its
+words (letters and digits) reach the index, as bound parameters, never as search syntax.
+Results are conversations, the most recently active first, each with the text that matched.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, TextClause, func, or_, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import dialect_of
 from bot.store.models import Conversation, ConversationLabel, Customer
 
+log = logging.getLogger("botdesk.store.search")
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
 MAX_TERM_CHARS = 50
 MIN_PHONE_DIGITS = 5
 SNIPPET_CHARS = 200
 WORD = re.compile(r"\w+")
+SEARCHED = "sender IN ('customer', 'operator')"  # as the index (migration 0008): not the bot's answers
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ async def _messages(session: AsyncSession, terms: list[str], limit: int) -> list
             conditions.append(f"(to_tsquery('russian', :t{i}) || to_tsquery('simple', :t{i}))")
         sql = (
             "SELECT id, conversation_id, text FROM messages "
-            "WHERE (to_tsvector('russian', text) || to_tsvector('simple', text)) @@ "
+            f"WHERE {SEARCHED} AND (to_tsvector('russian', text) || to_tsvector('simple', text)) @@ "
             f"({' && '.join(conditions)}) ORDER BY id DESC LIMIT :limit"
         )
     else:
@@ -136,7 +141,11 @@ async def _messages(session: AsyncSession, terms: list[str], limit: int) -> list
             "JOIN messages AS m ON m.id = message_search.rowid "
             "WHERE message_search MATCH :match ORDER BY m.id DESC LIMIT :limit"
         )
-    rows = await session.execute(text(sql), values)
+    try:
+        rows = await session.execute(text(sql), values)
+    except OperationalError as exc:  # a word the index's tokenizer reads as two: nothing to match
+        log.debug("search terms the index cannot match: %s", type(exc).__name__)
+        return []
     return [(int(i), int(c), str(t)) for i, c, t in rows.all()]
 
 
