@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.store.db import dialect_of
 from bot.store.models import Conversation, ConversationState, HandoffTicket, TicketStatus, utcnow
@@ -95,22 +94,6 @@ def _is_open() -> ColumnElement[bool]:
     return or_(HandoffTicket.status == TicketStatus.QUEUED, HandoffTicket.status == TicketStatus.CLAIMED)
 
 
-async def queue_position(where: AsyncSession | Driver, ticket_id: int) -> int:
-    """Where a queued ticket stands: 1 is next (higher priority first, then the oldest)."""
-    driver = await driver_for(where)
-    ticket = aliased(HandoffTicket)
-    priority = select(ticket.priority).where(ticket.id == ticket_id).scalar_subquery()
-    created = select(ticket.created_at).where(ticket.id == ticket_id).scalar_subquery()
-    ahead = await scalar(
-        driver,
-        select(func.count(HandoffTicket.id)).where(
-            HandoffTicket.status == TicketStatus.QUEUED,
-            HandoffTicket.id != ticket_id,
-            (HandoffTicket.priority > priority)
-            | ((HandoffTicket.priority == priority) & (HandoffTicket.created_at <= created)),
-        ),
-    )
-    return int(ahead or 0) + 1
 
 
 async def claim_ticket(
