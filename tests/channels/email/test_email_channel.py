@@ -258,7 +258,14 @@ async def test_a_new_thread_is_a_new_conversation_and_replies_find_theirs(
         said = await stored(app, Message, Message.sender == Sender.CUSTOMER)
         assert said[-1].text == "И ещё вопрос про возврат"
         assert said[-1].conversation_id == said[-2].conversation_id
-        assert len(inbox(dovecot, IVAN)) == 4  # a person owns it: the bot stays silent
+        # A person owns it: the bot does not answer the question, it only tells the waiting
+        # customer once that the message went to the operators (issue 21's acknowledgement).
+        mails = await wait_until(lambda: inbox(dovecot, IVAN)[4:], what="the acknowledgement")
+        assert len(inbox(dovecot, IVAN)) == 5
+        acknowledged = mails[0].message.get_body(("plain",))
+        assert acknowledged is not None
+        text = acknowledged.get_content()
+        assert "оператор" in text and "возврат" not in text.lower()
 
 
 async def test_polling_html_mail_and_attachments(
