@@ -72,8 +72,10 @@ dovecot:
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd && \
 		if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now dovecot.service dovecot.socket || true; fi; }
 
+# Two workers (pytest-xdist): one per core of the CI machine; every test keeps to its own
+# ports, temp dirs, PostgreSQL schema and Redis names, so they run side by side.
 test: lint chromium dovecot $(SDK_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # The key screens for the docs, taken by the browser tests (emoji need a font in headless Chromium).
 screenshots: $(STAMP_DEV) chromium

@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
 from tests.helpers.projects import REPO, copy_project
+
+# The suite runs on two busy cores (two pytest workers, a browser, subprocess servers): an
+# answer can take longer than httpx's 5 s default, so a client made without a timeout waits
+# up to 30 s. Code whose timeout a test is about sets its own (actions, CRMs, channels).
+_kwdefaults = httpx.AsyncClient.__init__.__kwdefaults__ or {}
+_kwdefaults["timeout"] = httpx.Timeout(30.0)
 
 pytest_plugins = [
     "tests.fixtures.store",
