@@ -87,8 +87,17 @@ ATTACHMENTS = {
     "contact": N_("contact"),
     "file": N_("file"),
     "image": N_("image"),
+    "wall": N_("wall post"),
+    "wall_reply": N_("comment on a wall post"),
+    "link": N_("link"),
+    "product": N_("product"),
+    "gift": N_("gift"),
+    "call": N_("call"),
+    "interactive": N_("form answer"),
+    "contacts": N_("contact"),
+    "reaction": N_("reaction"),
 }
-"""Kinds of attachment a customer sends (Telegram's names, the widget's)."""
+"""Kinds of attachment a customer sends (Telegram's, VK's, WhatsApp's names; the widget's)."""
 FIELDS = {
     "text": N_("text"),
     "name": N_("name"),
