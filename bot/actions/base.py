@@ -10,9 +10,12 @@ hands the dialogue to a person); an action refusing to run is :class:`ActionReje
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import httpx
 
 
 @dataclass
@@ -66,3 +69,39 @@ class Executors:
         if executor is None:
             raise ActionUnavailable(f"no action server or HTTP action runs '{action}'")
         return await executor.run(action, tracker, domain)
+
+
+class PerLoopClient:
+    """An HTTP connection pool per event loop: a pool cannot outlive the loop it was made in.
+
+    The action runners are built once per project and used from the server's loop, the
+    shell's and the story runner's; each loop gets its own pool from ``make``. A client
+    given by the caller (tests, a shared pool) is used as it is.
+
+    Args:
+        make: builds a new ``httpx.AsyncClient`` (the runner's timeouts, auth, headers).
+        given: a client to use instead, on any loop.
+    """
+
+    def __init__(
+        self, make: Callable[[], httpx.AsyncClient], given: httpx.AsyncClient | None = None
+    ) -> None:
+        self._make = make
+        self._client = given
+        self._given = given is not None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> httpx.AsyncClient:
+        """The pool for the running loop."""
+        if self._given and self._client is not None:
+            return self._client
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._loop = loop
+            self._client = self._make()
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

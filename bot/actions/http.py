@@ -24,7 +24,6 @@ the action names a response for it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from bot.actions.base import ActionOutcome, ActionUnavailable
+from bot.actions.base import ActionOutcome, ActionUnavailable, PerLoopClient
 from bot.actions.endpoints import expand_env
 from bot.errors import ConfigError, DataError
 
@@ -159,27 +158,16 @@ class HttpActions:
 
     def __init__(self, specs: dict[str, HttpActionSpec], client: httpx.AsyncClient | None = None) -> None:
         self.specs = dict(specs)
-        self._client = client
-        self._given = client is not None  # a client from the caller is used as it is
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http = PerLoopClient(lambda: httpx.AsyncClient(follow_redirects=False), client)
 
     def handles(self, action: str) -> bool:
         return action in self.specs
 
     def client(self) -> httpx.AsyncClient:
-        """One connection pool per event loop (a pool cannot outlive the loop it was made in)."""
-        if self._given and self._client is not None:
-            return self._client
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._loop = loop
-            self._client = httpx.AsyncClient(follow_redirects=False)
-        return self._client
+        return self._http.get()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._http.close()
 
     async def run(self, action: str, tracker: dict[str, Any], domain: dict[str, Any]) -> ActionOutcome:
         spec = self.specs[action]

@@ -9,14 +9,13 @@ before they are parsed, and nothing from the request or the answer is logged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import httpx
 import orjson
 
-from bot.actions.base import ActionOutcome, ActionRejected, ActionUnavailable
+from bot.actions.base import ActionOutcome, ActionRejected, ActionUnavailable, PerLoopClient
 from bot.actions.endpoints import EndpointConfig
 
 log = logging.getLogger("botdesk.actions")
@@ -32,34 +31,26 @@ class ActionServerClient:
     ) -> None:
         self.endpoint = endpoint
         self.actions = set(actions)
-        self._client = client
-        self._given = client is not None  # a client from the caller is used as it is
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http = PerLoopClient(self._new_client, client)
 
     def handles(self, action: str) -> bool:
         return action in self.actions
 
+    def _new_client(self) -> httpx.AsyncClient:
+        auth = httpx.BasicAuth(*self.endpoint.basic_auth) if self.endpoint.basic_auth else None
+        return httpx.AsyncClient(
+            timeout=self.endpoint.timeout,
+            auth=auth,
+            verify=self.endpoint.cafile or True,
+            headers=self.endpoint.headers,
+            follow_redirects=False,
+        )
+
     def client(self) -> httpx.AsyncClient:
-        """One connection pool per event loop (a pool cannot outlive the loop it was made in)."""
-        if self._given and self._client is not None:
-            return self._client
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._loop = loop
-            auth = httpx.BasicAuth(*self.endpoint.basic_auth) if self.endpoint.basic_auth else None
-            self._client = httpx.AsyncClient(
-                timeout=self.endpoint.timeout,
-                auth=auth,
-                verify=self.endpoint.cafile or True,
-                headers=self.endpoint.headers,
-                follow_redirects=False,
-            )
-        return self._client
+        return self._http.get()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._http.close()
 
     async def run(self, action: str, tracker: dict[str, Any], domain: dict[str, Any]) -> ActionOutcome:
         body = {
