@@ -250,7 +250,8 @@ class OutboxWorker:
         if task is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(task)
         except TimeoutError:
             log.warning("outbox worker: stop timed out after %g s; unfinished pushes retry later", timeout)
             task.cancel()
@@ -312,7 +313,8 @@ class OutboxWorker:
                 self.poll_interval * 2 ** min(failures, 10), max(LONGEST_ERROR_PAUSE, self.poll_interval)
             )
             with contextlib.suppress(TimeoutError):  # woken early by wake() or request_stop()
-                await asyncio.wait_for(self._wakeup.wait(), pause)
+                async with asyncio.timeout(pause):
+                    await self._wakeup.wait()
 
     # --- one pass -----------------------------------------------------------------------
 

@@ -246,7 +246,10 @@ class Presence:
             due = self.clock() + self.heartbeat
             while True:
                 try:
-                    event = await asyncio.wait_for(events.get(), max(0.0, due - self.clock()))
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+                    # meets an event already in hand, and aclose() would wait forever
+                    async with asyncio.timeout(max(0.0, due - self.clock())):
+                        event = await events.get()
                 except TimeoutError:
                     if self._local:  # nobody here: the others' copy of us may expire, it is empty
                         self._announce()

@@ -151,7 +151,8 @@ class SharedEventBus(EventBus):
     async def wait_connected(self, timeout: float) -> bool:
         """True once subscribed (for start-up logs and tests)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._subscribed.wait()
         return self.connected
 
     async def aclose(self) -> None:

@@ -266,7 +266,8 @@ async def maintain(state: ServerState, every: float, stopping: asyncio.Event) ->
         except Exception:  # the store went away, say: logged, tried again next round
             log.exception("maintenance round failed")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), every)
+            async with asyncio.timeout(every):
+                await stopping.wait()
 
 
 async def stop(
@@ -283,7 +284,8 @@ async def stop(
     stopping.set()
     background = asyncio.gather(*tasks, return_exceptions=True)  # each ends on its own; none raises
     try:
-        await asyncio.wait_for(asyncio.shield(background), timeout)
+        async with asyncio.timeout(timeout):
+            await asyncio.shield(background)
     except TimeoutError:
         for task in tasks:
             task.cancel()

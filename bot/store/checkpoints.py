@@ -91,7 +91,8 @@ class WalCheckpoints:
             except Exception:  # the disk full or the file gone, say: logged, tried again
                 log.exception("WAL checkpoint failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await stopping.wait()
 
 
 def _log_file(database: str) -> Path:

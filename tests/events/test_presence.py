@@ -85,3 +85,22 @@ def test_duty_says_who_answers_and_when_people_are_back() -> None:
     assert night.online and not night.open and night.opening is not None and night.opening.hour == 9
     untracked = NO_PRESENCE.duty(SUPPORT, NOON)  # a shell, story tests: the hours decide
     assert untracked.online and not NO_PRESENCE.duty(SUPPORT, NIGHT).online
+
+
+async def test_closing_never_hangs_whatever_the_listener_has_in_hand() -> None:
+    """aclose() at every point of the start-up: also while an event has just reached the listener.
+
+    (On Python 3.11, ``asyncio.wait_for`` swallowed a cancel that met a finished ``get()``: the
+    listener went on and a server whose start failed never finished stopping.)
+    """
+    for steps in range(8):
+        bus = EventBus()
+        presence = Presence(bus, clock=Monotonic())
+        await presence.start()
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        bus.emit("operator", None, operator_id=7, status="online")
+        await asyncio.sleep(0)
+        closing = asyncio.create_task(presence.aclose())
+        done, _ = await asyncio.wait([closing], timeout=5)
+        assert closing in done, f"aclose() still waiting after 5 s ({steps} steps into the start)"

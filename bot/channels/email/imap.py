@@ -200,7 +200,8 @@ class MailboxReader:
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
     # ---- reading ---------------------------------------------------------------------------
     async def _read_forever(self) -> None:

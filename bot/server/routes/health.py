@@ -22,7 +22,8 @@ async def healthz(state: StateDep) -> JSONResponse:
     problem = state.problem if not state.ready else None
     if problem is None:
         try:
-            await asyncio.wait_for(state.db.check(), DATABASE_CHECK_SECONDS)
+            async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+                await state.db.check()
         except TimeoutError:
             problem = f"the database did not answer within {DATABASE_CHECK_SECONDS:g} s"
         except Exception as exc:  # StoreError names the database, never its password
@@ -40,7 +41,8 @@ async def healthz(state: StateDep) -> JSONResponse:
 async def metrics(state: StateDep, metrics: MetricsDep) -> Response:
     if state.ready:
         try:
-            await asyncio.wait_for(metrics.refresh(state.db), DATABASE_CHECK_SECONDS)
+            async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+                await metrics.refresh(state.db)
         except Exception as exc:  # the counters are still worth a scrape without the store's gauges
             log.warning("metrics: store gauges not refreshed (%s)", exc)
     return Response(metrics.render(), media_type=CONTENT_TYPE)
