@@ -220,7 +220,7 @@ class OutboxWorker:
             self._listener = asyncio.create_task(self._listen(events), name="botdesk-outbox-leads")
 
     async def _listen(self, events: EventBus) -> None:
-        with events.subscribe() as subscription:
+        with events.subscribe("lead") as subscription:
             while not self._stopping.is_set():
                 event = await subscription.get()
                 if event.kind == "lead":

@@ -96,7 +96,7 @@ class QueueUpdates:
         self._wanted.set()
 
     async def _listen(self) -> None:
-        with self.events.subscribe() as events:
+        with self.events.subscribe("ticket") as events:
             async for event in events:
                 if event.kind == "ticket":
                     self._wanted.set()

@@ -56,10 +56,15 @@ class Event:
 
 
 class Subscription:
-    """One listener's queue; iterate it for events. Bounded: a slow reader loses the oldest."""
+    """One listener's queue; iterate it for events. Bounded: a slow reader loses the oldest.
 
-    def __init__(self, limit: int) -> None:
+    ``kinds``: the kinds it gets (None: every kind). A background listener names its own,
+    so the "message" events of every customer turn do not wake it for nothing.
+    """
+
+    def __init__(self, limit: int, kinds: frozenset[str] | None = None) -> None:
         self._queue: asyncio.Queue[Event] = asyncio.Queue(limit)
+        self.kinds = kinds
         self.lost = 0
 
     def put(self, event: Event) -> None:
@@ -92,15 +97,20 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         for subscription in list(self._subscribers):
-            subscription.put(event)
+            if subscription.kinds is None or event.kind in subscription.kinds:
+                subscription.put(event)
 
     def emit(self, kind: EventKind, conversation_id: int | None, **data: Any) -> None:
         self.publish(Event(kind, conversation_id, data))
 
     @contextlib.contextmanager
-    def subscribe(self) -> Iterator[Subscription]:
-        """``with bus.subscribe() as events: async for event in events: ...``"""
-        subscription = Subscription(self._queue_limit)
+    def subscribe(self, *kinds: EventKind) -> Iterator[Subscription]:
+        """``with bus.subscribe("ticket") as events: async for event in events: ...``
+
+        Args:
+            kinds: the kinds of event wanted; none named: every kind (the panel's feed).
+        """
+        subscription = Subscription(self._queue_limit, frozenset(kinds) if kinds else None)
         self._subscribers.add(subscription)
         try:
             yield subscription

@@ -241,7 +241,7 @@ class Presence:
             self._task = None
 
     async def _run(self) -> None:
-        with self.events.subscribe() as events:
+        with self.events.subscribe("presence", "operator") as events:
             self._announce(ask=True)
             due = self.clock() + self.heartbeat
             while True:

@@ -75,7 +75,7 @@ class PanelServices:
             self._admin_checked = True
 
     async def _listen(self) -> None:
-        with self.events.subscribe() as events:
+        with self.events.subscribe("ticket", "operator") as events:
             async for event in events:
                 wanted = (event.kind == "ticket" and event.data.get("status") != "claimed") or (
                     event.kind == "operator" and event.data.get("status") == "online"

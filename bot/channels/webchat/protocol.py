@@ -370,7 +370,7 @@ class Visitors:
         self._events = None
 
     async def _deliver_relayed(self, events: EventBus) -> None:
-        with events.subscribe() as deliveries:
+        with events.subscribe("delivery") as deliveries:
             async for event in deliveries:
                 data = event.data
                 if (
