@@ -11,11 +11,12 @@ hands the dialogue to a person); an action refusing to run is :class:`ActionReje
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 
 
 @dataclass
@@ -71,37 +72,121 @@ class Executors:
         return await executor.run(action, tracker, domain)
 
 
-class PerLoopClient:
-    """An HTTP connection pool per event loop: a pool cannot outlive the loop it was made in.
+class ActionUnreachable(Exception):
+    """No HTTP answer: the connection was refused or broke (the message names the error type)."""
 
-    The action runners are built once per project and used from the server's loop, the
-    shell's and the story runner's; each loop gets its own pool from ``make``. A client
-    given by the caller (tests, a shared pool) is used as it is.
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """An integration's HTTP answer: its status and its body, read up to the caller's limit."""
+
+    status: int
+    body: bytes
+
+
+class ActionHttp:
+    """The action runners' HTTP client: one connection pool per event loop, bodies read with a limit.
+
+    An action's call sits inside a customer's turn, so its cost is the turn's: aiohttp here,
+    not httpx as elsewhere, because on this project's benchmark machine a keep-alive request
+    costs about a fifth of httpx's CPU (docs/benchmarks.md, "An action's HTTP call"). The
+    runners are built once per project and used from the server's loop, the shell's and the
+    story runner's; a pool cannot outlive its loop, so each loop gets its own.
 
     Args:
-        make: builds a new ``httpx.AsyncClient`` (the runner's timeouts, auth, headers).
-        given: a client to use instead, on any loop.
+        headers: sent with every request (an action server's configured headers).
+        basic_auth: (user, password) for every request.
+        cafile: a CA bundle to verify the server's certificate with, instead of the system's.
+
+    Example::
+
+        http = ActionHttp()
+        answer = await http.request("GET", "http://127.0.0.1:8091/api/orders/1234567",
+                                    timeout=5, limit=256 * 1024)
+        answer.status, answer.body   # 200, b'{"status": ...}'
     """
 
     def __init__(
-        self, make: Callable[[], httpx.AsyncClient], given: httpx.AsyncClient | None = None
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        cafile: str | None = None,
     ) -> None:
-        self._make = make
-        self._client = given
-        self._given = given is not None
+        self._headers = dict(headers or {})
+        self._auth = aiohttp.BasicAuth(*basic_auth) if basic_auth else None
+        self._cafile = cafile
+        self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def get(self) -> httpx.AsyncClient:
-        """The pool for the running loop."""
-        if self._given and self._client is not None:
-            return self._client
+    def _current(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
+        if self._session is None or self._loop is not loop or self._session.closed:
             self._loop = loop
-            self._client = self._make()
-        return self._client
+            ssl_context = ssl.create_default_context(cafile=self._cafile) if self._cafile else True
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                auth=self._auth,
+                connector=aiohttp.TCPConnector(ssl=ssl_context),
+                trust_env=False,
+            )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float,
+        limit: int,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        read_body: Callable[[int], bool] = lambda status: True,
+    ) -> HttpAnswer:
+        """One request, no redirects followed.
+
+        Args:
+            timeout: seconds for the whole exchange.
+            limit: the most bytes of body read; a larger answer (declared or sent) is
+                ``ActionUnavailable``, before any of it is parsed.
+            read_body: whether to read the body of an answer with this status.
+
+        Returns:
+            The status and the body (empty where ``read_body`` said no).
+
+        Raises:
+            TimeoutError: no complete answer within ``timeout``.
+            ActionUnreachable: the connection failed.
+            ActionUnavailable: the answer is larger than ``limit``.
+        """
+        try:
+            async with self._current().request(
+                method,
+                url,
+                params=dict(params) if params else None,
+                headers=dict(headers) if headers else None,
+                data=body,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as answer:
+                status = answer.status
+                if not read_body(status):
+                    return HttpAnswer(status, b"")
+                if (answer.content_length or 0) > limit:
+                    raise ActionUnavailable(f"the answer is larger than {limit} bytes")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in answer.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ActionUnavailable(f"the answer is larger than {limit} bytes")
+                    chunks.append(chunk)
+                return HttpAnswer(status, b"".join(chunks))
+        except aiohttp.ClientError as exc:
+            raise ActionUnreachable(type(exc).__name__) from None
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -31,10 +31,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import orjson
 
-from bot.actions.base import ActionOutcome, ActionUnavailable, PerLoopClient
+from bot.actions.base import ActionHttp, ActionOutcome, ActionUnavailable, ActionUnreachable
 from bot.actions.endpoints import expand_env
 from bot.errors import ConfigError, DataError
 
@@ -156,15 +155,12 @@ def json_path(document: Any, path: str) -> Any:
 class HttpActions:
     """Runs the project's declarative HTTP actions."""
 
-    def __init__(self, specs: dict[str, HttpActionSpec], client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, specs: dict[str, HttpActionSpec]) -> None:
         self.specs = dict(specs)
-        self._http = PerLoopClient(lambda: httpx.AsyncClient(follow_redirects=False), client)
+        self._http = ActionHttp()
 
     def handles(self, action: str) -> bool:
         return action in self.specs
-
-    def client(self) -> httpx.AsyncClient:
-        return self._http.get()
 
     async def close(self) -> None:
         await self._http.close()
@@ -178,24 +174,25 @@ class HttpActions:
         params = {k: _fill(v, slots, quoted=False) for k, v in spec.params.items()}
         body = _fill_body(spec.body, slots) if spec.body is not None else None
         try:
-            async with self.client().stream(
+            answer = await self._http.request(
                 spec.method,
                 url,
                 params=params or None,
                 headers=spec.headers,
-                content=orjson.dumps(body) if body is not None else None,
+                body=orjson.dumps(body) if body is not None else None,
                 timeout=spec.timeout,
-            ) as answer:
-                status = answer.status_code
-                raw = await _read_limited(answer) if status < 300 else b""
-        except httpx.TimeoutException:
+                limit=MAX_ANSWER_BYTES,
+                read_body=lambda status: status < 300,
+            )
+        except TimeoutError:
             log.warning("http action %s: no answer in %.0f s", action, spec.timeout)
             return self._failed(spec, "timed out")
-        except httpx.HTTPError as exc:
-            log.warning("http action %s: unreachable (%s)", action, type(exc).__name__)
+        except ActionUnreachable as exc:
+            log.warning("http action %s: unreachable (%s)", action, exc)
             return self._failed(spec, "unreachable")
         except ActionUnavailable as exc:
             return self._failed(spec, str(exc))
+        status, raw = answer.status, answer.body
         cleared = [{"event": "slot", "name": slot, "value": None} for slot in spec.slots]
         if status == 404 and spec.not_found:
             return ActionOutcome(cleared, [{"response": spec.not_found}])
@@ -226,14 +223,3 @@ class HttpActions:
         if spec.error:
             return ActionOutcome(responses=[{"response": spec.error}])
         raise ActionUnavailable(f"http action {spec.name}: {why}")
-
-
-async def _read_limited(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise ActionUnavailable(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 import orjson
 
-from bot.actions.base import ActionOutcome, ActionRejected, ActionUnavailable, PerLoopClient
+from bot.actions.base import ActionHttp, ActionOutcome, ActionRejected, ActionUnavailable, ActionUnreachable
 from bot.actions.endpoints import EndpointConfig
 
 log = logging.getLogger("botdesk.actions")
@@ -26,28 +25,15 @@ MAX_ANSWER_BYTES = 1024 * 1024
 class ActionServerClient:
     """Runs every action the domain declares (``actions:``) on the configured action server."""
 
-    def __init__(
-        self, endpoint: EndpointConfig, actions: set[str], client: httpx.AsyncClient | None = None
-    ) -> None:
+    def __init__(self, endpoint: EndpointConfig, actions: set[str]) -> None:
         self.endpoint = endpoint
         self.actions = set(actions)
-        self._http = PerLoopClient(self._new_client, client)
+        self._http = ActionHttp(
+            headers=endpoint.headers, basic_auth=endpoint.basic_auth, cafile=endpoint.cafile
+        )
 
     def handles(self, action: str) -> bool:
         return action in self.actions
-
-    def _new_client(self) -> httpx.AsyncClient:
-        auth = httpx.BasicAuth(*self.endpoint.basic_auth) if self.endpoint.basic_auth else None
-        return httpx.AsyncClient(
-            timeout=self.endpoint.timeout,
-            auth=auth,
-            verify=self.endpoint.cafile or True,
-            headers=self.endpoint.headers,
-            follow_redirects=False,
-        )
-
-    def client(self) -> httpx.AsyncClient:
-        return self._http.get()
 
     async def close(self) -> None:
         await self._http.close()
@@ -61,23 +47,26 @@ class ActionServerClient:
             "version": RASA_VERSION,
         }
         try:
-            async with self.client().stream(
+            answer = await self._http.request(
                 "POST",
                 self.endpoint.url,
-                content=orjson.dumps(body, default=str),
-                params=self.endpoint.query(),
+                body=orjson.dumps(body, default=str),
+                params={key: str(value) for key, value in self.endpoint.query().items()},
                 headers={"Content-Type": "application/json"},
-            ) as response:
-                raw = await _read_limited(response)
-                status = response.status_code
-        except httpx.TimeoutException:
+                timeout=self.endpoint.timeout,
+                limit=MAX_ANSWER_BYTES,
+            )
+        except TimeoutError:
             log.warning(
                 "action %s: the action server did not answer in %.0f s", action, self.endpoint.timeout
             )
             raise ActionUnavailable(f"action {action}: the action server timed out") from None
-        except httpx.HTTPError as exc:
-            log.warning("action %s: the action server is unreachable (%s)", action, type(exc).__name__)
+        except ActionUnreachable as exc:
+            log.warning("action %s: the action server is unreachable (%s)", action, exc)
             raise ActionUnavailable(f"action {action}: the action server is unreachable") from None
+        except ActionUnavailable as exc:
+            raise ActionUnavailable(f"action {action}: the action server's answer: {exc}") from None
+        status, raw = answer.status, answer.body
         if status == 400:
             error = _json(raw) or {}
             message = error.get("error") if isinstance(error, dict) else None
@@ -96,20 +85,6 @@ class ActionServerClient:
         ):
             raise ActionUnavailable(f"action {action}: malformed events or responses")
         return ActionOutcome(events, responses)
-
-
-async def _read_limited(response: httpx.Response) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
-        raise ActionUnavailable(f"the action server's answer is larger than {MAX_ANSWER_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise ActionUnavailable(f"the action server's answer is larger than {MAX_ANSWER_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _json(raw: bytes) -> Any:
