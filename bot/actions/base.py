@@ -89,7 +89,7 @@ class ActionHttp:
 
     An action's call sits inside a customer's turn, so its cost is the turn's: aiohttp here,
     not httpx as elsewhere, because on this project's benchmark machine a keep-alive request
-    costs about a fifth of httpx's CPU (docs/benchmarks.md, "An action's HTTP call"). The
+    costs about a fifth of httpx's CPU (`benchmarks/client_costs.py`, docs/benchmarks.md). The
     runners are built once per project and used from the server's loop, the shell's and the
     story runner's; a pool cannot outlive its loop, so each loop gets its own.
 
