@@ -36,6 +36,18 @@ async def frames_until(socket: ClientConnection, done: Callable[[Frame], bool]) 
             return frames
 
 
+async def frames_until_each(socket: ClientConnection, *wanted: Callable[[Frame], bool]) -> list[Frame]:
+    """Frames until each of ``wanted`` has held for one of them, whatever order they come in.
+
+    (The live queue line and the turn's own replies are sent by different tasks: either may
+    reach the customer first.)
+    """
+    frames: list[Frame] = []
+    while not all(any(check(frame) for frame in frames) for check in wanted):
+        frames.append(await next_frame(socket))
+    return frames
+
+
 async def opened(socket: ClientConnection) -> tuple[Frame, list[Frame]]:
     """The status and the history every connection starts with."""
     state = await next_frame(socket)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from bot.store import create_operator
 from tests.helpers.server import AppFactory, serve, state_of
-from tests.helpers.widget import COMPLAINT, Frame, frames_until, next_frame, opened, widget
+from tests.helpers.widget import COMPLAINT, Frame, frames_until, frames_until_each, next_frame, opened, widget
 
 NOBODY = (
     "Сейчас операторов нет на связи — отвечает бот. Оставьте контакт — ответим, "
@@ -81,9 +81,9 @@ async def test_the_place_in_the_queue_moves_live(make_app: AppFactory) -> None:
             await opened(first)
             await opened(second)
             await first.send(json.dumps({"type": "message", "text": COMPLAINT, "client_id": "a1"}))
-            one = await frames_until(first, queue_line)
+            one = await frames_until_each(first, queue_line, lambda f: "1-й в очереди" in f.get("text", ""))
             await second.send(json.dumps({"type": "message", "text": COMPLAINT, "client_id": "b1"}))
-            two = await frames_until(second, queue_line)
+            two = await frames_until_each(second, queue_line, lambda f: "2-й в очереди" in f.get("text", ""))
             operators = state_of(app).operators
             first_ticket = (await operators.queue())[0]  # the same priority: the longest wait first
             assert await operators.claim(first_ticket.ticket_id, anna)
