@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from bot.nlu.pipeline import Pipeline
 from bot.project import Project
@@ -24,6 +24,10 @@ from bot.server.app import create_app
 from tests.helpers.browser import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, LiveServer, new_context
 from tests.helpers.server import Clock
 from tests.live import serving
+
+# A loaded 2-core CI machine runs two test workers beside the browser and the server: what
+# the page should show is waited for up to 15 s (Playwright's 5 s default failed there once).
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
