@@ -237,6 +237,76 @@ class PsycopgDriver(_DirectDriver):
         return rows
 
 
+class JoinedPsycopgDriver(PsycopgDriver):
+    """A customer turn's PostgreSQL connection: BEGIN and COMMIT ride with a neighbour statement.
+
+    Each statement is a round trip to the server, and on a loaded machine the round trips
+    are most of what a turn's store costs (``benchmarks/client_costs.py``). So on this
+    connection (in autocommit mode: the driver sends no BEGIN of its own) the transaction's
+    BEGIN goes out with its first statement, and a statement that returns nothing (the
+    dialogue state's UPDATE) waits to go out with the next one or with COMMIT: one
+    multi-statement query each, its values bound on the client (psycopg's ClientCursor,
+    which quotes them as the server would). A typical turn makes four round trips instead
+    of six. An error in a statement that waited surfaces with the next one: the turn fails
+    and rolls back as a whole, as it would have.
+    """
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        super().__init__(connection, dialect)
+        self._begun = False
+        self._waiting: list[str] = []  # bound statements not sent yet
+
+    @classmethod
+    async def on(cls, connection: Any, dialect: Dialect) -> JoinedPsycopgDriver:
+        if not connection.autocommit:
+            await connection.set_autocommit(True)  # the BEGIN is ours to send
+        return cls(connection, dialect)
+
+    async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
+        if self._begun and not self._waiting:
+            return await super().rows(prepared, values)  # server-side binding, prepared statements
+        compiled = prepared.compiled(self._dialect)
+        parameters = compiled.bind(values)
+        bound = self._bound(compiled.sql, parameters)
+        if self._begun and not compiled.readers:
+            self._waiting.append(bound)
+            return []
+        head = [] if self._begun else ["BEGIN"]
+        raw = await self._send([*head, *self._waiting, bound], compiled.sql, parameters)
+        self._begun, self._waiting = True, []
+        return [compiled.row(r) for r in raw]
+
+    async def end(self, sql: Literal["COMMIT", "ROLLBACK"]) -> None:
+        waiting, self._waiting = self._waiting, []
+        begun, self._begun = self._begun, False
+        if not begun:
+            return
+        if sql == "ROLLBACK":
+            waiting = []
+        await self._send([*waiting, sql], sql, ())
+
+    def _bound(self, sql: str, parameters: Any) -> str:
+        import psycopg
+
+        bound: str = psycopg.AsyncClientCursor(self.connection).mogrify(sql, parameters)
+        return bound
+
+    async def _send(self, statements: list[str], sql: str, parameters: Any) -> Sequence[Sequence[Any]]:
+        """Run ``statements`` as one query; the last one's rows (``sql``: for the error's text)."""
+        import psycopg
+
+        error = self._driver_error()
+        try:
+            cursor = psycopg.AsyncClientCursor(self.connection)
+            await cursor.execute("; ".join(statements))
+            while cursor.nextset():
+                pass
+            rows: Sequence[Sequence[Any]] = await cursor.fetchall() if cursor.description is not None else []
+        except error as exc:
+            raise DBAPIError.instance(sql, parameters, exc, error) from exc
+        return rows
+
+
 class SQLAlchemyDriver:
     """Any other driver: the statement through SQLAlchemy, as an ordinary execute."""
 

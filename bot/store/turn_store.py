@@ -46,7 +46,15 @@ from bot.store.conversations import check_channel_message_id, check_text
 from bot.store.errors import StoreError
 from bot.store.json_codec import dumps, loads
 from bot.store.models import ConversationState
-from bot.store.prepared import Driver, Prepared, PsycopgDriver, Row, TransactionDriver, driver_of
+from bot.store.prepared import (
+    Driver,
+    JoinedPsycopgDriver,
+    Prepared,
+    PsycopgDriver,
+    Row,
+    TransactionDriver,
+    driver_of,
+)
 from bot.store.sqlite_writer import SQLiteWriter
 
 log = logging.getLogger("botdesk.store")
@@ -315,7 +323,9 @@ class _PooledBackend:
     async def connection(self) -> AsyncIterator[TransactionDriver]:
         async with self.engine.connect() as connection:
             driver = await driver_of(connection)
-            if not isinstance(driver, PsycopgDriver):
+            if isinstance(driver, PsycopgDriver):
+                driver = await JoinedPsycopgDriver.on(driver.connection, driver.dialect)
+            else:
                 await connection.begin()
             ended = False
             try:
