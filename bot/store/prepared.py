@@ -263,9 +263,9 @@ class JoinedPsycopgDriver(PsycopgDriver):
         return cls(connection, dialect)
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
-        if self._begun and not self._waiting:
-            return await super().rows(prepared, values)  # server-side binding, prepared statements
         compiled = prepared.compiled(self._dialect)
+        if self._begun and compiled.readers and not self._waiting:
+            return await super().rows(prepared, values)  # server-side binding, prepared statements
         parameters = compiled.bind(values)
         bound = self._bound(compiled.sql, parameters)
         if self._begun and not compiled.readers:
@@ -279,11 +279,16 @@ class JoinedPsycopgDriver(PsycopgDriver):
     async def end(self, sql: Literal["COMMIT", "ROLLBACK"]) -> None:
         waiting, self._waiting = self._waiting, []
         begun, self._begun = self._begun, False
-        if not begun:
+        if sql == "COMMIT":
+            if begun:
+                await self._send([*waiting, "COMMIT"], sql, ())
             return
-        if sql == "ROLLBACK":
-            waiting = []
-        await self._send([*waiting, sql], sql, ())
+        # Also after a failed COMMIT query: its statement that waited aborted the transaction,
+        # which stays open on the server until it is rolled back.
+        from psycopg.pq import TransactionStatus
+
+        if begun or self.connection.info.transaction_status != TransactionStatus.IDLE:
+            await self._send(["ROLLBACK"], sql, ())
 
     def _bound(self, sql: str, parameters: Any) -> str:
         import psycopg
