@@ -183,6 +183,8 @@ class ActionHttp:
                         raise ActionUnavailable(f"the answer is larger than {limit} bytes")
                     chunks.append(chunk)
                 return HttpAnswer(status, b"".join(chunks))
+        except TimeoutError:  # before ClientError: aiohttp's ServerTimeoutError is both
+            raise
         except aiohttp.ClientError as exc:
             raise ActionUnreachable(type(exc).__name__) from None
 
