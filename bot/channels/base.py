@@ -178,6 +178,31 @@ class ChannelContext:
     files: FileService | None = None
     presence: Presence = NO_PRESENCE
 
+    async def deliver(
+        self,
+        send: Callable[[OutboundMessage], Awaitable[None]],
+        message: OutboundMessage,
+        *,
+        retried: type[Exception] | tuple[type[Exception], ...] = Exception,
+    ) -> None:
+        """Send a reply now through ``send``, or ``park`` it for the operator service to redeliver.
+
+        Args:
+            send: the channel's ``send``.
+            message: the reply.
+            retried: the errors worth another try later; any other is logged and the
+                message dropped (the platform refused it for good).
+        """
+        try:
+            await send(message)
+        except retried as exc:
+            log.warning(
+                "%s message %s not sent (%s); retrying later", message.channel, message.message_id, exc
+            )
+            await self.park(message)
+        except Exception:
+            log.exception("%s message %s not sent", message.channel, message.message_id)
+
 
 class ChannelNotStarted(BotdeskError):
     """A request reached a channel before the server started it (or after it stopped)."""

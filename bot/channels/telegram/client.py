@@ -358,11 +358,7 @@ class TelegramBot:
     # ---- outbound --------------------------------------------------------------------------
     async def deliver(self, message: OutboundMessage) -> None:
         """Send a reply now, or park it for the operator service to redeliver."""
-        try:
-            await self.send(message)
-        except Exception as exc:
-            log.warning("Telegram message %s not sent (%s); retrying later", message.message_id, exc)
-            await self.context.park(message)
+        await self.context.deliver(self.send, message)
 
     async def send(self, message: OutboundMessage) -> None:
         """OutputChannel: every part of the message to the customer's chat, labelled."""

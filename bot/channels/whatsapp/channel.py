@@ -289,14 +289,8 @@ class WhatsAppChannel(Channel):
             await self.deliver(reply)
 
     async def deliver(self, message: OutboundMessage) -> None:
-        """Send a reply now, or park it for the operator service to redeliver."""
-        try:
-            await self.send(message)
-        except ChannelUnavailable as exc:
-            log.warning("WhatsApp message %s not sent (%s); retrying later", message.message_id, exc)
-            await self.require_context().park(message)
-        except Exception:
-            log.exception("WhatsApp message %s not sent", message.message_id)
+        """Send a reply now, or park it for the operator service to redeliver (if worth a retry)."""
+        await self.require_context().deliver(self.send, message, retried=ChannelUnavailable)
 
     async def check_send(self, message: OutboundMessage) -> None:
         """Refuse a message outside the 24-hour window (before the operator service stores it)."""
