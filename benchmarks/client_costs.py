@@ -10,19 +10,29 @@
    pipeline mode, BEGIN and COMMIT sent with their neighbours as client-bound
    multi-statement queries, and asyncpg when it is installed (it is not a dependency).
 
-Wall and CPU time per request or turn, of this process only (the server's is not counted),
-under uvloop as `botdesk run` uses it. Prints a Markdown table; docs/benchmarks.md quotes it.
+3. Customer turns through ``bot.store.TurnStore`` itself on PostgreSQL (a fresh schema, 16
+   turns in flight, each customer writing four messages so a quarter are first contacts):
+   this process's CPU and the PostgreSQL server processes' CPU per turn, read from /proc
+   (the database must run on this machine). ``--store-turns-only`` runs just this part;
+   run it with ``PYTHONPATH`` set to another checkout to measure that checkout's store.
+
+Wall and CPU time per request or turn, of this process only (the server's is not counted,
+but in part 3), under uvloop as `botdesk run` uses it. Prints a Markdown table;
+docs/benchmarks.md quotes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import importlib.util
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -40,7 +50,7 @@ async def timed(name: str, count: int, one: Measure, rows: list[str]) -> None:
     for i in range(count):
         await one(i)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    rows.append(f"| {name} | {wall / count * 1e3:.2f} | {cpu / count * 1e3:.2f} |")
+    rows.append(f"| {name} | {wall / count * 1e3:.2f} | {cpu / count * 1e3:.2f} | |")
 
 
 @contextlib.contextmanager
@@ -143,7 +153,7 @@ async def postgres_turns(count: int, rows: list[str]) -> None:
         if importlib.util.find_spec("asyncpg") is not None:
             await asyncpg_turns(count, rows)
         else:
-            rows.append("| asyncpg | not installed | |")
+            rows.append("| asyncpg | not installed | | |")
     finally:
         async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as cleanup:
             await cleanup.execute("DROP TABLE IF EXISTS bench_turn_conversations, bench_turn_messages")
@@ -173,11 +183,88 @@ async def asyncpg_turns(count: int, rows: list[str]) -> None:
         await connection.close()
 
 
+def backend_cpu_seconds() -> float:
+    """CPU time so far of the PostgreSQL server processes serving clients (this machine's /proc)."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        pids = connection.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchall()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for (pid,) in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
+
+
+async def store_turns(count: int, rows: list[str]) -> None:
+    """Customer turns through ``TurnStore`` on PostgreSQL: client and server CPU per turn."""
+    import psycopg
+
+    from bot.messages import InboundMessage
+    from bot.store import Database, upgrade
+
+    schema = "bench_store_turns"
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+    database = Database.open(f"postgresql+psycopg://postgres@127.0.0.1/test?options=-csearch_path%3D{schema}")
+    try:
+        await upgrade(database.engine)
+        turns = iter(range(10**9))
+
+        async def customer_turns(client: int, how_many: int) -> None:
+            for n in range(how_many):
+                turn = next(turns)
+                now = datetime.now(UTC)
+                inbound = InboundMessage(
+                    "rest", f"customer-{client}-{n // 4}", "сколько стоит доставка", f"m{turn}"
+                )
+                nlu = {"intent": {"name": "delivery_cost", "confidence": 0.97}, "entities": []}
+                async with database.turns.transaction() as transaction:
+                    entered = await transaction.enter(
+                        inbound, nlu=nlu, model_version="v1", language="ru", now=now
+                    )
+                    await transaction.say(entered.conversation_id, ["Курьером — 1–2 дня."], now)
+                    await transaction.save_dialogue(
+                        entered.conversation_id,
+                        dialogue={"turn": turn, "answers": ["delivery_cost"]},
+                        slots={"city": "Москва"},
+                        active_loop=None,
+                        misunderstood=0,
+                        now=now,
+                    )
+                    await transaction.commit()
+
+        clients = 16
+        await asyncio.gather(*(customer_turns(c, 8) for c in range(clients)))  # connections, statements
+        server, wall, cpu = backend_cpu_seconds(), time.perf_counter(), time.process_time()
+        await asyncio.gather(*(customer_turns(clients + c, count // clients) for c in range(clients)))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        server = backend_cpu_seconds() - server
+        done = count // clients * clients
+        rows.append(
+            f"| TurnStore turns on PostgreSQL, 16 in flight ({done / wall:.0f} turns/s) | "
+            f"{wall / done * 1e3:.2f} | {cpu / done * 1e3:.2f} | {server / done * 1e3:.2f} |"
+        )
+    finally:
+        await database.close()
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 async def main_async(args: argparse.Namespace) -> str:
-    rows = ["| what | wall ms | client CPU ms |", "|---|---|---|"]
+    rows = ["| what | wall ms | client CPU ms | server CPU ms |", "|---|---|---|---|"]
+    if args.store_turns_only:
+        await store_turns(args.turns * 4, rows)
+        return "\n".join(rows)
     with shop_stub(args.port) as base:
         await http_calls(base, args.requests, rows)
     await postgres_turns(args.turns, rows)
+    await store_turns(args.turns * 4, rows)
     return "\n".join(rows)
 
 
@@ -186,6 +273,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="HTTP calls per client (500)")
     parser.add_argument("--turns", type=int, default=1000, help="PostgreSQL turns per variant (1000)")
     parser.add_argument("--port", type=int, default=18931, help="the shop stub's port on 127.0.0.1")
+    parser.add_argument(
+        "--store-turns-only", action="store_true", help="only part 3: TurnStore on PostgreSQL"
+    )
     args = parser.parse_args()
     print(uvloop.run(main_async(args)))
 

@@ -16,10 +16,14 @@ SQLAlchemy as before.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import re
 import sqlite3
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
 
 from sqlalchemy import Insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -32,6 +36,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 Processor = Callable[[Any], Any]
 Row = tuple[Any, ...]
+_names = itertools.count(1)  # server-side names of prepared statements (``JoinedPsycopgDriver``)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,24 @@ class Compiled:
             return converted
         return {p.name: value for p, value in zip(self.parameters, converted, strict=True)}
 
+    @functools.cached_property
+    def numbered(self) -> tuple[str, tuple[str, ...]]:
+        """The SQL with PostgreSQL's ``$1, $2...`` for psycopg's named placeholders, and their names.
+
+        For ``PREPARE`` (``JoinedPsycopgDriver``): the n-th name's value is the n-th ``EXECUTE`` argument.
+        """
+        if self.positional:
+            raise ValueError("only a named-placeholder statement (psycopg's) is numbered")
+        names: dict[str, int] = {}
+
+        def number(match: re.Match[str]) -> str:
+            if match.group(1) is None:
+                return "%"  # a literal percent sign, doubled for the driver
+            return f"${names.setdefault(match.group(1), len(names) + 1)}"
+
+        sql = _PLACEHOLDER.sub(number, self.sql)
+        return sql, tuple(names)
+
     def row(self, raw: Sequence[Any]) -> Row:
         return tuple(
             reader(value) if reader is not None else value
@@ -89,11 +112,18 @@ class Prepared:
     """
 
     def __init__(
-        self, statement: ClauseElement | Mapping[str, ClauseElement], columns: Iterable[str] | None = None
+        self,
+        statement: ClauseElement | Mapping[str, ClauseElement],
+        columns: Iterable[str] | None = None,
+        *,
+        reused: bool = True,
     ) -> None:
         self.statements = statement if isinstance(statement, Mapping) else None
         self.statement = statement if not isinstance(statement, Mapping) else None
         self.columns = list(columns) if columns is not None else None
+        # Run again and again (a module's constant): worth a server-side prepared statement.
+        # A statement built for one call (``run``) is not: it would pile up on the connection.
+        self.name = f"botdesk_{next(_names)}" if reused else None
         self._compiled: dict[str, Compiled] = {}
 
     def statement_for(self, dialect: Dialect) -> ClauseElement:
@@ -238,36 +268,52 @@ class PsycopgDriver(_DirectDriver):
 
 
 class JoinedPsycopgDriver(PsycopgDriver):
-    """A customer turn's PostgreSQL connection: BEGIN and COMMIT ride with a neighbour statement.
+    """A customer turn's PostgreSQL connection: few round trips, statements planned once.
 
     Each statement is a round trip to the server, and on a loaded machine the round trips
-    are most of what a turn's store costs (``benchmarks/client_costs.py``). So on this
-    connection (in autocommit mode: the driver sends no BEGIN of its own) the transaction's
-    BEGIN goes out with its first statement, and a statement that returns nothing (the
-    dialogue state's UPDATE) waits to go out with the next one or with COMMIT: one
-    multi-statement query each, its values bound on the client (psycopg's ClientCursor,
-    which quotes them as the server would). A typical turn makes four round trips instead
-    of six. An error in a statement that waited surfaces with the next one: the turn fails
-    and rolls back as a whole, as it would have.
+    are most of what a turn's store costs, on both sides (``benchmarks/client_costs.py``).
+    So on this connection (in autocommit mode: the driver sends no BEGIN of its own):
+
+    - the transaction's BEGIN goes out with its first statement, and a statement that
+      returns nothing (the dialogue state's UPDATE) waits to go out with the next one or
+      with COMMIT: one multi-statement query each, its values bound on the client
+      (psycopg's ClientCursor, which quotes them as the server would);
+    - a statement the store runs again and again (a ``Prepared`` constant) is prepared
+      on the server the first time this connection sends it (``PREPARE`` in the same
+      query) and is then sent as ``EXECUTE name(values)``: the server parses and plans it
+      once per connection, not at every turn.
+
+    A typical turn makes three round trips. An error in a statement that waited surfaces
+    with the next one: the turn fails and rolls back as a whole, as it would have. After
+    any error the connection's prepared statements are dropped (``DEALLOCATE ALL``) and
+    prepared again as they are used: a query that failed part-way leaves no doubt which
+    of its PREPAREs ran.
     """
+
+    # What is prepared on each server connection; forgotten with the connection.
+    _on_server: ClassVar[weakref.WeakKeyDictionary[Any, _ServerStatements]] = weakref.WeakKeyDictionary()
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         super().__init__(connection, dialect)
         self._begun = False
         self._waiting: list[str] = []  # bound statements not sent yet
+        self._server = self._on_server.setdefault(connection, _ServerStatements())
 
     @classmethod
     async def on(cls, connection: Any, dialect: Dialect) -> JoinedPsycopgDriver:
         if not connection.autocommit:
             await connection.set_autocommit(True)  # the BEGIN is ours to send
+        connection.prepare_threshold = None  # the statements are prepared here, by name
         return cls(connection, dialect)
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
         compiled = prepared.compiled(self._dialect)
-        if self._begun and compiled.readers and not self._waiting:
-            return await super().rows(prepared, values)  # server-side binding, prepared statements
         parameters = compiled.bind(values)
-        bound = self._bound(compiled.sql, parameters)
+        if not self._begun and self._server.stale:
+            await self._send(["DEALLOCATE ALL"], "DEALLOCATE ALL", ())
+            self._server = _ServerStatements()
+            self._on_server[self.connection] = self._server
+        bound = self._bound(prepared, compiled, parameters)
         if self._begun and not compiled.readers:
             self._waiting.append(bound)
             return []
@@ -290,11 +336,23 @@ class JoinedPsycopgDriver(PsycopgDriver):
         if begun or self.connection.info.transaction_status != TransactionStatus.IDLE:
             await self._send(["ROLLBACK"], sql, ())
 
-    def _bound(self, sql: str, parameters: Any) -> str:
+    def _bound(self, prepared: Prepared, compiled: Compiled, parameters: Any) -> str:
+        """The statement as SQL text with its values: ``EXECUTE`` of its prepared form where it has one."""
         import psycopg
 
-        bound: str = psycopg.AsyncClientCursor(self.connection).mogrify(sql, parameters)
-        return bound
+        cursor = psycopg.AsyncClientCursor(self.connection)
+        name = prepared.name
+        if name is None:
+            bound: str = cursor.mogrify(compiled.sql, parameters)
+            return bound
+        numbered_sql, names = compiled.numbered
+        values = [parameters[key] for key in names]
+        execute = f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"
+        bound = cursor.mogrify(execute, values)
+        if name in self._server.names:
+            return bound
+        self._server.names.add(name)  # goes with this statement (a failed query makes all stale)
+        return f"PREPARE {name} AS {numbered_sql}; {bound}"
 
     async def _send(self, statements: list[str], sql: str, parameters: Any) -> Sequence[Sequence[Any]]:
         """Run ``statements`` as one query; the last one's rows (``sql``: for the error's text)."""
@@ -308,8 +366,21 @@ class JoinedPsycopgDriver(PsycopgDriver):
                 pass
             rows: Sequence[Sequence[Any]] = await cursor.fetchall() if cursor.description is not None else []
         except error as exc:
+            # Which of the query's PREPAREs ran is unknown: all are dropped before the next turn.
+            self._server.stale = True
             raise DBAPIError.instance(sql, parameters, exc, error) from exc
         return rows
+
+
+@dataclass
+class _ServerStatements:
+    """The statements prepared on one server connection, by name (``JoinedPsycopgDriver``)."""
+
+    names: set[str] = field(default_factory=set)
+    stale: bool = False  # a query failed: DEALLOCATE ALL before the next transaction
+
+
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 
 
 class SQLAlchemyDriver:
@@ -359,14 +430,14 @@ async def run(driver: Driver, statement: ClauseElement, values: Mapping[str, Any
     card), not for its usual statements, which are ``Prepared`` once at import. No expanding
     ``IN (...)`` lists: one statement per value instead.
     """
-    return await driver.rows(Prepared(statement), values or {})
+    return await driver.rows(Prepared(statement, reused=False), values or {})
 
 
 async def scalar(
     driver: Driver, statement: ClauseElement | Prepared, values: Mapping[str, Any] | None = None
 ) -> Any:
     """The first column of the first row, or None when there is no row."""
-    prepared = statement if isinstance(statement, Prepared) else Prepared(statement)
+    prepared = statement if isinstance(statement, Prepared) else Prepared(statement, reused=False)
     rows = await driver.rows(prepared, values or {})
     return rows[0][0] if rows else None
 

@@ -94,8 +94,6 @@ def _is_open() -> ColumnElement[bool]:
     return or_(HandoffTicket.status == TicketStatus.QUEUED, HandoffTicket.status == TicketStatus.CLAIMED)
 
 
-
-
 async def claim_ticket(
     session: AsyncSession, ticket_id: int, operator_id: int, *, now: datetime | None = None
 ) -> bool:

@@ -184,12 +184,16 @@ class TurnTransaction:
         check_text(inbound.text)
         check_channel_message_id(inbound.message_id)
         channel, sender_id, profile = inbound.channel, inbound.sender_id, inbound.profile
-        sender = await turns.sender_row(self, channel, sender_id)
+        message = turns.InboundRow(
+            inbound.text, inbound.message_id, inbound.attachments, nlu, model_version, now
+        )
+        # A returning customer's message goes in with the look-up (one round trip on PostgreSQL).
+        sender, message_id = await turns.sender_with_message(self, channel, sender_id, message)
         first_contact = False
         if sender is None:
             created = await turns.create_sender(self, channel, sender_id, profile, now)
             if created is None:  # the same new sender's other message, in another process, won
-                sender = await turns.sender_row(self, channel, sender_id)
+                sender, message_id = await turns.sender_with_message(self, channel, sender_id, message)
                 if sender is None:
                     raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
             else:
@@ -199,22 +203,13 @@ class TurnTransaction:
             if sender.needs_update(profile):
                 await turns.update_sender(self, channel, sender_id, sender, profile)
         if sender is not None and sender.conversation_id is not None:
-            conversation_id = sender.conversation_id
+            conversation_id = sender.conversation_id  # the message is stored (None: it was before)
             state = sender.state or ConversationState.BOT
             dialogue = sender.dialogue
         else:
             conversation_id = await turns.start_conversation(self, customer_id, channel, language, now)
             state, dialogue = ConversationState.BOT, {}
-        message_id = await turns.insert_inbound(
-            self,
-            conversation_id,
-            inbound.text,
-            channel_message_id=inbound.message_id,
-            attachments=inbound.attachments,
-            nlu=nlu,
-            model_version=model_version,
-            now=now,
-        )
+            message_id = await turns.insert_inbound(self, conversation_id, message)
         self._entered = Entered(customer_id, conversation_id, state, dialogue, message_id, first_contact)
         self._nlu = (nlu, model_version)
         return self._entered

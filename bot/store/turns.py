@@ -12,6 +12,9 @@ conversation is four statements, all written here once (and compiled once per di
     insert_replies    the bot's replies (one INSERT each: a usual turn has one or two)
     save_dialogue     the conversation's dialogue state after the turn
 
+On PostgreSQL the first two are one statement, ``sender_with_message`` (a round trip is
+most of what a statement costs there); on SQLite, in process, they stay two.
+
 A first message adds ``create_sender`` (customer and channel identity) and
 ``start_conversation``; a changed profile ``update_sender``; recovering a stranded message
 ``lock_unparsed``, ``stranded_turn`` and ``set_nlu``. Only ``bot.store.turn_store`` runs
@@ -29,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, delete, func, insert, null, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from bot.store.conversations import check_text
 from bot.store.customers import check_identity, display_name_of
@@ -87,6 +91,32 @@ _SENDER_QUERY = (
 )
 # On PostgreSQL the customer's row is locked: one customer's turns in two processes queue here.
 _SENDER = Prepared({"sqlite": _SENDER_QUERY, "postgresql": _SENDER_QUERY.with_for_update(of=_customers)})
+
+
+def _sender_with_message() -> Prepared:
+    """PostgreSQL: the sender's row (locked) and, when they have an open conversation, their message stored.
+
+    One statement, so one round trip: the INSERT is a data-modifying CTE fed by the
+    sender's row, skipped (no open conversation) or ignored (a redelivered message) as
+    ``insert_inbound`` does it. Its last column is the stored message's id.
+    """
+    sender = _SENDER_QUERY.with_for_update(of=_customers).cte("sender")
+    conversation = sender.c.id
+    columns = ("direction", "sender", "text", "attachments", "channel_message_id", "nlu", "model_version")
+    values = {column: bindparam(column, type_=_messages.c[column].type) for column in columns}
+    values["created_at"] = bindparam("now", type_=_messages.c.created_at.type)
+    row = select(conversation, *values.values()).where(conversation.is_not(None))
+    stored = (
+        postgresql_insert(_messages)
+        .from_select(["conversation_id", *values], row)
+        .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
+        .returning(_messages.c.id)
+        .cte("stored")
+    )
+    return Prepared(select(*sender.c, select(stored.c.id).scalar_subquery().label("message_id")))
+
+
+_SENDER_WITH_MESSAGE = _sender_with_message()
 
 
 def _unless_stored(table: Table, *unique: str) -> dict[str, Insert]:
@@ -163,12 +193,39 @@ class SenderRow:
         return {**self.profile, **profile} != self.profile or self.display_name is None
 
 
+@dataclass(frozen=True)
+class InboundRow:
+    """A customer's message as it is stored: its text (checked by the caller), NLU result and time."""
+
+    text: str
+    channel_message_id: str | None
+    attachments: Sequence[Mapping[str, Any]]
+    nlu: Mapping[str, Any] | None
+    model_version: str | None
+    now: datetime
+
+    def values(self) -> dict[str, Any]:
+        """The row's values, as ``_SENDER_WITH_MESSAGE`` and the inbound INSERTs bind them."""
+        return {
+            "direction": Direction.IN,
+            "sender": Sender.CUSTOMER,
+            "text": self.text,
+            "attachments": [dict(a) for a in self.attachments],
+            "channel_message_id": self.channel_message_id,
+            # None is left SQL NULL (never JSON null), and so is a version without a result
+            "nlu": dict(self.nlu) if self.nlu is not None else None,
+            "model_version": self.model_version if self.nlu is not None else None,
+        }
+
+
 async def sender_row(driver: Driver, channel: str, external_id: str) -> SenderRow | None:
     """The sender's customer and open conversation in one round trip; None for a new sender."""
     rows = await driver.rows(_SENDER, {"channel": channel, "external_id": external_id})
-    if not rows:
-        return None
-    customer_id, profile, reachable, display_name, conversation_id, state, dialogue = rows[0]
+    return _sender(rows[0]) if rows else None
+
+
+def _sender(row: Sequence[Any]) -> SenderRow:
+    customer_id, profile, reachable, display_name, conversation_id, state, dialogue = row
     return SenderRow(
         int(customer_id),
         dict(profile or {}),
@@ -178,6 +235,30 @@ async def sender_row(driver: Driver, channel: str, external_id: str) -> SenderRo
         state,
         dict(dialogue or {}),
     )
+
+
+async def sender_with_message(
+    driver: Driver, channel: str, external_id: str, message: InboundRow
+) -> tuple[SenderRow | None, int | None]:
+    """``sender_row``, and ``message`` stored as ``insert_inbound`` does when they have an open conversation.
+
+    Returns the sender (None: a new one) and the stored message's id: None when nothing
+    was stored, because there is no open conversation (the caller opens one and stores
+    the message there) or because the channel had delivered this message before. On
+    PostgreSQL it is one round trip (``_SENDER_WITH_MESSAGE``); on SQLite, in process,
+    the two statements. Does not commit.
+    """
+    if driver.dialect.name != "postgresql":
+        sender = await sender_row(driver, channel, external_id)
+        if sender is None or sender.conversation_id is None:
+            return sender, None
+        return sender, await insert_inbound(driver, sender.conversation_id, message)
+    values = {"channel": channel, "external_id": external_id, "now": message.now, **message.values()}
+    rows = await driver.rows(_SENDER_WITH_MESSAGE, values)
+    if not rows:
+        return None, None
+    *sender_columns, message_id = rows[0]
+    return _sender(sender_columns), int(message_id) if message_id is not None else None
 
 
 async def create_sender(
@@ -242,33 +323,16 @@ async def start_conversation(
     return int(conversation_id)
 
 
-async def insert_inbound(
-    driver: Driver,
-    conversation_id: int,
-    text: str,
-    *,
-    channel_message_id: str | None,
-    attachments: Sequence[Mapping[str, Any]],
-    nlu: Mapping[str, Any] | None,
-    model_version: str | None,
-    now: datetime,
-) -> int | None:
-    """Store a customer's message with its NLU result; None if ``channel_message_id`` is stored already.
+async def insert_inbound(driver: Driver, conversation_id: int, message: InboundRow) -> int | None:
+    """Store a customer's message with its NLU result; None if its channel message id is stored already.
 
     The text was checked (``check_text``) by the caller. Does not commit.
     """
-    values: dict[str, Any] = {
-        "conversation_id": conversation_id,
-        "direction": Direction.IN,
-        "sender": Sender.CUSTOMER,
-        "text": text,
-        "attachments": [dict(a) for a in attachments],
-        "channel_message_id": channel_message_id,
-        "created_at": now,
-    }
+    values = {"conversation_id": conversation_id, "created_at": message.now, **message.values()}
     statement = _INBOUND
-    if nlu is not None:  # left out, not None: a JSON column would store JSON null, not SQL NULL
-        values.update(nlu=dict(nlu), model_version=model_version)
+    if message.nlu is None:  # left out, not None: a JSON column would store JSON null, not SQL NULL
+        del values["nlu"], values["model_version"]
+    else:
         statement = _INBOUND_PARSED
     inserted = await scalar(driver, statement, values)
     return int(inserted) if inserted is not None else None

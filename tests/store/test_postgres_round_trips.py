@@ -1,14 +1,18 @@
-"""A PostgreSQL turn's round trips: BEGIN and COMMIT ride with a neighbour (``JoinedPsycopgDriver``)."""
+"""A PostgreSQL turn's round trips: BEGIN and COMMIT ride with a neighbour, statements are prepared once.
+
+``JoinedPsycopgDriver`` and ``turns.sender_with_message``.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import column, func, select, table, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.messages import InboundMessage
@@ -51,18 +55,56 @@ async def _turn(db: Database, sender: str, text: str) -> int:
     return entered.conversation_id
 
 
-async def test_a_returning_customers_turn_is_four_round_trips(pg_db: Database, queries: list[str]) -> None:
+async def test_a_returning_customers_turn_is_three_round_trips(pg_db: Database, queries: list[str]) -> None:
     await _turn(pg_db, "anna", "привет")  # the first contact creates the customer
     queries.clear()
     conversation_id = await _turn(pg_db, "anna", "сколько стоит доставка")
-    assert len(queries) == 4, queries
-    assert queries[0].startswith("BEGIN; ")  # with the sender's row and its lock
-    assert queries[-1].startswith("UPDATE") and queries[-1].endswith("; COMMIT")  # the dialogue state
+    assert len(queries) == 3, queries
+    # The sender's row, its lock and the message in one statement, sent with BEGIN.
+    assert queries[0].startswith("BEGIN; EXECUTE botdesk_")
+    assert queries[1].startswith("EXECUTE botdesk_")  # the replies, their ids back
+    assert queries[2].startswith("EXECUTE botdesk_") and queries[2].endswith("; COMMIT")  # the dialogue state
+    assert not any("PREPARE" in query for query in queries)  # prepared by the first turn on this connection
     async with pg_db.reader() as session:
         conversation = await session.get_one(Conversation, conversation_id)
         texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()
     assert conversation.dialogue == {"turns": 1}
     assert texts[-2:] == ["сколько стоит доставка", "Курьером — 1–2 дня."]
+
+
+async def test_a_statement_is_prepared_on_the_server_once_per_connection(
+    pg_db: Database, queries: list[str]
+) -> None:
+    await _turn(pg_db, "vera", "привет")
+    prepared = [query for query in queries if "PREPARE" in query]
+    assert prepared and all(query.count("PREPARE botdesk_") >= 1 for query in prepared)
+    queries.clear()
+    await _turn(pg_db, "gleb", "привет")  # a first contact again: the same statements
+    assert not any("PREPARE" in query for query in queries), queries
+    async with pg_db.turns.transaction() as turn:  # what the server holds for this connection
+        names = await run(turn, select(column("name")).select_from(table("pg_prepared_statements")))
+    executed = {name for query in queries for name in re.findall(r"EXECUTE (botdesk_\d+)", query)}
+    assert executed and {name for (name,) in names} >= executed
+
+
+async def test_a_redelivered_message_is_stored_once_in_the_same_round_trip(
+    pg_db: Database, queries: list[str]
+) -> None:
+    async with pg_db.turns.transaction() as turn:  # the customer and their open conversation
+        first = InboundMessage("rest", "dina", "привет", "m1")
+        await turn.enter(first, nlu=None, model_version=None, language="ru", now=NOW)
+        await turn.commit()
+    queries.clear()
+    async with pg_db.turns.transaction() as turn:
+        again = InboundMessage("rest", "dina", "привет", "m1")
+        nlu = {"intent": {"name": "greet"}}
+        entered = await turn.enter(again, nlu=nlu, model_version="v1", language="ru", now=NOW)
+        await turn.commit()
+    assert entered.duplicate
+    assert len(queries) == 2  # the look-up with its INSERT ignored, then COMMIT
+    async with pg_db.reader() as session:
+        stored = (await session.execute(select(Message.text, Message.nlu))).all()
+    assert stored == [("привет", None)]  # the first delivery's row, untouched
 
 
 async def test_a_failing_statement_that_waited_for_the_commit_fails_the_whole_turn(pg_db: Database) -> None:
@@ -82,3 +124,25 @@ async def test_a_failing_statement_that_waited_for_the_commit_fails_the_whole_tu
     async with pg_db.reader() as session:
         assert await session.scalar(select(func.count()).select_from(Message)) == 0
     await _turn(pg_db, "boris", "привет")  # the connection went back usable
+
+
+async def test_after_a_failed_query_the_prepared_statements_are_made_again(
+    pg_db: Database, queries: list[str]
+) -> None:
+    await _turn(pg_db, "lena", "привет")
+    conversations = Conversation.__table__
+    with pytest.raises(DBAPIError):
+        async with pg_db.turns.transaction() as turn:
+            entered = await turn.enter(
+                InboundMessage("rest", "lena", "ещё"), nlu=None, model_version=None, language="ru", now=NOW
+            )
+            breaking = update(conversations).where(conversations.c.id == entered.conversation_id)
+            await run(turn, breaking.values(state=None, updated_at=NOW))
+            await turn.commit()
+    queries.clear()
+    await _turn(pg_db, "lena", "снова")  # which PREPAREs ran is unknown: all are dropped and made again
+    assert queries[0] == "DEALLOCATE ALL"
+    assert queries[1].startswith("BEGIN; PREPARE botdesk_")
+    async with pg_db.reader() as session:
+        texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()
+    assert texts == ["привет", "Курьером — 1–2 дня.", "снова", "Курьером — 1–2 дня."]

@@ -11,7 +11,14 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store import Conversation, ConversationState, Customer, Database, Message, Sender
 from bot.store.prepared import Prepared, SQLAlchemyDriver, driver_of
-from bot.store.turns import create_sender, insert_inbound, insert_replies, sender_row, start_conversation
+from bot.store.turns import (
+    InboundRow,
+    create_sender,
+    insert_inbound,
+    insert_replies,
+    sender_row,
+    start_conversation,
+)
 
 MOSCOW = timezone(timedelta(hours=3))
 _CUSTOMERS = Customer.__table__
@@ -27,20 +34,13 @@ async def test_a_turn_written_by_the_driver_reads_back_through_the_orm(db: Datab
         assert customer_id is not None
         conversation_id = await start_conversation(driver, customer_id, "rest", "ru", now)
         nlu = {"intent": {"name": "greet", "confidence": 0.93}, "entities": [], "text": "привет 😊"}
+        photo = [{"kind": "photo", "file_id": "f1"}]
         message_id = await insert_inbound(
-            driver,
-            conversation_id,
-            "привет 😊",
-            channel_message_id="m-1",
-            attachments=[{"kind": "photo", "file_id": "f1"}],
-            nlu=nlu,
-            model_version="v1",
-            now=now,
+            driver, conversation_id, InboundRow("привет 😊", "m-1", photo, nlu, "v1", now)
         )
         again = await insert_inbound(
-            driver, conversation_id, "привет", channel_message_id="m-1", attachments=[], nlu=None,
-            model_version=None, now=now,
-        )  # fmt: skip
+            driver, conversation_id, InboundRow("привет", "m-1", [], None, None, now)
+        )
         await session.commit()
     assert message_id is not None and again is None  # the same message id is stored once
     async with db.reader() as reader:
