@@ -3,7 +3,7 @@
     python benchmarks/nlu.py [--datasets DIR]
                              [--only clinc150,banking77,massive_ru,default_bot,heldout,heldout_test]
                              [--pipelines sparse,sparse+offtopic,sparse+navec,embeddings]
-                             [--encoder MODEL]
+                             [--encoder MODEL] [--encoder-weight W]
                              [--rasa-url URL_CLINC150] [--rasa-url-banking77 URL]
                              [--export-rasa DIR] [--no-write]
 
@@ -91,17 +91,22 @@ PIPELINES = {
     "embeddings": lambda: _protocol(_with_encoder(embeddings_pipeline())),
 }
 ENCODER_VARIABLE = "BOTDESK_BENCH_ENCODER"  # --encoder, handed to the benchmark's child processes
+ENCODER_WEIGHT_VARIABLE = "BOTDESK_BENCH_ENCODER_WEIGHT"  # --encoder-weight, likewise
 
 
 def _with_encoder(specs: list[Any]) -> list[Any]:
     """The sentence-embeddings featurizer with ``--encoder``'s model, when one was given."""
-    model = os.environ.get(ENCODER_VARIABLE)
-    if not model:
+    changes: dict[str, Any] = {}
+    if model := os.environ.get(ENCODER_VARIABLE):
+        changes["model"] = model
+    if weight := os.environ.get(ENCODER_WEIGHT_VARIABLE):
+        changes["weight"] = float(weight)
+    if not changes:
         return specs
     from bot.settings import ComponentSpec
 
     return [
-        ComponentSpec.model_validate({**s.model_dump(), "model": model})
+        ComponentSpec.model_validate({**s.model_dump(), **changes})
         if s.name == EMBEDDING_FEATURIZER["name"]
         else s
         for s in specs
@@ -167,6 +172,10 @@ def run_external(name: str, directory: Path, variant: str = "sparse") -> Row:
     )
     threshold = best_accuracy_threshold(predictions[1]) if len(predictions) > 1 else 0.0
     result = summarise(name, predictions[0], threshold, seconds)
+    exact = f"answered and right {result.accuracy:.2%}, top-1 {result.top1_accuracy:.2%}"
+    if result.oos_recall is not None:
+        exact += f", oos recall {result.oos_recall:.2%}"
+    print(f"  {name} [{variant}] {exact}", file=sys.stderr, flush=True)  # the table rounds to 0.1
     progress("parse latency", 0, 0)
     p50, p99 = latency(pipeline.parse, [t for t, _ in test])
     return Row(
@@ -464,6 +473,9 @@ def main() -> int:
     parser.add_argument(
         "--encoder", help="the embeddings pipeline's model: an installed model package or a model directory"
     )
+    parser.add_argument(
+        "--encoder-weight", type=float, help="the dense block's weight against the sparse ones (default 1)"
+    )
     parser.add_argument("--rasa-url", help="Rasa server trained on CLINC150 (from --export-rasa)")
     parser.add_argument("--rasa-url-banking77", help="Rasa server trained on Banking77")
     parser.add_argument("--export-rasa", type=Path, help="write Rasa projects of the benchmark data and exit")
@@ -474,6 +486,8 @@ def main() -> int:
         return 0
     if args.encoder:
         os.environ[ENCODER_VARIABLE] = args.encoder  # the spawned children inherit it
+    if args.encoder_weight is not None:
+        os.environ[ENCODER_WEIGHT_VARIABLE] = str(args.encoder_weight)
     rows: list[Row] = []
     notes: list[str] = []
     variants = [v for v in args.pipelines.split(",") if v]
