@@ -187,22 +187,28 @@ class TurnTransaction:
         message = turns.InboundRow(
             inbound.text, inbound.message_id, inbound.attachments, nlu, model_version, now
         )
-        # A returning customer's message goes in with the look-up (one round trip on PostgreSQL).
+        # The message goes in with the look-up, or with the new customer (one round trip each
+        # on PostgreSQL): a returning customer's usual turn and a first contact.
         sender, message_id = await turns.sender_with_message(self, channel, sender_id, message)
-        first_contact = False
         if sender is None:
-            created = await turns.create_sender(self, channel, sender_id, profile, now)
-            if created is None:  # the same new sender's other message, in another process, won
-                sender, message_id = await turns.sender_with_message(self, channel, sender_id, message)
-                if sender is None:
-                    raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
-            else:
-                customer_id, first_contact = created, True
-        if sender is not None:
-            customer_id = sender.customer_id
-            if sender.needs_update(profile):
-                await turns.update_sender(self, channel, sender_id, sender, profile)
-        if sender is not None and sender.conversation_id is not None:
+            created = await turns.new_sender_with_message(
+                self, channel, sender_id, profile, language, message
+            )
+            if created is not None:
+                customer_id, conversation_id, message_id = created
+                self._entered = Entered(
+                    customer_id, conversation_id, ConversationState.BOT, {}, message_id, True
+                )
+                self._nlu = (nlu, model_version)
+                return self._entered
+            # the same new sender's other message, in another process, won
+            sender, message_id = await turns.sender_with_message(self, channel, sender_id, message)
+            if sender is None:
+                raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
+        customer_id = sender.customer_id
+        if sender.needs_update(profile):
+            await turns.update_sender(self, channel, sender_id, sender, profile)
+        if sender.conversation_id is not None:
             conversation_id = sender.conversation_id  # the message is stored (None: it was before)
             state = sender.state or ConversationState.BOT
             dialogue = sender.dialogue
@@ -210,7 +216,7 @@ class TurnTransaction:
             conversation_id = await turns.start_conversation(self, customer_id, channel, language, now)
             state, dialogue = ConversationState.BOT, {}
             message_id = await turns.insert_inbound(self, conversation_id, message)
-        self._entered = Entered(customer_id, conversation_id, state, dialogue, message_id, first_contact)
+        self._entered = Entered(customer_id, conversation_id, state, dialogue, message_id)
         self._nlu = (nlu, model_version)
         return self._entered
 

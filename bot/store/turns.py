@@ -9,14 +9,15 @@ conversation is four statements, all written here once (and compiled once per di
                       on PostgreSQL it locks the customer (two turns of one customer in
                       two processes queue there)
     insert_inbound    the message with its NLU result; a redelivered one is skipped
-    insert_replies    the bot's replies (one INSERT each: a usual turn has one or two)
+    insert_replies    the bot's replies (up to four in one INSERT)
     save_dialogue     the conversation's dialogue state after the turn
 
 On PostgreSQL the first two are one statement, ``sender_with_message`` (a round trip is
 most of what a statement costs there); on SQLite, in process, they stay two.
 
 A first message adds ``create_sender`` (customer and channel identity) and
-``start_conversation``; a changed profile ``update_sender``; recovering a stranded message
+``start_conversation``, on PostgreSQL all in one statement with the message
+(``new_sender_with_message``); a changed profile ``update_sender``; recovering a stranded message
 ``lock_unparsed``, ``stranded_turn`` and ``set_nlu``. Only ``bot.store.turn_store`` runs
 them: it is the one way a customer message is written.
 
@@ -117,6 +118,97 @@ def _sender_with_message() -> Prepared:
 
 
 _SENDER_WITH_MESSAGE = _sender_with_message()
+
+
+def _new_sender_with_message() -> Prepared:
+    """PostgreSQL: a first contact's customer, channel identity, conversation and message, in one statement.
+
+    Data-modifying CTEs, each fed by the one before: when the identity exists already (the
+    same new sender's other message won, in another process) its INSERT is skipped, so are
+    the conversation and the message, and the customer row is left for the caller to
+    remove (a statement's CTEs cannot see each other's rows). Columns: the new customer's
+    id, the conversation's (None: the identity existed), the message's.
+    """
+    flag = bindparam("no", type_=_customers.c.phone_verified.type)
+    customer = (
+        insert(_customers)
+        .values(
+            display_name=bindparam("display_name"),
+            created_at=bindparam("now"),
+            phone_verified=flag,
+            email_verified=flag,
+        )
+        .returning(_customers.c.id)
+        .cte("customer")
+    )
+
+    def typed(table: Table, **columns: str) -> dict[str, Any]:
+        return {column: bindparam(key, type_=table.c[column].type) for column, key in columns.items()}
+
+    identity_values = typed(
+        _identities,
+        channel="channel",
+        external_id="external_id",
+        reachable="yes",
+        profile="profile",
+        created_at="now",
+    )
+    identity = (
+        postgresql_insert(_identities)
+        .from_select(["customer_id", *identity_values], select(customer.c.id, *identity_values.values()))
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(_identities.c.customer_id)
+        .cte("identity")
+    )
+    conversation_values = typed(
+        _conversations,
+        channel="channel",
+        language="language",
+        state="state",
+        slots="empty",
+        dialogue="empty",
+        misunderstood_in_a_row="zero",
+        started_at="now",
+        updated_at="now",
+    )
+    conversation = (
+        insert(_conversations)
+        .from_select(
+            ["customer_id", *conversation_values],
+            select(identity.c.customer_id, *conversation_values.values()),
+        )
+        .returning(_conversations.c.id)
+        .cte("conversation")
+    )
+    message_values = typed(
+        _messages,
+        direction="direction",
+        sender="sender",
+        text="text",
+        attachments="attachments",
+        channel_message_id="channel_message_id",
+        nlu="nlu",
+        model_version="model_version",
+        created_at="now",
+    )
+    stored = (
+        insert(_messages)
+        .from_select(
+            ["conversation_id", *message_values], select(conversation.c.id, *message_values.values())
+        )
+        .returning(_messages.c.id)
+        .cte("stored")
+    )
+    return Prepared(
+        select(
+            customer.c.id,
+            select(conversation.c.id).scalar_subquery().label("conversation_id"),
+            select(stored.c.id).scalar_subquery().label("message_id"),
+        )
+    )
+
+
+_NEW_SENDER_WITH_MESSAGE = _new_sender_with_message()
 
 
 def _unless_stored(table: Table, *unique: str) -> dict[str, Insert]:
@@ -259,6 +351,51 @@ async def sender_with_message(
         return None, None
     *sender_columns, message_id = rows[0]
     return _sender(sender_columns), int(message_id) if message_id is not None else None
+
+
+async def new_sender_with_message(
+    driver: Driver,
+    channel: str,
+    external_id: str,
+    profile: Mapping[str, Any] | None,
+    language: str | None,
+    message: InboundRow,
+) -> tuple[int, int, int] | None:
+    """A first contact: the customer with this channel identity, their conversation and ``message``.
+
+    Returns the customer's, the conversation's and the message's ids, or None when a
+    concurrent turn created this sender first (nothing of this call is kept; the caller
+    reads theirs). On PostgreSQL one round trip (``_NEW_SENDER_WITH_MESSAGE``); on SQLite
+    ``create_sender``, ``start_conversation`` and ``insert_inbound``. Does not commit.
+    """
+    check_identity(channel, external_id)
+    if driver.dialect.name != "postgresql":
+        customer_id = await create_sender(driver, channel, external_id, profile, message.now)
+        if customer_id is None:
+            return None
+        conversation_id = await start_conversation(driver, customer_id, channel, language, message.now)
+        message_id = await insert_inbound(driver, conversation_id, message)
+        assert message_id is not None  # a new conversation holds no message to conflict with
+        return customer_id, conversation_id, message_id
+    values = {
+        **message.values(),
+        "display_name": display_name_of(profile or {}),
+        "channel": channel,
+        "external_id": external_id,
+        "profile": dict(profile or {}),
+        "language": language,
+        "state": ConversationState.BOT,
+        "empty": {},
+        "zero": 0,
+        "yes": True,
+        "no": False,
+        "now": message.now,
+    }
+    customer_id, conversation_id, message_id = (await driver.rows(_NEW_SENDER_WITH_MESSAGE, values))[0]
+    if conversation_id is None:  # the identity was there: this customer row is the loser's
+        await driver.rows(_FORGET_CUSTOMER, {"customer": customer_id})
+        return None
+    return int(customer_id), int(conversation_id), int(message_id)
 
 
 async def create_sender(

@@ -16,7 +16,7 @@ from sqlalchemy import column, func, select, table, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.messages import InboundMessage
-from bot.store import Conversation, Database, Message
+from bot.store import Conversation, ConversationState, Customer, Database, Message
 from bot.store.prepared import run
 
 pytestmark = pytest.mark.postgres
@@ -70,6 +70,25 @@ async def test_a_returning_customers_turn_is_three_round_trips(pg_db: Database, 
         texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()
     assert conversation.dialogue == {"turns": 1}
     assert texts[-2:] == ["сколько стоит доставка", "Курьером — 1–2 дня."]
+
+
+async def test_a_first_contact_is_four_round_trips(pg_db: Database, queries: list[str]) -> None:
+    await _turn(pg_db, "ivan", "привет")  # the statements prepared on this connection
+    queries.clear()
+    conversation_id = await _turn(pg_db, "olga", "здравствуйте")
+    # BEGIN + the look-up (nobody), then the customer, identity, conversation and message in one
+    # statement, the replies, the dialogue state + COMMIT (seven before).
+    assert len(queries) == 4, queries
+    assert queries[0].startswith("BEGIN; EXECUTE botdesk_")
+    async with pg_db.reader() as session:
+        conversation = await session.get_one(Conversation, conversation_id)
+        customers = (await session.scalars(select(Customer.display_name).order_by(Customer.id))).all()
+        texts = (
+            await session.scalars(select(Message.text).where(Message.conversation_id == conversation_id))
+        ).all()
+    assert conversation.state == ConversationState.BOT and conversation.language == "ru"
+    assert len(customers) == 2
+    assert list(texts) == ["здравствуйте", "Курьером — 1–2 дня."]
 
 
 async def test_a_statement_is_prepared_on_the_server_once_per_connection(
