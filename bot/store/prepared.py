@@ -283,11 +283,11 @@ class JoinedPsycopgDriver(PsycopgDriver):
       query) and is then sent as ``EXECUTE name(values)``: the server parses and plans it
       once per connection, not at every turn.
 
-    A typical turn makes three round trips. An error in a statement that waited surfaces
-    with the next one: the turn fails and rolls back as a whole, as it would have. After
-    any error the connection's prepared statements are dropped (``DEALLOCATE ALL``) and
-    prepared again as they are used: a query that failed part-way leaves no doubt which
-    of its PREPAREs ran.
+    A returning customer's turn makes three round trips (``bot.store.turns``). An error in
+    a statement that waited surfaces with the next one: the turn fails and rolls back as a
+    whole, as it would have. After any failed query the connection's prepared statements
+    are dropped (``DEALLOCATE ALL`` before its next transaction) and prepared again as they
+    are used: which of that query's PREPAREs ran before it failed is not known.
     """
 
     # What is prepared on each server connection; forgotten with the connection.
