@@ -32,7 +32,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, delete, func, insert, null, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Insert,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from bot.store.conversations import check_text
@@ -94,6 +106,45 @@ _SENDER_QUERY = (
 _SENDER = Prepared({"sqlite": _SENDER_QUERY, "postgresql": _SENDER_QUERY.with_for_update(of=_customers)})
 
 
+# A customer message's values as the PostgreSQL CTEs below bind them (``InboundRow.values``).
+_MESSAGE_VALUES = {
+    "direction": "direction",
+    "sender": "sender",
+    "text": "text",
+    "attachments": "attachments",
+    "channel_message_id": "channel_message_id",
+    "nlu": "nlu",
+    "model_version": "model_version",
+    "created_at": "now",
+}
+
+
+def _fed_by(
+    table: Table,
+    key: str,
+    source: ColumnElement[Any],
+    values: Mapping[str, str],
+    *,
+    returning: ColumnElement[Any],
+    unique: Sequence[str] = (),
+    name: str,
+) -> CTE:
+    """PostgreSQL: ``INSERT INTO table (key, ...) SELECT source, :values ...`` as a CTE named ``name``.
+
+    One row per row of ``source``'s CTE (none when it has none, or when ``source`` is NULL),
+    each value a typed bind parameter (``values``: column -> parameter name); with
+    ``unique``, ``ON CONFLICT (unique) DO NOTHING``. Chaining them writes rows that
+    depend on each other in one statement, one round trip.
+    """
+    binds = {column: bindparam(parameter, type_=table.c[column].type) for column, parameter in values.items()}
+    insert_rows = postgresql_insert(table).from_select(
+        [key, *binds], select(source, *binds.values()).where(source.is_not(None))
+    )
+    if unique:
+        insert_rows = insert_rows.on_conflict_do_nothing(index_elements=list(unique))
+    return insert_rows.returning(returning).cte(name)
+
+
 def _sender_with_message() -> Prepared:
     """PostgreSQL: the sender's row (locked) and, when they have an open conversation, their message stored.
 
@@ -102,17 +153,14 @@ def _sender_with_message() -> Prepared:
     ``insert_inbound`` does it. Its last column is the stored message's id.
     """
     sender = _SENDER_QUERY.with_for_update(of=_customers).cte("sender")
-    conversation = sender.c.id
-    columns = ("direction", "sender", "text", "attachments", "channel_message_id", "nlu", "model_version")
-    values = {column: bindparam(column, type_=_messages.c[column].type) for column in columns}
-    values["created_at"] = bindparam("now", type_=_messages.c.created_at.type)
-    row = select(conversation, *values.values()).where(conversation.is_not(None))
-    stored = (
-        postgresql_insert(_messages)
-        .from_select(["conversation_id", *values], row)
-        .on_conflict_do_nothing(index_elements=["conversation_id", "channel_message_id"])
-        .returning(_messages.c.id)
-        .cte("stored")
+    stored = _fed_by(
+        _messages,
+        "conversation_id",
+        sender.c.id,
+        _MESSAGE_VALUES,
+        returning=_messages.c.id,
+        unique=("conversation_id", "channel_message_id"),
+        name="stored",
     )
     return Prepared(select(*sender.c, select(stored.c.id).scalar_subquery().label("message_id")))
 
@@ -141,63 +189,45 @@ def _new_sender_with_message() -> Prepared:
         .returning(_customers.c.id)
         .cte("customer")
     )
-
-    def typed(table: Table, **columns: str) -> dict[str, Any]:
-        return {column: bindparam(key, type_=table.c[column].type) for column, key in columns.items()}
-
-    identity_values = typed(
+    identity = _fed_by(
         _identities,
-        channel="channel",
-        external_id="external_id",
-        reachable="yes",
-        profile="profile",
-        created_at="now",
+        "customer_id",
+        customer.c.id,
+        {
+            "channel": "channel",
+            "external_id": "external_id",
+            "reachable": "yes",
+            "profile": "profile",
+            "created_at": "now",
+        },
+        returning=_identities.c.customer_id,
+        unique=("channel", "external_id"),
+        name="identity",
     )
-    identity = (
-        postgresql_insert(_identities)
-        .from_select(["customer_id", *identity_values], select(customer.c.id, *identity_values.values()))
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(_identities.c.customer_id)
-        .cte("identity")
-    )
-    conversation_values = typed(
+    conversation = _fed_by(
         _conversations,
-        channel="channel",
-        language="language",
-        state="state",
-        slots="empty",
-        dialogue="empty",
-        misunderstood_in_a_row="zero",
-        started_at="now",
-        updated_at="now",
+        "customer_id",
+        identity.c.customer_id,
+        {
+            "channel": "channel",
+            "language": "language",
+            "state": "state",
+            "slots": "empty",
+            "dialogue": "empty",
+            "misunderstood_in_a_row": "zero",
+            "started_at": "now",
+            "updated_at": "now",
+        },
+        returning=_conversations.c.id,
+        name="conversation",
     )
-    conversation = (
-        insert(_conversations)
-        .from_select(
-            ["customer_id", *conversation_values],
-            select(identity.c.customer_id, *conversation_values.values()),
-        )
-        .returning(_conversations.c.id)
-        .cte("conversation")
-    )
-    message_values = typed(
+    stored = _fed_by(
         _messages,
-        direction="direction",
-        sender="sender",
-        text="text",
-        attachments="attachments",
-        channel_message_id="channel_message_id",
-        nlu="nlu",
-        model_version="model_version",
-        created_at="now",
-    )
-    stored = (
-        insert(_messages)
-        .from_select(
-            ["conversation_id", *message_values], select(conversation.c.id, *message_values.values())
-        )
-        .returning(_messages.c.id)
-        .cte("stored")
+        "conversation_id",
+        conversation.c.id,
+        _MESSAGE_VALUES,
+        returning=_messages.c.id,
+        name="stored",
     )
     return Prepared(
         select(
