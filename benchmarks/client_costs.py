@@ -4,11 +4,13 @@
 
 1. An action's HTTP call (``bot.actions.base.ActionHttp``): keep-alive GETs to the demo
    shop (`botdesk shop-stub`, started here on 127.0.0.1) through httpx and through aiohttp.
-2. A customer turn's six PostgreSQL statements (the sender with its lock, the message, two
-   replies, the dialogue state, the commit) on one connection, in scratch tables of the
-   test database: psycopg one round trip per statement (today's ``TurnStore``), psycopg's
-   pipeline mode, BEGIN and COMMIT sent with their neighbours as client-bound
-   multi-statement queries, and asyncpg when it is installed (it is not a dependency).
+2. Driver choices on a synthetic turn of six PostgreSQL statements (the sender with its
+   lock, the message, two replies, the dialogue state, the commit) on one connection, in
+   scratch tables of the test database: psycopg one round trip per statement (``TurnStore``
+   until stop 25), psycopg's pipeline mode, BEGIN and COMMIT sent with their neighbours as
+   client-bound multi-statement queries (stop 25), and asyncpg when it is installed (it is
+   not a dependency). Today's ``TurnStore`` (fewer statements, prepared on the server) is
+   part 3.
 
 3. Customer turns through ``bot.store.TurnStore`` itself on PostgreSQL (a fresh schema, 16
    turns in flight, each customer writing four messages so a quarter are first contacts):

@@ -294,10 +294,14 @@ class JoinedPsycopgDriver(PsycopgDriver):
     _on_server: ClassVar[weakref.WeakKeyDictionary[Any, _ServerStatements]] = weakref.WeakKeyDictionary()
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
+        import psycopg
+
         super().__init__(connection, dialect)
         self._begun = False
         self._waiting: list[str] = []  # bound statements not sent yet
         self._server = self._on_server.setdefault(connection, _ServerStatements())
+        # Binds the values (``mogrify``) and sends the queries: one cursor for the turn.
+        self._cursor = psycopg.AsyncClientCursor(connection)
 
     @classmethod
     async def on(cls, connection: Any, dialect: Dialect) -> JoinedPsycopgDriver:
@@ -338,17 +342,14 @@ class JoinedPsycopgDriver(PsycopgDriver):
 
     def _bound(self, prepared: Prepared, compiled: Compiled, parameters: Any) -> str:
         """The statement as SQL text with its values: ``EXECUTE`` of its prepared form where it has one."""
-        import psycopg
-
-        cursor = psycopg.AsyncClientCursor(self.connection)
         name = prepared.name
         if name is None:
-            bound: str = cursor.mogrify(compiled.sql, parameters)
+            bound: str = self._cursor.mogrify(compiled.sql, parameters)
             return bound
         numbered_sql, names = compiled.numbered
         values = [parameters[key] for key in names]
         execute = f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"
-        bound = cursor.mogrify(execute, values)
+        bound = self._cursor.mogrify(execute, values)
         if name in self._server.names:
             return bound
         self._server.names.add(name)  # goes with this statement (a failed query makes all stale)
@@ -356,11 +357,9 @@ class JoinedPsycopgDriver(PsycopgDriver):
 
     async def _send(self, statements: list[str], sql: str, parameters: Any) -> Sequence[Sequence[Any]]:
         """Run ``statements`` as one query; the last one's rows (``sql``: for the error's text)."""
-        import psycopg
-
         error = self._driver_error()
+        cursor = self._cursor
         try:
-            cursor = psycopg.AsyncClientCursor(self.connection)
             await cursor.execute("; ".join(statements))
             while cursor.nextset():
                 pass

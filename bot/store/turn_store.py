@@ -196,11 +196,8 @@ class TurnTransaction:
             )
             if created is not None:
                 customer_id, conversation_id, message_id = created
-                self._entered = Entered(
-                    customer_id, conversation_id, ConversationState.BOT, {}, message_id, True
-                )
-                self._nlu = (nlu, model_version)
-                return self._entered
+                entered = Entered(customer_id, conversation_id, ConversationState.BOT, {}, message_id, True)
+                return self._entered_as(entered, nlu, model_version)
             # the same new sender's other message, in another process, won
             sender, message_id = await turns.sender_with_message(self, channel, sender_id, message)
             if sender is None:
@@ -216,9 +213,15 @@ class TurnTransaction:
             conversation_id = await turns.start_conversation(self, customer_id, channel, language, now)
             state, dialogue = ConversationState.BOT, {}
             message_id = await turns.insert_inbound(self, conversation_id, message)
-        self._entered = Entered(customer_id, conversation_id, state, dialogue, message_id)
-        self._nlu = (nlu, model_version)
-        return self._entered
+        entered = Entered(customer_id, conversation_id, state, dialogue, message_id)
+        return self._entered_as(entered, nlu, model_version)
+
+    def _entered_as(
+        self, entered: Entered, nlu: Mapping[str, Any] | None, model_version: str | None
+    ) -> Entered:
+        """The turn's message, kept for ``release`` and ``resume`` with the NLU result stored with it."""
+        self._entered, self._nlu = entered, (nlu, model_version)
+        return entered
 
     async def claim(
         self, stranded: Stranded, *, nlu: Mapping[str, Any] | None, model_version: str | None
@@ -236,11 +239,10 @@ class TurnTransaction:
             return None
         if nlu is not None:
             await turns.set_nlu(self, stranded.message_id, nlu, model_version)
-        self._entered = Entered(
+        entered = Entered(
             found.customer_id, found.conversation_id, found.state, found.dialogue, stranded.message_id
         )
-        self._nlu = (nlu, model_version)
-        return self._entered
+        return self._entered_as(entered, nlu, model_version)
 
     async def set_nlu(self, message_id: int, nlu: Mapping[str, Any]) -> None:
         """Replace the stored NLU result of this turn's message (the dialogue's reading added)."""
