@@ -132,7 +132,6 @@ def test_the_admin_is_still_logged_in_after_the_run(server: str, admin: requests
     assert admin.get(f"{server}/api/me", timeout=10).json()["login"] == ADMIN
 
 
-
 # ---- what the outside attack test sent (issue 17), on every operation --------------------------
 MARK = "hostile-7c1e"
 SURROGATE = "\ud800"  # json.dumps writes it as \ud800: valid JSON syntax, no UTF-8 text

@@ -32,6 +32,11 @@ def queue_line(frame: Frame) -> bool:
     return frame["type"] == "queue"
 
 
+def _acknowledged(frame: Frame) -> bool:
+    """The bot's reply that the customer is in the queue (which place: the test reads it)."""
+    return "в очереди" in frame.get("text", "")
+
+
 async def test_the_window_says_whether_an_operator_is_online_as_it_changes(make_app: AppFactory) -> None:
     app = make_app()
     async with serve(app) as (base, _), widget(base) as socket:
@@ -81,9 +86,9 @@ async def test_the_place_in_the_queue_moves_live(make_app: AppFactory) -> None:
             await opened(first)
             await opened(second)
             await first.send(json.dumps({"type": "message", "text": COMPLAINT, "client_id": "a1"}))
-            one = await frames_until_each(first, queue_line, lambda f: "1-й в очереди" in f.get("text", ""))
+            one = await frames_until_each(first, queue_line, _acknowledged)
             await second.send(json.dumps({"type": "message", "text": COMPLAINT, "client_id": "b1"}))
-            two = await frames_until_each(second, queue_line, lambda f: "2-й в очереди" in f.get("text", ""))
+            two = await frames_until_each(second, queue_line, _acknowledged)
             operators = state_of(app).operators
             first_ticket = (await operators.queue())[0]  # the same priority: the longest wait first
             assert await operators.claim(first_ticket.ticket_id, anna)
@@ -92,7 +97,7 @@ async def test_the_place_in_the_queue_moves_live(make_app: AppFactory) -> None:
         async with widget(base, visitor="visitor-second-0123456789") as again:
             status, _ = await opened(again)
             on_connect = await next_frame(again)  # a reload shows the place at once
-    assert any("1-й в очереди" in f.get("text", "") for f in one)
+    assert any("1-й в очереди, примерное ожидание — 3 мин." in f.get("text", "") for f in one)
     first_line = [f for f in one if queue_line(f)][-1]  # the replies may come before or after it
     assert (first_line["position"], first_line["minutes"]) == (1, 3)  # no pickups measured yet: 3 min a place
     assert any("2-й в очереди, примерное ожидание — 6 мин." in f.get("text", "") for f in two)
