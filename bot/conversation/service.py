@@ -44,6 +44,7 @@ from bot.store import (
     ConversationState,
     InputRejected,
     MessageTooLong,
+    StoredReplies,
     StoreError,
     TurnStore,
     TurnTransaction,
@@ -217,14 +218,15 @@ class ConversationService:
         entered = turn.entered
         if entered.state in HUMAN_STATES:
             await transaction.touch(conversation_id, now)
-            acked: list[OutboundMessage] = []
+            acks: list[Reply] = []
             if entered.state == ConversationState.QUEUED:  # waiting: "your message reached the operators"
                 ack = await acknowledgement(
                     transaction, self.config, self.engine, conversation_id, self._staffed(), now
                 )
-                if ack is not None:
-                    acked = await self._bot_says(transaction, conversation_id, inbound, [ack])
+                acks = [ack] if ack is not None else []
+            stored = await self._bot_says(transaction, conversation_id, acks)
             await transaction.commit()
+            acked = self._outbound(inbound, conversation_id, acks, await stored.ids())
             self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
             self._announce_replies(conversation_id, acked)
             return Handled(acked, conversation_id, silent=True)
@@ -265,10 +267,9 @@ class ConversationService:
             answers=[*entered.dialogue.get(ANSWERS_KEY, []), *faq_answers(result)][-MAX_SUMMARY:],
         )
         await apply_effects(applied)
-        for said in await self._bot_says(transaction, conversation_id, inbound, applied.replies):
-            handled.replies.append(said)
-            if applied.keeps_form_answers and said.message_id is not None:
-                applied.form_answers.append(said.message_id)  # may echo the answers ("Иван, ...")
+        said = await self._bot_says(transaction, conversation_id, applied.replies)
+        if applied.keeps_form_answers:  # they may echo the answers ("Иван, ..."): sent now, for their ids
+            applied.form_answers.extend(await said.ids())
         await transaction.save_dialogue(
             conversation_id,
             dialogue={**state.to_dict(), "_form_answers": applied.form_answers, ANSWERS_KEY: applied.answers},
@@ -278,6 +279,7 @@ class ConversationService:
             now=now,
         )
         await transaction.commit()
+        handled.replies.extend(self._outbound(inbound, conversation_id, applied.replies, await said.ids()))
         self._announce_inbound(conversation_id, turn.message_id, inbound, nlu)
         self._announce_replies(conversation_id, handled.replies)
         if handled.ticket_id is not None:
@@ -323,19 +325,20 @@ class ConversationService:
         )
 
     async def _bot_says(
-        self,
-        transaction: TurnTransaction,
-        conversation_id: int,
-        inbound: InboundMessage,
-        replies: list[Reply],
-    ) -> list[OutboundMessage]:
-        """Store the bot's replies; they go out in the channel's answer."""
-        stored = await transaction.say(
+        self, transaction: TurnTransaction, conversation_id: int, replies: list[Reply]
+    ) -> StoredReplies:
+        """Store the bot's replies in the turn's transaction; they go out once it has committed."""
+        return await transaction.say(
             conversation_id,
             [reply.text for reply in replies],
             self.clock(),
             [[buttons_attachment(reply.buttons)] if reply.buttons else [] for reply in replies],
         )
+
+    def _outbound(
+        self, inbound: InboundMessage, conversation_id: int, replies: list[Reply], message_ids: list[int]
+    ) -> list[OutboundMessage]:
+        """The stored replies as the channel sends them, in the customer's channel."""
         return [
             OutboundMessage(
                 channel=inbound.channel,
@@ -351,7 +354,7 @@ class ConversationService:
                 custom=reply.custom,
                 attachment=reply.attachment,
             )
-            for reply, message_id in zip(replies, stored, strict=True)
+            for reply, message_id in zip(replies, message_ids, strict=True)
         ]
 
     async def _survey_after_close(self, transaction: TurnTransaction, turn: Turn) -> bool:

@@ -80,6 +80,7 @@ from bot.store.tickets import (
     transfer_ticket,
 )
 from bot.store.turn_store import Entered, Stranded, TurnStore, TurnTransaction
+from bot.store.turns import StoredReplies
 
 __all__ = [
     "CRM_LEAD",
@@ -112,6 +113,7 @@ __all__ = [
     "RequeuedTicket",
     "Sender",
     "StoreError",
+    "StoredReplies",
     "Stranded",
     "TicketStatus",
     "TurnStore",

@@ -21,7 +21,7 @@ import itertools
 import re
 import sqlite3
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -186,12 +186,51 @@ class Driver(Protocol):
         ...
 
 
-class TransactionDriver(Driver, Protocol):
+class LaterDriver(Driver, Protocol):
+    """A ``Driver`` that can send a statement with the transaction's next query."""
+
+    async def rows_later(self, prepared: Prepared, values: Mapping[str, Any]) -> Later:
+        """Run ``prepared`` with the transaction's next query (COMMIT at the latest); its rows then.
+
+        For a statement whose rows the turn needs only once it has committed (the replies'
+        ids): on PostgreSQL it goes out with the statements that follow, not in a round trip
+        of its own. ``await later.rows()`` before that sends what waits at once.
+        """
+        ...
+
+
+class TransactionDriver(LaterDriver, Protocol):
     """A ``Driver`` whose owner ends the transaction: the turn store's connections."""
 
     async def end(self, sql: Literal["COMMIT", "ROLLBACK"]) -> None:
         """COMMIT or ROLLBACK on the driver's connection (nothing when no transaction is open)."""
         ...
+
+
+class Later:
+    """The rows of a statement sent with a transaction's next query (``TransactionDriver.rows_later``)."""
+
+    def __init__(self, send: Callable[[], Awaitable[None]] | None = None) -> None:
+        self._send = send  # sends what waits on the connection now
+        self._rows: list[Row] | None = None
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Later:
+        """A statement that ran at once (every driver but PostgreSQL's joined one)."""
+        later = cls()
+        later._rows = rows
+        return later
+
+    def resolve(self, rows: list[Row]) -> None:
+        self._rows = rows
+
+    async def rows(self) -> list[Row]:
+        """The statement's rows: sent now if it still waits. Raises if its query failed."""
+        if self._rows is None and self._send is not None:
+            await self._send()
+        if self._rows is None:
+            raise RuntimeError("the statement was not run: its transaction failed or was rolled back")
+        return self._rows
 
 
 class _DirectDriver:
@@ -214,6 +253,9 @@ class _DirectDriver:
         except error as exc:
             raise DBAPIError.instance(compiled.sql, parameters, exc, error) from exc
         return [compiled.row(r) for r in raw]
+
+    async def rows_later(self, prepared: Prepared, values: Mapping[str, Any]) -> Later:
+        return Later.of(await self.rows(prepared, values))
 
     def _driver_error(self) -> type[Exception]:
         raise NotImplementedError
@@ -275,15 +317,16 @@ class JoinedPsycopgDriver(PsycopgDriver):
     So on this connection (in autocommit mode: the driver sends no BEGIN of its own):
 
     - the transaction's BEGIN goes out with its first statement, and a statement that
-      returns nothing (the dialogue state's UPDATE) waits to go out with the next one or
-      with COMMIT: one multi-statement query each, its values bound on the client
-      (psycopg's ClientCursor, which quotes them as the server would);
+      returns nothing (the dialogue state's UPDATE), or whose rows are wanted only later
+      (``rows_later``: the replies' ids), waits to go out with the next one or with
+      COMMIT: one multi-statement query each, its values bound on the client (psycopg's
+      ClientCursor, which quotes them as the server would);
     - a statement the store runs again and again (a ``Prepared`` constant) is prepared
       on the server the first time this connection sends it (``PREPARE`` in the same
       query) and is then sent as ``EXECUTE name(values)``: the server parses and plans it
       once per connection, not at every turn.
 
-    A returning customer's turn makes three round trips (``bot.store.turns``). An error in
+    A returning customer's turn makes two round trips (``bot.store.turns``). An error in
     a statement that waited surfaces with the next one: the turn fails and rolls back as a
     whole, as it would have. After any failed query the connection's prepared statements
     are dropped (``DEALLOCATE ALL`` before its next transaction) and prepared again as they
@@ -298,7 +341,7 @@ class JoinedPsycopgDriver(PsycopgDriver):
 
         super().__init__(connection, dialect)
         self._begun = False
-        self._waiting: list[str] = []  # bound statements not sent yet
+        self._waiting: list[_Statement] = []  # bound statements not sent yet, in order
         self._server = self._on_server.setdefault(connection, _ServerStatements())
         # Binds the values (``mogrify``) and sends the queries: one cursor for the turn.
         self._cursor = psycopg.AsyncClientCursor(connection)
@@ -311,64 +354,104 @@ class JoinedPsycopgDriver(PsycopgDriver):
         return cls(connection, dialect)
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
-        compiled = prepared.compiled(self._dialect)
-        parameters = compiled.bind(values)
-        if not self._begun and self._server.stale:
-            await self._send(["DEALLOCATE ALL"], "DEALLOCATE ALL", ())
-            self._server = _ServerStatements()
-            self._on_server[self.connection] = self._server
-        bound = self._bound(prepared, compiled, parameters)
-        if self._begun and not compiled.readers:
-            self._waiting.append(bound)
+        statement = await self._statement(prepared, values)
+        if self._begun and not statement.returns_rows:
+            self._waiting.append(statement)
             return []
-        head = [] if self._begun else ["BEGIN"]
-        raw = await self._send([*head, *self._waiting, bound], compiled.sql, parameters)
-        self._begun, self._waiting = True, []
-        return [compiled.row(r) for r in raw]
+        return await self._send_with(statement)
+
+    async def rows_later(self, prepared: Prepared, values: Mapping[str, Any]) -> Later:
+        if not self._begun:  # the transaction's first statement: BEGIN goes with it now
+            return Later.of(await self.rows(prepared, values))
+        statement = await self._statement(prepared, values)
+        statement.later = Later(self._send_waiting)
+        self._waiting.append(statement)
+        return statement.later
 
     async def end(self, sql: Literal["COMMIT", "ROLLBACK"]) -> None:
         waiting, self._waiting = self._waiting, []
         begun, self._begun = self._begun, False
         if sql == "COMMIT":
             if begun:
-                await self._send([*waiting, "COMMIT"], sql, ())
+                await self._send([*waiting, _Statement(["COMMIT"], sql)])
             return
         # Also after a failed COMMIT query: its statement that waited aborted the transaction,
         # which stays open on the server until it is rolled back.
         from psycopg.pq import TransactionStatus
 
         if begun or self.connection.info.transaction_status != TransactionStatus.IDLE:
-            await self._send(["ROLLBACK"], sql, ())
+            await self._send([_Statement(["ROLLBACK"], sql)])
 
-    def _bound(self, prepared: Prepared, compiled: Compiled, parameters: Any) -> str:
-        """The statement as SQL text with its values: ``EXECUTE`` of its prepared form where it has one."""
+    async def _send_with(self, statement: _Statement) -> list[Row]:
+        """Send what waits and ``statement`` (BEGIN first if the transaction has not begun)."""
+        head = [] if self._begun else [_Statement(["BEGIN"], "BEGIN")]
+        rows = await self._send([*head, *self._waiting, statement])
+        self._begun, self._waiting = True, []
+        return rows
+
+    async def _send_waiting(self) -> None:
+        """Send the statements that wait now (someone needs a waiting statement's rows)."""
+        if self._waiting:
+            await self._send_with(self._waiting.pop())
+
+    async def _statement(self, prepared: Prepared, values: Mapping[str, Any]) -> _Statement:
+        """``prepared`` bound to ``values`` as SQL text: ``EXECUTE`` of its prepared form where it has one."""
+        compiled = prepared.compiled(self._dialect)
+        parameters: Any = compiled.bind(values)  # by name: this driver's SQL is in psycopg's pyformat
+        if not self._begun and self._server.stale:
+            await self._send([_Statement(["DEALLOCATE ALL"], "DEALLOCATE ALL")])
+            self._server = _ServerStatements()
+            self._on_server[self.connection] = self._server
         name = prepared.name
         if name is None:
-            bound: str = self._cursor.mogrify(compiled.sql, parameters)
-            return bound
+            plain = self._cursor.mogrify(compiled.sql, parameters)
+            return _Statement([plain], compiled.sql, parameters, compiled)
         numbered_sql, names = compiled.numbered
-        values = [parameters[key] for key in names]
-        execute = f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"
-        bound = self._cursor.mogrify(execute, values)
+        ordered = [parameters[key] for key in names]
+        execute = f"EXECUTE {name}({', '.join(['%s'] * len(ordered))})" if ordered else f"EXECUTE {name}"
+        bound = self._cursor.mogrify(execute, ordered)
         if name in self._server.names:
-            return bound
+            return _Statement([bound], compiled.sql, parameters, compiled)
         self._server.names.add(name)  # goes with this statement (a failed query makes all stale)
-        return f"PREPARE {name} AS {numbered_sql}; {bound}"
+        return _Statement([f"PREPARE {name} AS {numbered_sql}", bound], compiled.sql, parameters, compiled)
 
-    async def _send(self, statements: list[str], sql: str, parameters: Any) -> Sequence[Sequence[Any]]:
-        """Run ``statements`` as one query; the last one's rows (``sql``: for the error's text)."""
+    async def _send(self, statements: list[_Statement]) -> list[Row]:
+        """Run ``statements`` as one query; the last one's rows (a waiting one's go to its ``Later``)."""
         error = self._driver_error()
         cursor = self._cursor
+        last = statements[-1]
         try:
-            await cursor.execute("; ".join(statements))
-            while cursor.nextset():
-                pass
-            rows: Sequence[Sequence[Any]] = await cursor.fetchall() if cursor.description is not None else []
+            await cursor.execute("; ".join(part for statement in statements for part in statement.parts))
+            rows: list[Row] = []
+            for statement in statements:  # one result per part, in order
+                for _ in statement.parts[1:]:
+                    cursor.nextset()
+                rows = []
+                if statement.compiled is not None and cursor.description is not None:
+                    rows = [statement.compiled.row(r) for r in await cursor.fetchall()]
+                if statement.later is not None:
+                    statement.later.resolve(rows)
+                cursor.nextset()
         except error as exc:
             # Which of the query's PREPAREs ran is unknown: all are dropped before the next turn.
             self._server.stale = True
-            raise DBAPIError.instance(sql, parameters, exc, error) from exc
+            raise DBAPIError.instance(last.sql, last.parameters, exc, error) from exc
         return rows
+
+
+@dataclass
+class _Statement:
+    """A statement bound for ``JoinedPsycopgDriver``'s next query: its SQL parts, one result each."""
+
+    parts: list[str]  # PREPARE (the first time on a connection), then EXECUTE; or plain SQL
+    sql: str  # the statement as compiled, for an error's text
+    parameters: Any = ()
+    compiled: Compiled | None = None  # converts its rows
+    later: Later | None = None  # wants its rows although it waited
+
+    @property
+    def returns_rows(self) -> bool:
+        return self.compiled is not None and bool(self.compiled.readers)
 
 
 @dataclass
@@ -397,6 +480,9 @@ class SQLAlchemyDriver:
         assert isinstance(statement, Executable)
         result = await self.connection.execute(statement, dict(values))
         return [tuple(row) for row in result.all()] if result.returns_rows else []
+
+    async def rows_later(self, prepared: Prepared, values: Mapping[str, Any]) -> Later:
+        return Later.of(await self.rows(prepared, values))
 
     async def end(self, sql: Literal["COMMIT", "ROLLBACK"]) -> None:
         if self.connection.in_transaction():

@@ -49,6 +49,7 @@ from bot.store.models import ConversationState
 from bot.store.prepared import (
     Driver,
     JoinedPsycopgDriver,
+    Later,
     Prepared,
     PsycopgDriver,
     Row,
@@ -138,6 +139,9 @@ class TurnTransaction:
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
         return await (await self._driver()).rows(prepared, values)
+
+    async def rows_later(self, prepared: Prepared, values: Mapping[str, Any]) -> Later:
+        return await (await self._driver()).rows_later(prepared, values)
 
     async def release(self) -> None:
         """Commit what the turn wrote so far and give the connection back, before network I/O.
@@ -254,8 +258,12 @@ class TurnTransaction:
         texts: Sequence[str],
         now: datetime,
         attachments: Sequence[list[dict[str, Any]]] | None = None,
-    ) -> list[int]:
-        """Store the bot's replies of this turn, in order (with what each keeps: its buttons); their ids."""
+    ) -> turns.StoredReplies:
+        """Store the bot's replies of this turn, in order (with what each keeps: its buttons).
+
+        Their ids come with ``await stored.ids()``: on PostgreSQL the INSERT goes out with the
+        commit, so ask after ``commit`` unless the ids must be written in this transaction.
+        """
         return await turns.insert_replies(self, conversation_id, texts, now, attachments)
 
     async def save_dialogue(

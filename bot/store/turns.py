@@ -13,7 +13,8 @@ conversation is four statements, all written here once (and compiled once per di
     save_dialogue     the conversation's dialogue state after the turn
 
 On PostgreSQL the first two are one statement, ``sender_with_message`` (a round trip is
-most of what a statement costs there); on SQLite, in process, they stay two.
+most of what a statement costs there), and the last two go out with the COMMIT: two round
+trips a turn. On SQLite, in process, they stay four calls.
 
 A first message adds ``create_sender`` (customer and channel identity) and
 ``start_conversation``, on PostgreSQL all in one statement with the message
@@ -58,7 +59,7 @@ from bot.store.models import (
     Message,
     Sender,
 )
-from bot.store.prepared import Driver, Prepared, insert_ignoring_conflict, scalar
+from bot.store.prepared import Driver, Later, LaterDriver, Prepared, insert_ignoring_conflict, scalar
 from bot.store.stranded import stranded_conditions
 
 
@@ -518,14 +519,32 @@ MOST_REPLIES_AT_ONCE = 4  # more in one turn go in several INSERTs
 _REPLIES = {count: _replies(count) for count in range(1, MOST_REPLIES_AT_ONCE + 1)}
 
 
+@dataclass(frozen=True)
+class StoredReplies:
+    """The bot's replies of a turn, written in its transaction; their ids once sent.
+
+    On PostgreSQL the INSERT goes out with the turn's COMMIT (``TransactionDriver.rows_later``),
+    so a turn asks for the ids after committing; asking before sends the INSERT at once.
+    """
+
+    batches: tuple[Later, ...]
+
+    async def ids(self) -> list[int]:
+        """The replies' ids, in the order they were said."""
+        ids: list[int] = []
+        for batch in self.batches:
+            ids.extend(sorted(int(row[0]) for row in await batch.rows()))
+        return ids
+
+
 async def insert_replies(
-    driver: Driver,
+    driver: LaterDriver,
     conversation_id: int,
     texts: Sequence[str],
     now: datetime,
     attachments: Sequence[list[dict[str, Any]]] | None = None,
-) -> list[int]:
-    """Store the bot's replies of one turn, in order; their ids. Does not commit.
+) -> StoredReplies:
+    """Store the bot's replies of one turn, in order. Does not commit.
 
     ``attachments``: per reply, what is kept with it (its buttons: ``bot.store.buttons``).
 
@@ -534,7 +553,7 @@ async def insert_replies(
     """
     for text in texts:
         check_text(text)
-    ids: list[int] = []
+    batches: list[Later] = []
     for start in range(0, len(texts), MOST_REPLIES_AT_ONCE):
         batch = texts[start : start + MOST_REPLIES_AT_ONCE]
         values: dict[str, Any] = {}
@@ -549,8 +568,8 @@ async def insert_replies(
                     f"created_at_{i}": now,
                 }
             )
-        ids.extend(sorted(int(row[0]) for row in await driver.rows(_REPLIES[len(batch)], values)))
-    return ids
+        batches.append(await driver.rows_later(_REPLIES[len(batch)], values))
+    return StoredReplies(tuple(batches))
 
 
 async def save_dialogue(

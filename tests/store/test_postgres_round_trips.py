@@ -63,28 +63,108 @@ async def _stored(db: Database, conversation_id: int) -> tuple[Conversation, lis
         return conversation, list((await session.scalars(in_order)).all())
 
 
-async def test_a_returning_customers_turn_is_three_round_trips(pg_db: Database, queries: list[str]) -> None:
+async def _turn_said(db: Database, sender: str, text: str, replies: list[str]) -> tuple[int, list[int]]:
+    """A turn that says ``replies``; its conversation and the replies' ids, asked after the commit."""
+    async with db.turns.transaction() as turn:
+        entered = await turn.enter(
+            InboundMessage("rest", sender, text), nlu=None, model_version=None, language="ru", now=NOW
+        )
+        said = await turn.say(entered.conversation_id, replies, NOW)
+        await turn.save_dialogue(
+            entered.conversation_id,
+            dialogue={"turns": 1},
+            slots={},
+            active_loop=None,
+            misunderstood=0,
+            now=NOW,
+        )
+        await turn.commit()
+    return entered.conversation_id, await said.ids()
+
+
+async def test_a_returning_customers_turn_is_two_round_trips(pg_db: Database, queries: list[str]) -> None:
     await _turn(pg_db, "anna", "привет")  # the first contact creates the customer
     queries.clear()
     conversation_id = await _turn(pg_db, "anna", "сколько стоит доставка")
-    assert len(queries) == 3, queries
+    assert len(queries) == 2, queries
     # The sender's row, its lock and the message in one statement, sent with BEGIN.
     assert queries[0].startswith("BEGIN; EXECUTE botdesk_")
-    assert queries[1].startswith("EXECUTE botdesk_")  # the replies, their ids back
-    assert queries[2].startswith("EXECUTE botdesk_") and queries[2].endswith("; COMMIT")  # the dialogue state
+    # The replies and the dialogue state go out with the COMMIT.
+    assert queries[1].count("EXECUTE botdesk_") == 2 and queries[1].endswith("; COMMIT")
     assert not any("PREPARE" in query for query in queries)  # prepared by the first turn on this connection
     conversation, texts = await _stored(pg_db, conversation_id)
     assert conversation.dialogue == {"turns": 1}
     assert texts[-2:] == ["сколько стоит доставка", "Курьером — 1–2 дня."]
 
 
-async def test_a_first_contact_is_four_round_trips(pg_db: Database, queries: list[str]) -> None:
+async def test_the_replies_ids_sent_with_the_commit_are_theirs_in_order(
+    pg_db: Database, queries: list[str]
+) -> None:
+    await _turn(pg_db, "mila", "привет")
+    replies = ["первый", "второй", "третий", "четвёртый", "пятый", "шестой"]  # two INSERTs of up to four
+    queries.clear()
+    conversation_id, ids = await _turn_said(pg_db, "mila", "расскажите всё", replies)
+    assert len(queries) == 2, queries
+    async with pg_db.reader() as session:
+        stored = (await session.execute(select(Message.id, Message.text).where(Message.id.in_(ids)))).all()
+    assert sorted(stored) == list(zip(ids, replies, strict=True))
+    assert ids == sorted(ids)
+
+
+async def test_ids_asked_before_the_commit_send_the_replies_at_once(
+    pg_db: Database, queries: list[str]
+) -> None:
+    await _turn(pg_db, "yana", "привет")
+    queries.clear()
+    async with pg_db.turns.transaction() as turn:
+        entered = await turn.enter(
+            InboundMessage("rest", "yana", "меня зовут Яна"),
+            nlu=None,
+            model_version=None,
+            language="ru",
+            now=NOW,
+        )
+        said = await turn.say(entered.conversation_id, ["Яна, спасибо!"], NOW)
+        assert len(queries) == 1  # the INSERT waits
+        ids = await said.ids()  # a form's echo: its id goes into the dialogue state
+        assert len(queries) == 2 and queries[1].startswith("EXECUTE botdesk_")
+        await turn.save_dialogue(
+            entered.conversation_id,
+            dialogue={"_form_answers": ids},
+            slots={},
+            active_loop=None,
+            misunderstood=0,
+            now=NOW,
+        )
+        await turn.commit()
+    assert await said.ids() == ids  # not sent twice
+    assert len(queries) == 3
+    conversation, texts = await _stored(pg_db, entered.conversation_id)
+    assert conversation.dialogue == {"_form_answers": ids}
+    assert texts[-1] == "Яна, спасибо!"
+
+
+async def test_a_rolled_back_turns_replies_have_no_ids(pg_db: Database) -> None:
+    await _turn(pg_db, "zoya", "привет")
+    async with pg_db.turns.transaction() as turn:
+        entered = await turn.enter(
+            InboundMessage("rest", "zoya", "ещё"), nlu=None, model_version=None, language="ru", now=NOW
+        )
+        said = await turn.say(entered.conversation_id, ["не будет сказано"], NOW)
+    with pytest.raises(RuntimeError, match="not run"):
+        await said.ids()
+    async with pg_db.reader() as session:
+        texts = (await session.scalars(select(Message.text))).all()
+    assert "не будет сказано" not in texts
+
+
+async def test_a_first_contact_is_three_round_trips(pg_db: Database, queries: list[str]) -> None:
     await _turn(pg_db, "ivan", "привет")  # the statements prepared on this connection
     queries.clear()
     conversation_id = await _turn(pg_db, "olga", "здравствуйте")
     # BEGIN + the look-up (nobody), then the customer, identity, conversation and message in one
-    # statement, the replies, the dialogue state + COMMIT (seven before).
-    assert len(queries) == 4, queries
+    # statement, the replies and the dialogue state with COMMIT (seven before).
+    assert len(queries) == 3, queries
     assert queries[0].startswith("BEGIN; EXECUTE botdesk_")
     conversation, texts = await _stored(pg_db, conversation_id)
     async with pg_db.reader() as session:

@@ -118,8 +118,8 @@ async def test_replies_are_stored_in_order_with_their_own_ids(db: Database) -> N
         assert customer_id is not None
         conversation_id = await start_conversation(driver, customer_id, "rest", "ru", now)
         texts = [f"ответ {n}" for n in range(6)]
-        ids = await insert_replies(driver, conversation_id, texts, now)
-        one = await insert_replies(driver, conversation_id, ["ещё"], now)
+        ids = await (await insert_replies(driver, conversation_id, texts, now)).ids()
+        one = await (await insert_replies(driver, conversation_id, ["ещё"], now)).ids()
         await session.commit()
     assert len(ids) == 6 and ids == sorted(ids) and one[0] > ids[-1]
     async with db.reader() as reader:

@@ -385,7 +385,7 @@ class TelegramBot:
             await self._unreachable(chat, message, exc)
 
     async def show_typing(self, chat: str) -> None:
-        """"typing…" in the customer's chat (sendChatAction), at most once per ``TYPING_LASTS`` seconds.
+        """ "typing…" in the customer's chat (sendChatAction), at most once per ``TYPING_LASTS`` seconds.
 
         Telegram keeps it for five seconds or until the next message; a hint, so a failure
         (blocked, a flood limit) is only logged.

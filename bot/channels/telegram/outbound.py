@@ -32,12 +32,6 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 KeyboardStyle = Literal["inline", "reply"]
 
 
-
-
-
-
-
-
 def split_text(text: str, limit: int = MAX_CHARS) -> list[str]:
     """Parts of at most ``limit`` UTF-16 units (Telegram's count), cut at natural breaks."""
     return split_utf16(text, limit)

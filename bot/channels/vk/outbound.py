@@ -33,12 +33,6 @@ KeyboardStyle = Literal["reply", "inline"]
 EMPTY_KEYBOARD: dict[str, Any] = {"one_time": True, "buttons": []}
 
 
-
-
-
-
-
-
 def split_text(text: str, limit: int = MAX_CHARS) -> list[str]:
     """Parts of at most ``limit`` UTF-16 units (an emoji counts twice), cut at natural breaks."""
     return split_utf16(text, limit)

@@ -270,4 +270,3 @@ class WidgetFiles:
             media_type=row.mime,
             headers={**serving_headers(row.name, row.mime), **headers, "Content-Length": str(row.size)},
         )
-

@@ -33,12 +33,6 @@ LIST_BUTTON = {"ru": "Выбрать", "en": "Choose"}
 Payload = dict[str, Any]
 
 
-
-
-
-
-
-
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """Parts of at most ``limit`` UTF-16 units (WhatsApp's count), cut at natural breaks."""
     return split_utf16(text, limit)
