@@ -316,10 +316,10 @@ class JoinedPsycopgDriver(PsycopgDriver):
     are most of what a turn's store costs, on both sides (``benchmarks/client_costs.py``).
     So on this connection (in autocommit mode: the driver sends no BEGIN of its own):
 
-    - the transaction's BEGIN goes out with its first statement, and a statement that
-      returns nothing (the dialogue state's UPDATE), or whose rows are wanted only later
-      (``rows_later``: the replies' ids), waits to go out with the next one or with
-      COMMIT: one multi-statement query each, its values bound on the client (psycopg's
+    - a statement that returns nothing (the dialogue state's UPDATE), or whose rows are
+      wanted only later (``rows_later``: the replies' ids, a lock taken again), waits to go
+      out with the next one or with COMMIT, and the transaction's BEGIN with its first
+      statement: one multi-statement query each, its values bound on the client (psycopg's
       ClientCursor, which quotes them as the server would);
     - a statement the store runs again and again (a ``Prepared`` constant) is prepared
       on the server the first time this connection sends it (``PREPARE`` in the same
@@ -355,17 +355,15 @@ class JoinedPsycopgDriver(PsycopgDriver):
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
         statement = await self._statement(prepared, values)
-        if self._begun and not statement.returns_rows:
-            self._waiting.append(statement)
+        if not statement.returns_rows:
+            self._wait(statement)
             return []
         return await self._send_with(statement)
 
     async def rows_later(self, prepared: Prepared, values: Mapping[str, Any]) -> Later:
-        if not self._begun:  # the transaction's first statement: BEGIN goes with it now
-            return Later.of(await self.rows(prepared, values))
         statement = await self._statement(prepared, values)
         statement.later = Later(self._send_waiting)
-        self._waiting.append(statement)
+        self._wait(statement)
         return statement.later
 
     async def end(self, sql: Literal["COMMIT", "ROLLBACK"]) -> None:
@@ -375,12 +373,20 @@ class JoinedPsycopgDriver(PsycopgDriver):
             if begun:
                 await self._send([*waiting, _Statement(["COMMIT"], sql)])
             return
-        # Also after a failed COMMIT query: its statement that waited aborted the transaction,
-        # which stays open on the server until it is rolled back.
+        # Only what reached the server is rolled back there (a BEGIN that waited did not), also
+        # after a failed COMMIT query: its statement that waited aborted the transaction, which
+        # stays open on the server until it is rolled back.
         from psycopg.pq import TransactionStatus
 
-        if begun or self.connection.info.transaction_status != TransactionStatus.IDLE:
+        if self.connection.info.transaction_status != TransactionStatus.IDLE:
             await self._send([_Statement(["ROLLBACK"], sql)])
+
+    def _wait(self, statement: _Statement) -> None:
+        """Keep ``statement`` for the next query (after the BEGIN, which waits with it if not sent)."""
+        if not self._begun:
+            self._waiting.append(_Statement(["BEGIN"], "BEGIN"))
+            self._begun = True
+        self._waiting.append(statement)
 
     async def _send_with(self, statement: _Statement) -> list[Row]:
         """Send what waits and ``statement`` (BEGIN first if the transaction has not begun)."""

@@ -756,9 +756,13 @@ async def clear_nlu(driver: Driver, message_id: int) -> None:
     await driver.rows(_CLEAR_NLU, {"message": message_id})
 
 
-async def lock_customer(driver: Driver, customer_id: int) -> None:
-    """Take the customer's row lock again (PostgreSQL; on SQLite the writer is the lock). Does not commit."""
-    await driver.rows(_LOCK_CUSTOMER, {"customer": customer_id})
+async def lock_customer(driver: LaterDriver, customer_id: int) -> None:
+    """Take the customer's row lock again (PostgreSQL; on SQLite the writer is the lock). Does not commit.
+
+    On PostgreSQL the lock goes out with the transaction's next query (``rows_later``): it is
+    taken before anything that query writes or reads.
+    """
+    await driver.rows_later(_LOCK_CUSTOMER, {"customer": customer_id})
 
 
 async def update_nlu(driver: Driver, message_id: int, nlu: Mapping[str, Any]) -> None:

@@ -103,7 +103,7 @@ async def test_the_replies_ids_sent_with_the_commit_are_theirs_in_order(
     await _turn(pg_db, "mila", "привет")
     replies = ["первый", "второй", "третий", "четвёртый", "пятый", "шестой"]  # two INSERTs of up to four
     queries.clear()
-    conversation_id, ids = await _turn_said(pg_db, "mila", "расскажите всё", replies)
+    _, ids = await _turn_said(pg_db, "mila", "расскажите всё", replies)
     assert len(queries) == 2, queries
     async with pg_db.reader() as session:
         stored = (await session.execute(select(Message.id, Message.text).where(Message.id.in_(ids)))).all()
@@ -248,3 +248,49 @@ async def test_after_a_failed_query_the_prepared_statements_are_made_again(
     async with pg_db.reader() as session:
         texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()
     assert texts == ["привет", "Курьером — 1–2 дня.", "снова", "Курьером — 1–2 дня."]
+
+
+async def test_a_turn_that_waits_on_the_network_takes_three_round_trips(
+    pg_db: Database, queries: list[str]
+) -> None:
+    await _turn(pg_db, "kira", "привет")
+    queries.clear()
+    nlu = {"intent": {"name": "order_status", "confidence": 0.97}}
+    async with pg_db.turns.transaction() as turn:
+        entered = await turn.enter(
+            InboundMessage("rest", "kira", "где мой заказ 1234567"),
+            nlu=nlu,
+            model_version="v1",
+            language="ru",
+            now=NOW,
+        )
+        await turn.release()  # before the shop's API is called: committed, the connection given back
+        assert len(queries) == 2 and queries[1].endswith("; COMMIT")
+        async with pg_db.reader() as session:  # meanwhile: stranded (no NLU result), nothing locked
+            meanwhile = await session.scalar(
+                select(Message.nlu).where(Message.text == "где мой заказ 1234567")
+            )
+            await session.execute(select(Customer.id).with_for_update(nowait=True))
+        assert meanwhile is None
+        before_answer = len(queries)
+        await turn.say(entered.conversation_id, ["Заказ 1234567 в пути."], NOW)
+        await turn.save_dialogue(
+            entered.conversation_id,
+            dialogue={"turns": 2},
+            slots={},
+            active_loop=None,
+            misunderstood=0,
+            now=NOW,
+        )
+        await turn.commit()
+    # The customer's lock taken again, the NLU result put back, the replies and the state: one query.
+    answer = queries[before_answer:]
+    assert len(answer) == 1 and answer[0].startswith("BEGIN; "), answer
+    # The lock first (prepared here: the connection's first use of it), then four statements.
+    assert answer[0].index("FOR UPDATE") < answer[0].index("EXECUTE botdesk_")
+    assert answer[0].count("EXECUTE botdesk_") == 4 and answer[0].endswith("; COMMIT")
+    _, texts = await _stored(pg_db, entered.conversation_id)
+    assert texts[-2:] == ["где мой заказ 1234567", "Заказ 1234567 в пути."]
+    async with pg_db.reader() as session:
+        kept = await session.scalar(select(Message.nlu).where(Message.text == "где мой заказ 1234567"))
+    assert kept == nlu
