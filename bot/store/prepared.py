@@ -122,7 +122,8 @@ class Prepared:
         self.statement = statement if not isinstance(statement, Mapping) else None
         self.columns = list(columns) if columns is not None else None
         # Run again and again (a module's constant): worth a server-side prepared statement.
-        # A statement built for one call (``run``) is not: it would pile up on the connection.
+        # A statement built for one call (``run``) is not: it would pile up on the connection;
+        # nor is a rare one whose plan must see the tables as they are when it runs.
         self.name = f"botdesk_{next(_names)}" if reused else None
         self._compiled: dict[str, Compiled] = {}
 

@@ -36,14 +36,18 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     ColumnElement,
+    FromClause,
     Insert,
+    Select,
     Table,
     bindparam,
     delete,
     func,
     insert,
+    literal_column,
     null,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -74,37 +78,57 @@ _conversations = _table(Conversation)
 _messages = _table(Message)
 
 _latest = _conversations.alias("latest")
-_open_conversation = (
-    select(func.max(_latest.c.id))
-    .where(
-        _latest.c.customer_id == _identities.c.customer_id,
-        _latest.c.channel == _identities.c.channel,
-        _latest.c.state != ConversationState.CLOSED,
-    )
-    .correlate(_identities)
-    .scalar_subquery()
+_is_open = (
+    _latest.c.customer_id == _identities.c.customer_id,
+    _latest.c.channel == _identities.c.channel,
+    _latest.c.state != ConversationState.CLOSED,
 )
-_SENDER_QUERY = (
-    select(
-        _identities.c.customer_id,
-        _identities.c.profile,
-        _identities.c.reachable,
-        _customers.c.display_name,
-        _conversations.c.id,
-        _conversations.c.state,
-        _conversations.c.dialogue,
-    )
-    .select_from(
-        _identities.join(_customers, _customers.c.id == _identities.c.customer_id).outerjoin(
-            _conversations, _conversations.c.id == _open_conversation
+# The sender's newest open conversation. SQLite: joined on the correlated MAX of its id.
+# PostgreSQL: a LATERAL subquery, always a nested loop over the (customer, channel) index.
+# Joined on the MAX there, the generic plan a prepared statement keeps was a hash join over
+# every conversation whenever it was made while the tables were small (a new deployment):
+# a scan of the whole table at each turn until the table was analysed again.
+_open_id = select(func.max(_latest.c.id)).where(*_is_open).correlate(_identities).scalar_subquery()
+_open_lateral = (
+    select(_latest.c.id, _latest.c.state, _latest.c.dialogue)
+    .where(*_is_open)
+    .order_by(_latest.c.id.desc())
+    .limit(literal_column("1"))  # in the SQL: a LIMIT bound as a parameter is unknown to the plan
+    .lateral("open_conversation")
+)
+
+
+def _sender_query(open_conversation: FromClause, on: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(
+            _identities.c.customer_id,
+            _identities.c.profile,
+            _identities.c.reachable,
+            _customers.c.display_name,
+            open_conversation.c.id,
+            open_conversation.c.state,
+            open_conversation.c.dialogue,
+        )
+        .select_from(
+            _identities.join(_customers, _customers.c.id == _identities.c.customer_id).outerjoin(
+                open_conversation, on
+            )
+        )
+        .where(
+            _identities.c.channel == bindparam("channel"),
+            _identities.c.external_id == bindparam("external_id"),
         )
     )
-    .where(
-        _identities.c.channel == bindparam("channel"), _identities.c.external_id == bindparam("external_id")
-    )
-)
+
+
 # On PostgreSQL the customer's row is locked: one customer's turns in two processes queue here.
-_SENDER = Prepared({"sqlite": _SENDER_QUERY, "postgresql": _SENDER_QUERY.with_for_update(of=_customers)})
+_SENDER_ON_POSTGRESQL = _sender_query(_open_lateral, true()).with_for_update(of=_customers)
+_SENDER = Prepared(
+    {
+        "sqlite": _sender_query(_conversations, _conversations.c.id == _open_id),
+        "postgresql": _SENDER_ON_POSTGRESQL,
+    }
+)
 
 
 # A customer message's values as the PostgreSQL CTEs below bind them (``InboundRow.values``).
@@ -153,7 +177,7 @@ def _sender_with_message() -> Prepared:
     sender's row, skipped (no open conversation) or ignored (a redelivered message) as
     ``insert_inbound`` does it. Its last column is the stored message's id.
     """
-    sender = _SENDER_QUERY.with_for_update(of=_customers).cte("sender")
+    sender = _SENDER_ON_POSTGRESQL.cte("sender")
     stored = _fed_by(
         _messages,
         "conversation_id",
@@ -666,7 +690,10 @@ _STRANDED = Prepared(
         )
     )
     .where(_messages.c.id == bindparam("message"), *stranded_conditions())  # type: ignore[arg-type]
-    .limit(1)
+    .limit(1),
+    # Planned at each run, not kept on the server: recovery is rare, and a generic plan made
+    # while the tables were small scans every message for the "no later message" test.
+    reused=False,
 )
 
 
