@@ -191,21 +191,20 @@ class TurnTransaction:
         message = turns.InboundRow(
             inbound.text, inbound.message_id, inbound.attachments, nlu, model_version, now
         )
-        # The message goes in with the look-up, or with the new customer (one round trip each
-        # on PostgreSQL): a returning customer's usual turn and a first contact.
-        sender, message_id = await turns.sender_with_message(self, channel, sender_id, message)
+        # The message goes in with the look-up, and a new sender is made in it too (one round trip
+        # on PostgreSQL): a returning customer's usual turn and a first contact alike.
+        arrival = await turns.sender_with_message(self, channel, sender_id, profile, language, message)
+        if arrival.sender is None and arrival.new_sender is None:
+            # the same new sender's other message, in another process, won: theirs, now
+            arrival = await turns.sender_with_message(self, channel, sender_id, profile, language, message)
+        if arrival.new_sender is not None:
+            customer_id, conversation_id = arrival.new_sender
+            state = ConversationState.BOT
+            entered = Entered(customer_id, conversation_id, state, {}, arrival.message_id, first_contact=True)
+            return self._entered_as(entered, nlu, model_version)
+        sender, message_id = arrival.sender, arrival.message_id
         if sender is None:
-            created = await turns.new_sender_with_message(
-                self, channel, sender_id, profile, language, message
-            )
-            if created is not None:
-                customer_id, conversation_id, message_id = created
-                entered = Entered(customer_id, conversation_id, ConversationState.BOT, {}, message_id, True)
-                return self._entered_as(entered, nlu, model_version)
-            # the same new sender's other message, in another process, won
-            sender, message_id = await turns.sender_with_message(self, channel, sender_id, message)
-            if sender is None:
-                raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
+            raise StoreError(f"the new {channel} sender {sender_id} vanished (forgotten meanwhile?)")
         customer_id = sender.customer_id
         if sender.needs_update(profile):
             await turns.update_sender(self, channel, sender_id, sender, profile)

@@ -42,6 +42,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     literal_column,
@@ -171,11 +172,22 @@ def _fed_by(
 
 
 def _sender_with_message() -> Prepared:
-    """PostgreSQL: the sender's row (locked) and, when they have an open conversation, their message stored.
+    """PostgreSQL: the sender's row (locked) and their message stored, a new sender's made first.
 
-    One statement, so one round trip: the INSERT is a data-modifying CTE fed by the
-    sender's row, skipped (no open conversation) or ignored (a redelivered message) as
-    ``insert_inbound`` does it. Its last column is the stored message's id.
+    One statement, so one round trip, of data-modifying CTEs each fed by the one before:
+
+    - a known sender: their row, locked, and, when they have an open conversation, the
+      message stored there, skipped (no open conversation) or ignored (a redelivered
+      message) as ``insert_inbound`` does it;
+    - a new sender (the look-up found nobody): the customer, the channel identity, the
+      conversation and the message. When the identity exists already (the same new
+      sender's other message won, in another process) its INSERT is skipped, so are the
+      conversation and the message, and the customer row is left for the caller to remove
+      (a statement's CTEs cannot see each other's rows).
+
+    One row: the sender's columns (NULL: a new sender), the stored message's id, then for
+    a new sender the customer's, the conversation's (NULL: the identity existed) and the
+    message's ids.
     """
     sender = _SENDER_ON_POSTGRESQL.cte("sender")
     stored = _fed_by(
@@ -187,29 +199,17 @@ def _sender_with_message() -> Prepared:
         unique=("conversation_id", "channel_message_id"),
         name="stored",
     )
-    return Prepared(select(*sender.c, select(stored.c.id).scalar_subquery().label("message_id")))
-
-
-_SENDER_WITH_MESSAGE = _sender_with_message()
-
-
-def _new_sender_with_message() -> Prepared:
-    """PostgreSQL: a first contact's customer, channel identity, conversation and message, in one statement.
-
-    Data-modifying CTEs, each fed by the one before: when the identity exists already (the
-    same new sender's other message won, in another process) its INSERT is skipped, so are
-    the conversation and the message, and the customer row is left for the caller to
-    remove (a statement's CTEs cannot see each other's rows). Columns: the new customer's
-    id, the conversation's (None: the identity existed), the message's.
-    """
     flag = bindparam("no", type_=_customers.c.phone_verified.type)
+    new_customer = {
+        "display_name": bindparam("display_name", type_=_customers.c.display_name.type),
+        "created_at": bindparam("now", type_=_customers.c.created_at.type),
+        "phone_verified": flag,
+        "email_verified": flag,
+    }
     customer = (
         insert(_customers)
-        .values(
-            display_name=bindparam("display_name"),
-            created_at=bindparam("now"),
-            phone_verified=flag,
-            email_verified=flag,
+        .from_select(
+            list(new_customer), select(*new_customer.values()).where(~exists(select(sender.c.customer_id)))
         )
         .returning(_customers.c.id)
         .cte("customer")
@@ -246,24 +246,27 @@ def _new_sender_with_message() -> Prepared:
         returning=_conversations.c.id,
         name="conversation",
     )
-    stored = _fed_by(
+    first_message = _fed_by(
         _messages,
         "conversation_id",
         conversation.c.id,
         _MESSAGE_VALUES,
         returning=_messages.c.id,
-        name="stored",
+        name="first_message",
     )
+    one = select(literal_column("1").label("one")).subquery("one")  # a row whether the sender is known or not
     return Prepared(
         select(
-            customer.c.id,
-            select(conversation.c.id).scalar_subquery().label("conversation_id"),
+            *sender.c,
             select(stored.c.id).scalar_subquery().label("message_id"),
-        )
+            select(customer.c.id).scalar_subquery().label("new_customer_id"),
+            select(conversation.c.id).scalar_subquery().label("new_conversation_id"),
+            select(first_message.c.id).scalar_subquery().label("first_message_id"),
+        ).select_from(one.outerjoin(sender, true()))
     )
 
 
-_NEW_SENDER_WITH_MESSAGE = _new_sender_with_message()
+_SENDER_WITH_MESSAGE = _sender_with_message()
 
 
 def _unless_stored(table: Table, *unique: str) -> dict[str, Insert]:
@@ -384,54 +387,57 @@ def _sender(row: Sequence[Any]) -> SenderRow:
     )
 
 
-async def sender_with_message(
-    driver: Driver, channel: str, external_id: str, message: InboundRow
-) -> tuple[SenderRow | None, int | None]:
-    """``sender_row``, and ``message`` stored as ``insert_inbound`` does when they have an open conversation.
+@dataclass(frozen=True)
+class Arrival:
+    """Who sent a customer message and where it was stored (``sender_with_message``).
 
-    Returns the sender (None: a new one) and the stored message's id: None when nothing
-    was stored, because there is no open conversation (the caller opens one and stores
-    the message there) or because the channel had delivered this message before. On
-    PostgreSQL it is one round trip (``_SENDER_WITH_MESSAGE``); on SQLite, in process,
-    the two statements. Does not commit.
+    ``sender`` is None for a new sender: ``new_sender`` then holds the customer and the
+    conversation made for them, or is None too when a concurrent turn made this sender
+    first (nothing of this call is kept: the caller asks again and finds theirs).
+    ``message_id`` is None when nothing was stored: the sender has no open conversation
+    (the caller opens one and stores the message there), the channel had delivered this
+    message before, or the race was lost.
     """
-    if driver.dialect.name != "postgresql":
-        sender = await sender_row(driver, channel, external_id)
-        if sender is None or sender.conversation_id is None:
-            return sender, None
-        return sender, await insert_inbound(driver, sender.conversation_id, message)
-    values = {"channel": channel, "external_id": external_id, "now": message.now, **message.values()}
-    rows = await driver.rows(_SENDER_WITH_MESSAGE, values)
-    if not rows:
-        return None, None
-    *sender_columns, message_id = rows[0]
-    return _sender(sender_columns), int(message_id) if message_id is not None else None
+
+    sender: SenderRow | None
+    message_id: int | None
+    new_sender: tuple[int, int] | None = None  # a first contact: the customer's and conversation's ids
 
 
-async def new_sender_with_message(
+async def sender_with_message(
     driver: Driver,
     channel: str,
     external_id: str,
     profile: Mapping[str, Any] | None,
     language: str | None,
     message: InboundRow,
-) -> tuple[int, int, int] | None:
-    """A first contact: the customer with this channel identity, their conversation and ``message``.
+) -> Arrival:
+    """The sender (``sender_row``) with ``message`` stored; a new sender's customer made first.
 
-    Returns the customer's, the conversation's and the message's ids, or None when a
-    concurrent turn created this sender first (nothing of this call is kept; the caller
-    reads theirs). On PostgreSQL one round trip (``_NEW_SENDER_WITH_MESSAGE``); on SQLite
+    A known sender's message is stored as ``insert_inbound`` does when they have an open
+    conversation; a first contact gets the customer with this channel identity and a
+    conversation, the message in it. On PostgreSQL one round trip (``_SENDER_WITH_MESSAGE``,
+    a second one only when a concurrent turn made this sender first, to remove this one's
+    customer row); on SQLite, in process, ``sender_row`` and ``insert_inbound``, or
     ``create_sender``, ``start_conversation`` and ``insert_inbound``. Does not commit.
     """
     check_identity(channel, external_id)
     if driver.dialect.name != "postgresql":
+        sender = await sender_row(driver, channel, external_id)
+        if sender is not None:
+            stored = (
+                await insert_inbound(driver, sender.conversation_id, message)
+                if sender.conversation_id
+                else None
+            )
+            return Arrival(sender, stored)
         customer_id = await create_sender(driver, channel, external_id, profile, message.now)
         if customer_id is None:
-            return None
+            return Arrival(None, None)
         conversation_id = await start_conversation(driver, customer_id, channel, language, message.now)
-        message_id = await insert_inbound(driver, conversation_id, message)
-        assert message_id is not None  # a new conversation holds no message to conflict with
-        return customer_id, conversation_id, message_id
+        return Arrival(
+            None, await insert_inbound(driver, conversation_id, message), (customer_id, conversation_id)
+        )
     values = {
         **message.values(),
         "display_name": display_name_of(profile or {}),
@@ -446,11 +452,32 @@ async def new_sender_with_message(
         "no": False,
         "now": message.now,
     }
-    customer_id, conversation_id, message_id = (await driver.rows(_NEW_SENDER_WITH_MESSAGE, values))[0]
+    *sender_columns, message_id, customer_id, conversation_id, first_message_id = (
+        await driver.rows(_SENDER_WITH_MESSAGE, values)
+    )[0]
+    if customer_id is None:  # a known sender
+        return Arrival(_sender(sender_columns), int(message_id) if message_id is not None else None)
     if conversation_id is None:  # the identity was there: this customer row is the loser's
         await driver.rows(_FORGET_CUSTOMER, {"customer": customer_id})
-        return None
-    return int(customer_id), int(conversation_id), int(message_id)
+        return Arrival(None, None)
+    return Arrival(None, int(first_message_id), (int(customer_id), int(conversation_id)))
+
+
+async def _first_contact(
+    driver: Driver,
+    channel: str,
+    external_id: str,
+    profile: Mapping[str, Any] | None,
+    language: str | None,
+    message: InboundRow,
+) -> Arrival:
+    """SQLite: a new sender's customer and conversation, and the message in it."""
+    customer_id = await create_sender(driver, channel, external_id, profile, message.now)
+    if customer_id is None:
+        return Arrival(None, None)
+    conversation_id = await start_conversation(driver, customer_id, channel, language, message.now)
+    message_id = await insert_inbound(driver, conversation_id, message)
+    return Arrival(None, message_id, (customer_id, conversation_id))
 
 
 async def create_sender(
