@@ -414,14 +414,15 @@ def suite(args: argparse.Namespace) -> list[Case]:
 
 
 PAIRS = 3  # back-to-back botdesk / Rasa runs at 16 clients, for the throughput ratio
+PAIRED_STORES = ("SQLite", "PostgreSQL")
 
 
-def paired_cases(args: argparse.Namespace) -> list[tuple[Case, Case]]:
-    """botdesk (SQLite, one process) then Rasa, each pair minutes closer in time than the table's rows."""
+def paired_cases(args: argparse.Namespace) -> list[tuple[list[Case], Case]]:
+    """botdesk (one process, each store) then Rasa: each group closer in time than the table's rows."""
     seconds = max(5.0, args.seconds / 2)
     return [
         (
-            Case("SQLite", 1, 16, 0, seconds, prefix=f"pair-{n}"),
+            [Case(store, 1, 16, 0, seconds, prefix=f"pair-{n}") for store in PAIRED_STORES],
             Case("-", 1, 16, 0, seconds, args.rasa_url, args.rasa_pid, prefix=f"pair-{n}"),
         )
         for n in range(PAIRS)
@@ -470,10 +471,13 @@ async def main_async(args: argparse.Namespace) -> str:
     compile_sources()
     postgres_url = args.database_url or POSTGRES_URL
     rows = [await measure(case, postgres_url) for case in cases]
-    pairs: list[tuple[Row, Row]] = []
+    pairs: dict[str, list[tuple[Row, Row]]] = {store: [] for store in PAIRED_STORES}
     if args.suite and args.rasa_url:
         for ours, theirs in paired_cases(args):
-            pairs.append((await measure(ours, postgres_url), await measure(theirs, postgres_url)))
+            measured = [await measure(case, postgres_url) for case in ours]
+            rasa_row = await measure(theirs, postgres_url)
+            for row in measured:
+                pairs[row.case.store].append((row, rasa_row))
     ready = [row.ready for row in rows if row.ready is not None]
     botdesk = [row for row in rows if not row.case.rasa_url]
     lines = [
@@ -517,9 +521,9 @@ async def main_async(args: argparse.Namespace) -> str:
         "service and a twentieth the dialogue engine. SQLite runs on "
         "the event loop's thread with one writer connection, so its writers queue in the "
         "process instead of backing off, and its log is checkpointed on a worker thread; each "
-        "PostgreSQL query is a psycopg round trip to a server on the same two cores (three "
-        "a returning customer's turn, statements prepared on the server once per connection, "
-        "the turns' own pool has no ping per turn), and the server's own CPU for a turn "
+        "PostgreSQL query is a psycopg round trip to a server on the same two cores (two a "
+        "customer's usual turn, a first contact's too, statements prepared on the server once "
+        "per connection, the turns' own pool has no ping per turn), and the server's own CPU for a turn "
         "competes with botdesk's, so PostgreSQL is the slower store on one machine. Past "
         "what one process answers, an "
         "open-loop load queues up: nothing acknowledged is lost, but latency grows with the "
@@ -546,17 +550,19 @@ async def main_async(args: argparse.Namespace) -> str:
             f"{ratios} (budget: 20 times)."
         )
     lines += cores_used(rows)
-    if pairs:
-        ratios_of_pairs = [rate(ours) / max(1e-9, rate(theirs)) for ours, theirs in pairs]
+    for store, store_pairs in pairs.items():
+        if not store_pairs:
+            continue
+        ratios_of_pairs = [rate(ours) / max(1e-9, rate(theirs)) for ours, theirs in store_pairs]
         each = ", ".join(
             f"{rate(ours):.0f} / {rate(theirs):.0f} = {ratio:.1f}×"
-            for (ours, theirs), ratio in zip(pairs, ratios_of_pairs, strict=True)
+            for (ours, theirs), ratio in zip(store_pairs, ratios_of_pairs, strict=True)
         )
         paired = sorted(ratios_of_pairs)
         lines.append(
-            f"Back to back (botdesk on SQLite with one process, then Rasa, 16 clients, "
-            f"{pairs[0][0].case.seconds:g} s each, {len(pairs)} pairs; this VM's speed drifts within "
-            f"minutes, so each pair is measured at one time): {each}; median "
+            f"Back to back (botdesk on {store} with one process, then Rasa, 16 clients, "
+            f"{store_pairs[0][0].case.seconds:g} s each, {len(store_pairs)} pairs; this VM's speed drifts "
+            f"within minutes, so each pair is measured at one time): {each}; median "
             f"{paired[len(paired) // 2]:.1f}× (budget: 20 times)."
         )
     return "\n".join(lines)
