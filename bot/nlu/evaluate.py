@@ -54,6 +54,8 @@ class Predictions:
     """What the pipeline itself did: the intent it answered with, or ``nlu_fallback``."""
     thresholds: list[float] = field(default_factory=list)
     """The fallback threshold of each trained pipeline (one per fold or training)."""
+    texts: list[str] = field(default_factory=list)
+    """The messages themselves, where known: the report lists the ones the bot got wrong."""
 
     def extend(
         self,
@@ -61,8 +63,10 @@ class Predictions:
         predicted: Sequence[str],
         confidence: Sequence[float],
         final: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
     ) -> None:
         names = [as_oos(p) for p in predicted]
+        self.texts.extend(texts if texts is not None else [""] * len(gold))
         self.gold.extend(as_oos(g) for g in gold)
         self.predicted.extend(names)
         self.confidence.extend(confidence)
@@ -98,6 +102,28 @@ class ReliabilityBin:
     accuracy: float
 
 
+@dataclass(frozen=True)
+class Mistake:
+    """A message the bot got wrong: an in-scope one not answered with its intent, or an
+    out-of-scope one answered. ``answered`` is what the bot did (``nlu_fallback``: it did not
+    answer); ``predicted`` its top intent and ``confidence`` that intent's, as Rasa's
+    ``intent_errors.json`` lists them."""
+
+    text: str
+    gold: str
+    predicted: str
+    answered: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "intent": self.gold,
+            "intent_prediction": {"name": self.predicted, "confidence": round(self.confidence, 4)},
+            "answered": self.answered,
+        }
+
+
 @dataclass
 class Evaluation:
     mode: str
@@ -121,6 +147,7 @@ class Evaluation:
     ece: float = 0.0
     reliability: list[ReliabilityBin] = field(default_factory=list)
     threshold_source: str = ""
+    errors: list[Mistake] = field(default_factory=list)
 
     def headline(self) -> dict[str, Any]:
         return {
@@ -165,7 +192,7 @@ def _predict(pipeline: Pipeline, texts: Sequence[str]) -> tuple[list[str], list[
 
 def _extend(predictions: Predictions, pipeline: Pipeline, gold: Sequence[str], texts: Sequence[str]) -> None:
     names, confidences, finals = _predict(pipeline, texts)
-    predictions.extend(gold, names, confidences, finals)
+    predictions.extend(gold, names, confidences, finals, texts)
     predictions.thresholds.append(pipeline_threshold(pipeline))
 
 
@@ -364,6 +391,19 @@ def summarise(
     for g, pr in zip(gold.tolist(), final.tolist(), strict=True):
         if pr in position:
             confusion[position[g], position[pr]] += 1
+    errors = [
+        Mistake(text, g, pr, answer, confidence)
+        for text, g, pr, answer, confidence in zip(
+            predictions.texts,
+            gold.tolist(),
+            predicted.tolist(),
+            final.tolist(),
+            predictions.confidence,
+            strict=True,
+        )
+        if (answer != g if g != OOS else answer != FALLBACK_INTENT)
+    ]
+    errors.sort(key=lambda mistake: -mistake.confidence)  # the surest mistakes first: they do most harm
     curve = precision_coverage_curve(predictions)
     ece, bins = reliability(predictions)
     return Evaluation(
@@ -388,4 +428,5 @@ def summarise(
         ece=ece,
         reliability=bins,
         threshold_source=source,
+        errors=errors,
     )

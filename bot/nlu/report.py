@@ -3,6 +3,7 @@ precision–coverage curve as pictures."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import numpy as np
 from bot.nlu.evaluate import Evaluation
 
 CURVE_ROWS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+ERRORS_SHOWN = 50  # mistakes listed on the page; all of them go to ERRORS_FILE
+ERRORS_FILE = "intent_errors.json"
 
 
 def _pct(value: float | None) -> str:
@@ -88,9 +91,32 @@ def markdown(
             f"| {row['intent']} | {row['precision']:.3f} | {row['recall']:.3f} "
             f"| {row['f1']:.3f} | {row['support']} |"
         )
+    lines += ["", "## Messages the bot got wrong", ""]
+    if e.errors:
+        shown = e.errors[:ERRORS_SHOWN]
+        lines += [
+            f"{len(e.errors)} messages, the surest mistakes first"
+            + (f" (the first {len(shown)}; all in {ERRORS_FILE})" if len(shown) < len(e.errors) else "")
+            + ". A confident mistake is answered wrongly; one under the threshold goes to the fallback.",
+            "",
+            "| message | intent | top intent | confidence | the bot |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_cell(m.text)} | {m.gold} | {m.predicted} | {m.confidence:.2f} | {m.answered} |"
+            for m in shown
+        ]
+    else:
+        lines.append("None.")
     if picture:
         lines += ["", "## Confusion matrix", "", f"![confusion matrix]({picture})"]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """A message in a Markdown table cell: one line, pipes escaped, long ones cut."""
+    flat = " ".join(text.split()).replace("|", "\\|")
+    return flat if len(flat) <= 120 else flat[:119] + "…"
 
 
 def confusion_picture(evaluation: Evaluation, path: Path) -> None:
@@ -186,4 +212,7 @@ def write_report(evaluation: Evaluation, directory: Path, title: str) -> Path:
     report = directory / "nlu_report.md"
     pictures = {"reliability": "reliability.png", "curve": "precision_coverage.png"}
     report.write_text(markdown(evaluation, title, picture.name, pictures), encoding="utf-8")
+    errors = [mistake.to_dict() for mistake in evaluation.errors]
+    listed = json.dumps(errors, ensure_ascii=False, indent=2)
+    (directory / ERRORS_FILE).write_text(listed + "\n", encoding="utf-8")
     return report

@@ -46,6 +46,31 @@ def test_the_projects_model_on_new_phrasings(
     assert headline["answered_and_right"] >= 0.5
 
 
+def test_the_report_lists_the_messages_the_bot_got_wrong(ru_project: Project, tmp_path: Path) -> None:
+    lines = [
+        {"text": "во сколько вы открываетесь в субботу", "intent": "working_hours"},  # answered right
+        {"text": "во сколько вы открываетесь в субботу", "intent": "return_policy"},  # mislabelled
+        {"text": "какая столица у бразилии", "intent": "greet"},  # off-topic: falls back, so wrong here
+    ]
+    test = tmp_path / "new.jsonl"
+    test.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    args = ["nlu", "evaluate", "--test", str(test), "--project", str(ru_project.root)]
+    assert main([*args, "--report", str(tmp_path / "rep")]) == 0
+    errors = json.loads((tmp_path / "rep" / "intent_errors.json").read_text(encoding="utf-8"))
+    wrong = {(e["text"], e["intent"]): e for e in errors}
+    assert set(wrong) == {
+        ("во сколько вы открываетесь в субботу", "return_policy"),
+        ("какая столица у бразилии", "greet"),
+    }
+    hours = wrong["во сколько вы открываетесь в субботу", "return_policy"]
+    assert hours["intent_prediction"]["name"] == "working_hours" and hours["answered"] == "working_hours"
+    assert wrong["какая столица у бразилии", "greet"]["answered"] == "nlu_fallback"
+    confidences = [e["intent_prediction"]["confidence"] for e in errors]
+    assert confidences == sorted(confidences, reverse=True)  # the surest mistakes first
+    report = (tmp_path / "rep" / "nlu_report.md").read_text(encoding="utf-8")
+    assert "| во сколько вы открываетесь в субботу | return_policy | working_hours |" in report
+
+
 def test_holdout_and_test_do_not_go_together(ru_project: Project, tmp_path: Path) -> None:
     test = tmp_path / "t.jsonl"
     test.write_text('{"text": "привет", "intent": "greet"}\n', encoding="utf-8")
