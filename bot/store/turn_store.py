@@ -38,13 +38,13 @@ from typing import Any, Protocol
 from sqlalchemy import URL
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import TimeoutError as SQLAlchemyPoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.messages import InboundMessage
 from bot.store import turns
 from bot.store.conversations import check_channel_message_id, check_text
 from bot.store.errors import StoreError
-from bot.store.json_codec import dumps, loads
 from bot.store.models import ConversationState
 from bot.store.prepared import (
     Driver,
@@ -59,11 +59,13 @@ from bot.store.prepared import (
 from bot.store.sqlite_writer import SQLiteWriter
 
 log = logging.getLogger("botdesk.store")
-# PostgreSQL connections for customer turns, per process: kept open, so the usual number of
-# turns in flight never opens one (an overflow connection is opened and closed per turn: with
-# 8 kept, 16 clients ran 20-30% slower, docs/benchmarks.md); a burst may open TURN_POOL_OVERFLOW more.
-TURN_POOL_SIZE = 16
-TURN_POOL_OVERFLOW = 8
+# PostgreSQL connections for customer turns, per process: at most TURN_POOL_SIZE, opened as
+# turns in flight need them and then kept, so the usual load never opens one (a connection
+# opened and closed per turn cost 16 clients 20-30% of their speed, docs/benchmarks.md); one
+# idle for POOL_IDLE_SECONDS is closed, down to one.
+TURN_POOL_SIZE = 24
+POOL_IDLE_SECONDS = 600.0
+POOL_WAIT_SECONDS = 30.0  # a turn waits this long for a connection, then is refused (503)
 
 
 @dataclass(frozen=True)
@@ -318,11 +320,78 @@ class _SQLiteBackend:
         await self.writer.close()
 
 
-class _PooledBackend:
-    """PostgreSQL (psycopg on the pool's connections, no ping per turn) or any other database.
+class _PostgresBackend:
+    """PostgreSQL: psycopg's own pool (``psycopg_pool``), its connections in autocommit mode.
 
-    A connection PostgreSQL dropped (a restart, a failover) fails the turn it was given to;
-    the whole pool is then replaced, so one failed turn is all a restart costs.
+    Up to ``TURN_POOL_SIZE`` connections kept open, no ping per turn and no reset on return:
+    every turn commits or rolls back itself. Not SQLAlchemy's pool: checking a connection
+    out and back through its async bridge cost more of a turn's CPU than the driver's own
+    pool (docs/benchmarks.md). A connection
+    PostgreSQL dropped (a restart, a failover) fails the turn it was given to; the pool
+    then checks the idle ones, so one failed turn is all a restart costs.
+    """
+
+    def __init__(self, url: URL, dialect: Dialect) -> None:
+        try:
+            from psycopg_pool import AsyncConnectionPool  # the postgres extra: imported when it is used
+        except ImportError as exc:
+            needed = "PostgreSQL needs botdesk's postgres extra: pip install 'botdesk[postgres]'"
+            raise StoreError(needed) from exc
+
+        # The connection arguments exactly as SQLAlchemy's psycopg dialect derives them from the URL.
+        arguments, options = dialect.create_connect_args(url)  # type: ignore[no-untyped-call]
+        conninfo = " ".join(str(argument) for argument in arguments)
+        self.dialect = dialect
+        self.pool = AsyncConnectionPool(
+            conninfo,
+            kwargs={**options, "autocommit": True},
+            min_size=1,
+            max_size=TURN_POOL_SIZE,
+            max_idle=POOL_IDLE_SECONDS,
+            timeout=POOL_WAIT_SECONDS,
+            open=False,
+            name="botdesk-turns",
+        )
+        self._opened = False
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[TransactionDriver]:
+        from psycopg_pool import PoolTimeout
+
+        try:
+            if not self._opened:  # on the event loop: the pool's workers are tasks of it
+                self._opened = True
+                # Waits for its first connection, which this turn then gets (none grown for it).
+                await self.pool.open(wait=True, timeout=POOL_WAIT_SECONDS)
+            connection = await self.pool.getconn()
+        except PoolTimeout as exc:  # said as SQLAlchemy's pool says it: the turn is refused with a 503
+            waited = f"no PostgreSQL connection for a turn in {POOL_WAIT_SECONDS:g} s"
+            raise SQLAlchemyPoolTimeout(waited) from exc
+        driver = await JoinedPsycopgDriver.on(connection, self.dialect)
+        ended = False
+        try:
+            yield driver
+            ended = True
+        except DBAPIError:
+            if connection.broken or connection.closed:
+                await self.pool.check()  # the others went with the server: replaced before they fail a turn
+            raise
+        finally:
+            if not ended or _in_transaction(driver):
+                with contextlib.suppress(DBAPIError):
+                    await driver.end("ROLLBACK")
+            await self.pool.putconn(connection)  # a broken one is discarded, a new one opened
+
+    async def close(self) -> None:
+        if self._opened:
+            await self.pool.close()
+
+
+class _PooledBackend:
+    """SQLite in memory or any other database: the ORM engine's pool, through SQLAlchemy.
+
+    A connection the database dropped fails the turn it was given to; the whole pool is
+    then replaced.
     """
 
     def __init__(self, engine: AsyncEngine, owned: bool) -> None:
@@ -333,10 +402,7 @@ class _PooledBackend:
     async def connection(self) -> AsyncIterator[TransactionDriver]:
         async with self.engine.connect() as connection:
             driver = await driver_of(connection)
-            if isinstance(driver, PsycopgDriver):
-                driver = await JoinedPsycopgDriver.on(driver.connection, driver.dialect)
-            else:
-                await connection.begin()
+            await connection.begin()
             ended = False
             try:
                 yield driver
@@ -395,18 +461,8 @@ class TurnStore:
                 background_checkpoints=background_checkpoints,
             )
             self._backend = _SQLiteBackend(self.sqlite_writer)
-        elif backend == "postgresql":
-            # Its own pool: no pre-ping round trip per turn (a dropped connection is handled
-            # above) and no rollback on return (every turn commits or rolls back itself).
-            pooled = create_async_engine(
-                url,
-                pool_size=TURN_POOL_SIZE,
-                max_overflow=TURN_POOL_OVERFLOW,
-                pool_reset_on_return=None,
-                json_serializer=dumps,
-                json_deserializer=loads,
-            )
-            self._backend = _PooledBackend(pooled, owned=True)
+        elif backend == "postgresql" and engine.dialect.driver == "psycopg":
+            self._backend = _PostgresBackend(url, engine.dialect)
         else:  # SQLite in memory (one connection, shared with the ORM), or another database
             self._backend = _PooledBackend(engine, owned=False)
 

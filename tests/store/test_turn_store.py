@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.messages import InboundMessage
 from bot.store import (
@@ -20,9 +21,11 @@ from bot.store import (
     HandoffTicket,
     StoreError,
     create_ticket,
+    turn_store,
 )
 from bot.store.prepared import scalar
 from bot.store.sqlite_writer import SQLiteWriter
+from bot.store.turn_store import TurnStore
 from tests.helpers.postgres import POSTGRES_URL
 from tests.helpers.store import customer_says
 
@@ -133,3 +136,40 @@ async def test_a_connection_postgresql_dropped_costs_one_turn(pg_db: Database) -
             outcomes.append("failed")
     assert outcomes in (["failed", "ok", "ok"], ["ok", "ok", "ok"])
     assert await _count(pg_db, Customer) == outcomes.count("ok")
+
+
+@pytest.mark.postgres
+async def test_a_turn_that_finds_no_free_connection_is_refused_in_time(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turn_store, "TURN_POOL_SIZE", 1)
+    monkeypatch.setattr(turn_store, "POOL_WAIT_SECONDS", 0.3)
+    store = TurnStore(pg_db.engine.url, pg_db.engine)  # a pool of one connection
+    try:
+        async with store.transaction() as holding:  # takes it
+            await holding.enter(_inbound("olga"), nlu=None, model_version=None, language="ru", now=NOW)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(PoolTimeout, match="no PostgreSQL connection"):  # the server answers 503
+                async with store.transaction():
+                    pass
+            assert asyncio.get_running_loop().time() - started < 3
+            await holding.commit()
+        async with store.transaction() as turn:  # given back: the next turn gets it
+            await turn.enter(_inbound("olga", "ещё"), nlu=None, model_version=None, language="ru", now=NOW)
+            await turn.commit()
+    finally:
+        await store.close()
+    assert await _count(pg_db, Customer) == 1
+
+
+@pytest.mark.postgres
+async def test_postgresql_out_of_reach_refuses_the_turn_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(turn_store, "POOL_WAIT_SECONDS", 0.5)
+    url = make_url("postgresql+psycopg://postgres@127.0.0.1:1/test")  # nothing listens there
+    database = Database.open(url)
+    try:
+        with pytest.raises(PoolTimeout):
+            async with database.turns.transaction():
+                pass
+    finally:
+        await database.close()
