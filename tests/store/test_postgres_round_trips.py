@@ -16,7 +16,7 @@ from sqlalchemy import column, func, select, table, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.messages import InboundMessage
-from bot.store import Conversation, ConversationState, Customer, Database, Message
+from bot.store import Conversation, ConversationState, Customer, Database, Message, TurnTransaction
 from bot.store.prepared import run
 
 pytestmark = pytest.mark.postgres
@@ -38,21 +38,15 @@ def queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 async def _turn(db: Database, sender: str, text: str) -> int:
-    async with db.turns.transaction() as turn:
-        entered = await turn.enter(
-            InboundMessage("rest", sender, text), nlu=None, model_version=None, language="ru", now=NOW
-        )
-        await turn.say(entered.conversation_id, ["Курьером — 1–2 дня."], NOW)
-        await turn.save_dialogue(
-            entered.conversation_id,
-            dialogue={"turns": 1},
-            slots={},
-            active_loop=None,
-            misunderstood=0,
-            now=NOW,
-        )
-        await turn.commit()
-    return entered.conversation_id
+    """A customer's turn answered with one reply; its conversation."""
+    conversation_id, _ = await _turn_said(db, sender, text, ["Курьером — 1–2 дня."])
+    return conversation_id
+
+
+async def _save_state(turn: TurnTransaction, conversation_id: int, dialogue: dict[str, Any]) -> None:
+    await turn.save_dialogue(
+        conversation_id, dialogue=dialogue, slots={}, active_loop=None, misunderstood=0, now=NOW
+    )
 
 
 async def _stored(db: Database, conversation_id: int) -> tuple[Conversation, list[str]]:
@@ -70,14 +64,7 @@ async def _turn_said(db: Database, sender: str, text: str, replies: list[str]) -
             InboundMessage("rest", sender, text), nlu=None, model_version=None, language="ru", now=NOW
         )
         said = await turn.say(entered.conversation_id, replies, NOW)
-        await turn.save_dialogue(
-            entered.conversation_id,
-            dialogue={"turns": 1},
-            slots={},
-            active_loop=None,
-            misunderstood=0,
-            now=NOW,
-        )
+        await _save_state(turn, entered.conversation_id, {"turns": 1})
         await turn.commit()
     return entered.conversation_id, await said.ids()
 
@@ -128,14 +115,7 @@ async def test_ids_asked_before_the_commit_send_the_replies_at_once(
         assert len(queries) == 1  # the INSERT waits
         ids = await said.ids()  # a form's echo: its id goes into the dialogue state
         assert len(queries) == 2 and queries[1].startswith("EXECUTE botdesk_")
-        await turn.save_dialogue(
-            entered.conversation_id,
-            dialogue={"_form_answers": ids},
-            slots={},
-            active_loop=None,
-            misunderstood=0,
-            now=NOW,
-        )
+        await _save_state(turn, entered.conversation_id, {"_form_answers": ids})
         await turn.commit()
     assert await said.ids() == ids  # not sent twice
     assert len(queries) == 3
@@ -274,14 +254,7 @@ async def test_a_turn_that_waits_on_the_network_takes_three_round_trips(
         assert meanwhile is None
         before_answer = len(queries)
         await turn.say(entered.conversation_id, ["Заказ 1234567 в пути."], NOW)
-        await turn.save_dialogue(
-            entered.conversation_id,
-            dialogue={"turns": 2},
-            slots={},
-            active_loop=None,
-            misunderstood=0,
-            now=NOW,
-        )
+        await _save_state(turn, entered.conversation_id, {"turns": 2})
         await turn.commit()
     # The customer's lock taken again, the NLU result put back, the replies and the state: one query.
     answer = queries[before_answer:]
