@@ -11,17 +11,18 @@ always through this module::
         await turn.commit()          # not committed: rolled back
 
 ``enter`` identifies the sender (a new customer on first contact), finds or opens the
-conversation and stores the message: four statements for a returning customer, compiled
-once per dialect and run on the database driver's own connection (``bot.store.turns``,
-``bot.store.prepared``). A failed turn keeps its message through ``keep_unanswered`` and a
+conversation and stores the message, with statements compiled once per dialect and run on
+the database driver's own connection (``bot.store.turns``, ``bot.store.prepared``): on
+PostgreSQL a turn is two round trips, the look-up with the message and then the replies
+and the dialogue state with the COMMIT. A failed turn keeps its message through ``keep_unanswered`` and a
 message a crashed process left unanswered is taken up again through ``stranded`` and
 ``TurnTransaction.claim``: the same statements, so there is one way a customer message
 gets into the store.
 
 How the speed is had stays here, behind ``transaction()``, as httpx keeps pooling behind
 its transport: on a SQLite file the turns of a process share one sqlite3 connection on the
-event loop's thread (``bot.store.sqlite_writer``); on PostgreSQL a pool of psycopg
-connections with no ping per turn; any other database goes through SQLAlchemy.
+event loop's thread (``bot.store.sqlite_writer``); on PostgreSQL psycopg's own pool, no
+ping per turn; any other database goes through SQLAlchemy.
 ``TurnTransaction`` is itself a ``Driver``, so the store functions of the rarer steps
 (a ticket, a lead card, a survey answer) run in the turn's transaction too.
 """
@@ -326,9 +327,10 @@ class _PostgresBackend:
     Up to ``TURN_POOL_SIZE`` connections kept open, no ping per turn and no reset on return:
     every turn commits or rolls back itself. Not SQLAlchemy's pool: checking a connection
     out and back through its async bridge cost more of a turn's CPU than the driver's own
-    pool (docs/benchmarks.md). A connection
-    PostgreSQL dropped (a restart, a failover) fails the turn it was given to; the pool
-    then checks the idle ones, so one failed turn is all a restart costs.
+    pool (docs/benchmarks.md). A connection PostgreSQL dropped (a restart, a failover)
+    fails the turn it was given to; the pool then checks the idle ones, so one failed turn
+    is all a restart costs. A turn that gets no connection in ``POOL_WAIT_SECONDS`` is
+    refused with SQLAlchemy's pool timeout, which the server answers with a 503.
     """
 
     def __init__(self, url: URL, dialect: Dialect) -> None:

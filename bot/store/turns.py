@@ -17,8 +17,8 @@ most of what a statement costs there), and the last two go out with the COMMIT: 
 trips a turn. On SQLite, in process, they stay four calls.
 
 A first message adds ``create_sender`` (customer and channel identity) and
-``start_conversation``, on PostgreSQL all in one statement with the message
-(``new_sender_with_message``); a changed profile ``update_sender``; recovering a stranded message
+``start_conversation``, on PostgreSQL in the same statement as the look-up and the message
+(``sender_with_message``); a changed profile ``update_sender``; recovering a stranded message
 ``lock_unparsed``, ``stranded_turn`` and ``set_nlu``. Only ``bot.store.turn_store`` runs
 them: it is the one way a customer message is written.
 
