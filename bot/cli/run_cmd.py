@@ -74,14 +74,21 @@ def _start_shop_stub() -> None:
     console.print(f"the demo shop's order API (botdesk shop-stub) on {url}/", highlight=False)
 
 
+# Whose log lines `botdesk run` shows, from which level: botdesk's own, and the warnings of the
+# PostgreSQL turns' connection pool (a connection the server dropped, one it refused).
+SHOWN_LOGS = {"botdesk": logging.INFO, "psycopg.pool": logging.WARNING}
+
+
 def _show_logs() -> None:
     """botdesk's log lines beside uvicorn's, unless logging is set up already."""
-    logger = logging.getLogger("botdesk")
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+    if logging.getLogger("botdesk").handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+    for name, level in SHOWN_LOGS.items():
+        logger = logging.getLogger(name)
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        logger.setLevel(level)
 
 
 @app.command()
