@@ -335,7 +335,7 @@ class _PostgresBackend:
 
     def __init__(self, url: URL, dialect: Dialect) -> None:
         try:
-            from psycopg_pool import AsyncConnectionPool  # the postgres extra: imported when it is used
+            from psycopg_pool import AsyncConnectionPool, PoolTimeout  # the postgres extra: when used
         except ImportError as exc:
             needed = "PostgreSQL needs botdesk's postgres extra: pip install 'botdesk[postgres]'"
             raise StoreError(needed) from exc
@@ -355,18 +355,17 @@ class _PostgresBackend:
             name="botdesk-turns",
         )
         self._opened = False
+        self._timed_out: type[Exception] = PoolTimeout
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[TransactionDriver]:
-        from psycopg_pool import PoolTimeout
-
         try:
             if not self._opened:  # on the event loop: the pool's workers are tasks of it
                 self._opened = True
                 # Waits for its first connection, which this turn then gets (none grown for it).
                 await self.pool.open(wait=True, timeout=POOL_WAIT_SECONDS)
             connection = await self.pool.getconn()
-        except PoolTimeout as exc:  # said as SQLAlchemy's pool says it: the turn is refused with a 503
+        except self._timed_out as exc:  # said as SQLAlchemy's pool says it: the turn is refused with a 503
             waited = f"no PostgreSQL connection for a turn in {POOL_WAIT_SECONDS:g} s"
             raise SQLAlchemyPoolTimeout(waited) from exc
         driver = await JoinedPsycopgDriver.on(connection, self.dialect)

@@ -425,19 +425,15 @@ async def sender_with_message(
     if driver.dialect.name != "postgresql":
         sender = await sender_row(driver, channel, external_id)
         if sender is not None:
-            stored = (
-                await insert_inbound(driver, sender.conversation_id, message)
-                if sender.conversation_id
-                else None
-            )
-            return Arrival(sender, stored)
+            if sender.conversation_id is None:
+                return Arrival(sender, None)
+            return Arrival(sender, await insert_inbound(driver, sender.conversation_id, message))
         customer_id = await create_sender(driver, channel, external_id, profile, message.now)
-        if customer_id is None:
+        if customer_id is None:  # a concurrent turn made this sender first
             return Arrival(None, None)
         conversation_id = await start_conversation(driver, customer_id, channel, language, message.now)
-        return Arrival(
-            None, await insert_inbound(driver, conversation_id, message), (customer_id, conversation_id)
-        )
+        message_id = await insert_inbound(driver, conversation_id, message)
+        return Arrival(None, message_id, (customer_id, conversation_id))
     values = {
         **message.values(),
         "display_name": display_name_of(profile or {}),
@@ -461,23 +457,6 @@ async def sender_with_message(
         await driver.rows(_FORGET_CUSTOMER, {"customer": customer_id})
         return Arrival(None, None)
     return Arrival(None, int(first_message_id), (int(customer_id), int(conversation_id)))
-
-
-async def _first_contact(
-    driver: Driver,
-    channel: str,
-    external_id: str,
-    profile: Mapping[str, Any] | None,
-    language: str | None,
-    message: InboundRow,
-) -> Arrival:
-    """SQLite: a new sender's customer and conversation, and the message in it."""
-    customer_id = await create_sender(driver, channel, external_id, profile, message.now)
-    if customer_id is None:
-        return Arrival(None, None)
-    conversation_id = await start_conversation(driver, customer_id, channel, language, message.now)
-    message_id = await insert_inbound(driver, conversation_id, message)
-    return Arrival(None, message_id, (customer_id, conversation_id))
 
 
 async def create_sender(

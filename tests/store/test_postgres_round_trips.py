@@ -16,7 +16,7 @@ from sqlalchemy import column, func, select, table, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.messages import InboundMessage
-from bot.store import Conversation, ConversationState, Customer, Database, Message, TurnTransaction
+from bot.store import Conversation, ConversationState, Customer, Database, Entered, Message, TurnTransaction
 from bot.store.prepared import run
 
 pytestmark = pytest.mark.postgres
@@ -35,6 +35,14 @@ def queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     monkeypatch.setattr(psycopg.AsyncCursor, "execute", execute)
     yield sent
+
+
+async def _enter(turn: TurnTransaction, sender: str, text: str, nlu: dict[str, Any] | None = None) -> Entered:
+    """A REST customer's message into ``turn`` (its NLU result with it, model "v1")."""
+    version = "v1" if nlu is not None else None
+    return await turn.enter(
+        InboundMessage("rest", sender, text), nlu=nlu, model_version=version, language="ru", now=NOW
+    )
 
 
 async def _turn(db: Database, sender: str, text: str) -> int:
@@ -60,9 +68,7 @@ async def _stored(db: Database, conversation_id: int) -> tuple[Conversation, lis
 async def _turn_said(db: Database, sender: str, text: str, replies: list[str]) -> tuple[int, list[int]]:
     """A turn that says ``replies``; its conversation and the replies' ids, asked after the commit."""
     async with db.turns.transaction() as turn:
-        entered = await turn.enter(
-            InboundMessage("rest", sender, text), nlu=None, model_version=None, language="ru", now=NOW
-        )
+        entered = await _enter(turn, sender, text)
         said = await turn.say(entered.conversation_id, replies, NOW)
         await _save_state(turn, entered.conversation_id, {"turns": 1})
         await turn.commit()
@@ -104,13 +110,7 @@ async def test_ids_asked_before_the_commit_send_the_replies_at_once(
     await _turn(pg_db, "yana", "привет")
     queries.clear()
     async with pg_db.turns.transaction() as turn:
-        entered = await turn.enter(
-            InboundMessage("rest", "yana", "меня зовут Яна"),
-            nlu=None,
-            model_version=None,
-            language="ru",
-            now=NOW,
-        )
+        entered = await _enter(turn, "yana", "меня зовут Яна")
         said = await turn.say(entered.conversation_id, ["Яна, спасибо!"], NOW)
         assert len(queries) == 1  # the INSERT waits
         ids = await said.ids()  # a form's echo: its id goes into the dialogue state
@@ -127,9 +127,7 @@ async def test_ids_asked_before_the_commit_send_the_replies_at_once(
 async def test_a_rolled_back_turns_replies_have_no_ids(pg_db: Database) -> None:
     await _turn(pg_db, "zoya", "привет")
     async with pg_db.turns.transaction() as turn:
-        entered = await turn.enter(
-            InboundMessage("rest", "zoya", "ещё"), nlu=None, model_version=None, language="ru", now=NOW
-        )
+        entered = await _enter(turn, "zoya", "ещё")
         said = await turn.say(entered.conversation_id, ["не будет сказано"], NOW)
     with pytest.raises(RuntimeError, match="not run"):
         await said.ids()
@@ -193,13 +191,7 @@ async def test_a_failing_statement_that_waited_for_the_commit_fails_the_whole_tu
     conversations = Conversation.__table__
     with pytest.raises(DBAPIError):
         async with pg_db.turns.transaction() as turn:
-            entered = await turn.enter(
-                InboundMessage("rest", "boris", "привет"),
-                nlu=None,
-                model_version=None,
-                language="ru",
-                now=NOW,
-            )
+            entered = await _enter(turn, "boris", "привет")
             breaking = update(conversations).where(conversations.c.id == entered.conversation_id)
             assert await run(turn, breaking.values(state=None, updated_at=NOW)) == []  # waits: not sent yet
             await turn.commit()  # sent with the COMMIT: the NOT NULL refuses it
@@ -215,9 +207,7 @@ async def test_after_a_failed_query_the_prepared_statements_are_made_again(
     conversations = Conversation.__table__
     with pytest.raises(DBAPIError):
         async with pg_db.turns.transaction() as turn:
-            entered = await turn.enter(
-                InboundMessage("rest", "lena", "ещё"), nlu=None, model_version=None, language="ru", now=NOW
-            )
+            entered = await _enter(turn, "lena", "ещё")
             breaking = update(conversations).where(conversations.c.id == entered.conversation_id)
             await run(turn, breaking.values(state=None, updated_at=NOW))
             await turn.commit()
@@ -237,13 +227,7 @@ async def test_a_turn_that_waits_on_the_network_takes_three_round_trips(
     queries.clear()
     nlu = {"intent": {"name": "order_status", "confidence": 0.97}}
     async with pg_db.turns.transaction() as turn:
-        entered = await turn.enter(
-            InboundMessage("rest", "kira", "где мой заказ 1234567"),
-            nlu=nlu,
-            model_version="v1",
-            language="ru",
-            now=NOW,
-        )
+        entered = await _enter(turn, "kira", "где мой заказ 1234567", nlu)
         await turn.release()  # before the shop's API is called: committed, the connection given back
         assert len(queries) == 2 and queries[1].endswith("; COMMIT")
         async with pg_db.reader() as session:  # meanwhile: stranded (no NLU result), nothing locked
