@@ -16,6 +16,7 @@ SQLAlchemy as before.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import re
@@ -313,39 +314,40 @@ class PsycopgDriver(_DirectDriver):
 class JoinedPsycopgDriver(PsycopgDriver):
     """A customer turn's PostgreSQL connection: few round trips, statements planned once.
 
-    Each statement is a round trip to the server, and on a loaded machine the round trips
-    are most of what a turn's store costs, on both sides (``benchmarks/client_costs.py``).
-    So on this connection (in autocommit mode: the driver sends no BEGIN of its own):
+    Each round trip to the server costs both sides CPU on a loaded machine; quoting the
+    values into SQL text and psycopg's cursor around each query cost the client as much
+    again (``benchmarks/client_costs.py``). So this driver speaks to libpq itself, in its
+    pipeline mode, through psycopg's public ``pgconn`` and ``Transformer`` (the values
+    dumped by the connection's own adapters, the rows loaded by its loaders):
 
     - a statement that returns nothing (the dialogue state's UPDATE), or whose rows are
       wanted only later (``rows_later``: the replies' ids, a lock taken again), waits to go
       out with the next one or with COMMIT, and the transaction's BEGIN with its first
-      statement: one multi-statement query each, its values bound on the client (psycopg's
-      ClientCursor, which quotes them as the server would);
+      statement: the statements of one round trip are queued in one pipeline and sent
+      with one sync;
+    - the values travel as parameters of the extended protocol (text format, typed by
+      the server from the statement), never as quoted SQL text;
     - a statement the store runs again and again (a ``Prepared`` constant) is prepared
-      on the server the first time this connection sends it (``PREPARE`` in the same
-      query) and is then sent as ``EXECUTE name(values)``: the server parses and plans it
-      once per connection, not at every turn.
+      on the server the first time this connection sends it (a Parse in the same
+      pipeline) and is then executed by name: the server parses and plans it once per
+      connection, not at every turn.
 
     A returning customer's turn makes two round trips (``bot.store.turns``). An error in
     a statement that waited surfaces with the next one: the turn fails and rolls back as a
     whole, as it would have. After any failed query the connection's prepared statements
     are dropped (``DEALLOCATE ALL`` before its next transaction) and prepared again as they
-    are used: which of that query's PREPAREs ran before it failed is not known.
+    are used. A round trip interrupted on the client's side (cancelled, the connection
+    lost) leaves the connection closed: the pool replaces it.
     """
 
     # What is prepared on each server connection; forgotten with the connection.
     _on_server: ClassVar[weakref.WeakKeyDictionary[Any, _ServerStatements]] = weakref.WeakKeyDictionary()
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
-        import psycopg
-
         super().__init__(connection, dialect)
         self._begun = False
         self._waiting: list[_Statement] = []  # bound statements not sent yet, in order
-        self._server = self._on_server.setdefault(connection, _ServerStatements())
-        # Binds the values (``mogrify``) and sends the queries: one cursor for the turn.
-        self._cursor = psycopg.AsyncClientCursor(connection)
+        self._server = self._on_server.get(connection) or self._known(connection)
 
     @classmethod
     async def on(cls, connection: Any, dialect: Dialect) -> JoinedPsycopgDriver:
@@ -353,6 +355,13 @@ class JoinedPsycopgDriver(PsycopgDriver):
             await connection.set_autocommit(True)  # the BEGIN is ours to send
         connection.prepare_threshold = None  # the statements are prepared here, by name
         return cls(connection, dialect)
+
+    def _known(self, connection: Any) -> _ServerStatements:
+        """A fresh record of ``connection``'s prepared statements (none), with its value adapters."""
+        from psycopg.adapt import Transformer
+
+        known = self._on_server[connection] = _ServerStatements(Transformer(connection))
+        return known
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
         statement = await self._statement(prepared, values)
@@ -372,7 +381,7 @@ class JoinedPsycopgDriver(PsycopgDriver):
         begun, self._begun = self._begun, False
         if sql == "COMMIT":
             if begun:
-                await self._send([*waiting, _Statement(["COMMIT"], sql)])
+                await self._send([*waiting, _Statement.plain("COMMIT")])
             return
         # Only what reached the server is rolled back there (a BEGIN that waited did not), also
         # after a failed COMMIT query: its statement that waited aborted the transaction, which
@@ -380,18 +389,18 @@ class JoinedPsycopgDriver(PsycopgDriver):
         from psycopg.pq import TransactionStatus
 
         if self.connection.info.transaction_status != TransactionStatus.IDLE:
-            await self._send([_Statement(["ROLLBACK"], sql)])
+            await self._send([_Statement.plain("ROLLBACK")])
 
     def _wait(self, statement: _Statement) -> None:
         """Keep ``statement`` for the next query (after the BEGIN, which waits with it if not sent)."""
         if not self._begun:
-            self._waiting.append(_Statement(["BEGIN"], "BEGIN"))
+            self._waiting.append(_Statement.plain("BEGIN"))
             self._begun = True
         self._waiting.append(statement)
 
     async def _send_with(self, statement: _Statement) -> list[Row]:
         """Send what waits and ``statement`` (BEGIN first if the transaction has not begun)."""
-        head = [] if self._begun else [_Statement(["BEGIN"], "BEGIN")]
+        head = [] if self._begun else [_Statement.plain("BEGIN")]
         rows = await self._send([*head, *self._waiting, statement])
         self._begun, self._waiting = True, []
         return rows
@@ -402,59 +411,145 @@ class JoinedPsycopgDriver(PsycopgDriver):
             await self._send_with(self._waiting.pop())
 
     async def _statement(self, prepared: Prepared, values: Mapping[str, Any]) -> _Statement:
-        """``prepared`` bound to ``values`` as SQL text: ``EXECUTE`` of its prepared form where it has one."""
+        """``prepared`` bound to ``values``: executed by name where it is prepared (or prepared with it)."""
         compiled = prepared.compiled(self._dialect)
         parameters: Any = compiled.bind(values)  # by name: this driver's SQL is in psycopg's pyformat
         if not self._begun and self._server.stale:
-            await self._send([_Statement(["DEALLOCATE ALL"], "DEALLOCATE ALL")])
-            self._server = _ServerStatements()
-            self._on_server[self.connection] = self._server
-        name = prepared.name
-        if name is None:
-            plain = self._cursor.mogrify(compiled.sql, parameters)
-            return _Statement([plain], compiled.sql, parameters, compiled)
+            await self._send([_Statement.plain("DEALLOCATE ALL")])
+            self._server = self._known(self.connection)
         numbered_sql, names = compiled.numbered
         ordered = [parameters[key] for key in names]
-        execute = f"EXECUTE {name}({', '.join(['%s'] * len(ordered))})" if ordered else f"EXECUTE {name}"
-        bound = self._cursor.mogrify(execute, ordered)
-        if name in self._server.names:
-            return _Statement([bound], compiled.sql, parameters, compiled)
-        self._server.names.add(name)  # goes with this statement (a failed query makes all stale)
-        return _Statement([f"PREPARE {name} AS {numbered_sql}", bound], compiled.sql, parameters, compiled)
+        statement = _Statement([], compiled.sql, parameters, compiled, values=ordered, query=numbered_sql)
+        name = prepared.name
+        if name is None:
+            statement.parts.append(numbered_sql)
+            return statement
+        statement.name = name
+        if name not in self._server.names:
+            self._server.names.add(name)  # goes with this statement (a failed query makes all stale)
+            statement.parts.append(f"PREPARE {name} AS {numbered_sql}")
+            statement.prepare = True
+        statement.parts.append(f"EXECUTE {name}")
+        return statement
 
     async def _send(self, statements: list[_Statement]) -> list[Row]:
-        """Run ``statements`` as one query; the last one's rows (a waiting one's go to its ``Later``)."""
-        error = self._driver_error()
-        cursor = self._cursor
-        last = statements[-1]
+        """Run ``statements`` in one round trip; the last one's rows (a waiting one's go to its ``Later``)."""
+        import psycopg
+        from psycopg import errors
+        from psycopg.pq import ExecStatus
+
+        pgconn = self.connection.pgconn
+        encoding = self.connection.info.encoding
         try:
-            await cursor.execute("; ".join(part for statement in statements for part in statement.parts))
-            rows: list[Row] = []
-            for statement in statements:  # one result per part, in order
-                for _ in statement.parts[1:]:
-                    cursor.nextset()
-                rows = []
-                if statement.compiled is not None and cursor.description is not None:
-                    rows = [statement.compiled.row(r) for r in await cursor.fetchall()]
-                if statement.later is not None:
-                    statement.later.resolve(rows)
-                cursor.nextset()
-        except error as exc:
-            # Which of the query's PREPAREs ran is unknown: all are dropped before the next turn.
+            results = await self._round_trip(pgconn, statements, encoding)
+        except psycopg.Error as exc:  # the connection failed under the round trip
             self._server.stale = True
-            raise DBAPIError.instance(last.sql, last.parameters, exc, error) from exc
+            self._abandon(pgconn)
+            last = statements[-1]
+            raise DBAPIError.instance(last.sql, last.parameters, exc, psycopg.Error) from exc
+        except BaseException:  # cancelled mid-way: what the server did and sent back is unknown
+            self._abandon(pgconn)
+            raise
+        transformer = self._server.transformer
+        rows: list[Row] = []
+        answers = iter(results)
+        for statement in statements:  # one result per command, in order
+            if statement.prepare:
+                next(answers)
+            result = next(answers)
+            if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK):
+                # Which of the round trip's prepared statements were made is not followed: all are dropped.
+                self._server.stale = True
+                failed = next((r for r in results if r.status == ExecStatus.FATAL_ERROR), result)
+                refused = errors.error_from_result(failed, encoding=encoding)
+                raise DBAPIError.instance(
+                    statement.sql, statement.parameters, refused, psycopg.Error
+                ) from refused
+            rows = []
+            if statement.compiled is not None and result.status == ExecStatus.TUPLES_OK:
+                transformer.set_pgresult(result)
+                raw = transformer.load_rows(0, result.ntuples, tuple)
+                rows = [statement.compiled.row(r) for r in raw]
+            if statement.later is not None:
+                statement.later.resolve(rows)
         return rows
+
+    async def _round_trip(self, pgconn: Any, statements: list[_Statement], encoding: str) -> list[Any]:
+        """Queue ``statements`` in libpq's pipeline, send them with one sync; every command's result."""
+        from psycopg.adapt import PyFormat
+        from psycopg.pq import ExecStatus
+
+        dump = self._server.transformer.dump_sequence
+        pgconn.enter_pipeline_mode()
+        for statement in statements:
+            query = statement.query.encode(encoding)
+            values = (
+                dump(statement.values, [PyFormat.TEXT] * len(statement.values)) if statement.values else None
+            )
+            if statement.name is None:
+                pgconn.send_query_params(query, values)
+                continue
+            name = statement.name.encode()
+            if statement.prepare:
+                pgconn.send_prepare(name, query)
+            pgconn.send_query_prepared(name, values)
+        pgconn.pipeline_sync()
+        while pgconn.flush():  # the socket took part of it: the rest when it is writable
+            await self._ready(pgconn.socket, write=True)
+            pgconn.consume_input()  # libpq's rule: read what arrived while waiting to write
+        results: list[Any] = []
+        while True:
+            pgconn.consume_input()
+            while not pgconn.is_busy():
+                result = pgconn.get_result()
+                if result is None:  # the end of one command's results
+                    continue
+                if result.status == ExecStatus.PIPELINE_SYNC:
+                    pgconn.exit_pipeline_mode()
+                    return results
+                results.append(result)
+            await self._ready(pgconn.socket)
+
+    @staticmethod
+    def _ready(socket: int, *, write: bool = False) -> asyncio.Future[None]:
+        """Resolved when ``socket`` can be read (or written): one wake-up of the event loop."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        if write:
+            loop.add_writer(socket, ready.set_result, None)
+            ready.add_done_callback(lambda _: loop.remove_writer(socket))
+        else:
+            loop.add_reader(socket, ready.set_result, None)
+            ready.add_done_callback(lambda _: loop.remove_reader(socket))
+        return ready
+
+    @staticmethod
+    def _abandon(pgconn: Any) -> None:
+        """Close a connection left mid-round-trip: the pool discards it and opens another."""
+        from psycopg.pq import ConnStatus
+
+        if pgconn.status == ConnStatus.OK:  # still open on our side
+            pgconn.finish()
 
 
 @dataclass
 class _Statement:
-    """A statement bound for ``JoinedPsycopgDriver``'s next query: its SQL parts, one result each."""
+    """A statement bound for ``JoinedPsycopgDriver``'s next round trip."""
 
-    parts: list[str]  # PREPARE (the first time on a connection), then EXECUTE; or plain SQL
+    parts: list[str]  # what goes out, as text (tests and errors): PREPARE/EXECUTE name, or the SQL
     sql: str  # the statement as compiled, for an error's text
     parameters: Any = ()
     compiled: Compiled | None = None  # converts its rows
     later: Later | None = None  # wants its rows although it waited
+    values: list[Any] = field(default_factory=list)  # its parameters in ``$n`` order
+    query: str = ""  # SQL with ``$n`` placeholders
+    name: str | None = None  # prepared on the server under this name
+    prepare: bool = False  # ... by this round trip, before it runs
+
+    @classmethod
+    def plain(cls, sql: str) -> _Statement:
+        """A statement with no values and no rows: BEGIN, COMMIT, ROLLBACK, DEALLOCATE ALL."""
+        return cls([sql], sql, query=sql)
 
     @property
     def returns_rows(self) -> bool:
@@ -463,8 +558,9 @@ class _Statement:
 
 @dataclass
 class _ServerStatements:
-    """The statements prepared on one server connection, by name (``JoinedPsycopgDriver``)."""
+    """One server connection: the statements prepared on it, by name; its values' adapters."""
 
+    transformer: Any  # psycopg's Transformer: dumps values, loads rows (the connection's adapters)
     names: set[str] = field(default_factory=set)
     stale: bool = False  # a query failed: DEALLOCATE ALL before the next transaction
 

@@ -5,19 +5,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import column, func, select, table, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.messages import InboundMessage
 from bot.store import Conversation, ConversationState, Customer, Database, Entered, Message, TurnTransaction
-from bot.store.prepared import run
+from bot.store.prepared import JoinedPsycopgDriver, run
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -25,15 +25,15 @@ NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every query psycopg sends to the server from here on (one round trip each)."""
+    """Every round trip a turn's driver makes from here on, its statements joined by "; "."""
     sent: list[str] = []
-    original = psycopg.AsyncCursor.execute
+    original = JoinedPsycopgDriver._round_trip
 
-    async def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(str(query))
-        return await original(self, query, *args, **kwargs)
+    async def round_trip(self: Any, pgconn: Any, statements: list[Any], encoding: str) -> Any:
+        sent.append("; ".join(part for statement in statements for part in statement.parts))
+        return await original(self, pgconn, statements, encoding)
 
-    monkeypatch.setattr(psycopg.AsyncCursor, "execute", execute)
+    monkeypatch.setattr(JoinedPsycopgDriver, "_round_trip", round_trip)
     yield sent
 
 
@@ -251,3 +251,52 @@ async def test_a_turn_that_waits_on_the_network_takes_three_round_trips(
     async with pg_db.reader() as session:
         kept = await session.scalar(select(Message.nlu).where(Message.text == "где мой заказ 1234567"))
     assert kept == nlu
+
+
+async def test_values_travel_as_parameters_never_as_sql(pg_db: Database) -> None:
+    awkward = "'); DROP TABLE messages; -- \\x00 $1 %s %(text)s \\' \" 😊"
+    conversation_id, _ = await _turn_said(pg_db, awkward, awkward, [awkward])
+    _, texts = await _stored(pg_db, conversation_id)
+    assert texts == [awkward, awkward]
+    async with pg_db.reader() as session:
+        senders = (await session.scalars(select(Customer.id))).all()
+    assert len(senders) == 1
+
+
+async def test_a_statement_larger_than_the_socket_takes_is_sent_whole(pg_db: Database) -> None:
+    # 1,500 replies of 4,000 characters, ~12 MB in one round trip: libpq sends it in parts as the
+    # socket drains, and the server answers while the rest is still going out.
+    replies = [f"{n:04d} " + "ш" * 3995 for n in range(1500)]
+    conversation_id, ids = await _turn_said(pg_db, "nina", "привет", replies)
+    _, texts = await _stored(pg_db, conversation_id)
+    assert texts == ["привет", *replies] and len(ids) == 1500
+
+
+async def test_a_turn_cancelled_while_its_query_is_out_leaves_no_broken_connection(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _turn(pg_db, "rita", "привет")
+    async with pg_db.turns.transaction() as turn:  # the pool's connection: which server process?
+        busy_pid = await run(turn, select(func.pg_backend_pid()))
+        await turn.commit()
+
+    async def slow_turn() -> None:
+        async with pg_db.turns.transaction() as turn:
+            await run(turn, select(func.pg_sleep(5)))  # out on the server when the turn is cancelled
+
+    task = asyncio.create_task(slow_turn())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The connection was closed, not given back mid-query: the next turns run on a fresh one.
+    for n in range(3):
+        await _turn(pg_db, "rita", f"снова {n}")
+    async with pg_db.turns.transaction() as turn:
+        pid = await run(turn, select(func.pg_backend_pid()))
+        await turn.commit()
+    assert pid != busy_pid
+    conversation_id = await _turn(pg_db, "rita", "и ещё")
+    _, texts = await _stored(pg_db, conversation_id)
+    said = ["привет", "снова 0", "снова 1", "снова 2", "и ещё"]
+    assert texts == [text for message in said for text in (message, "Курьером — 1–2 дня.")]
