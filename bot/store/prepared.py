@@ -360,7 +360,8 @@ class JoinedPsycopgDriver(PsycopgDriver):
         """A fresh record of ``connection``'s prepared statements (none), with its value adapters."""
         from psycopg.adapt import Transformer
 
-        known = self._on_server[connection] = _ServerStatements(Transformer(connection))
+        known = _ServerStatements(Transformer(connection), connection.info.encoding)
+        self._on_server[connection] = known
         return known
 
     async def rows(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
@@ -439,7 +440,7 @@ class JoinedPsycopgDriver(PsycopgDriver):
         from psycopg.pq import ExecStatus
 
         pgconn = self.connection.pgconn
-        encoding = self.connection.info.encoding
+        encoding = self._server.encoding
         try:
             results = await self._round_trip(pgconn, statements, encoding)
         except psycopg.Error as exc:  # the connection failed under the round trip
@@ -561,6 +562,7 @@ class _ServerStatements:
     """One server connection: the statements prepared on it, by name; its values' adapters."""
 
     transformer: Any  # psycopg's Transformer: dumps values, loads rows (the connection's adapters)
+    encoding: str  # the connection's, for the SQL text and the server's messages
     names: set[str] = field(default_factory=set)
     stale: bool = False  # a query failed: DEALLOCATE ALL before the next transaction
 
