@@ -513,15 +513,28 @@ class JoinedPsycopgDriver(PsycopgDriver):
 
     @staticmethod
     def _ready(socket: int, *, write: bool = False) -> asyncio.Future[None]:
-        """Resolved when ``socket`` can be read (or written): one wake-up of the event loop."""
+        """Resolved when ``socket`` can be read (or, with ``write``, written): one wake-up of the loop.
+
+        Waiting to write also wakes on what the server sends meanwhile: a server whose
+        answers nobody reads stops reading the rest of the pipeline (libpq's rule for
+        ``PQflush``: read while waiting to write).
+        """
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        def forget(_: asyncio.Future[None]) -> None:
+            loop.remove_reader(socket)
+            if write:
+                loop.remove_writer(socket)
+
+        loop.add_reader(socket, wake)
         if write:
-            loop.add_writer(socket, ready.set_result, None)
-            ready.add_done_callback(lambda _: loop.remove_writer(socket))
-        else:
-            loop.add_reader(socket, ready.set_result, None)
-            ready.add_done_callback(lambda _: loop.remove_reader(socket))
+            loop.add_writer(socket, wake)
+        ready.add_done_callback(forget)
         return ready
 
     @staticmethod

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.messages import InboundMessage
 from bot.store import Conversation, ConversationState, Customer, Database, Entered, Message, TurnTransaction
-from bot.store.prepared import JoinedPsycopgDriver, run
+from bot.store.prepared import JoinedPsycopgDriver, Prepared, run
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -300,3 +300,22 @@ async def test_a_turn_cancelled_while_its_query_is_out_leaves_no_broken_connecti
     _, texts = await _stored(pg_db, conversation_id)
     said = ["привет", "снова 0", "снова 1", "снова 2", "и ещё"]
     assert texts == [text for message in said for text in (message, "Курьером — 1–2 дня.")]
+
+
+async def test_a_large_answer_does_not_stall_a_large_round_trip(pg_db: Database) -> None:
+    # The server answers the first statement (10 MB) while the rest of the round trip (12 MB of
+    # replies) is still going out: unless botdesk reads while it waits to write, both sides
+    # wait on each other.
+    big = Prepared(select(func.repeat("x", 10_000_000)), reused=False)
+    replies = [f"{n:04d} " + "ш" * 3995 for n in range(1500)]
+
+    async def turn_with_both() -> tuple[list[Any], list[int]]:
+        async with pg_db.turns.transaction() as turn:
+            entered = await _enter(turn, "ada", "привет")
+            answer = await turn.rows_later(big, {})
+            said = await turn.say(entered.conversation_id, replies, NOW)
+            await turn.commit()
+        return await answer.rows(), await said.ids()
+
+    rows, ids = await asyncio.wait_for(turn_with_both(), timeout=30)
+    assert rows == [("x" * 10_000_000,)] and len(ids) == 1500
