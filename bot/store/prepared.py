@@ -512,12 +512,14 @@ class JoinedPsycopgDriver(PsycopgDriver):
             await self._ready(pgconn.socket)
 
     @staticmethod
-    def _ready(socket: int, *, write: bool = False) -> asyncio.Future[None]:
-        """Resolved when ``socket`` can be read (or, with ``write``, written): one wake-up of the loop.
+    async def _ready(socket: int, *, write: bool = False) -> None:
+        """Return when ``socket`` can be read (or, with ``write``, written): one wake-up of the loop.
 
         Waiting to write also wakes on what the server sends meanwhile: a server whose
         answers nobody reads stops reading the rest of the pipeline (libpq's rule for
-        ``PQflush``: read while waiting to write).
+        ``PQflush``: read while waiting to write). The socket is unwatched before this
+        returns or raises: a cancelled turn closes its connection right after, and the
+        number may at once belong to the pool's next connection.
         """
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
@@ -526,16 +528,15 @@ class JoinedPsycopgDriver(PsycopgDriver):
             if not ready.done():
                 ready.set_result(None)
 
-        def forget(_: asyncio.Future[None]) -> None:
-            loop.remove_reader(socket)
-            if write:
-                loop.remove_writer(socket)
-
         loop.add_reader(socket, wake)
         if write:
             loop.add_writer(socket, wake)
-        ready.add_done_callback(forget)
-        return ready
+        try:
+            await ready
+        finally:
+            loop.remove_reader(socket)
+            if write:
+                loop.remove_writer(socket)
 
     @staticmethod
     def _abandon(pgconn: Any) -> None:
