@@ -7,9 +7,10 @@ picture is checked to have loaded (its pixels decoded), not only to be in the pa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, Route, WebSocketRoute, expect
 
 from tests.browser.test_panel import PASSWORD, log_in, messages, open_dialogue
 from tests.browser.test_widget import open_widget, write
@@ -87,4 +88,37 @@ def test_a_file_the_widget_cannot_send_is_said_so_in_the_customer_s_language(
     failed = page.locator(".bd-customer.bd-failed")
     expect(failed.locator(".bd-failed-reason")).to_contain_text("Такие файлы не принимаются")
     expect(page.locator(".bd-file-image")).to_have_count(0)
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_a_file_on_its_way_keeps_its_place_when_the_chat_reconnects(
+    live_server: LiveServer, page: Page, tmp_path: Path
+) -> None:
+    sockets: list[WebSocketRoute] = []
+
+    def through(socket: WebSocketRoute) -> None:
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    uploads: list[Route] = []
+    page.route_web_socket(re.compile(r"/ws/chat"), through)
+    def hold(route: Route) -> None:  # the file is still on its way
+        uploads.append(route)
+
+    page.route("**/widget/files", hold)
+    widget = open_widget(page, live_server.url + "/")
+    page_file = tmp_path / "акция.html"
+    page_file.write_bytes(files.HTML)
+    page.locator(".bd-file-input").set_input_files(str(page_file))
+    expect(page.locator(".bd-customer.bd-pending")).to_have_text(["акция.html"])
+
+    sockets[-1].close(code=4000, reason="network blip")  # the widget reconnects: the history redraws the chat
+    expect(widget).not_to_have_attribute("data-connection", "live")
+    expect(widget).to_have_attribute("data-connection", "live")
+    expect(page.locator(".bd-customer.bd-pending")).to_have_text(["акция.html"])  # still in view
+
+    uploads[0].continue_()  # botdesk refuses the file: said on its own bubble
+    failed = page.locator(".bd-customer.bd-failed")
+    expect(failed.locator(".bd-failed-reason")).to_contain_text("Такие файлы не принимаются")
+    expect(page.locator(".bd-customer")).to_have_count(1)
     assert page.js_errors == []  # type: ignore[attr-defined]

@@ -108,6 +108,7 @@
     this.attempt = 0;
     this.rendered = {};
     this.pending = loadPending();
+    this.uploading = {};  // client id -> file name: files on their way (not sent through the socket)
     this.unread = 0;
     this.stopped = false;
     this.build();
@@ -395,6 +396,10 @@
         self.renderPending(p.client_id, p.frame.text || p.frame.title || p.frame.payload);
         self.socket.send(JSON.stringify(p.frame));
       });
+      Object.keys(this.uploading).forEach(function (clientId) {  // still uploading: kept in view
+        var stored = self.log.querySelector('[data-client-id="' + CSS.escape(clientId) + '"]');
+        if (!stored) self.renderPending(clientId, self.uploading[clientId]);
+      });
       this.scroll();
     } else if (frame.type === "message") {
       if (frame.client_id) this.settle(frame.client_id);
@@ -681,6 +686,8 @@
       this.refused({ client_id: clientId, detail: words.tooLarge.replace("{size}", sizeLabel(this.config.files.max_bytes, this.status.language)) });
       return;
     }
+    this.uploading[clientId] = file.name;  // a history that arrives meanwhile redraws its bubble
+    var done = function () { delete self.uploading[clientId]; };
     fetch(ORIGIN + "/widget/files", {
       method: "POST",
       credentials: "omit",
@@ -694,12 +701,13 @@
     })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (data) {
+          done();
           if (!response.ok) throw new Error(data.detail || String(response.status));
           if (data.message) self.render(data.message, true);  // the socket brings it too: shown once
           self.scroll();
         });
       })
-      .catch(function (error) { self.refused({ client_id: clientId, detail: error.message }); });
+      .catch(function (error) { done(); self.refused({ client_id: clientId, detail: error.message }); });
   };
 
   /** The files of a message: images as pictures, others as download links (the name as text). */
