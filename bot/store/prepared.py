@@ -483,16 +483,15 @@ class JoinedPsycopgDriver(PsycopgDriver):
         dump = self._server.transformer.dump_sequence
         pgconn.enter_pipeline_mode()
         for statement in statements:
-            query = statement.query.encode(encoding)
             values = (
                 dump(statement.values, [PyFormat.TEXT] * len(statement.values)) if statement.values else None
             )
             if statement.name is None:
-                pgconn.send_query_params(query, values)
+                pgconn.send_query_params(statement.query.encode(encoding), values)
                 continue
             name = statement.name.encode()
             if statement.prepare:
-                pgconn.send_prepare(name, query)
+                pgconn.send_prepare(name, statement.query.encode(encoding))
             pgconn.send_query_prepared(name, values)
         pgconn.pipeline_sync()
         while pgconn.flush():  # the socket took part of it: the rest when it is writable
@@ -551,7 +550,7 @@ class JoinedPsycopgDriver(PsycopgDriver):
 class _Statement:
     """A statement bound for ``JoinedPsycopgDriver``'s next round trip."""
 
-    parts: list[str]  # what goes out, as text (tests and errors): PREPARE/EXECUTE name, or the SQL
+    parts: list[str]  # what goes out, as text to read (round-trip tests): PREPARE/EXECUTE name, or SQL
     sql: str  # the statement as compiled, for an error's text
     parameters: Any = ()
     compiled: Compiled | None = None  # converts its rows

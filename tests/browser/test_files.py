@@ -102,6 +102,7 @@ def test_a_file_on_its_way_keeps_its_place_when_the_chat_reconnects(
 
     uploads: list[Route] = []
     page.route_web_socket(re.compile(r"/ws/chat"), through)
+
     def hold(route: Route) -> None:  # the file is still on its way
         uploads.append(route)
 
