@@ -272,9 +272,7 @@ async def test_a_statement_larger_than_the_socket_takes_is_sent_whole(pg_db: Dat
     assert texts == ["привет", *replies] and len(ids) == 1500
 
 
-async def test_a_turn_cancelled_while_its_query_is_out_leaves_no_broken_connection(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_turn_cancelled_while_its_query_is_out_leaves_no_broken_connection(pg_db: Database) -> None:
     await _turn(pg_db, "rita", "привет")
     async with pg_db.turns.transaction() as turn:  # the pool's connection: which server process?
         busy_pid = await run(turn, select(func.pg_backend_pid()))
