@@ -420,18 +420,11 @@ class JoinedPsycopgDriver(PsycopgDriver):
             self._server = self._known(self.connection)
         numbered_sql, names = compiled.numbered
         ordered = [parameters[key] for key in names]
-        statement = _Statement([], compiled.sql, parameters, compiled, values=ordered, query=numbered_sql)
         name = prepared.name
-        if name is None:
-            statement.parts.append(numbered_sql)
-            return statement
-        statement.name = name
-        if name not in self._server.names:
+        prepare = name is not None and name not in self._server.names
+        if name is not None and prepare:
             self._server.names.add(name)  # goes with this statement (a failed query makes all stale)
-            statement.parts.append(f"PREPARE {name} AS {numbered_sql}")
-            statement.prepare = True
-        statement.parts.append(f"EXECUTE {name}")
-        return statement
+        return _Statement(numbered_sql, compiled.sql, parameters, compiled, ordered, name, prepare)
 
     async def _send(self, statements: list[_Statement]) -> list[Row]:
         """Run ``statements`` in one round trip; the last one's rows (a waiting one's go to its ``Later``)."""
@@ -550,20 +543,27 @@ class JoinedPsycopgDriver(PsycopgDriver):
 class _Statement:
     """A statement bound for ``JoinedPsycopgDriver``'s next round trip."""
 
-    parts: list[str]  # what goes out, as text to read (round-trip tests): PREPARE/EXECUTE name, or SQL
+    query: str  # SQL with ``$n`` placeholders
     sql: str  # the statement as compiled, for an error's text
     parameters: Any = ()
     compiled: Compiled | None = None  # converts its rows
-    later: Later | None = None  # wants its rows although it waited
     values: list[Any] = field(default_factory=list)  # its parameters in ``$n`` order
-    query: str = ""  # SQL with ``$n`` placeholders
     name: str | None = None  # prepared on the server under this name
     prepare: bool = False  # ... by this round trip, before it runs
+    later: Later | None = None  # wants its rows although it waited
 
     @classmethod
     def plain(cls, sql: str) -> _Statement:
         """A statement with no values and no rows: BEGIN, COMMIT, ROLLBACK, DEALLOCATE ALL."""
-        return cls([sql], sql, query=sql)
+        return cls(sql, sql)
+
+    @property
+    def parts(self) -> list[str]:
+        """What goes out, as text to read (the round-trip tests): PREPARE and EXECUTE by name, or the SQL."""
+        if self.name is None:
+            return [self.query]
+        execute = f"EXECUTE {self.name}"
+        return [f"PREPARE {self.name} AS {self.query}", execute] if self.prepare else [execute]
 
     @property
     def returns_rows(self) -> bool:
